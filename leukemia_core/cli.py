@@ -1,0 +1,284 @@
+"""Command line: ``python -m leukemia_core <command> ...``.
+
+Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``table``,
+``bench``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import LeukemiaCoreError
+
+log = logging.getLogger("leukemia_core")
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def cmd_models(args) -> int:
+    from .inference import default_weights_dir, weights_status
+    from .models import get_spec, list_models
+
+    wdir = Path(args.weights_dir or default_weights_dir())
+    print(f"{'model':<16} {'input':>5}  {'Grad-CAM layer':<18} weights ({wdir})")
+    for name in list_models(include_test=args.all):
+        spec = get_spec(name)
+        status = weights_status(name, wdir)
+        size = spec.input_size
+        if status == "ok":
+            import json
+
+            size = json.loads((wdir / f"{name}.manifest.json").read_text()).get("input_size", size)
+        print(f"{name:<16} {size:>5}  {spec.cam_layer:<18} {'present' if status == 'ok' else 'missing: ' + status}")
+        print(f"{'':<16} {spec.description}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
+                      exclude_parts=args.exclude_part or [], input_size=args.input_size, epochs=args.epochs,
+                      batch_size=args.batch_size, learning_rate=args.lr, init=args.init,
+                      head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
+                      noise_reduction=not args.no_noise_reduction, augment=not args.no_augment,
+                      run_dir=args.run_dir, weights_dir=args.weights_dir, cache_dir=args.cache_dir,
+                      resume=args.resume, strategy=args.strategy, max_images=args.max_images,
+                      verbose=args.verbose)
+    manifest = train(cfg)
+    sel = manifest["training"]["selected_epoch"]
+    print(f"trained {manifest['name']}: {manifest['training']['epochs_run']} epochs in "
+          f"{manifest['training']['seconds']:.0f} s; selected {sel}; weights -> "
+          f"{Path(cfg.weights_dir) / manifest['weights_file']}")
+    return 0
+
+
+def _print_report(report: dict) -> None:
+    print(f"{'set':<22} {'images':>6} {'groups':>6} {'acc':>6} {'bal.acc':>7} {'AUC':>6}")
+    for s in report["sets"]:
+        m = s["metrics"]
+        auc = f"{m['roc_auc']:.3f}" if m["roc_auc"] is not None else "  -  "
+        print(f"{s['key']:<22} {s['n_images']:>6} {s['n_groups']:>6} {m['accuracy']:>6.3f} "
+              f"{m['balanced_accuracy']:>7.3f} {auc:>6}")
+    if report["skipped"]:
+        print(f"{len(report['skipped'])} unreadable file(s) skipped; see the report's 'skipped' list")
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    report = evaluate(args.model, args.data, Path(args.out), args.weights_dir, splits=args.splits,
+                      threshold=args.threshold, exclude_parts=args.exclude_part or [],
+                      cache_dir=args.cache_dir, allow_leakage=args.allow_leakage,
+                      progress=lambda m: log.info(m))
+    _print_report(report)
+    print(f"report -> {args.out}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from .baseline import run_baseline
+
+    report = run_baseline(args.data, Path(args.out), exclude_parts=args.exclude_part or [],
+                          threshold=args.threshold, cache_dir=args.cache_dir)
+    _print_report(report)
+    print(f"report -> {args.out}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .explain import Explainer, overlay
+    from .inference import Predictor, expand_paths, load_model, predict_files
+    from .models import list_models
+
+    names = list_models() if args.model == ["all"] else args.model
+    loaded = {n: load_model(n, args.weights_dir) for n in names}
+    predictors = {n: Predictor(m) for n, m in loaded.items()}
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
+    cam_dir = Path(args.cam) if args.cam else None
+    explainers = {}
+    if cam_dir:
+        cam_dir.mkdir(parents=True, exist_ok=True)
+        explainers = {n: Explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
+    rows_done = {"n": 0}
+
+    def on_result(row, rgb):
+        rows_done["n"] += 1
+        if cam_dir and rgb is not None:
+            import cv2
+
+            pred = predictors[row["model"]]
+            _, cam = explainers[row["model"]].predict_and_explain(pred.prepare(rgb))
+            shown = cv2.resize(rgb, (cam.shape[2], cam.shape[1]), interpolation=cv2.INTER_AREA) \
+                if max(rgb.shape[:2]) > 1024 else rgb
+            picture = overlay(shown, cam[0], alpha=args.alpha)
+            out = cam_dir / f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}.png"
+            cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            row["cam"] = str(out)
+        log.info("%s %s: %s", row["model"], row["path"], row["error"] or f"{row['label']} p_all={row['p_all']}")
+
+    rows = predict_files(paths, predictors, args.threshold, on_result)
+    fields = ["path", "model", "label", "p_all", "error"] + (["cam"] if cam_dir else [])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in fields})
+    n_err = sum(1 for r in rows if r["error"])
+    print(f"{len(rows)} prediction row(s) for {len(paths)} file(s) x {len(names)} model(s); "
+          f"{n_err} error row(s); CSV -> {args.out}")
+    return 0
+
+
+def cmd_cam_check(args) -> int:
+    from .camcheck import run_cam_check
+
+    result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
+                           limit=args.limit)
+    for name, r in result["models"].items():
+        print(f"{name:<16} mean share of Grad-CAM energy on cells: {r['mean_energy_on_cells']:.3f} "
+              f"(median {r['median_energy_on_cells']:.3f}, {r['n_images']} images)")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from .results import write_results
+
+    text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
+    print(text)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(Path(args.out), args.model, args.weights_dir, repeats=args.repeats, app=not args.no_app)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m leukemia_core",
+                                description="ALL vs HEM classification of blood-cell images.")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def weights_opt(sp):
+        sp.add_argument("--weights-dir", default=None,
+                        help="folder of shipped weights (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")
+
+    sp = sub.add_parser("models", help="list registered models and whether their weights are present")
+    weights_opt(sp)
+    sp.add_argument("--all", action="store_true", help="include the tiny test models")
+    sp.set_defaults(func=cmd_models)
+
+    sp = sub.add_parser("train", help="train a model and export its weights and manifest")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--data", action="append", required=True,
+                    help="dataset folder (C-NMC, Aria or {all,hem}/ layout); repeat for several")
+    sp.add_argument("--val-data", action="append", help="extra folder used only for validation")
+    sp.add_argument("--exclude-part", action="append",
+                    help="leave out a part, e.g. Segmented (Aria variant) or fold_1; repeatable")
+    sp.add_argument("--input-size", type=int, help="square input side (default: the model's, 224)")
+    sp.add_argument("--epochs", type=int, default=30)
+    sp.add_argument("--batch-size", type=int, default=32)
+    sp.add_argument("--lr", type=float, default=1e-3, help="initial Adam learning rate")
+    sp.add_argument("--init", default="random",
+                    help="random (default), imagenet (downloads once; needs the network) or a weights file")
+    sp.add_argument("--head-epochs", type=int, default=3,
+                    help="with a pretrained init: epochs training the head on a frozen backbone first")
+    sp.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    sp.add_argument("--seed", type=int, default=42)
+    sp.add_argument("--no-noise-reduction", action="store_true")
+    sp.add_argument("--no-augment", action="store_true")
+    sp.add_argument("--run-dir", help="checkpoints and history (default runs/<model>)")
+    sp.add_argument("--weights-dir", default="model_weights", help="where to export (default model_weights/)")
+    sp.add_argument("--cache-dir", default="runs/.cache", help="decoded-image cache ('' to disable)")
+    sp.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    sp.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                    help="tf.distribute strategy: mirrored = all local GPUs; multiworker reads TF_CONFIG")
+    sp.add_argument("--max-images", type=int, help="use at most this many train (and val) images")
+    sp.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="write an evaluation report (metrics + per-image probabilities)")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--data", action="append", required=True)
+    sp.add_argument("--out", required=True, help="REPORT.json")
+    sp.add_argument("--splits", nargs="+", default=["train", "val", "test", "unsplit"])
+    sp.add_argument("--exclude-part", action="append")
+    sp.add_argument("--threshold", type=float, default=0.5, help="call ALL when P(ALL) >= this")
+    sp.add_argument("--cache-dir", default="runs/.cache")
+    sp.add_argument("--allow-leakage", action="store_true",
+                    help="report held-out sets even when the model trained on their groups")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("predict", help="classify image files or folders into a CSV")
+    sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
+    sp.add_argument("--out", required=True, help="PRED.csv")
+    sp.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    sp.add_argument("--threshold", type=float, default=0.5)
+    sp.add_argument("--cam", help="also write Grad-CAM overlays (PNG) into this folder")
+    sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
+    sp.add_argument("--alpha", type=float, default=0.4, help="overlay opacity")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_predict)
+
+    sp = sub.add_parser("baseline", help="colour-only logistic-regression baseline, as a report")
+    sp.add_argument("--data", action="append", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--exclude-part", action="append")
+    sp.add_argument("--threshold", type=float, default=0.5)
+    sp.add_argument("--cache-dir", default="runs/.cache")
+    sp.set_defaults(func=cmd_baseline)
+
+    sp = sub.add_parser("cam-check", help="share of CAM energy on cells (Aria held-out block, Segmented masks)")
+    sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
+    sp.add_argument("--data", required=True, help="the Aria folder (with Original/ and Segmented/)")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
+    sp.add_argument("--limit", type=int, help="at most this many images")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_cam_check)
+
+    sp = sub.add_parser("table", help="results table (Markdown) from the shipped reports")
+    sp.add_argument("--readme", help="replace the results block of this README")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_table)
+
+    sp = sub.add_parser("bench", help="speed benchmark of the prediction, Grad-CAM and training paths")
+    sp.add_argument("--out", required=True, help="BENCH.json")
+    sp.add_argument("--model", action="append", help="default: all four")
+    sp.add_argument("--repeats", type=int, default=20)
+    sp.add_argument("--no-app", action="store_true", help="skip the app cold-start measurement")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_tensorflow()
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    if getattr(args, "cache_dir", None) == "":
+        args.cache_dir = None
+    try:
+        return args.func(args)
+    except LeukemiaCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad option values from the user (size, alpha, init ...)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,164 @@
+"""Loading shipped models and predicting on images.
+
+``load_model(name)`` reads ``model_weights/<name>.manifest.json``, verifies the weights file's
+sha256, builds the registered architecture at the manifest's input size and loads the weights.
+A :class:`Predictor` runs the forward pass through one compiled ``tf.function`` (fixed input
+signature), which avoids ``model.predict``'s per-call set-up and eager overhead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import ImageReadError, WeightsError
+from .images import ImageSource, is_image_path, read_image
+from .models import create_model, get_spec
+from .preprocess import prepare, to_unit
+from .weights import load_weights_into, read_manifest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_weights_dir() -> Path:
+    """``$LEUKEMIA_WEIGHTS_DIR`` if set, else the project's ``model_weights/``."""
+    return Path(os.environ.get("LEUKEMIA_WEIGHTS_DIR", PROJECT_ROOT / "model_weights"))
+
+
+@dataclass
+class LoadedModel:
+    """A model with its spec and manifest. Treat as read-only: it may be shared between users."""
+
+    name: str
+    model: object
+    manifest: dict
+    input_size: int
+    noise_reduction: bool = True
+
+    @property
+    def cam_layer(self) -> str:
+        return get_spec(self.name).cam_layer
+
+
+def weights_status(name: str, weights_dir: Path | None = None) -> str:
+    """``"ok"``, or a sentence saying what is missing (for listings; reads no weights)."""
+    wdir = Path(weights_dir or default_weights_dir())
+    spec = get_spec(name)
+    try:
+        read_manifest(wdir, name)
+    except WeightsError as exc:
+        return str(exc)
+    if not spec.weights_path(wdir).is_file():
+        return f"weights file {spec.weights_file} missing in {wdir}"
+    return "ok"
+
+
+def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) -> LoadedModel:
+    """Build ``name`` and load its shipped weights.
+
+    Raises:
+        UnknownModelError: ``name`` is not registered.
+        WeightsError: manifest or weights file missing, altered (sha256) or not fitting.
+    """
+    spec = get_spec(name)
+    wdir = Path(weights_dir or default_weights_dir())
+    manifest = read_manifest(wdir, name)
+    size = int(manifest.get("input_size", spec.input_size))
+    path = spec.weights_path(wdir)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
+    model = create_model(name, size)
+    load_weights_into(model, path, manifest.get("weights_sha256") if verify else None)
+    nr = bool(manifest.get("training", {}).get("noise_reduction", True))
+    return LoadedModel(name, model, manifest, size, nr)
+
+
+class Predictor:
+    """Fast forward passes for one loaded model (build once, reuse).
+
+    ``predict(x)`` takes float32 ``(N, S, S, 3)`` in [0, 1] and returns P(ALL) ``(N,)``.
+    """
+
+    def __init__(self, loaded: LoadedModel, batch_size: int = 32):
+        import tensorflow as tf
+
+        self.loaded = loaded
+        self.batch_size = batch_size
+        s = loaded.input_size
+        model = loaded.model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)], reduce_retracing=True)
+        def forward(x):
+            return model(x, training=False)[:, 1]
+
+        self._forward = forward
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        """Decoded ``uint8`` image -> model input ``float32 (S, S, 3)`` in [0, 1]."""
+        return to_unit(prepare(rgb, self.loaded.input_size, self.loaded.noise_reduction))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        out = [self._forward(x[i:i + self.batch_size]).numpy() for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+    def predict_image(self, source: ImageSource) -> float:
+        """P(ALL) for one image file, bytes or upload. Raises :class:`ImageReadError`."""
+        return float(self.predict(self.prepare(read_image(source)))[0])
+
+
+def label_of(p_all: float, threshold: float = 0.5) -> str:
+    """``"ALL"`` when ``p_all >= threshold`` else ``"HEM"``."""
+    return "ALL" if p_all >= threshold else "HEM"
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders searched recursively for images; sorted, duplicates removed.
+
+    Paths that do not exist are kept, so the caller reports them as errors.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and is_image_path(q)))
+        else:
+            out.append(p)
+    seen, uniq = set(), []
+    for p in out:
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    return uniq
+
+
+def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], threshold: float = 0.5,
+                  on_result=None) -> list[dict]:
+    """Predict every file with every model; a bad file fills ``error`` and the batch goes on.
+
+    Returns:
+        rows ``{path, model, label, p_all, error}`` (``label``/``p_all`` empty on error).
+    """
+    rows = []
+    for path in paths:
+        try:
+            rgb = read_image(path)
+            err = ""
+        except ImageReadError as exc:
+            rgb, err = None, str(exc)
+        for name, pred in predictors.items():
+            if rgb is None:
+                row = {"path": str(path), "model": name, "label": "", "p_all": "", "error": err}
+            else:
+                p = float(pred.predict(pred.prepare(rgb))[0])
+                row = {"path": str(path), "model": name, "label": label_of(p, threshold),
+                       "p_all": round(p, 6), "error": ""}
+            rows.append(row)
+            if on_result:
+                on_result(row, rgb)
+    return rows

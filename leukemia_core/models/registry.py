@@ -1,0 +1,115 @@
+"""One registry maps each model name to its builder and spec (input size, Grad-CAM layer, weights file).
+
+Nothing else in the project hard-codes an input size or a layer name: ask :func:`get_spec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UnknownModelError
+
+#: Output layer names every registered model carries (Grad-CAM scores the logits).
+LOGITS_LAYER = "logits"
+PROBS_LAYER = "probs"
+INPUT_NAME = "image"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the rest of the project needs to know about a model.
+
+    Attributes:
+        name: registry name.
+        builder: ``builder(input_size, weights, **kw) -> keras.Model``; ``weights`` is ``None`` or
+            ``"imagenet"`` (for the backbone).
+        input_size: default square input size in pixels (a parameter of :func:`create_model`).
+        cam_layer: the layer whose output Grad-CAM uses (spatial, ``(h, w, c)``).
+        description: one line for listings.
+        input_range: what the model's input must hold; every model here takes RGB in [0, 1]
+            and does its backbone's own normalisation inside the graph.
+        test_only: tiny models that exist so tests run in seconds.
+    """
+
+    name: str
+    builder: Callable
+    input_size: int
+    cam_layer: str
+    description: str
+    input_range: str = "RGB float32 in [0, 1]"
+    test_only: bool = False
+    imagenet: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def weights_file(self) -> str:
+        """File name of the shipped weights inside ``model_weights/``."""
+        return f"{self.name}.weights.npz"
+
+    def weights_path(self, weights_dir: Path) -> Path:
+        return Path(weights_dir) / self.weights_file
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, *, input_size: int, cam_layer: str, description: str,
+                   test_only: bool = False, imagenet: bool = True):
+    """Decorator: register ``builder`` under ``name``."""
+
+    def wrap(builder: Callable) -> Callable:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, builder, input_size, cam_layer, description,
+                                    test_only=test_only, imagenet=imagenet)
+        return builder
+
+    return wrap
+
+
+def list_models(include_test: bool = False) -> list[str]:
+    """Registered names, in registration order (tiny test models only when asked)."""
+    return [n for n, s in _REGISTRY.items() if include_test or not s.test_only]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of ``name``.
+
+    Raises:
+        UnknownModelError: naming the valid models.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
+
+
+def create_model(name: str, input_size: int | None = None, init: str = "random", **kwargs):
+    """Build a registered model.
+
+    Args:
+        name: a name from :func:`list_models`.
+        input_size: square input side in pixels; default the spec's ``input_size``.
+        init: ``"random"``, ``"imagenet"`` (backbone only; needs the network once to download),
+            or a path to a weights file (``.weights.npz`` shipped here or Keras ``.weights.h5``).
+        **kwargs: passed to the builder (e.g. ``dropout``).
+
+    Returns:
+        A flat ``keras.Model`` from ``image`` ``(None, S, S, 3)`` float32 in [0, 1] to ``probs``
+        ``(None, 2)`` (softmax over HEM, ALL), with a ``logits`` layer before it.
+    """
+    spec = get_spec(name)
+    size = int(input_size or spec.input_size)
+    if init not in ("random", "imagenet") and not Path(init).suffix:
+        raise ValueError(f"init must be 'random', 'imagenet' or a weights file path, not {init!r}")
+    if init == "imagenet" and not spec.imagenet:
+        raise ValueError(f"model {name!r} has no ImageNet weights")
+    model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
+    if init not in ("random", "imagenet"):
+        from ..weights import load_weights_into
+
+        load_weights_into(model, Path(init))
+    return model

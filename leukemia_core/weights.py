@@ -1,0 +1,119 @@
+"""Shipped weights: a compact ``.npz`` format, checksums and manifests.
+
+Large float arrays are stored as float16 (halving the files); small ones (biases, batch-norm
+statistics) stay float32. Loading restores exactly the values in the file, and every evaluation
+report is computed from the loaded, shipped values, so the reports describe what ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WeightsError
+
+FLOAT16_MIN_SIZE = 4096
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_weights_npz(model, path: Path) -> str:
+    """Write ``model``'s variables, in order, to ``path``; return the file's sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for i, v in enumerate(model.weights):
+        a = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        if a.dtype == np.float32 and a.size >= FLOAT16_MIN_SIZE:
+            a = a.astype(np.float16)
+        arrays[f"w{i:05d}"] = a
+    arrays["names"] = np.array([v.path for v in model.weights])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return sha256_of(path)
+
+
+def load_weights_into(model, path: Path, sha256: str | None = None) -> None:
+    """Load weights into ``model`` (``.weights.npz`` written here, or Keras ``.weights.h5``).
+
+    Raises:
+        WeightsError: the file is missing, its sha256 differs from ``sha256``, or it does not
+            fit the model (another architecture or input size).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise WeightsError(f"{path}: sha256 {actual[:12]}... does not match the manifest's "
+                               f"{sha256[:12]}...; the file was altered or belongs to another model")
+    if path.name.endswith(".h5") or path.name.endswith(".keras"):
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # keras raises many types here
+            raise WeightsError(f"{path}: does not fit model {model.name} ({exc})") from None
+        return
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            n = sum(1 for k in z.files if k.startswith("w"))
+            if n != len(model.weights):
+                raise WeightsError(f"{path}: holds {n} arrays, model {model.name} has {len(model.weights)}; "
+                                   f"it belongs to another model or input size")
+            for i, v in enumerate(model.weights):
+                a = z[f"w{i:05d}"]
+                if tuple(a.shape) != tuple(v.shape):
+                    raise WeightsError(f"{path}: array {i} ({v.path}) has shape {a.shape}, model expects "
+                                       f"{tuple(v.shape)}; wrong model or input size")
+                v.assign(a.astype(v.dtype))
+    except WeightsError:
+        raise
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable weights file ({exc})") from None
+
+
+def manifest_path(weights_dir: Path, name: str) -> Path:
+    return Path(weights_dir) / f"{name}.manifest.json"
+
+
+def read_manifest(weights_dir: Path, name: str) -> dict:
+    """Read ``<name>.manifest.json``; raise :class:`WeightsError` when missing or unreadable."""
+    p = manifest_path(weights_dir, name)
+    if not p.is_file():
+        raise WeightsError(f"no manifest for model {name!r} in {weights_dir} (expected {p.name}); "
+                           f"train it with: python -m leukemia_core train --model {name} ...")
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{p}: unreadable manifest ({exc})") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=False, default=_json_default) + "\n")
+    tmp.replace(path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")

@@ -1,0 +1,111 @@
+"""CAMs: shape, range, zero-safety, agreement with tf-keras-vis, no mutation; overlays."""
+
+import numpy as np
+import pytest
+
+from leukemia_core.explain import Explainer, energy_inside, normalize_heatmap, overlay
+from leukemia_core.models import create_model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import keras
+    keras.utils.set_random_seed(0)
+    return create_model("tiny_cnn", 32)
+
+
+@pytest.fixture(scope="module")
+def batch(samples_module):
+    return samples_module
+
+
+@pytest.fixture(scope="module")
+def samples_module():
+    from leukemia_core.images import read_image
+    from leukemia_core.preprocess import prepare, to_unit
+    from leukemia_core.samples import list_samples
+    return np.stack([to_unit(prepare(read_image(s.path), 32)) for s in list_samples()[:3]])
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
+def test_heatmap_shape_and_range(tiny, batch, method):
+    ex = Explainer(tiny, "cam_conv", method, scorecam_max_n=8)
+    maps = ex.heatmap(batch)
+    assert maps.shape == (3, 32, 32) and maps.dtype == np.float32
+    assert maps.min() >= 0 and maps.max() <= 1
+    single = ex.heatmap(batch[0])
+    assert single.shape == (32, 32)
+    p, maps2 = ex.predict_and_explain(batch)
+    assert p.shape == (3,) and np.all((p >= 0) & (p <= 1)) and maps2.shape == (3, 32, 32)
+
+
+def test_fast_gradcam_matches_tf_keras_vis(tiny, batch):
+    ex = Explainer(tiny, "cam_conv", "gradcam")
+    reference = ex.heatmap(batch)
+    p, fast = ex.predict_and_explain(batch)
+    np.testing.assert_allclose(p, tiny(batch).numpy()[:, 1], rtol=1e-5, atol=1e-6)
+    for a, b in zip(reference, fast):
+        if a.max() == 0:
+            assert b.max() == 0
+        else:
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+
+
+@pytest.mark.slow
+def test_fast_gradcam_matches_on_the_proposed_model(batch):
+    import cv2
+    m = create_model("proposed", 64)
+    x = np.stack([cv2.resize(b, (64, 64)) for b in batch])
+    ex = Explainer(m, "attention_map", "gradcam")
+    ref, (_, fast) = ex.heatmap(x), ex.predict_and_explain(x)
+    for a, b in zip(ref, fast):
+        if a.max() > 0:
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+
+
+def test_explainer_does_not_mutate_the_model(tiny, batch):
+    before = [w.copy() for w in tiny.get_weights()]
+    act = tiny.get_layer("probs").activation
+    out_before = tiny(batch).numpy()
+    for method in ("gradcam", "gradcam++", "scorecam"):
+        Explainer(tiny, "cam_conv", method, scorecam_max_n=4).predict_and_explain(batch)
+    assert tiny.get_layer("probs").activation is act
+    for a, b in zip(before, tiny.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(tiny(batch).numpy(), out_before)
+
+
+def test_unknown_method(tiny):
+    with pytest.raises(ValueError, match="gradcam"):
+        Explainer(tiny, "cam_conv", "lime")
+
+
+def test_normalize_is_safe_on_flat_maps():
+    assert np.all(normalize_heatmap(np.zeros((5, 5))) == 0)
+    assert np.all(normalize_heatmap(np.full((2, 5, 5), 3.0)) == 0)
+    n = normalize_heatmap(np.array([[1.0, 3.0], [2.0, np.nan]]))
+    assert n.max() == 1.0 and n.min() == 0.0
+
+
+def test_overlay_colours_and_range():
+    img = np.zeros((10, 12, 3), np.uint8)
+    hot = np.ones((5, 6), np.float32)
+    out = overlay(img, hot, alpha=1.0, colormap="jet")
+    assert out.shape == (10, 12, 3) and out.dtype == np.uint8
+    # jet at 1.0 is red: channel order must be RGB, not OpenCV's BGR
+    assert out[0, 0, 0] > 100 and out[0, 0, 2] < 50
+    assert np.array_equal(overlay(img, hot, alpha=0.0), img)
+    np.testing.assert_array_equal(overlay(img.astype(np.float32) / 255, hot, 0.0), img)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        overlay(img.astype(np.float32) * 2 + 5, hot)
+    with pytest.raises(ValueError, match="colormap"):
+        overlay(img, hot, colormap="rainbow-unicorn")
+
+
+def test_energy_inside_mask():
+    h = np.zeros((4, 4))
+    h[:2] = 1.0
+    mask = np.zeros((4, 4), bool)
+    mask[0] = True
+    assert energy_inside(h, mask) == pytest.approx(0.5)
+    assert energy_inside(np.zeros((4, 4)), mask) is None
