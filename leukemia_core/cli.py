@@ -51,7 +51,7 @@ def cmd_train(args) -> int:
                       noise_reduction=not args.no_noise_reduction, augment=not args.no_augment,
                       run_dir=args.run_dir, weights_dir=args.weights_dir, cache_dir=args.cache_dir,
                       resume=args.resume, strategy=args.strategy, max_images=args.max_images,
-                      verbose=args.verbose)
+                      verbose=args.verbose, bn_momentum=args.bn_momentum)
     manifest = train(cfg)
     sel = manifest["training"]["selected_epoch"]
     print(f"trained {manifest['name']}: {manifest['training']['epochs_run']} epochs in "
@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tf.distribute strategy: mirrored = all local GPUs; multiworker reads TF_CONFIG")
     sp.add_argument("--max-images", type=int, help="use at most this many train (and val) images")
     sp.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
+    sp.add_argument("--bn-momentum", type=float, default=0.9,
+                    help="batch-norm moving-average momentum when training from random init (default 0.9)")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="write an evaluation report (metrics + per-image probabilities)")

@@ -97,6 +97,19 @@ class Predictor:
 
         self._forward = forward
 
+    def warm(self) -> float:
+        """Compile the forward pass now (trace and one run on a black image); return the seconds.
+
+        The first :meth:`predict` call pays this otherwise; a server can call it ahead of its first
+        user.
+        """
+        import time
+
+        t0 = time.perf_counter()
+        s = self.loaded.input_size
+        self.predict(np.zeros((1, s, s, 3), np.float32))
+        return time.perf_counter() - t0
+
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         """Decoded ``uint8`` image -> model input ``float32 (S, S, 3)`` in [0, 1]."""
         return to_unit(prepare(rgb, self.loaded.input_size, self.loaded.noise_reduction))

@@ -38,9 +38,41 @@ def pad_to_square(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Bilateral filter settings (see the module docstring).
+BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE = 5, 20, 3
+
+#: Filter only the non-black part when it covers at most this share of the image.
+_CROP_MAX_SHARE = 0.8
+
+
 def denoise(rgb: np.ndarray) -> np.ndarray:
-    """Bilateral filter (see module docstring). ``uint8 (H, W, 3)`` in and out."""
-    return cv2.bilateralFilter(rgb, d=5, sigmaColor=20, sigmaSpace=3)
+    """Bilateral filter (see module docstring). ``uint8 (H, W, 3)`` in and out.
+
+    Segmented cells (C-NMC) sit on an exactly black background, which the filter leaves black.
+    Only the bounding box of the non-black pixels, widened by twice the filter radius, is
+    filtered and pasted on a black canvas: every output pixel equals the full-image filter's
+    (tests check this bit for bit), at a third of the cost on a 450x450 C-NMC cell.
+    """
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    if h == 0 or w == 0:
+        return rgb.copy()
+    x, y, bw, bh = cv2.boundingRect(rgb.reshape(h, w * 3))  # in bytes along a row
+    if bw == 0:  # all black
+        return rgb.copy()
+    m = 2 * (BILATERAL_D // 2)
+    x0, x1 = max(0, x // 3 - m), min(w, (x + bw - 1) // 3 + 1 + m)
+    y0, y1 = max(0, y - m), min(h, y + bh + m)
+    if (y1 - y0) * (x1 - x0) > _CROP_MAX_SHARE * h * w:
+        return _bilateral(rgb)
+    out = np.zeros_like(rgb)
+    out[y0:y1, x0:x1] = _bilateral(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    return out
+
+
+def _bilateral(rgb: np.ndarray) -> np.ndarray:
+    return cv2.bilateralFilter(rgb, d=BILATERAL_D, sigmaColor=BILATERAL_SIGMA_COLOR,
+                               sigmaSpace=BILATERAL_SIGMA_SPACE)
 
 
 def prepare(rgb: np.ndarray, size: int, noise_reduction: bool = True) -> np.ndarray:

@@ -65,6 +65,19 @@ class TrainConfig:
     strategy: str = "default"
     max_images: int | None = None
     verbose: int | None = None
+    bn_momentum: float = 0.9
+
+
+def set_bn_momentum(model, momentum: float) -> None:
+    """Set the moving-average momentum of every BatchNormalization layer.
+
+    Keras' default (0.99) suits long training; from random initialisation with a few hundred steps
+    the moving statistics would still reflect the first batches when validation runs, and
+    validation would see a model that does not exist. 0.9 tracks the weights within ~20 steps.
+    """
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
 
 
 def git_commit() -> str:
@@ -169,11 +182,29 @@ def _fit_phase(model, cfg: TrainConfig, run_dir: Path, phase: str, epochs: int, 
         keras.callbacks.ModelCheckpoint(best_file, monitor=monitor, mode="max", save_best_only=True,
                                         save_weights_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience),
-        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
     ]
+    _drop_unreadable_backup(backup)
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=cw, callbacks=callbacks, shuffle=False,
               verbose=verbose)
     (run_dir / f"phase_{phase}.done").write_text("ok\n")
+
+
+def _drop_unreadable_backup(backup: Path) -> None:
+    """A run killed while writing its first checkpoint leaves a file that cannot be read and no
+    previous copy to fall back on; start that phase again instead of failing."""
+    import h5py
+
+    for f in backup.glob("*.h5") if backup.is_dir() else []:
+        try:
+            with h5py.File(f, "r"):
+                pass
+        except OSError:
+            prev = [p for p in backup.glob("*") if p != f and p.suffix == ".h5"]
+            if not prev:
+                log.warning("checkpoint %s was cut off while being written; restarting this phase", f)
+                shutil.rmtree(backup)
+                return
 
 
 def _best_in_history(path: Path, monitor: str):
@@ -222,6 +253,8 @@ def train(cfg: TrainConfig) -> dict:
     with strategy.scope():
         model = create_model(cfg.model, size, init=cfg.init)
         pretrained = cfg.init != "random"
+        if not pretrained:
+            set_bn_momentum(model, cfg.bn_momentum)
         head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
         if head_epochs and not (run_dir / "phase_head.done").exists():
             from .models.builders import set_backbone_trainable
@@ -274,6 +307,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, history, se
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "optimizer": "Adam",
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
             "class_weights": "n / (2 n_class)", "noise_reduction": cfg.noise_reduction,
+            "bn_momentum": cfg.bn_momentum if cfg.init == "random" else "as built",
             "augmentation": asdict(AugmentConfig()) if cfg.augment else None,
             "seed": cfg.seed, "seconds": round(seconds, 1),
         },
