@@ -23,6 +23,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -219,9 +220,9 @@ def report_is_current(report: dict, manifest: dict | None) -> bool:
 # --------------------------------------------------------------------------- report sets and metrics
 
 def set_keys(report: dict) -> list[str]:
-    """Set keys of a report, held-out sets first, each group in file order."""
-    sets = report.get("sets", [])
-    return [s["key"] for s in sets if s.get("held_out")] + [s["key"] for s in sets if not s.get("held_out")]
+    """Set keys of a report: held-out sets first, C-NMC first within each group, else file order."""
+    sets = sorted(report.get("sets", []), key=lambda s: (not s.get("held_out"), not s["key"].startswith("cnmc/")))
+    return [s["key"] for s in sets]
 
 
 def get_set(report: dict, key: str) -> dict | None:
@@ -282,14 +283,14 @@ def metrics_table(reports: dict[str, dict], set_key: str | None = None) -> pd.Da
 
 
 def datasets_of(reports: dict[str, dict]) -> list[str]:
-    """Dataset prefixes of the set keys (``cnmc``, ``aria-original`` ...), in first-seen order."""
+    """Dataset prefixes of the set keys (``cnmc``, ``aria-original`` ...): ``cnmc`` first, then as seen."""
     out: list[str] = []
     for rep in reports.values():
         for s in rep.get("sets", []):
             d = s["key"].split("/")[0]
             if d not in out:
                 out.append(d)
-    return out
+    return sorted(out, key=lambda d: d != "cnmc")
 
 
 def reference_label(reference: dict | None) -> str:
@@ -509,8 +510,9 @@ class ImageInput:
     name: str
     data: bytes
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """sha256 of the bytes: the key of this image's results."""
         return hashlib.sha256(self.data).hexdigest()
 
 
@@ -522,6 +524,18 @@ def decode(item: ImageInput) -> tuple[np.ndarray | None, str]:
         return read_image(buf), ""
     except ImageReadError as exc:
         return None, str(exc)
+
+
+def make_explainer(loaded, method: str, scorecam_channels: int = 64):
+    """An :class:`~leukemia_core.explain.Explainer` for a loaded model.
+
+    Score-CAM uses at most ``scorecam_channels`` channels, and never more than the explained
+    layer has (a small model may have fewer than the default).
+    """
+    from .explain import Explainer
+
+    channels = int(loaded.model.get_layer(loaded.cam_layer).output.shape[-1])
+    return Explainer(loaded.model, loaded.cam_layer, method, scorecam_max_n=min(scorecam_channels, channels))
 
 
 def explain_image(rgb: np.ndarray, predictor, explainer) -> tuple[float, np.ndarray]:

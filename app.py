@@ -1,0 +1,44 @@
+"""Clinician dashboard: telling leukemic lymphoblasts (ALL) from normal cells (HEM).
+
+Start with ``streamlit run app.py``. This file is the frame: page set-up, the page router, the
+shared sidebar (model and decision threshold) and the notice on intended use. The pages live in
+``pages/``; the computations in ``leukemia_core``.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=":material/biotech:", layout="wide",
+                   menu_items={"About": "Research and education use only; not a diagnostic device."})
+
+from leukemia_core.inference import weights_status  # noqa: E402
+from leukemia_core.reports import app_models, default_model, weights_dir  # noqa: E402
+
+NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, "
+          "treat or manage any patient.")
+
+pages = [
+    st.Page("pages/classify.py", title="Classify", icon=":material/biotech:", url_path="classify", default=True),
+    st.Page("pages/comparison.py", title="Model comparison", icon=":material/bar_chart:", url_path="comparison"),
+    st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),
+    st.Page("pages/about.py", title="About / model card", icon=":material/info:", url_path="about"),
+]
+current = st.navigation(pages)
+
+with st.sidebar:
+    models = app_models()
+    first = default_model(models)
+    st.selectbox("Model", models, index=models.index(first) if first in models else 0, key="app_model",
+                 help="Used on every page; Classify can also compare all models side by side.")
+    chosen = st.session_state.get("app_model")
+    if chosen and weights_status(chosen, weights_dir()) != "ok":
+        st.caption(f"No trained weights for {chosen} yet (see Classify).")
+    st.slider("Decision threshold on P(ALL)", min_value=0.0, max_value=1.0, value=0.5, step=0.01,
+              key="app_threshold", help="A cell is called ALL when the model's P(ALL) is at least this. "
+                                        "Classify and Validation use it; reports store every probability, "
+                                        "so Validation recomputes its figures at this threshold.")
+    st.divider()
+    st.caption(NOTICE)
+
+st.title("ALL / HEM cell classifier")
+st.caption(NOTICE)
+current.run()

@@ -1,0 +1,74 @@
+"""Fixtures for the dashboard tests: a weights folder like a shipped one, made with the tiny model.
+
+Import the fixtures into a test module (``from app_fixtures import app_weights, app_env``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+
+
+@pytest.fixture(scope="session")
+def app_weights(trained_tiny, tmp_path_factory):
+    """A copy of the tiny model's weights folder with its report, the colour baseline's report, the
+    reference figures and a Grad-CAM check; ``bench.json`` is left out on purpose ("not measured")."""
+    from leukemia_core.baseline import run_baseline
+    from leukemia_core.evaluate import evaluate
+
+    wdir = tmp_path_factory.mktemp("app_weights")
+    for f in Path(trained_tiny["weights_dir"]).iterdir():
+        shutil.copy(f, wdir / f.name)
+    data = str(trained_tiny["data"])
+    evaluate("tiny_cnn", [data], out=wdir / "tiny_cnn.report.json", weights_dir=wdir)
+    run_baseline([data], wdir / "colour_baseline.report.json")
+    shutil.copy(ROOT / "model_weights" / "reference_published.json", wdir / "reference_published.json")
+    (wdir / "cam_check.json").write_text(json.dumps(
+        {"method": "gradcam", "models": {"tiny_cnn": {"n_images": 2, "mean_energy_on_cells": 0.61,
+                                                      "median_energy_on_cells": 0.6}}}))
+    return {"weights_dir": wdir, "data": Path(data)}
+
+
+@pytest.fixture
+def navigation_v2(monkeypatch):
+    """Make AppTest reruns behave like the server with this app's ``pages/`` folder.
+
+    AppTest resets Streamlit's process-wide "uses a pages/ directory" flag before every run, so a
+    rerun after a widget change executes the current page's file alone (the legacy pages/ mode),
+    without app.py's frame and sidebar. A real server sets the flag to False once st.navigation
+    has run and keeps it; this fixture does the same after each reset.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def app_env(app_weights, monkeypatch, navigation_v2):
+    """Environment of an app that offers only the tiny model, reading ``app_weights``."""
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(app_weights["weights_dir"]))
+    monkeypatch.setenv("LEUKEMIA_APP_MODELS", "tiny_cnn")
+    monkeypatch.delenv("LEUKEMIA_DATA", raising=False)
+    return app_weights
+
+
+@pytest.fixture
+def empty_env(tmp_path, monkeypatch, navigation_v2):
+    """An app whose weights folder is empty (nothing trained or evaluated yet)."""
+    wdir = tmp_path / "empty_weights"
+    wdir.mkdir()
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
+    monkeypatch.delenv("LEUKEMIA_APP_MODELS", raising=False)
+    return wdir

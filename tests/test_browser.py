@@ -1,0 +1,147 @@
+"""End to end in a real browser: the app served by ``streamlit run``, driven by headless Chromium.
+
+Screenshots of every page go to ``$LEUKEMIA_SCREENSHOTS`` when set (else a temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from app_fixtures import APP, ROOT, app_weights  # noqa: F401  (fixture)
+
+from leukemia_core.samples import list_samples
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 120
+WAIT_MS = 120_000
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.time() + START_TIMEOUT_S
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def server(app_weights, tmp_path):
+    """``streamlit run app.py`` on a free port with the tiny model; always stopped afterwards."""
+    port = _free_port()
+    env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(app_weights["weights_dir"]), LEUKEMIA_APP_MODELS="tiny_cnn",
+               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env.pop("LEUKEMIA_DATA", None)
+    log = tmp_path / "streamlit.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("LEUKEMIA_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _idle(page) -> None:
+    """Wait until the script run ends (the running indicator is gone) and the page settles."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+    page.wait_for_timeout(500)
+
+
+def _shot(page, path: Path) -> None:
+    """Screenshot of the whole page: the app scrolls inside its main area, so grow the window to fit."""
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(800)  # charts re-layout to the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def _go(page, title: str, header: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.get_by_role("heading", name=header).wait_for(timeout=WAIT_MS)
+    _idle(page)
+
+
+def test_browser_end_to_end(server, shots):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    sample = next(s for s in list_samples() if s.dataset == "C-NMC 2019")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server + "/")
+            page.get_by_role("heading", name="Classify cells").wait_for(timeout=WAIT_MS)
+            assert page.get_by_text("Not a diagnostic device").first.is_visible()
+            page.locator('input[type="file"]').set_input_files(str(sample.path))
+            verdict = page.get_by_text(re.compile(r"\(P\(ALL\) = [01]\.\d{3}, model tiny_cnn\)"))
+            verdict.wait_for(timeout=WAIT_MS)
+            _idle(page)
+            assert verdict.locator("strong").inner_text() in ("ALL", "HEM")
+            images = page.locator('[data-testid="stImage"] img')
+            assert images.count() == 2
+            page.get_by_text("Grad-CAM overlay, tiny_cnn").wait_for(timeout=WAIT_MS)
+            assert images.nth(1).evaluate("img => img.complete && img.naturalWidth > 0")
+            assert page.get_by_text(sample.path.name).first.is_visible()
+            _shot(page, shots / "classify.png")
+
+            _go(page, "Model comparison", "Model comparison")
+            page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+            assert page.locator(".js-plotly-plot").count() >= 4
+            _shot(page, shots / "comparison.png")
+
+            _go(page, "Validation", "Validation")
+            page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+            page.get_by_text("Misclassified images").wait_for(timeout=WAIT_MS)
+            _shot(page, shots / "validation.png")
+
+            _go(page, "About / model card", "About this tool and its models")
+            assert page.get_by_text("CC BY 3.0").first.is_visible()
+            _shot(page, shots / "about.png")
+        finally:
+            browser.close()
+    for name in ("classify", "comparison", "validation", "about"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000
