@@ -80,7 +80,9 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
 class Predictor:
     """Fast forward passes for one loaded model (build once, reuse).
 
-    ``predict(x)`` takes float32 ``(N, S, S, 3)`` in [0, 1] and returns P(ALL) ``(N,)``.
+    ``predict(x)`` takes float32 ``(N, S, S, 3)`` in [0, 1] and returns P(ALL) ``(N,)``, running
+    the compiled forward pass on chunks of ``batch_size`` images. The pass is compiled on first
+    use; :meth:`warm` does it ahead of time.
     """
 
     def __init__(self, loaded: LoadedModel, batch_size: int = 32):
