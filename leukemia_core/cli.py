@@ -94,7 +94,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .explain import Explainer, overlay
+    from .explain import Explainer, heatmap_on_image, overlay
     from .inference import Predictor, expand_paths, load_model, predict_files
     from .models import list_models
 
@@ -118,9 +118,11 @@ def cmd_predict(args) -> int:
 
             pred = predictors[row["model"]]
             _, cam = explainers[row["model"]].predict_and_explain(pred.prepare(rgb))
-            shown = cv2.resize(rgb, (cam.shape[2], cam.shape[1]), interpolation=cv2.INTER_AREA) \
-                if max(rgb.shape[:2]) > 1024 else rgb
-            picture = overlay(shown, cam[0], alpha=args.alpha)
+            h, w = rgb.shape[:2]
+            scale = min(1.0, 1024 / max(h, w))
+            shown = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+            picture = overlay(shown, heatmap_on_image(cam[0], shown.shape[:2]), alpha=args.alpha)
             out = cam_dir / f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}.png"
             cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
             row["cam"] = str(out)

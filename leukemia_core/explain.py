@@ -56,6 +56,20 @@ def resize_heatmap(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.asarray(cam, np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def heatmap_on_image(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Map a CAM of the padded square model input back onto an ``(H, W)`` image.
+
+    The model sees the image centred on a square canvas (:func:`~leukemia_core.preprocess.pad_to_square`);
+    the map is resized to that square and the image's own region is cut out, so the overlay lines
+    up with non-square images too. Returns float32 ``(H, W)``.
+    """
+    h, w = shape
+    side = max(h, w)
+    big = cv2.resize(np.asarray(heatmap, np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+    y, x = (side - h) // 2, (side - w) // 2
+    return np.ascontiguousarray(big[y:y + h, x:x + w])
+
+
 class Explainer:
     """CAMs for one model and method. Build once, call many times.
 
@@ -72,7 +86,9 @@ class Explainer:
 
         if method not in METHODS:
             raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(METHODS)}")
-        self.method, self.cam_layer, self.max_n = method, cam_layer, scorecam_max_n
+        channels = int(model.get_layer(cam_layer).output.shape[-1])
+        # Score-CAM cannot use more channels than the layer has (small models)
+        self.method, self.cam_layer, self.max_n = method, cam_layer, min(scorecam_max_n, channels)
         self.size = tuple(model.inputs[0].shape[1:3])
         self._model = model
         self._logits_model = keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).output,

@@ -482,16 +482,18 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def per_model_table(data: dict | None, names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Numbers per model from a ``{"models": {name: {...}}}`` file (bench, cam check), flattened.
+    """Top-level figures per model from a ``{"models": {name: {...}}}`` file (bench, cam check).
 
-    A list of rows with a ``model`` field is also accepted. Empty without data.
+    Nested detail (a bench ``profile``, per-image lists) is left out. A list of rows with a
+    ``model`` field is also accepted. Empty without data.
     """
     if not data:
         return pd.DataFrame()
     models = data.get("models", data.get("results"))
     rows = []
     if isinstance(models, dict):
-        rows = [{"model": n, **_flatten(v)} for n, v in models.items() if isinstance(v, dict)]
+        rows = [{"model": n, **{k: x for k, x in v.items() if not isinstance(x, (dict, list))}}
+                for n, v in models.items() if isinstance(v, dict)]
     elif isinstance(models, list):
         rows = [{"model": r.get("model", ""), **_flatten({k: v for k, v in r.items() if k != "model"})}
                 for r in models if isinstance(r, dict)]
@@ -529,13 +531,12 @@ def decode(item: ImageInput) -> tuple[np.ndarray | None, str]:
 def make_explainer(loaded, method: str, scorecam_channels: int = 64):
     """An :class:`~leukemia_core.explain.Explainer` for a loaded model.
 
-    Score-CAM uses at most ``scorecam_channels`` channels, and never more than the explained
-    layer has (a small model may have fewer than the default).
+    Score-CAM uses at most ``scorecam_channels`` channels (the Explainer caps this at the number
+    the explained layer has).
     """
     from .explain import Explainer
 
-    channels = int(loaded.model.get_layer(loaded.cam_layer).output.shape[-1])
-    return Explainer(loaded.model, loaded.cam_layer, method, scorecam_max_n=min(scorecam_channels, channels))
+    return Explainer(loaded.model, loaded.cam_layer, method, scorecam_max_n=scorecam_channels)
 
 
 def explain_image(rgb: np.ndarray, predictor, explainer) -> tuple[float, np.ndarray]:
@@ -545,18 +546,10 @@ def explain_image(rgb: np.ndarray, predictor, explainer) -> tuple[float, np.ndar
 
 
 def heatmap_on_image(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Map a CAM of the padded square model input back onto an ``(H, W)`` image.
+    """See :func:`leukemia_core.explain.heatmap_on_image` (imported lazily: it pulls in Keras)."""
+    from .explain import heatmap_on_image as to_image
 
-    The model sees the image centred on a square canvas; the map is resized to that square and
-    the image's own region is cut out, so the overlay lines up with non-square images too.
-    """
-    import cv2
-
-    h, w = shape
-    side = max(h, w)
-    big = cv2.resize(np.asarray(heatmap, np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
-    y, x = (side - h) // 2, (side - w) // 2
-    return np.ascontiguousarray(big[y:y + h, x:x + w])
+    return to_image(heatmap, shape)
 
 
 def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:

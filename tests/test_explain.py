@@ -109,3 +109,18 @@ def test_energy_inside_mask():
     mask[0] = True
     assert energy_inside(h, mask) == pytest.approx(0.5)
     assert energy_inside(np.zeros((4, 4)), mask) is None
+
+
+def test_scorecam_default_channels_capped_for_small_layers(tiny, batch):
+    ex = Explainer(tiny, "cam_conv", "scorecam")  # 64 by default; the layer has 16
+    assert ex.max_n == 16
+    assert ex.heatmap(batch).shape == (3, 32, 32)
+
+
+def test_heatmap_maps_back_onto_non_square_images():
+    from leukemia_core.explain import heatmap_on_image
+    cam = np.zeros((32, 32), np.float32)
+    cam[:, 16:] = 1.0  # right half hot on the padded square
+    out = heatmap_on_image(cam, (20, 40))  # a wide image: padding above and below
+    assert out.shape == (20, 40)
+    assert out[:, :18].max() < 0.1 and out[:, 22:].min() > 0.9
