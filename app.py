@@ -12,6 +12,7 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=":material/
 
 from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.reports import app_models, default_model, weights_dir  # noqa: E402
+from pages._shared import warm_up  # noqa: E402
 
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, "
           "treat or manage any patient.")
@@ -38,6 +39,8 @@ with st.sidebar:
                                         "so Validation recomputes its figures at this threshold.")
     st.divider()
     st.caption(NOTICE)
+
+warm_up(st.session_state.get("app_model"))  # load the model while the first page renders
 
 st.title("ALL / HEM cell classifier")
 st.caption(NOTICE)

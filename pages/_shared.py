@@ -133,3 +133,33 @@ def show_table(df, percent=(), decimals3=(), key: str | None = None, **kwargs) -
             config[c] = st.column_config.NumberColumn(c, format="%.3f")
     config.update(kwargs.pop("column_config", {}))
     st.dataframe(shown, hide_index=True, key=key, column_config=config, **kwargs)
+
+
+@st.cache_resource(show_spinner=False)
+def start_warmup(name: str, wdir: str, sha: str):
+    """Load ``name`` and compile its Grad-CAM path in a background thread, once per server.
+
+    The first visitor's page renders meanwhile; when they ask for a prediction, the cached
+    loaders hand over the same objects (or wait for the thread to finish building them). Errors
+    are left for the page to report when the user asks, so the thread swallows them.
+    """
+    import threading
+
+    def work() -> None:
+        try:
+            _predictor(name, wdir, sha)
+            _explainer(name, wdir, sha, "gradcam").warm()
+        except Exception:  # noqa: BLE001 - reported by the page on use
+            pass
+
+    thread = threading.Thread(target=work, name="model-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(name: str | None) -> None:
+    """Start :func:`start_warmup` for ``name`` when its weights are present."""
+    from leukemia_core.inference import weights_status
+
+    if name and weights_status(name, weights_dir()) == "ok":
+        start_warmup(name, str(weights_dir()), weights_sha(name))

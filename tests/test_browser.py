@@ -1,6 +1,8 @@
 """End to end in a real browser: the app served by ``streamlit run``, driven by headless Chromium.
 
-Screenshots of every page go to ``$LEUKEMIA_SCREENSHOTS`` when set (else a temporary folder).
+Screenshots of every page go to ``$LEUKEMIA_SCREENSHOTS`` when set (else a temporary folder). With
+``$LEUKEMIA_SCREENSHOT_WEIGHTS`` set, the app serves that weights folder (the shipped models) instead
+of the tiny test model; that is how the README's screenshots are taken.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 120
 WAIT_MS = 120_000
+#: the model the app shows first: the tiny test model, or the shipped default for README screenshots
+MODEL = "proposed" if os.environ.get("LEUKEMIA_SCREENSHOT_WEIGHTS") else "tiny_cnn"
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +59,12 @@ def server(app_weights, tmp_path):
     env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(app_weights["weights_dir"]), LEUKEMIA_APP_MODELS="tiny_cnn",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env.pop("LEUKEMIA_DATA", None)
+    if os.environ.get("LEUKEMIA_SCREENSHOT_WEIGHTS"):
+        # README screenshots: the shipped models (and the data folder, for the gallery)
+        env["LEUKEMIA_WEIGHTS_DIR"] = os.environ["LEUKEMIA_SCREENSHOT_WEIGHTS"]
+        env.pop("LEUKEMIA_APP_MODELS")
+        if os.environ.get("LEUKEMIA_DATA"):
+            env["LEUKEMIA_DATA"] = os.environ["LEUKEMIA_DATA"]
     log = tmp_path / "streamlit.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
@@ -117,13 +127,13 @@ def test_browser_end_to_end(server, shots):
             page.get_by_role("heading", name="Classify cells").wait_for(timeout=WAIT_MS)
             assert page.get_by_text("Not a diagnostic device").first.is_visible()
             page.locator('input[type="file"]').set_input_files(str(sample.path))
-            verdict = page.get_by_text(re.compile(r"\(P\(ALL\) = [01]\.\d{3}, model tiny_cnn\)"))
+            verdict = page.get_by_text(re.compile(r"\(P\(ALL\) = [01]\.\d{3}, model " + MODEL + r"\)"))
             verdict.wait_for(timeout=WAIT_MS)
             _idle(page)
             assert verdict.locator("strong").inner_text() in ("ALL", "HEM")
             images = page.locator('[data-testid="stImage"] img')
             assert images.count() == 2
-            page.get_by_text("Grad-CAM overlay, tiny_cnn").wait_for(timeout=WAIT_MS)
+            page.get_by_text(f"Grad-CAM overlay, {MODEL}").wait_for(timeout=WAIT_MS)
             assert images.nth(1).evaluate("img => img.complete && img.naturalWidth > 0")
             assert page.get_by_text(sample.path.name).first.is_visible()
             _shot(page, shots / "classify.png")
