@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
 MODELS = ("proposed", "efficientnet_b0", "resnet50", "inception_v3")
 BASELINE = "colour_baseline"
 SET_ORDER = ("cnmc/val", "aria-original/val", "aria-segmented/val", "cnmc/test")
@@ -86,14 +87,55 @@ def build_tables(weights_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def build_bench(weights_dir: Path) -> str:
+    """Markdown figures from ``bench.json`` (written by ``python -m leukemia_core bench``)."""
+    b = _load(Path(weights_dir) / "bench.json")
+    if not b or not isinstance(b.get("models"), dict):
+        return "_Not measured yet: run `python -m leukemia_core bench --out model_weights/bench.json`._"
+    m = b.get("machine", {})
+    lines = [f"Measured {b.get('date', '')[:10]} on {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores, "
+             f"{m.get('memory_mib', 0) / 1024:.0f} GiB, no GPU, TensorFlow {m.get('tensorflow', '?')}; "
+             "medians of interleaved repeats after warm-up, one image (450x450 C-NMC sample) unless stated.", "",
+             "| model | input | predict ms | floor ms | predict ratio | Grad-CAM ms | Grad-CAM ratio | "
+             "naive tf-keras-vis Grad-CAM ms | batch img/s | batch ratio | train img/s | pipeline ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in b["models"].items():
+        if not isinstance(r, dict) or "predict_ms" not in r:
+            continue
+        lines.append(f"| `{name}` | {r.get('input_size')} | {_f(r.get('predict_ms'), 1)} | {_f(r.get('floor_ms'), 1)} | "
+                     f"{_f(r.get('predict_ratio'), 2)} | {_f(r.get('gradcam_ms'), 1)} | {_f(r.get('gradcam_ratio'), 2)} | "
+                     f"{_f(r.get('gradcam_naive_ms'), 0)} | {_f(r.get('batch_img_s'), 1)} | {_f(r.get('batch_ratio'), 2)} | "
+                     f"{_f(r.get('train_img_s'), 1)} | {_f(r.get('pipeline_ratio'), 2)} |")
+    mem, app = b.get("memory") or {}, b.get("app") or {}
+    lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**. "
+              f"Cold start, from `streamlit run app.py` to the first rendered prediction on a sample image "
+              f"({app.get('method', 'not measured')}): **{_f(app.get('cold_start_s'), 1)} s**"
+              + (f" ({app.get('reason')})" if app.get("reason") else "") + "."]
+    met = b.get("targets_met") or {}
+    targets = b.get("targets") or {}
+    if met:
+        lines += ["", "Targets: " + "; ".join(f"{k} {targets.get(k, '')}: {'met' if v else 'missed' if v is False else 'n/a'}"
+                                           for k, v in met.items()) + "."]
+    for k, why in (b.get("missed_because") or {}).items():
+        lines.append(f"- {k} missed: " + " ".join(why if isinstance(why, list) else [str(why)]))
+    return "\n".join(lines)
+
+
+def _replace_block(content: str, start: str, end: str, text: str, readme: Path) -> str:
+    if start not in content or end not in content:
+        raise ValueError(f"{readme} has no {start} ... {end} block")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{text}\n{end}{tail}"
+
+
 def write_results(weights_dir: Path, readme: Path | None = None) -> str:
-    """Return the tables; when ``readme`` is given, replace its results block in place."""
+    """Return the results tables; when ``readme`` is given, replace its results block (and its
+    bench block, when it has one) in place."""
     text = build_tables(weights_dir)
     if readme is not None:
-        content = Path(readme).read_text()
-        if START not in content or END not in content:
-            raise ValueError(f"{readme} has no {START} ... {END} block")
-        head, rest = content.split(START, 1)
-        _, tail = rest.split(END, 1)
-        Path(readme).write_text(f"{head}{START}\n{text}\n{END}{tail}")
+        content = _replace_block(Path(readme).read_text(), START, END, text, readme)
+        if BENCH_START in content:
+            content = _replace_block(content, BENCH_START, BENCH_END, build_bench(weights_dir), readme)
+        Path(readme).write_text(content)
     return text
