@@ -14,6 +14,9 @@ from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.reports import app_models, default_model, weights_dir  # noqa: E402
 from pages._shared import warm_up  # noqa: E402
 
+# Load the model in the background while the first page renders (TensorFlow takes seconds to import).
+warm_up(st.session_state.get("app_model") or default_model(app_models()))
+
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, "
           "treat or manage any patient.")
 
@@ -39,8 +42,6 @@ with st.sidebar:
                                         "so Validation recomputes its figures at this threshold.")
     st.divider()
     st.caption(NOTICE)
-
-warm_up(st.session_state.get("app_model"))  # load the model while the first page renders
 
 st.title("ALL / HEM cell classifier")
 st.caption(NOTICE)

@@ -117,7 +117,9 @@ def cmd_predict(args) -> int:
             import cv2
 
             pred = predictors[row["model"]]
-            _, cam = explainers[row["model"]].predict_and_explain(pred.prepare(rgb))
+            # explain the class the image is called as
+            cls = 1 if row["label"] == "ALL" else 0
+            _, cam = explainers[row["model"]].predict_and_explain(pred.prepare(rgb), class_index=cls)
             h, w = rgb.shape[:2]
             scale = min(1.0, 1024 / max(h, w))
             shown = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),

@@ -539,9 +539,16 @@ def make_explainer(loaded, method: str, scorecam_channels: int = 64):
     return Explainer(loaded.model, loaded.cam_layer, method, scorecam_max_n=scorecam_channels)
 
 
-def explain_image(rgb: np.ndarray, predictor, explainer) -> tuple[float, np.ndarray]:
-    """P(ALL) and the CAM (``float32 (S, S)`` in [0, 1], on the padded square input) of one image."""
-    p, maps = explainer.predict_and_explain(predictor.prepare(rgb))
+def explain_image(rgb: np.ndarray, predictor, explainer, threshold: float = 0.5) -> tuple[float, np.ndarray]:
+    """P(ALL) and the CAM (``float32 (S, S)`` in [0, 1], on the padded square input) of one image.
+
+    The map explains the class the image is called at ``threshold``: ALL evidence for an ALL call,
+    HEM evidence for a HEM call (a second pass only for HEM calls).
+    """
+    x = predictor.prepare(rgb)
+    p, maps = explainer.predict_and_explain(x, class_index=1)
+    if float(p[0]) < threshold:
+        _, maps = explainer.predict_and_explain(x, class_index=0)
     return float(p[0]), np.asarray(maps[0], np.float32)
 
 

@@ -3,30 +3,21 @@
 Every model is a *flat* Keras graph (``keras.Model(image, probs)`` whose layers include the
 backbone's own), never a backbone nested as one layer: tf-keras-vis needs that to reach the
 Grad-CAM layer. Head layers are named ``head_*`` so that fine-tuning can freeze the rest.
+
+Keras is imported inside the builders, so that registering the models (and listing them, reading
+their specs) costs nothing: the app renders its first page while TensorFlow loads.
 """
 
 from __future__ import annotations
-
-import keras
-from keras import layers
 
 from .registry import INPUT_NAME, LOGITS_LAYER, PROBS_LAYER, register_model
 
 HEAD_PREFIX = "head_"
 
 
-@keras.saving.register_keras_serializable(package="leukemia_core")
-class CaffeInput(layers.Layer):
-    """RGB in [0, 1] -> BGR in [0, 255] minus the ImageNet channel means (ResNet-50's input)."""
-
-    MEAN_BGR = (103.939, 116.779, 123.68)
-
-    def call(self, x):
-        x = keras.ops.flip(x, axis=-1) * 255.0
-        return x - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype=x.dtype)
-
-
 def _classifier(x, dropout: float):
+    from keras import layers
+
     x = layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(x)
     x = layers.Dropout(dropout, name=f"{HEAD_PREFIX}dropout")(x)
     x = layers.Dense(2, name=LOGITS_LAYER)(x)
@@ -34,6 +25,8 @@ def _classifier(x, dropout: float):
 
 
 def _backbone(app, size: int, weights, preprocess):
+    import keras
+
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
     x = preprocess(inputs)
     base = app(include_top=False, weights=weights, input_tensor=x)
@@ -42,7 +35,9 @@ def _backbone(app, size: int, weights, preprocess):
 
 @register_model("efficientnet_b0", input_size=224, cam_layer="top_activation",
                 description="EfficientNet-B0 with a plain classifier (baseline)")
-def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> keras.Model:
+def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    import keras
+    from keras import layers
     # Keras' EfficientNet rescales from [0, 255] and normalises inside its graph.
     inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
                              layers.Rescaling(255.0, name="to_255"))
@@ -51,14 +46,20 @@ def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> keras.Mode
 
 @register_model("resnet50", input_size=224, cam_layer="conv5_block3_out",
                 description="ResNet-50 with a plain classifier (baseline)")
-def resnet50(size: int, weights=None, dropout: float = 0.2) -> keras.Model:
+def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    import keras
+
+    from .layers import CaffeInput
+
     inputs, feat = _backbone(keras.applications.ResNet50, size, weights, CaffeInput(name="caffe_input"))
     return keras.Model(inputs, _classifier(feat, dropout), name="resnet50")
 
 
 @register_model("inception_v3", input_size=224, cam_layer="mixed10",
                 description="InceptionV3 with a plain classifier (baseline)")
-def inception_v3(size: int, weights=None, dropout: float = 0.2) -> keras.Model:
+def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    import keras
+    from keras import layers
     if size < 75:
         raise ValueError("inception_v3 needs an input of at least 75 pixels")
     inputs, feat = _backbone(keras.applications.InceptionV3, size, weights,
@@ -69,7 +70,7 @@ def inception_v3(size: int, weights=None, dropout: float = 0.2) -> keras.Model:
 @register_model("proposed", input_size=224, cam_layer="attention_map",
                 description="EfficientNet-B0 + multi-head self-attention over its feature map + dense head")
 def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout: float = 0.4,
-             units: tuple[int, int] = (256, 64)) -> keras.Model:
+             units: tuple[int, int] = (256, 64)) -> "keras.Model":
     """EfficientNet-B0; self-attention with the feature map's spatial positions as tokens.
 
     ``feature map (h, w, 1280) -> tokens (h*w, 1280) -> x + MHA(x, x) -> LayerNorm -> (h, w, 1280)``
@@ -78,6 +79,9 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
     encoding: a cell's class does not depend on where in the frame a feature sits, and rotation
     augmentation would blur any positional code anyway.
     """
+    import keras
+    from keras import layers
+
     inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
                              layers.Rescaling(255.0, name="to_255"))
     h, w, c = feat.shape[1], feat.shape[2], feat.shape[3]
@@ -99,7 +103,9 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
 
 @register_model("tiny_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,
                 description="a two-layer CNN for tests (seconds to build and train)")
-def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> keras.Model:
+def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
+    import keras
+    from keras import layers
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
     x = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D(name="pool1")(x)
@@ -107,7 +113,7 @@ def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> keras.Model:
     return keras.Model(inputs, _classifier(x, dropout), name="tiny_cnn")
 
 
-def set_backbone_trainable(model: keras.Model, trainable: bool) -> None:
+def set_backbone_trainable(model, trainable: bool) -> None:
     """Freeze or unfreeze every layer that is not part of the head (fine-tuning)."""
     for layer in model.layers:
         if layer.name.startswith(HEAD_PREFIX) or layer.name in (LOGITS_LAYER, PROBS_LAYER, "attention_map"):
