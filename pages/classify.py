@@ -90,6 +90,9 @@ def _details(items: list[ImageInput], rows: list[dict], models: list[str], alpha
             col.image(pic, caption=f"{CAM_METHOD_NAMES[method]} overlay, {m}", width="stretch")
             call = call_of(p, thr)
             col.markdown(f":{CALL_COLOURS[call]}[**{call}**] (P(ALL) = {p:.3f}, model {m})")
+            if float(cam.max()) == 0.0:
+                col.caption("Empty map: no region raised the score of the class this image is called "
+                            "(at P(ALL) 0.5), so the map shows nothing to check.")
 
 
 def render() -> None:
