@@ -73,26 +73,17 @@ def run_cam_check(models: Sequence[str], data: str | Path, out: Path | None = No
         x = np.stack([pred.prepare(o) for o in originals])
         shares, areas, rows = [], [], []
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            p = pred.predict(xb)
-            # explain the class each field is called as
-            for cls in (0, 1):
-                idx = np.where((p >= 0.5) == bool(cls))[0]
-                if len(idx) == 0:
-                    continue
-                if method == "gradcam":
-                    _, maps = ex.predict_and_explain(xb[idx], class_index=cls)
-                else:
-                    maps = ex.heatmap(xb[idx], class_index=cls)
-                for j, cam in zip(idx, maps):
-                    k = i + j
-                    share = energy_inside(cam, masks[k])
-                    rows.append({"path": str(fields[k].path), "p_all": round(float(p[j]), 4),
-                                 "energy_on_cells": None if share is None else round(share, 4),
-                                 "mask_area": round(float(masks[k].mean()), 4)})
-                    if share is not None:
-                        shares.append(share)
-                    areas.append(float(masks[k].mean()))
+            # each field's map explains the class it is called as
+            p, maps = ex.explain_called(x[i:i + batch_size])
+            for j, cam in enumerate(maps):
+                k = i + j
+                share = energy_inside(cam, masks[k])
+                rows.append({"path": str(fields[k].path), "p_all": round(float(p[j]), 4),
+                             "energy_on_cells": None if share is None else round(share, 4),
+                             "mask_area": round(float(masks[k].mean()), 4)})
+                if share is not None:
+                    shares.append(share)
+                areas.append(float(masks[k].mean()))
         s = np.array(shares) if shares else np.array([np.nan])
         result["models"][name] = {
             "input_size": loaded.input_size,

@@ -97,6 +97,7 @@ def cmd_predict(args) -> int:
     from .explain import Explainer, heatmap_on_image, overlay
     from .inference import Predictor, expand_paths, load_model, predict_files
     from .models import list_models
+    from .reports import display_copy
 
     names = list_models() if args.model == ["all"] else args.model
     loaded = {n: load_model(n, args.weights_dir) for n in names}
@@ -117,13 +118,8 @@ def cmd_predict(args) -> int:
             import cv2
 
             pred = predictors[row["model"]]
-            # explain the class the image is called as
-            cls = 1 if row["label"] == "ALL" else 0
-            _, cam = explainers[row["model"]].predict_and_explain(pred.prepare(rgb), class_index=cls)
-            h, w = rgb.shape[:2]
-            scale = min(1.0, 1024 / max(h, w))
-            shown = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+            _, cam = explainers[row["model"]].explain_called(pred.prepare(rgb), args.threshold)
+            shown = display_copy(rgb, 1024)
             picture = overlay(shown, heatmap_on_image(cam[0], shown.shape[:2]), alpha=args.alpha)
             out = cam_dir / f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}.png"
             cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))

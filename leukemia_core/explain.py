@@ -202,6 +202,26 @@ class Explainer:
         return p, self.heatmap(x, class_index)
 
 
+    def explain_called(self, x: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """P(ALL) and, for each image, the map of the class it is called as at ``threshold``.
+
+        ALL evidence for an ALL call, HEM evidence for a HEM call (a second pass only for the
+        images called HEM).
+
+        Returns:
+            ``(p_all (N,), maps (N, H, W))``, both float32, maps in [0, 1].
+        """
+        x = np.asarray(x, np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        p, maps = self.predict_and_explain(x, class_index=1)
+        maps = np.array(maps)
+        hem = p < threshold
+        if hem.any():
+            maps[hem] = self.predict_and_explain(x[hem], class_index=0)[1]
+        return p, maps
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)

@@ -33,7 +33,7 @@ import pandas as pd
 from .errors import ImageReadError, LeukemiaCoreError
 from .evaluate import REPORT_FORMAT, labels_and_probs
 from .images import read_image
-from .metrics import CLASS_NAMES, compute_metrics, roc_points
+from .metrics import compute_metrics, roc_points
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "colour_baseline"
@@ -378,7 +378,7 @@ def misclassified(report_set: dict, threshold: float) -> pd.DataFrame:
     rows = []
     for img in report_set.get("images", []):
         true = img["label"].upper()
-        pred = "ALL" if img["p_all"] >= threshold else "HEM"
+        pred = call_of(img["p_all"], threshold)
         if pred != true:
             rows.append({"path": img["path"], "true": true, "predicted": pred, "p_all": img["p_all"],
                          "group": img.get("group", ""), "subclass": img.get("subclass", ""),
@@ -545,10 +545,7 @@ def explain_image(rgb: np.ndarray, predictor, explainer, threshold: float = 0.5)
     The map explains the class the image is called at ``threshold``: ALL evidence for an ALL call,
     HEM evidence for a HEM call (a second pass only for HEM calls).
     """
-    x = predictor.prepare(rgb)
-    p, maps = explainer.predict_and_explain(x, class_index=1)
-    if float(p[0]) < threshold:
-        _, maps = explainer.predict_and_explain(x, class_index=0)
+    p, maps = explainer.explain_called(predictor.prepare(rgb), threshold)
     return float(p[0]), np.asarray(maps[0], np.float32)
 
 
@@ -572,9 +569,9 @@ def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarra
 
 def call_of(p_all: float | None, threshold: float) -> str:
     """``"ALL"``/``"HEM"``, or ``""`` without a probability."""
-    if p_all is None:
-        return ""
-    return CLASS_NAMES[1] if p_all >= threshold else CLASS_NAMES[0]
+    from .inference import label_of
+
+    return "" if p_all is None else label_of(p_all, threshold)
 
 
 def results_frame(rows: Sequence[dict], threshold: float) -> pd.DataFrame:
