@@ -1,0 +1,129 @@
+"""The leakage guard: a group (patient, Aria block) on both sides of a split is refused by name,
+not only the very same file; disjoint groups pass; a manifest's training groups are honoured."""
+
+import pytest
+
+from leukemia_core.datasets import Record, cnmc_patient
+from leukemia_core.errors import LeakageError
+from leukemia_core.splits import check_against_groups, check_leakage, group_keys, select
+
+
+def _file(tmp_path, rel: str):
+    p = tmp_path / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(rel.encode())  # distinct content per file
+    return p
+
+
+def _cnmc(tmp_path, fold: str, name: str, split: str) -> Record:
+    label = "hem" if name.lower().endswith("_hem.bmp") else "all"
+    return Record(_file(tmp_path, f"{fold}/{label}/{name}"), label, cnmc_patient(name), "cnmc", split, fold)
+
+
+def _aria(tmp_path, name: str, group: str, split: str, variant: str = "Original") -> Record:
+    return Record(_file(tmp_path, f"{variant}/Pre/{name}"), "all", group, "aria", split, variant, "Pre")
+
+
+def test_same_patient_different_file_on_both_sides_is_refused(tmp_path):
+    a = _cnmc(tmp_path, "fold_0", "UID_5_1_1_all.bmp", "train")
+    b = _cnmc(tmp_path, "fold_2", "UID_5_2_3_all.bmp", "val")
+    assert a.group == b.group == "ALL-5" and a.path != b.path
+    with pytest.raises(LeakageError) as err:
+        check_leakage([a], [b])
+    msg = str(err.value)
+    assert "cnmc:ALL-5" in msg
+    assert "1 group(s) and 0 file(s)" in msg
+    # the other direction too
+    with pytest.raises(LeakageError, match="cnmc:ALL-5"):
+        check_leakage([b], [a], "val/train")
+
+
+def test_shared_patient_among_other_distinct_patients_is_named(tmp_path):
+    train = [_cnmc(tmp_path, "fold_0", n, "train")
+             for n in ("UID_1_1_1_all.bmp", "UID_5_1_1_all.bmp", "UID_H7_1_1_hem.bmp")]
+    val = [_cnmc(tmp_path, "fold_2", n, "val")
+           for n in ("UID_2_1_1_all.bmp", "UID_5_2_3_all.bmp", "UID_H8_3_1_hem.bmp")]
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train, val, "train/val")
+    msg = str(err.value)
+    assert msg.startswith("train/val split leaks: 1 group(s)")
+    assert "cnmc:ALL-5" in msg
+    for other in ("ALL-1", "ALL-2", "HEM-7", "HEM-8"):
+        assert other not in msg
+
+
+def test_healthy_and_leukemic_patient_with_same_number_are_different_groups(tmp_path):
+    # UID_5_* is patient ALL-5, UID_H5_* is healthy subject HEM-5: not the same person
+    a = _cnmc(tmp_path, "fold_0", "UID_5_1_1_all.bmp", "train")
+    b = _cnmc(tmp_path, "fold_2", "UID_H5_1_1_hem.bmp", "val")
+    check_leakage([a], [b])
+
+
+def test_distinct_patients_pass(tmp_path):
+    train = [_cnmc(tmp_path, "fold_0", n, "train") for n in ("UID_1_1_1_all.bmp", "UID_H3_1_1_hem.bmp")]
+    val = [_cnmc(tmp_path, "fold_2", n, "val") for n in ("UID_2_1_1_all.bmp", "UID_H4_1_1_hem.bmp")]
+    assert check_leakage(train, val) is None
+    assert check_against_groups(val, group_keys(train), "cnmc/val") is None
+
+
+def test_aria_block_group_on_both_sides_is_refused(tmp_path):
+    a = _aria(tmp_path, "WBC-Malignant-Pre-001.jpg", "aria-Pre-train00", "train")
+    b = _aria(tmp_path, "WBC-Malignant-Pre-002.jpg", "aria-Pre-train00", "val", variant="Segmented")
+    c = _aria(tmp_path, "WBC-Malignant-Pre-099.jpg", "aria-Pre-val00", "val")
+    check_leakage([a], [c])  # different blocks pass
+    with pytest.raises(LeakageError) as err:
+        check_leakage([a], [b, c])
+    msg = str(err.value)
+    assert "aria:aria-Pre-train00" in msg and "aria-Pre-val00" not in msg
+    assert "1 group(s) and 0 file(s)" in msg
+
+
+def test_same_group_name_in_two_datasets_is_not_a_leak(tmp_path):
+    a = Record(_file(tmp_path, "x/all/a.png"), "all", "ALL-5", "folder", "train")
+    b = _cnmc(tmp_path, "fold_2", "UID_5_2_3_all.bmp", "val")
+    check_leakage([a], [b])
+
+
+def test_the_same_file_in_two_groups_is_refused(tmp_path):
+    p = _file(tmp_path, "mine/all/cell.png")
+    a = Record(p, "all", "file-all/cell.png", "folder", "train")
+    b = Record(tmp_path / "mine" / "all" / ".." / "all" / "cell.png", "all", "file-other", "folder", "val")
+    with pytest.raises(LeakageError) as err:
+        check_leakage([a], [b])
+    assert "0 group(s) and 1 file(s)" in str(err.value)
+
+
+def test_many_shared_groups_are_counted_and_the_first_ten_named(tmp_path):
+    train = [_cnmc(tmp_path, "fold_0", f"UID_{i}_1_1_all.bmp", "train") for i in range(1, 13)]
+    val = [_cnmc(tmp_path, "fold_2", f"UID_{i}_2_2_all.bmp", "val") for i in range(1, 13)]
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train, val)
+    msg = str(err.value)
+    assert "12 group(s) and 0 file(s)" in msg and "and 2 more" in msg
+
+
+def test_check_against_groups_refuses_trained_groups(tmp_path):
+    manifest_groups = ["cnmc:ALL-1", "cnmc:ALL-5", "cnmc:HEM-7", "aria:aria-Pre-train00"]
+    val = [_cnmc(tmp_path, "fold_2", n, "val") for n in ("UID_2_1_1_all.bmp", "UID_5_2_3_all.bmp")]
+    with pytest.raises(LeakageError) as err:
+        check_against_groups(val, manifest_groups, "cnmc/val")
+    msg = str(err.value)
+    assert msg.startswith("cnmc/val: 1 group(s)") and "cnmc:ALL-5" in msg and "ALL-1" not in msg
+    assert "not a held-out" in msg
+    aria_val = [_aria(tmp_path, "WBC-Malignant-Pre-003.jpg", "aria-Pre-train00", "val")]
+    with pytest.raises(LeakageError, match="aria:aria-Pre-train00"):
+        check_against_groups(aria_val, manifest_groups, "aria-original/val")
+    # a held-out patient, or the same group name under another dataset, passes
+    check_against_groups([_cnmc(tmp_path, "fold_2", "UID_2_1_1_all.bmp", "val")], manifest_groups, "cnmc/val")
+    check_against_groups([Record(_file(tmp_path, "f/all/x.png"), "all", "ALL-5", "folder", "val")],
+                         manifest_groups, "folder/val")
+
+
+def test_group_keys_and_select(tmp_path):
+    recs = [_cnmc(tmp_path, "fold_0", "UID_5_1_1_all.bmp", "train"),
+            _cnmc(tmp_path, "fold_1", "UID_5_2_1_all.bmp", "train"),
+            _cnmc(tmp_path, "fold_2", "UID_H2_1_1_hem.bmp", "val"),
+            _aria(tmp_path, "WBC-Malignant-Pre-001.jpg", "aria-Pre-train00", "test")]
+    assert group_keys(recs) == ["aria:aria-Pre-train00", "cnmc:ALL-5", "cnmc:HEM-2"]
+    assert select(recs, ["train"]) == recs[:2]
+    assert select(recs, ["val", "test"]) == recs[2:]
