@@ -141,3 +141,109 @@ def test_app_maps_explain_the_called_class(tiny, samples_module):
     _, called_all = explain_image(x, Identity(), ex, threshold=0.0)   # every image called ALL
     np.testing.assert_allclose(called_hem, hem_map[0])
     np.testing.assert_allclose(called_all, all_map[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Maps that carry information: a tiny model whose two classes rest on different evidence.
+
+
+@pytest.fixture(scope="module")
+def two_evidence():
+    """tiny_cnn with set weights: purple pixels (blue well above green: stained nuclei) are
+    evidence for ALL, pale pixels (bright green: the field's background) evidence for HEM.
+
+    Every method must then explain ALL on the purple regions and HEM on the pale ones.
+    """
+    model = create_model("tiny_cnn", 32)
+    k1, b1 = np.zeros((3, 3, 3, 8), np.float32), np.zeros(8, np.float32)
+    k1[1, 1, 2, 0], k1[1, 1, 1, 0], b1[0] = 1.0, -1.0, -0.25   # relu(B - G - 0.25): purple
+    k1[1, 1, 1, 1], b1[1] = 1.0, -0.8                         # relu(G - 0.8): pale
+    k2, b2 = np.zeros((3, 3, 8, 16), np.float32), np.zeros(16, np.float32)
+    k2[1, 1, 0, 0] = 1.0  # cam_conv channel 0: purple
+    k2[1, 1, 1, 1] = 1.0  # cam_conv channel 1: pale
+    w = np.zeros((16, 2), np.float32)
+    w[0] = (-100.0, 100.0)  # purple -> ALL
+    w[1] = (100.0, -100.0)  # pale -> HEM
+    model.get_layer("conv1").set_weights([k1, b1])
+    model.get_layer("cam_conv").set_weights([k2, b2])
+    model.get_layer("logits").set_weights([w, np.zeros(2, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def aria_fields():
+    """Two real Aria fields (one ALL, one HEM) as 32 px model inputs, with their purple and pale masks."""
+    from leukemia_core.images import read_image
+    from leukemia_core.preprocess import prepare, to_unit
+    from leukemia_core.samples import SAMPLES_DIR
+    x = np.stack([to_unit(prepare(read_image(SAMPLES_DIR / p), 32))
+                  for p in ("all/WBC-Malignant-Early-800.jpg", "hem/WBC-Benign-400.jpg")])
+    purple = x[..., 2] - x[..., 1] > 0.3
+    pale = x[..., 1] > 0.85
+    assert purple.sum(axis=(1, 2)).min() >= 20 and pale.sum(axis=(1, 2)).min() >= 300  # both kinds present
+    return x, purple, pale
+
+
+def _check_class_maps(hem_maps, all_maps, purple, pale, strict=True):
+    for hem, all_, pu, pa in zip(hem_maps, all_maps, purple, pale):
+        for m in (hem, all_):
+            assert m.shape == (32, 32)
+            assert m.std() > 0.1, "flat map"
+            assert m.max() == pytest.approx(1.0, abs=1e-5)  # normalised, not all zeros
+        assert np.abs(hem - all_).mean() > 0.15, "the map does not depend on the explained class"
+        assert np.corrcoef(hem.ravel(), all_.ravel())[0, 1] < 0.9
+        # the ALL map leans to the purple regions, the HEM map to the pale background
+        assert (all_[pu].mean() - all_[pa].mean()) - (hem[pu].mean() - hem[pa].mean()) > 0.35
+        if strict:  # each map on its own evidence
+            assert all_[pu].mean() > all_[pa].mean() + 0.3
+            assert hem[pa].mean() > hem[pu].mean() + 0.3
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
+def test_every_method_explains_each_class_on_its_own_evidence(two_evidence, aria_fields, method):
+    x, purple, pale = aria_fields
+    ex = Explainer(two_evidence, "cam_conv", method)
+    # Score-CAM's channel weights are tf-keras-vis's softmax of the model's softmax output, squeezed
+    # into [0.27, 0.73]: its maps shift with the class but each keeps some of the other evidence
+    strict = method != "scorecam"
+    _check_class_maps(ex.heatmap(x, 0), ex.heatmap(x, 1), purple, pale, strict)
+    # the path the app and the CLI use gives the same maps, and the model's own P(ALL)
+    p_hem, hem_maps = ex.predict_and_explain(x, class_index=0)
+    p_all, all_maps = ex.predict_and_explain(x, class_index=1)
+    _check_class_maps(hem_maps, all_maps, purple, pale, strict)
+    expected_p = two_evidence(x).numpy()[:, 1]
+    np.testing.assert_allclose(p_all, expected_p, atol=1e-5)
+    np.testing.assert_allclose(p_hem, expected_p, atol=1e-5)
+    # single image, as the app calls it
+    _, one = ex.predict_and_explain(x[1], class_index=1)
+    np.testing.assert_allclose(one[0], all_maps[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
+def test_explain_called_picks_the_called_class_map(two_evidence, aria_fields, method):
+    x, _, _ = aria_fields
+    ex = Explainer(two_evidence, "cam_conv", method)
+    p = two_evidence(x).numpy()[:, 1]
+    threshold = float(p.mean())  # one field called ALL, the other HEM
+    called_all = p >= threshold
+    assert called_all.tolist() in ([True, False], [False, True])
+    got_p, maps = ex.explain_called(x, threshold)
+    np.testing.assert_allclose(got_p, p, atol=1e-5)
+    _, hem_maps = ex.predict_and_explain(x, class_index=0)
+    _, all_maps = ex.predict_and_explain(x, class_index=1)
+    for i in range(2):
+        expected = all_maps[i] if called_all[i] else hem_maps[i]
+        other = hem_maps[i] if called_all[i] else all_maps[i]
+        np.testing.assert_allclose(maps[i], expected, atol=1e-5)
+        assert np.abs(maps[i] - other).mean() > 0.15
+
+
+def test_fast_gradcam_matches_tf_keras_vis_for_both_classes(two_evidence, aria_fields):
+    x, _, _ = aria_fields
+    ex = Explainer(two_evidence, "cam_conv", "gradcam")
+    for c in (0, 1):
+        ref = ex.heatmap(x, c)
+        _, fast = ex.predict_and_explain(x, class_index=c)
+        for a, b in zip(ref, fast):
+            assert a.std() > 0.1
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
