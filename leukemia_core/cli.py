@@ -2,6 +2,12 @@
 
 Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``table``,
 ``bench``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
+``predict`` exits 0 when every input was classified, 1 when some could not be read (the CSV is
+still written, with those rows' ``error`` filled) and 2 when a named path does not exist or no
+input could be read at all.
+
+TensorFlow's start-up chatter (oneDNN and absl notes) and ``predict``'s per-image lines are off
+unless ``--verbose`` is given.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ import argparse
 import csv
 import logging
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 from .errors import LeukemiaCoreError
@@ -18,8 +26,50 @@ from .errors import LeukemiaCoreError
 log = logging.getLogger("leukemia_core")
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+#: stderr lines TensorFlow writes while it is imported that say nothing to a user: absl's note
+#: on early messages, C++ info/warning lines (oneDNN, CPU features) and CUDA factory registration.
+_TF_CHATTER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+    r"|E\d{4} .*(Unable to register|cuInit|cuda drivers)"
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "
+    r"|To enable the following instructions: .* rebuild TensorFlow")
+
+#: commands that load TensorFlow (``predict`` does so itself, after checking its paths)
+_TF_COMMANDS = {"train", "evaluate", "cam-check", "bench"}
+
+
+def _quiet_tensorflow(verbose: bool = False) -> None:
+    """Set TensorFlow's logging before it loads: quiet by default, everything with ``verbose``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow; unless ``verbose``, drop the lines it prints on stderr while loading.
+
+    Those come from C++ before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach
+    them: stderr (file descriptor 2) is sent to a temporary file during the import and written
+    back without them. Anything else (a real warning or error) is kept.
+    """
+    if verbose or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().decode(errors="replace").splitlines(keepends=True)
+                    if not _TF_CHATTER.match(line)]
+            if kept:
+                os.write(2, "".join(kept).encode())
 
 
 def cmd_models(args) -> int:
@@ -95,16 +145,24 @@ def cmd_baseline(args) -> int:
 
 def cmd_predict(args) -> int:
     from .explain import Explainer, heatmap_on_image, overlay
-    from .inference import Predictor, expand_paths, load_model, predict_files
-    from .models import list_models
+    from .inference import Predictor, default_weights_dir, expand_paths, load_model, predict_files
+    from .models import get_spec, list_models
     from .reports import display_copy
+    from .weights import read_manifest
 
     names = list_models() if args.model == ["all"] else args.model
-    loaded = {n: load_model(n, args.weights_dir) for n in names}
-    predictors = {n: Predictor(m) for n, m in loaded.items()}
+    for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
+        get_spec(n)
+        read_manifest(Path(args.weights_dir or default_weights_dir()), n)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise LeukemiaCoreError("no such file or folder: " + ", ".join(missing))
     paths = expand_paths(args.paths)
     if not paths:
         raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
+    _import_tensorflow(args.verbose_log)
+    loaded = {n: load_model(n, args.weights_dir) for n in names}
+    predictors = {n: Predictor(m) for n, m in loaded.items()}
     cam_dir = Path(args.cam) if args.cam else None
     explainers = {}
     if cam_dir:
@@ -124,7 +182,8 @@ def cmd_predict(args) -> int:
             out = cam_dir / f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}.png"
             cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
             row["cam"] = str(out)
-        log.info("%s %s: %s", row["model"], row["path"], row["error"] or f"{row['label']} p_all={row['p_all']}")
+        if args.verbose_log:
+            log.info("%s %s: %s", row["model"], row["path"], row["error"] or f"{row['label']} p_all={row['p_all']}")
 
     rows = predict_files(paths, predictors, args.threshold, on_result)
     fields = ["path", "model", "label", "p_all", "error"] + (["cam"] if cam_dir else [])
@@ -137,6 +196,15 @@ def cmd_predict(args) -> int:
     n_err = sum(1 for r in rows if r["error"])
     print(f"{len(rows)} prediction row(s) for {len(paths)} file(s) x {len(names)} model(s); "
           f"{n_err} error row(s); CSV -> {args.out}")
+    failed = len({r["path"] for r in rows if r["error"]})
+    if failed == len(paths):
+        print(f"error: none of the {len(paths)} input file(s) could be read; see the error column of "
+              f"{args.out}", file=sys.stderr)
+        return 2
+    if failed:
+        print(f"warning: {failed} of {len(paths)} input file(s) could not be read; see the error column of "
+              f"{args.out}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -171,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m leukemia_core",
                                 description="ALL vs HEM classification of blood-cell images.")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    p.add_argument("-v", "--verbose", dest="verbose_log", action="store_true",
+                   help="also TensorFlow's start-up messages and predict's line per image")
     sub = p.add_subparsers(dest="command", required=True)
 
     def weights_opt(sp):
@@ -234,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cam", help="also write Grad-CAM overlays (PNG) into this folder")
     sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
     sp.add_argument("--alpha", type=float, default=0.4, help="overlay opacity")
+    sp.add_argument("-v", "--verbose", dest="verbose_log", action="store_true", default=argparse.SUPPRESS,
+                    help="also TensorFlow's start-up messages and a line per image on stderr")
     weights_opt(sp)
     sp.set_defaults(func=cmd_predict)
 
@@ -271,12 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_tensorflow()
+    verbose = args.verbose_log = args.verbose_log and not args.quiet
+    _quiet_tensorflow(verbose)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     if getattr(args, "cache_dir", None) == "":
         args.cache_dir = None
     try:
+        if args.command in _TF_COMMANDS:
+            _import_tensorflow(verbose)
         return args.func(args)
     except LeukemiaCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import ImageReadError, WeightsError
-from .images import ImageSource, is_image_path, read_image
+from .images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .models import create_model, get_spec
 from .preprocess import prepare, to_unit
 from .weights import load_weights_into, read_manifest
@@ -133,15 +133,38 @@ def label_of(p_all: float, threshold: float = 0.5) -> str:
     return "ALL" if p_all >= threshold else "HEM"
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders searched recursively for images; sorted, duplicates removed.
+#: Image formats this program does not classify (the app's uploader refuses them too). A folder
+#: search still picks them up so that they become error rows, as when such a file is named directly.
+OTHER_IMAGE_SUFFIXES = (".gif", ".webp", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".jpf", ".jpx",
+                        ".jfif", ".jpe", ".svg", ".ico", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".psd",
+                        ".dcm", ".dicom", ".svs", ".ndpi", ".scn", ".mrxs", ".vsi", ".czi", ".lif", ".nd2")
 
+
+def is_image_like(path: Path) -> bool:
+    """True for a non-hidden file whose suffix names an image format, supported or not."""
+    return is_image_path(path) or (path.suffix.lower() in OTHER_IMAGE_SUFFIXES and not path.name.startswith("."))
+
+
+def unsupported_type(path: Path) -> str:
+    """An error message when ``path``'s suffix is not one of :data:`IMAGE_SUFFIXES`, else ``""``."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ""
+    kind = f"'{path.suffix}'" if path.suffix else "(no suffix)"
+    return f"{path}: unsupported file type {kind} (expected BMP, PNG, JPEG or TIFF)"
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders searched recursively; sorted, duplicates removed.
+
+    A folder contributes every non-hidden file with an image suffix (:func:`is_image_like`),
+    including formats this program does not read, so that :func:`predict_files` reports those as
+    error rows exactly as when they are named directly. Other files (notes, CSVs) are not inputs.
     Paths that do not exist are kept, so the caller reports them as errors.
     """
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and is_image_path(q)))
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and is_image_like(q)))
         else:
             out.append(p)
     seen, uniq = set(), []
@@ -156,16 +179,22 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
                   on_result=None) -> list[dict]:
     """Predict every file with every model; a bad file fills ``error`` and the batch goes on.
 
+    A file whose suffix is not one of :data:`IMAGE_SUFFIXES` (a GIF, a DICOM ...) is an error row
+    whether it was named or found in a folder; it is not decoded.
+
     Returns:
         rows ``{path, model, label, p_all, error}`` (``label``/``p_all`` empty on error).
     """
     rows = []
     for path in paths:
-        try:
-            rgb = read_image(path)
-            err = ""
-        except ImageReadError as exc:
-            rgb, err = None, str(exc)
+        path = Path(path)
+        err = unsupported_type(path) if path.is_file() else ""
+        rgb = None
+        if not err:
+            try:
+                rgb = read_image(path)
+            except ImageReadError as exc:
+                err = str(exc)
         for name, pred in predictors.items():
             if rgb is None:
                 row = {"path": str(path), "model": name, "label": "", "p_all": "", "error": err}

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,14 +64,15 @@ def test_train_evaluate_predict_end_to_end(tmp_path, samples):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"definitely not an image")
     out_csv, cam_dir = tmp_path / "pred.csv", tmp_path / "cams"
+    # one unreadable input among good ones: exit 1, and the CSV has every row
     assert main(["predict", "--model", "tiny_cnn", "--weights-dir", str(wdir), "--out", str(out_csv),
-                 "--cam", str(cam_dir), str(data / "val"), str(bad), str(tmp_path / "missing.jpg")]) == 0
+                 "--cam", str(cam_dir), str(data / "val"), str(bad)]) == 1
     rows = list(csv.DictReader(out_csv.open()))
     assert [c for c in ("path", "model", "label", "p_all", "error") if c not in rows[0]] == []
     good = [r for r in rows if not r["error"]]
     errors = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}
     assert len(good) == 3 and all(r["label"] in ("ALL", "HEM") for r in good)
-    assert "not an image" in errors["bad.png"] and "no such file" in errors["missing.jpg"]
+    assert "not an image" in errors["bad.png"] and len(errors) == 1
     assert len(list(cam_dir.glob("*.png"))) == 3
 
 
@@ -92,3 +95,102 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+# --- predict's exit status, file types and quiet output -------------------------------------------
+
+def _predict(wdir: Path, out: Path, *paths, extra=()) -> int:
+    return main(["predict", "--model", "tiny_cnn", "--weights-dir", str(wdir), "--out", str(out), *extra,
+                 *map(str, paths)])
+
+
+def _rows(out: Path) -> list[dict]:
+    with out.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _animated_gif(path: Path) -> Path:
+    from PIL import Image
+
+    frames = [Image.new("RGB", (40, 30), (60 * i, 90, 160)) for i in range(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path
+
+
+def test_predict_exits_0_only_when_every_input_was_classified(tmp_path, trained_tiny, samples, capsys):
+    out = tmp_path / "p.csv"
+    assert _predict(trained_tiny["weights_dir"], out, samples[0].path, samples[1].path) == 0
+    rows = _rows(out)
+    assert len(rows) == 2 and all(r["label"] in ("ALL", "HEM") and not r["error"] for r in rows)
+    assert "could not be read" not in capsys.readouterr().err
+
+
+def test_predict_exits_1_when_some_inputs_failed_and_still_writes_the_csv(tmp_path, trained_tiny, samples,
+                                                                          capsys):
+    bad = tmp_path / f"truncated{samples[0].path.suffix}"
+    bad.write_bytes(samples[0].path.read_bytes()[:300])
+    out = tmp_path / "p.csv"
+    assert _predict(trained_tiny["weights_dir"], out, samples[0].path, bad) == 1
+    rows = {Path(r["path"]).name: r for r in _rows(out)}
+    assert rows[samples[0].path.name]["label"] in ("ALL", "HEM")
+    assert rows[bad.name]["error"] and not rows[bad.name]["label"]
+    assert "1 of 2 input file(s) could not be read" in capsys.readouterr().err
+
+
+def test_predict_exits_2_when_nothing_could_be_read(tmp_path, trained_tiny, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    out = tmp_path / "p.csv"
+    assert _predict(trained_tiny["weights_dir"], out, bad) == 2
+    assert "none of the 1 input file(s) could be read" in capsys.readouterr().err
+    assert "not an image" in _rows(out)[0]["error"]  # the CSV says why
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an input")
+    assert _predict(trained_tiny["weights_dir"], tmp_path / "q.csv", empty) == 2
+    assert "no image files found" in capsys.readouterr().err
+
+
+def test_predict_exits_2_on_a_path_that_does_not_exist(tmp_path, trained_tiny, samples, capsys):
+    out = tmp_path / "p.csv"
+    assert _predict(trained_tiny["weights_dir"], out, samples[0].path, tmp_path / "typo" / "cells") == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "typo" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_file_type_is_treated_the_same_named_or_found_in_a_folder(tmp_path, trained_tiny, samples):
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    good = folder / samples[0].path.name
+    shutil.copy(samples[0].path, good)
+    gif = _animated_gif(folder / "cell.gif")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(b"")  # dot-files in folders are not inputs
+
+    by_folder, by_name = tmp_path / "folder.csv", tmp_path / "named.csv"
+    assert _predict(trained_tiny["weights_dir"], by_folder, folder) == 1
+    assert _predict(trained_tiny["weights_dir"], by_name, good, gif) == 1
+    assert _rows(by_folder) == _rows(by_name)
+    rows = {Path(r["path"]).name: r for r in _rows(by_folder)}
+    assert set(rows) == {good.name, "cell.gif"}
+    assert "unsupported file type '.gif'" in rows["cell.gif"]["error"] and not rows["cell.gif"]["label"]
+    assert rows[good.name]["label"] in ("ALL", "HEM")
+
+
+_TF_NOISE = re.compile(r"oneDNN|absl::InitializeLog|cpu_feature_guard|^[IW]\d{4} |^\S+ \S+ INFO ", re.M)
+
+
+def test_predict_is_quiet_by_default_and_verbose_brings_the_messages_back(tmp_path, trained_tiny, samples):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP_", "TF_ENABLE_ONEDNN"))}
+    base = [sys.executable, "-m", "leukemia_core", "predict", "--model", "tiny_cnn", "--weights-dir",
+            str(trained_tiny["weights_dir"]), "--out", str(tmp_path / "p.csv"), str(samples[0].path)]
+    res = subprocess.run(base, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert _TF_NOISE.search(res.stderr) is None, res.stderr
+    assert "1 prediction row(s)" in res.stdout
+
+    res = subprocess.run(base + ["--verbose"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert re.search(r" INFO tiny_cnn .*" + re.escape(samples[0].path.name) + r": (ALL|HEM) p_all=", res.stderr)
