@@ -5,9 +5,15 @@ shared sidebar (model and decision threshold) and the notice on intended use. Th
 ``pages/``; the computations in ``leukemia_core``.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=":material/biotech:", layout="wide",
+# The tab icon is a file served by this app: a ":material/...:" or emoji icon would make the browser
+# fetch it from a font server, and the dashboard makes no request outside this machine.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+
+st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), layout="wide",
                    menu_items={"About": "Research and education use only; not a diagnostic device."})
 
 from leukemia_core.inference import weights_status  # noqa: E402

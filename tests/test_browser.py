@@ -1,5 +1,8 @@
 """End to end in a real browser: the app served by ``streamlit run``, driven by headless Chromium.
 
+Every request the page makes is recorded; any to a host other than localhost fails the test (the
+dashboard must work offline and send nothing about its users or images elsewhere).
+
 Screenshots of every page go to ``$LEUKEMIA_SCREENSHOTS`` when set (else a temporary folder). With
 ``$LEUKEMIA_SCREENSHOT_WEIGHTS`` set, the app serves that weights folder (the shipped models) instead
 of the tiny test model; that is how the README's screenshots are taken.
@@ -13,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -28,6 +32,8 @@ START_TIMEOUT_S = 120
 WAIT_MS = 120_000
 #: the model the app shows first: the tiny test model, or the shipped default for README screenshots
 MODEL = "proposed" if os.environ.get("LEUKEMIA_SCREENSHOT_WEIGHTS") else "tiny_cnn"
+#: hosts the page may contact: the app itself
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +119,25 @@ def _go(page, title: str, header: str) -> None:
     _idle(page)
 
 
+def _outside(urls: list[str]) -> list[str]:
+    """The URLs whose host is not this machine (``data:`` and ``blob:`` URLs stay in the page)."""
+    out = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            continue
+        if parts.hostname not in LOCAL_HOSTS:
+            out.append(url)
+    return out
+
+
+def test_outside_filter():
+    assert _outside(["http://127.0.0.1:8501/x", "ws://localhost:1/_stcore/stream", "data:image/png;base64,AA",
+                     "blob:http://127.0.0.1:8501/abc"]) == []
+    assert _outside(["https://fonts.gstatic.com/s/i/x.svg", "http://127.0.0.1.evil.com/"]) == [
+        "https://fonts.gstatic.com/s/i/x.svg", "http://127.0.0.1.evil.com/"]
+
+
 def test_browser_end_to_end(server, shots):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -123,6 +148,9 @@ def test_browser_end_to_end(server, shots):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("websocket", lambda ws: requests.append(ws.url))
             page.goto(server + "/")
             page.get_by_role("heading", name="Classify cells").wait_for(timeout=WAIT_MS)
             assert page.get_by_text("Not a diagnostic device").first.is_visible()
@@ -151,7 +179,13 @@ def test_browser_end_to_end(server, shots):
             _go(page, "About / model card", "About this tool and its models")
             assert page.get_by_text("CC BY 3.0").first.is_visible()
             _shot(page, shots / "about.png")
+            page.wait_for_timeout(1000)  # late requests (favicon, fonts) are recorded too
+            # Chromium does not report its favicon fetch as a page request: read what the page links to
+            requests += page.evaluate("() => [...document.querySelectorAll('link[href]')].map(e => e.href)"
+                                      ".concat([...document.querySelectorAll('[src]')].map(e => e.src))")
         finally:
             browser.close()
     for name in ("classify", "comparison", "validation", "about"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
+    assert any(u.startswith(server) for u in requests)  # the recording works
+    assert _outside(requests) == [], "requests that left the machine"
