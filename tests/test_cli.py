@@ -194,3 +194,64 @@ def test_predict_is_quiet_by_default_and_verbose_brings_the_messages_back(tmp_pa
     res = subprocess.run(base + ["--verbose"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     assert re.search(r" INFO tiny_cnn .*" + re.escape(samples[0].path.name) + r": (ALL|HEM) p_all=", res.stderr)
+
+
+# --- predict writes each image's own probability -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seeded_tiny_weights(tmp_path_factory):
+    """A weights folder holding a seeded tiny_cnn (no training), in the shipped format."""
+    import keras
+    import numpy as np
+
+    from leukemia_core.models import create_model
+    from leukemia_core.weights import save_weights_npz, write_json
+
+    keras.utils.set_random_seed(3)
+    model = create_model("tiny_cnn", 32)
+    kernel, bias = model.get_layer("logits").get_weights()
+    model.get_layer("logits").set_weights([kernel * 6, np.array([0.3, -0.3], np.float32)])  # spread the outputs
+    wdir = tmp_path_factory.mktemp("seeded_tiny")
+    sha = save_weights_npz(model, wdir / "tiny_cnn.weights.npz")
+    write_json(wdir / "tiny_cnn.manifest.json", {"name": "tiny_cnn", "input_size": 32, "weights_file":
+                                                 "tiny_cnn.weights.npz", "weights_sha256": sha,
+                                                 "training": {"noise_reduction": True}})
+    return wdir
+
+
+def test_predict_csv_holds_each_images_own_probability_and_call(tmp_path, seeded_tiny_weights, samples):
+    from leukemia_core.images import read_image
+    from leukemia_core.inference import Predictor, load_model
+
+    wdir = seeded_tiny_weights
+    names = ("UID_13_10_1_all.png", "UID_H13_10_1_hem.png", "WBC-Malignant-Pre-790.jpg", "WBC-Malignant-Pro-660.jpg")
+    picked = [s for s in samples if s.path.name in names]
+    assert len(picked) == len(names)
+    loaded = load_model("tiny_cnn", wdir)
+    predictor = Predictor(loaded)
+    expected = {s.path.name: predictor.predict_image(s.path) for s in picked}
+    for s in picked:  # the same number straight from the Keras model
+        x = predictor.prepare(read_image(s.path))[None]
+        assert float(loaded.model(x, training=False).numpy()[0, 1]) == pytest.approx(expected[s.path.name], abs=1e-5)
+    values = sorted(expected.values())
+    # the test means something only if the images get clearly different probabilities, not 0.5
+    assert values[-1] - values[0] > 0.02 and min(abs(v - 0.5) for v in values) > 1e-3, values
+    # a threshold between two images on the same side of 0.5: calls differ from the default's too
+    pairs = [(a, b) for a, b in zip(values, values[1:]) if (a < 0.5) == (b < 0.5) and b - a > 1e-3]
+    assert pairs, values
+    threshold = sum(max(pairs, key=lambda ab: ab[1] - ab[0])) / 2
+
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", "tiny_cnn", "--weights-dir", str(wdir), "--out", str(out),
+                 "--threshold", repr(threshold), *(str(s.path) for s in picked)]) == 0
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(picked)
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert set(by_name) == set(expected)
+    for name, p in expected.items():
+        r = by_name[name]
+        assert r["model"] == "tiny_cnn" and r["error"] == ""
+        assert float(r["p_all"]) == pytest.approx(p, abs=1e-5), name
+        assert r["label"] == ("ALL" if p >= threshold else "HEM"), name
+    assert {r["label"] for r in rows} == {"ALL", "HEM"}
