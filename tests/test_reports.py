@@ -11,6 +11,8 @@ from leukemia_core.evaluate import evaluate, read_report
 from leukemia_core.images import read_image
 from leukemia_core.results import END, START, write_results
 
+from test_results import BASELINE_LABEL, SET_HEADER, _table_after
+
 
 def test_colour_features_are_nine_statistics():
     x = np.zeros((2, 4, 4, 3), np.uint8)
@@ -26,7 +28,16 @@ def test_colour_baseline_report(aria_tree, tmp_path):
     keys = {s["key"] for s in rep["sets"]}
     assert {"aria-original/train", "aria-original/val", "aria-segmented/val"} <= keys
     for s in rep["sets"]:
-        assert 0 <= s["metrics"]["accuracy"] <= 1 and len(s["images"]) == s["n_images"]
+        assert len(s["images"]) == s["n_images"] > 0
+        # the stored metrics are those of the stored per-image probabilities
+        y = np.array([i["label"] == "all" for i in s["images"]])
+        called = np.array([i["p_all"] >= 0.5 for i in s["images"]])
+        m = s["metrics"]
+        assert m["accuracy"] == pytest.approx(np.mean(y == called), abs=1e-6)
+        assert m["sensitivity"] == pytest.approx(np.mean(called[y]), abs=1e-6)
+        assert m["specificity"] == pytest.approx(np.mean(~called[~y]), abs=1e-6)
+        assert m["confusion_matrix"] == [[int(np.sum(~y & ~called)), int(np.sum(~y & called))],
+                                         [int(np.sum(y & ~called)), int(np.sum(y & called))]]
 
 
 def test_cell_mask_from_segmented_sample(aria_samples):
@@ -42,8 +53,13 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
     res = run_cam_check(["tiny_cnn"], aria_tree, out, wdir)
     r = res["models"]["tiny_cnn"]
     assert r["n_images"] + r["n_flat_maps"] == res["n_fields"] == 8
-    if r["n_images"]:
-        assert 0 <= r["mean_energy_on_cells"] <= 1
+    shares = [i["energy_on_cells"] for i in r["per_image"] if i["energy_on_cells"] is not None]
+    assert len(r["per_image"]) == res["n_fields"] and r["n_images"] == len(shares)
+    if shares:  # the summary is the mean of the per-image shares
+        assert r["mean_energy_on_cells"] == pytest.approx(np.mean(shares), abs=1e-4)
+        assert r["median_energy_on_cells"] == pytest.approx(np.median(shares), abs=1e-4)
+    else:
+        assert np.isnan(r["mean_energy_on_cells"])
     assert json.loads(out.read_text())["set"] == "aria-original/val"
 
     # a results table built from reports written by the project's own commands
@@ -58,7 +74,22 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
     text = write_results(wd, readme)
     content = readme.read_text()
     assert "STALE-TABLE" not in content and content.startswith("intro") and content.rstrip().endswith("outro")
-    assert "aria-original/val" in text and "colour-only baseline" in text and "`proposed`" in text
+    # the aria-original/val table, cell by cell, from the two reports written above
+    lines = text.splitlines()
+    header, rows = _table_after(lines, "**aria-original/val**")
+    assert header == SET_HEADER
+    assert [r[0] for r in rows] == ["`proposed`", BASELINE_LABEL]
+    for row, report in zip(rows, ("proposed", "colour_baseline")):
+        s = next(s for s in read_report(wd / f"{report}.report.json")["sets"] if s["key"] == "aria-original/val")
+        m = s["metrics"]
+        expected = [str(s["n_images"]), str(s["n_groups"])] + [
+            "–" if v is None else f"{v:.3f}" for v in (m["accuracy"], m["balanced_accuracy"], m["weighted"]["f1"],
+                                                       m["roc_auc"], m["sensitivity"], m["specificity"])]
+        assert row[1:] == expected, report
+        y = np.array([i["label"] == "all" for i in s["images"]])
+        called = np.array([i["p_all"] >= 0.5 for i in s["images"]])
+        assert row[SET_HEADER.index("sensitivity (ALL)")] == f"{np.mean(called[y]):.3f}"
+        assert row[SET_HEADER.index("specificity (HEM)")] == f"{np.mean(~called[~y]):.3f}"
     (tmp_path / "x.md").write_text("no block here")
     with pytest.raises(ValueError, match="results"):
         write_results(wd, tmp_path / "x.md")
