@@ -7,22 +7,40 @@ from leukemia_core.metrics import compute_metrics, confusion, roc_points
 
 
 def test_confusion_layout_rows_true_cols_pred():
-    m = confusion([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
-    assert m.tolist() == [[1, 1], [1, 2]]
+    # 3 HEM (1 right, 2 called ALL), 2 ALL (1 right, 1 called HEM): not symmetric, so a transposed
+    # matrix shows
+    m = confusion([0, 0, 0, 1, 1], [0, 1, 1, 1, 0])
+    assert m.tolist() == [[1, 2], [1, 1]]
 
 
 def test_metrics_hand_computed():
-    y = np.array([0, 0, 0, 0, 1, 1])
-    p = np.array([0.1, 0.2, 0.7, 0.4, 0.9, 0.3])
+    # 8 HEM: 7 right (TN), 1 called ALL (FP); 5 ALL: 2 found (TP), 3 missed (FN).
+    # Every figure below differs from the others, so a swapped or transposed one shows.
+    y = np.array([0] * 8 + [1] * 5)
+    p = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.7,   # HEM: 7 below 0.5, one above
+                  0.8, 0.95, 0.15, 0.25, 0.42])                # ALL: 2 above 0.5, 3 below
     m = compute_metrics(y, p, 0.5)
-    assert m["confusion_matrix"] == [[3, 1], [1, 1]]
-    assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["sensitivity"] == pytest.approx(0.5) and m["specificity"] == pytest.approx(0.75)
-    assert m["balanced_accuracy"] == pytest.approx(0.625)
-    assert m["per_class"]["ALL"]["precision"] == pytest.approx(0.5)
-    assert m["per_class"]["HEM"]["f1"] == pytest.approx(0.75)
-    assert m["weighted"]["f1"] == pytest.approx((0.75 * 4 + 0.5 * 2) / 6)
-    assert m["roc_auc"] == pytest.approx(6 / 8)
+    tn, fp, fn, tp = 7, 1, 3, 2
+    assert m["confusion_matrix"] == [[tn, fp], [fn, tp]]
+    assert m["n"] == 13 and m["threshold"] == 0.5
+    assert m["accuracy"] == pytest.approx(9 / 13)
+    assert m["sensitivity"] == pytest.approx(2 / 5)     # ALL recall: TP / (TP + FN)
+    assert m["specificity"] == pytest.approx(7 / 8)     # HEM recall: TN / (TN + FP)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 5 + 7 / 8) / 2)
+    all_, hem = m["per_class"]["ALL"], m["per_class"]["HEM"]
+    assert all_["precision"] == pytest.approx(2 / 3)    # TP / (TP + FP)
+    assert hem["precision"] == pytest.approx(7 / 10)    # TN / (TN + FN)
+    assert all_["recall"] == pytest.approx(2 / 5) and hem["recall"] == pytest.approx(7 / 8)
+    f1_all = 2 * (2 / 3) * (2 / 5) / (2 / 3 + 2 / 5)   # 0.5
+    f1_hem = 2 * (7 / 10) * (7 / 8) / (7 / 10 + 7 / 8)  # 0.7778
+    assert all_["f1"] == pytest.approx(0.5) and f1_all == pytest.approx(0.5)
+    assert hem["f1"] == pytest.approx(f1_hem) and f1_hem == pytest.approx(7 / 9)
+    assert all_["support"] == 5 and hem["support"] == 8
+    assert m["weighted"]["precision"] == pytest.approx((2 / 3 * 5 + 7 / 10 * 8) / 13)
+    assert m["weighted"]["recall"] == pytest.approx((2 / 5 * 5 + 7 / 8 * 8) / 13)
+    assert m["weighted"]["f1"] == pytest.approx((0.5 * 5 + 7 / 9 * 8) / 13)
+    # ROC AUC = share of (ALL, HEM) pairs ranked right: 8 + 8 + 2 + 3 + 6 of 40
+    assert m["roc_auc"] == pytest.approx(27 / 40)
 
 
 def test_threshold_changes_the_calls():
@@ -31,6 +49,8 @@ def test_threshold_changes_the_calls():
     assert compute_metrics(y, p, 0.5)["accuracy"] == 1.0
     assert compute_metrics(y, p, 0.7)["accuracy"] == 0.5
     assert compute_metrics(y, p, 0.2)["confusion_matrix"] == [[0, 1], [0, 1]]
+    # exactly at the threshold is an ALL call, as the app and predict label it (label_of)
+    assert compute_metrics([0, 1], [0.6, 0.6], 0.6)["confusion_matrix"] == [[0, 1], [0, 1]]
 
 
 def test_one_class_gives_none_not_made_up_numbers():
@@ -38,5 +58,8 @@ def test_one_class_gives_none_not_made_up_numbers():
     assert m["roc_auc"] is None and m["specificity"] is None
     assert m["sensitivity"] == pytest.approx(2 / 3)
     assert roc_points([1, 1], [0.2, 0.3]) == {"fpr": [], "tpr": [], "thresholds": []}
-    r = roc_points([0, 1], [0.2, 0.3])
-    assert r["fpr"][0] == 0 and r["tpr"][-1] == 1
+    # HEM at 0.1 and 0.4, ALL at 0.35 and 0.8: each threshold step, by hand
+    r = roc_points([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert r["fpr"] == pytest.approx([0, 0, 0.5, 0.5, 1])
+    assert r["tpr"] == pytest.approx([0, 0.5, 0.5, 1, 1])
+    assert r["thresholds"] == pytest.approx([1.0, 0.8, 0.4, 0.35, 0.1])  # the infinite first one as 1.0
