@@ -22,7 +22,8 @@ def test_real_samples_read_as_rgb(samples):
     for s in samples:
         arr = read_image(s.path)
         assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3
-        assert arr.max() > 50  # a real picture, not black
+        with Image.open(s.path) as im:  # the decoder's own pixels, unchanged
+            np.testing.assert_array_equal(arr, np.asarray(im.convert("RGB")), err_msg=s.path.name)
 
 
 def test_reads_from_bytes_and_file_object(samples):
@@ -48,6 +49,19 @@ def test_modes_become_rgb_uint8(mode, fmt):
         img = base.convert(mode)
     arr = read_image(_save(img, fmt))
     assert arr.shape == (30, 40, 3) and arr.dtype == np.uint8
+    flat = arr.reshape(-1, 3).astype(int)
+    if mode in ("RGB", "RGBA", "CMYK"):  # the colour itself (JPEG may move it a step)
+        assert np.abs(flat - (200, 100, 50)).max() <= (3 if fmt == "JPEG" else 0)
+    elif mode in ("L", "LA"):  # ITU-R 601 luma of (200, 100, 50): 124.2
+        assert (flat == 124).all()
+    elif mode == "1":  # dithered black and white, about as bright as the grey
+        assert set(np.unique(flat)) == {0, 255} and (flat[:, 0] == flat[:, 2]).all()
+        assert abs(flat.mean() - 124) < 12
+    elif mode == "P":  # dithered web palette: the colour on average
+        assert np.abs(flat.mean(axis=0) - (200, 100, 50)).max() < 12
+    else:  # grey ramps scaled by their range: 16-bit by 65535, float in [0, 1] by 255
+        ramp = np.arange(40 * 30) * 50 / 65535 * 255 if mode == "I;16" else np.linspace(0, 1, 40 * 30) * 255
+        np.testing.assert_array_equal(flat, np.repeat(np.round(ramp)[:, None], 3, axis=1))
 
 
 def test_sixteen_bit_keeps_its_range():
@@ -77,6 +91,8 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotate 90 CW on display
     arr = read_image(_save(img, "JPEG", exif=exif, quality=95))
     assert arr.shape == (40, 20, 3)  # portrait after transposition
+    # turned 90 degrees clockwise: the white left band is now the top band
+    assert arr[:8].min() > 200 and arr[12:].max() < 50
 
 
 def _bomb_png(width: int, height: int) -> bytes:
