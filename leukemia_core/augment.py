@@ -1,81 +1,135 @@
-"""Training-time augmentation, run inside the tf.data pipeline on batches in [0, 1].
+"""Training-time augmentation as Keras layers, so it runs on any Keras backend (TensorFlow, JAX).
 
-Geometry: rotation (any angle: a cell has no up), zoom, shear and flips.
-Colour/stain jitter: per-image hue, saturation, brightness, contrast and channel gains, and
-grayscale on a share of images. DATA.md measures that global colour alone separates classes on
-Aria (0.885 balanced accuracy), so colour is made unreliable during training to push the models
-towards cell shape and texture.
+The augmentation model sits in front of the classifier only while training
+(:func:`leukemia_core.train.training_model`); the shipped model never contains it.
+
+* Geometry: rotation (any angle: a cell has no up), zoom, shear and flips, filling with black
+  (cell crops are cells on black).
+* Colour/stain jitter, per image: hue (rotation in YIQ), saturation, per-channel gains, contrast,
+  brightness, and grayscale on a share of images. DATA.md measures that global colour alone
+  separates the classes on Aria (0.885 balanced accuracy), so colour is made unreliable during
+  training to push the models towards cell shape and texture. Black stays black.
+* Resolution loss: a share of images is shrunk by 2x or 3x and enlarged back, or blurred, since
+  cells cut from low-magnification fields are soft while single-cell images are sharp.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     rotation: float = 0.5       # fraction of a full turn either way (0.5 = any angle)
-    zoom: float = 0.15          # +-15 % zoom
+    zoom: float = 0.1           # +-10 % zoom
     shear: float = 0.1          # shear factor on each axis
     flip: bool = True           # horizontal and vertical
-    hue: float = 0.04           # +- hue shift (fraction of the colour wheel)
-    saturation: float = 0.35    # saturation scaled by 1 +- this
-    brightness: float = 0.12    # +- added
+    hue: float = 0.06           # +- hue rotation (fraction of the colour wheel)
+    saturation: float = 0.4     # saturation scaled by 1 +- this
+    brightness: float = 0.12    # +- added (cell pixels only)
     contrast: float = 0.25      # contrast scaled by 1 +- this
-    channel_gain: float = 0.08  # each RGB channel scaled by 1 +- this
+    channel_gain: float = 0.1   # each RGB channel scaled by 1 +- this
     grayscale: float = 0.2      # probability of dropping colour entirely
+    resolution_loss: float = 0.5  # probability of a 2x/3x down-up resize or a blur
 
 
-def geometric_layers(cfg: AugmentConfig, seed: int) -> keras.Sequential:
-    """Keras preprocessing layers for the geometric part (active only in training)."""
+_RGB2YIQ = [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
+_YIQ2RGB = [[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]]
+
+
+@keras.saving.register_keras_serializable("leukemia_core")
+class ColourJitter(keras.layers.Layer):
+    """Per-image stain/colour jitter on ``(B, H, W, 3)`` float32 in [0, 1]; identity at inference."""
+
+    def __init__(self, hue=0.06, saturation=0.4, brightness=0.12, contrast=0.25, channel_gain=0.1,
+                 grayscale=0.2, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.hue, self.saturation, self.brightness = hue, saturation, brightness
+        self.contrast, self.channel_gain, self.grayscale = contrast, channel_gain, grayscale
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _u(self, shape, lo, hi):
+        return keras.random.uniform(shape, lo, hi, seed=self.seed_generator)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        b = ops.shape(x)[0]
+        cell = ops.cast(ops.max(x, axis=-1, keepdims=True) > 0.03, x.dtype)
+        yiq = ops.matmul(x, ops.transpose(ops.convert_to_tensor(_RGB2YIQ, x.dtype)))
+        theta = self._u((b, 1, 1), -self.hue, self.hue) * (2 * math.pi)
+        sat = self._u((b, 1, 1), 1 - self.saturation, 1 + self.saturation)
+        i, q = yiq[..., 1], yiq[..., 2]
+        c, s = ops.cos(theta), ops.sin(theta)
+        yiq = ops.stack([yiq[..., 0], (i * c - q * s) * sat, (i * s + q * c) * sat], axis=-1)
+        x = ops.matmul(yiq, ops.transpose(ops.convert_to_tensor(_YIQ2RGB, x.dtype)))
+        x = x * self._u((b, 1, 1, 3), 1 - self.channel_gain, 1 + self.channel_gain)
+        mean = ops.sum(x * cell, axis=(1, 2, 3), keepdims=True) / (3 * ops.sum(cell, axis=(1, 2, 3), keepdims=True) + 1e-6)
+        x = (x - mean) * self._u((b, 1, 1, 1), 1 - self.contrast, 1 + self.contrast) + mean
+        x = x + self._u((b, 1, 1, 1), -self.brightness, self.brightness)
+        gray = ops.repeat(ops.mean(x, axis=-1, keepdims=True), 3, axis=-1)
+        use_gray = ops.cast(self._u((b, 1, 1, 1), 0.0, 1.0) < self.grayscale, x.dtype)
+        x = use_gray * gray + (1 - use_gray) * x
+        return ops.clip(x, 0.0, 1.0) * cell
+
+    def get_config(self):
+        return {**super().get_config(), "hue": self.hue, "saturation": self.saturation,
+                "brightness": self.brightness, "contrast": self.contrast,
+                "channel_gain": self.channel_gain, "grayscale": self.grayscale, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable("leukemia_core")
+class ResolutionLoss(keras.layers.Layer):
+    """With probability ``rate`` per image: shrink 2x or 3x and enlarge back, or a Gaussian blur."""
+
+    def __init__(self, rate=0.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = rate, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training or self.rate <= 0:
+            return x
+        h, w = x.shape[1], x.shape[2]
+        variants = [x]
+        for f in (2, 3):
+            small = ops.image.resize(x, (max(1, h // f), max(1, w // f)), interpolation="area")
+            variants.append(ops.image.resize(small, (h, w), interpolation="bilinear"))
+        variants.append(ops.image.gaussian_blur(x, kernel_size=(5, 5), sigma=(1.2, 1.2)))
+        b = ops.shape(x)[0]
+        u = keras.random.uniform((b, 1, 1, 1), 0.0, 1.0, seed=self.seed_generator)
+        pick = ops.where(u < self.rate, ops.floor(u / self.rate * 3) + 1, 0.0)  # 0 = unchanged
+        out = variants[0]
+        for k in (1, 2, 3):
+            out = ops.where(ops.equal(pick, float(k)), variants[k], out)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def make_augmenter(cfg: AugmentConfig | None = None, seed: int = 0) -> keras.Sequential:
+    """The augmentation pipeline: a ``keras.Sequential`` of batch layers, active only in training.
+
+    Input and output: float32 ``(B, H, W, 3)`` in [0, 1].
+    """
+    cfg = cfg or AugmentConfig()
     steps = []
     if cfg.flip:
         steps.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed))
     if cfg.rotation:
-        steps.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="reflect", seed=seed + 1))
+        steps.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="constant", seed=seed + 1))
     if cfg.zoom:
-        steps.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="reflect", seed=seed + 2))
+        steps.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="constant", seed=seed + 2))
     if cfg.shear:
-        steps.append(keras.layers.RandomShear(cfg.shear, cfg.shear, fill_mode="reflect", seed=seed + 3))
-    return keras.Sequential(steps, name="geometric_augmentation")
-
-
-def colour_jitter(x: tf.Tensor, cfg: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
-    """Per-image stain/colour jitter on a batch ``(B, H, W, 3)`` float32 in [0, 1]; same range out."""
-    b = tf.shape(x)[0]
-    s = tf.random.experimental.stateless_split(seed, 7)
-
-    def u(i, lo, hi, shape):
-        return tf.random.stateless_uniform(shape, s[i], lo, hi)
-
-    hsv = tf.image.rgb_to_hsv(tf.clip_by_value(x, 0.0, 1.0))
-    hue = tf.math.floormod(hsv[..., 0] + u(0, -cfg.hue, cfg.hue, [b, 1, 1]), 1.0)
-    sat = tf.clip_by_value(hsv[..., 1] * u(1, 1 - cfg.saturation, 1 + cfg.saturation, [b, 1, 1]), 0.0, 1.0)
-    x = tf.image.hsv_to_rgb(tf.stack([hue, sat, hsv[..., 2]], axis=-1))
-    x = x * u(2, 1 - cfg.channel_gain, 1 + cfg.channel_gain, [b, 1, 1, 3])
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    x = (x - mean) * u(3, 1 - cfg.contrast, 1 + cfg.contrast, [b, 1, 1, 1]) + mean
-    x = x + u(4, -cfg.brightness, cfg.brightness, [b, 1, 1, 1])
-    gray = tf.repeat(tf.image.rgb_to_grayscale(x), 3, axis=-1)
-    use_gray = tf.cast(u(5, 0.0, 1.0, [b, 1, 1, 1]) < cfg.grayscale, x.dtype)
-    x = use_gray * gray + (1 - use_gray) * x
-    return tf.clip_by_value(x, 0.0, 1.0)
-
-
-def make_augmenter(cfg: AugmentConfig | None = None, seed: int = 0):
-    """Return ``fn(images, step) -> images`` for use in ``tf.data.Dataset.map``.
-
-    ``images`` is a float32 batch in [0, 1]; ``step`` an int64 counter that makes the colour
-    jitter differ per batch while staying reproducible for a given seed.
-    """
-    cfg = cfg or AugmentConfig()
-    geo = geometric_layers(cfg, seed)
-
-    def fn(images, step):
-        images = geo(images, training=True)
-        return colour_jitter(images, cfg, tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)]))
-
-    return fn
+        steps.append(keras.layers.RandomShear(cfg.shear, cfg.shear, fill_mode="constant", seed=seed + 3))
+    steps.append(ColourJitter(cfg.hue, cfg.saturation, cfg.brightness, cfg.contrast, cfg.channel_gain,
+                              cfg.grayscale, seed=seed + 4, name="colour_jitter"))
+    if cfg.resolution_loss:
+        steps.append(ResolutionLoss(cfg.resolution_loss, seed=seed + 5, name="resolution_loss"))
+    return keras.Sequential(steps, name="augmentation")

@@ -9,15 +9,18 @@ Three layouts are understood, detected from the folder given:
       <root>/validation_data/C-NMC_test_prelim_phase_data_labels.csv
 
   (``<root>`` may also be the folder that holds ``C-NMC_Leukemia/``). Group = patient, parsed
-  from the UID. Split: fold_0 and fold_1 train, fold_2 val (patient-disjoint), prelim test.
+  from the UID. Roles: fold_2 and the prelim set are **test** (patient-disjoint, never used to
+  choose anything); from fold_0 + fold_1 a quarter of the patients of each class (chosen by a
+  hash of the patient id, so the choice is fixed) is **val**, the rest **train**.
 * **Aria et al. ALL** (Taleqani Hospital)::
 
       <root>/{Original,Segmented}/{Benign,Early,Pre,Pro}/WBC-*.jpg
 
   ``Benign`` is ``hem``; ``Early``, ``Pre`` and ``Pro`` are ``all`` (kept as ``subclass``).
   There is no patient mapping, so fields are grouped in blocks of consecutive file numbers; the
-  last :data:`ARIA_VAL_FRACTION` of each subclass's numbers is the validation block. The same
-  field in Original and Segmented, and byte-identical files, always share a group.
+  last :data:`ARIA_TEST_FRACTION` of each subclass's numbers is the **test** block, the
+  :data:`ARIA_VAL_FRACTION` before it the **val** block, the rest **train**. The same field in
+  Original and Segmented, and byte-identical files, always share a group.
 * **A plain folder** ``<root>/{all,hem}/...`` (any depth below, any supported image type), or
   ``<root>/{train,val,test}/{all,hem}/...`` when the user has split it already.
 """
@@ -29,7 +32,7 @@ import hashlib
 import math
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -39,9 +42,17 @@ from .images import is_image_path
 LABELS = ("hem", "all")  # index = class id: 0 = HEM (normal), 1 = ALL (leukemic)
 ARIA_SUBCLASS_LABEL = {"Benign": "hem", "Early": "all", "Pre": "all", "Pro": "all"}
 ARIA_VARIANTS = ("Original", "Segmented")
-ARIA_VAL_FRACTION = 0.2
+ARIA_TEST_FRACTION = 0.2
+ARIA_VAL_FRACTION = 0.15
 ARIA_BLOCK = 20
-CNMC_FOLD_SPLIT = {"fold_0": "train", "fold_1": "train", "fold_2": "val"}
+#: Official folds: 0 and 1 are training folds (an inner validation split is carved from their
+#: patients), fold 2 is the patient-disjoint test fold.
+CNMC_FOLD_SPLIT = {"fold_0": "train", "fold_1": "train", "fold_2": "test"}
+#: Share of training-fold patients (per class) moved to the inner validation split.
+CNMC_VAL_FRACTION = 0.25
+#: The three roles of data. ``val`` chooses epochs, thresholds, calibrators and field rules;
+#: ``test`` is only reported.
+ROLES = ("train", "val", "test")
 CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
 CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
 
@@ -154,7 +165,31 @@ def read_cnmc(root: Path) -> list[Record]:
         raise DatasetLayoutError(
             f"{base}: C-NMC layout found but no images in training_data/fold_*/{{all,hem}}/ "
             f"or validation_data/{CNMC_PRELIM_DIR}/")
-    return records
+    return carve_validation(records, CNMC_VAL_FRACTION)
+
+
+def _stable_rank(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def carve_validation(records: list[Record], fraction: float) -> list[Record]:
+    """Move a fixed share of the ``train`` groups of each label to ``val`` (whole groups only).
+
+    Groups are ranked by a hash of their id, so the choice does not depend on file order and
+    stays the same when images of known patients are added. At least one group per label moves
+    when there are two or more.
+    """
+    by_label: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        if r.split == "train":
+            by_label[r.label].add(r.group)
+    val_groups: set[str] = set()
+    for groups in by_label.values():
+        if len(groups) < 2:
+            continue
+        n = max(1, int(round(len(groups) * fraction)))
+        val_groups.update(sorted(groups, key=_stable_rank)[:n])
+    return [replace(r, split="val") if r.split == "train" and r.group in val_groups else r for r in records]
 
 
 # --------------------------------------------------------------------------- Aria
@@ -170,13 +205,15 @@ def _aria_variants(root: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def read_aria(root: Path, val_fraction: float = ARIA_VAL_FRACTION, block: int = ARIA_BLOCK) -> list[Record]:
+def read_aria(root: Path, test_fraction: float = ARIA_TEST_FRACTION, val_fraction: float = ARIA_VAL_FRACTION,
+              block: int = ARIA_BLOCK) -> list[Record]:
     """Read the Aria ALL dataset and split it by contiguous blocks of file numbers.
 
-    For each subclass, fields numbered above the ``1 - val_fraction`` quantile are ``val``;
-    groups are blocks of ``block`` consecutive numbers on each side of that cut. The same field
-    in Original and Segmented shares a group, and byte-identical files are merged into the group
-    of the lowest-numbered one (and its split).
+    For each subclass, fields numbered above the ``1 - test_fraction`` quantile are ``test``, the
+    ``val_fraction`` below that ``val``, the rest ``train``; groups are blocks of ``block``
+    consecutive numbers inside each role. The same field in Original and Segmented shares a
+    group, and byte-identical files are merged into the group of the lowest-numbered one (and its
+    role).
     """
     root = Path(root)
     variants = _aria_variants(root)
@@ -218,22 +255,31 @@ def read_aria(root: Path, val_fraction: float = ARIA_VAL_FRACTION, block: int = 
     numbers: dict[str, list[int]] = defaultdict(list)
     for sub, num in {(s, n) for _, s, n, _ in files}:
         numbers[sub].append(num)
-    cut: dict[str, int] = {}
+    cuts: dict[str, tuple[int, int]] = {}  # last train number, last val number
     for sub, nums in numbers.items():
         nums.sort()
-        n_train = len(nums) - max(1, math.floor(len(nums) * val_fraction)) if len(nums) > 1 else len(nums)
-        cut[sub] = nums[n_train - 1] if n_train > 0 else nums[0] - 1
+        n = len(nums)
+        n_test = max(1, math.floor(n * test_fraction)) if n > 1 else 0
+        n_val = max(1, math.floor(n * val_fraction)) if n > 2 else 0
+        n_train = n - n_test - n_val
+
+        def last(k, nums=nums):
+            return nums[k - 1] if k > 0 else nums[0] - 1
+
+        cuts[sub] = (last(n_train), last(n_train + n_val))
 
     def side(key):
         root_key = find(key)
         sub, num = root_key
-        return ("train" if num <= cut[sub] else "val"), root_key
+        t, v = cuts[sub]
+        return ("train" if num <= t else "val" if num <= v else "test"), root_key
 
-    first_val = {sub: min((n for n in nums if n > cut[sub]), default=cut[sub] + 1) for sub, nums in numbers.items()}
+    first = {sub: {"train": min(nums), "val": cuts[sub][0] + 1, "test": cuts[sub][1] + 1}
+             for sub, nums in numbers.items()}
     records = []
     for variant, sub, num, p in files:
         split, (rsub, rnum) = side((sub, num))
-        offset = (rnum - 1) if split == "train" else (rnum - first_val[rsub])
+        offset = rnum - first[rsub][split]
         group = f"aria-{rsub}-{split}{offset // block:02d}"
         records.append(Record(p, ARIA_SUBCLASS_LABEL[sub], group, "aria", split, variant, sub))
     return records

@@ -1,9 +1,11 @@
-"""The input pipeline: decode and resize each image once, then batch and augment with tf.data.
+"""The input pipeline: decode each image once into a ``uint8`` array, then feed balanced batches.
 
 :func:`load_images` decodes every record once (threads; OpenCV and Pillow release the GIL) into
-one ``uint8`` array, optionally cached on disk so a resumed or second training run skips decoding.
-:func:`train_dataset` and :func:`eval_dataset` wrap such arrays; augmentation runs on whole batches
-inside the graph, so an epoch costs what the model costs.
+one ``uint8`` array, optionally cached on disk so a resumed or second training run skips decoding
+(cell crops: :func:`leukemia_core.cells.dataset.extract_cells`). :func:`balanced_batches` draws
+training batches from such arrays with plain NumPy, so training needs no tf.data and runs on the
+JAX backend too; augmentation runs as Keras layers in front of the model
+(:mod:`leukemia_core.augment`).
 """
 
 from __future__ import annotations
@@ -85,36 +87,60 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     return {c: float(n / (2 * counts[c])) for c in (0, 1)}
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0, augment=None):
-    """Shuffled, batched, augmented ``tf.data.Dataset`` of ``(float32 [0,1] images, one-hot labels)``.
+def sample_weights(y: np.ndarray, datasets: Sequence[str], shares: dict[str, float] | None = None) -> np.ndarray:
+    """Per-sample drawing weights: each dataset gets its ``shares`` entry (equal shares by default)
+    and within a dataset the two classes are drawn equally often. Sums to 1."""
+    datasets = np.asarray(datasets)
+    names = sorted(set(datasets.tolist()))
+    shares = {n: (shares or {}).get(n, 1.0) for n in names}
+    total = sum(shares.values())
+    w = np.zeros(len(y), np.float64)
+    for n in names:
+        in_ds = datasets == n
+        classes = [c for c in (0, 1) if np.any(in_ds & (y == c))]
+        for c in classes:
+            sel = in_ds & (y == c)
+            w[sel] = shares[n] / total / len(classes) / sel.sum()
+    return w / w.sum()
 
-    Args:
-        x: uint8 ``(N, S, S, 3)`` from :func:`load_images`.
-        y: int ``(N,)`` class ids.
-        augment: ``fn(images, step)`` from :func:`leukemia_core.augment.make_augmenter`, or None.
+
+def balanced_batches(x: np.ndarray, y: np.ndarray, weights: np.ndarray, batch_size: int, steps: int,
+                     seed: int = 0):
+    """A ``keras.utils.PyDataset`` of ``(float32 [0, 1] (B, S, S, 3), one-hot float32 (B, 2))``.
+
+    Samples are drawn with replacement by ``weights`` (see :func:`sample_weights`), so that
+    ``model.fit`` runs the same on the TensorFlow and JAX backends without tf.data. Batch ``i`` of
+    epoch ``e`` depends only on ``(seed, e, i)``.
     """
-    import tensorflow as tf
+    import keras
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    ds = ds.enumerate()
+    class _Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0
 
-    def to_float(step, xy):
-        images, labels = xy
-        images = tf.cast(images, tf.float32) / 255.0
-        if augment is not None:
-            images = augment(images, step)
-        return images, tf.one_hot(labels, 2)
+        def __len__(self):
+            return steps
 
-    return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        def on_epoch_end(self):
+            self.epoch += 1
+
+        def __getitem__(self, i):
+            rng = np.random.default_rng([seed, self.epoch, i])
+            idx = rng.choice(len(x), batch_size, p=weights)
+            xb = x[idx].astype(np.float32) / np.float32(255.0)
+            yb = np.eye(2, dtype=np.float32)[y[idx]]
+            return xb, yb
+
+    return _Batches()
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int):
-    """Batched ``tf.data.Dataset`` in order, no augmentation (labels one-hot when given)."""
-    import tensorflow as tf
-
-    if y is None:
-        ds = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
-        return ds.map(lambda a: tf.cast(a, tf.float32) / 255.0).prefetch(tf.data.AUTOTUNE)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-    return ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, tf.one_hot(b, 2))).prefetch(tf.data.AUTOTUNE)
+def predict_array(model, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """``P(ALL)`` float ``(N,)`` for uint8 crops ``(N, S, S, 3)`` (any Keras backend)."""
+    if len(x) == 0:
+        return np.zeros(0, np.float64)
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].astype(np.float32) / np.float32(255.0)
+        out.append(np.asarray(model(xb, training=False))[:, 1])
+    return np.concatenate(out).astype(np.float64)

@@ -1,11 +1,16 @@
-"""Training: Adam, class weights, cosine learning-rate schedule, early stopping, checkpoints,
-``--resume``, an optional head-then-fine-tune schedule for pretrained starts, and export of the
-shippable weights with their manifest.
+"""Training on white cells: every white cell of every training image, cropped at one scale.
+
+Data roles (see :mod:`leukemia_core.datasets`): **train** images give the cells the weights learn
+from; **val** cells choose the epoch (best mean ROC AUC over the validation datasets); **test**
+images are never read here. Adam with a cosine learning-rate schedule, label smoothing, batches
+balanced per dataset and class, augmentation as Keras layers (:mod:`leukemia_core.augment`),
+early stopping, checkpoints and ``--resume``. Runs on the TensorFlow or JAX backend
+(``KERAS_BACKEND=jax``): nothing here uses tf.data.
 
 A run lives in ``run_dir`` (``runs/<model>`` by default, ignored by git)::
 
-    run_dir/backup/              Keras BackupAndRestore state (resume after a crash or a stop)
-    run_dir/best.weights.h5      weights of the best epoch so far (by validation balanced accuracy)
+    run_dir/backup_<phase>/      Keras BackupAndRestore state (resume after a crash or a stop)
+    run_dir/best.weights.h5      weights of the best epoch so far (by validation score)
     run_dir/history.json         one entry per finished epoch, written as it happens
     run_dir/done.json            written when the run ended normally
 
@@ -29,10 +34,13 @@ import keras
 import numpy as np
 
 from .augment import AugmentConfig, make_augmenter
+from .cells.crop import CELL_SHARE
+from .cells.dataset import CellSet, extract_cells
 from .datasets import Record, read_many, summarize
 from .errors import LeukemiaCoreError
+from .metrics import compute_metrics
 from .models import create_model, get_spec
-from .pipeline import class_weights, eval_dataset, load_images, train_dataset
+from .pipeline import balanced_batches, predict_array, sample_weights
 from .splits import check_leakage, group_keys, select
 from .weights import load_weights_into, save_weights_npz, write_json
 
@@ -46,9 +54,10 @@ class TrainConfig:
     model: str
     data: list[str]
     val_data: list[str] = field(default_factory=list)
-    exclude_parts: list[str] = field(default_factory=list)
+    exclude_parts: list[str] = field(default_factory=lambda: ["Segmented"])
     input_size: int | None = None
     epochs: int = 30
+    steps_per_epoch: int | None = None
     batch_size: int = 32
     learning_rate: float = 1e-3
     init: str = "random"
@@ -56,13 +65,13 @@ class TrainConfig:
     finetune_lr_factor: float = 0.1
     patience: int = 8
     seed: int = 42
-    noise_reduction: bool = True
     augment: bool = True
+    dataset_shares: dict = field(default_factory=lambda: {"aria": 0.7, "cnmc": 0.3})
+    cell_share: float = CELL_SHARE
     run_dir: str | None = None
     weights_dir: str = "model_weights"
     cache_dir: str | None = "runs/.cache"
     resume: bool = False
-    strategy: str = "default"
     max_images: int | None = None
     verbose: int | None = None
     bn_momentum: float = 0.9
@@ -89,19 +98,6 @@ def git_commit() -> str:
         return "unknown"
 
 
-def get_strategy(name: str):
-    """``default`` (one device), ``mirrored`` (all local GPUs) or ``multiworker`` (``TF_CONFIG``)."""
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
-
-
 def _subsample(records: list[Record], n: int | None, seed: int) -> list[Record]:
     if not n or len(records) <= n:
         return records
@@ -111,7 +107,7 @@ def _subsample(records: list[Record], n: int | None, seed: int) -> list[Record]:
 
 
 def gather_records(cfg: TrainConfig) -> tuple[list[Record], list[Record]]:
-    """Training and validation records, filtered, with the leakage check applied."""
+    """Training and validation records (never test), filtered, with the leakage check applied."""
     records = [r for r in read_many(cfg.data) if r.part not in cfg.exclude_parts]
     train = select(records, ["train", "unsplit"])
     val = select(records, ["val"])
@@ -125,31 +121,77 @@ def gather_records(cfg: TrainConfig) -> tuple[list[Record], list[Record]]:
     return train, val
 
 
-class EpochLog(keras.callbacks.Callback):
-    """Adds balanced accuracy (mean of the per-class recalls) to the logs and appends each epoch
-    to ``history.json`` as soon as it ends, so an interrupted run keeps its history."""
+def cell_datasets(cells: CellSet) -> np.ndarray:
+    """Dataset name (``aria``, ``cnmc``, ``folder``) of every cell, ``str (N,)``."""
+    return np.array([cells.records[i].dataset for i in cells.image_index])
 
-    def __init__(self, path: Path, phase: str):
+
+def validation_score(y: np.ndarray, p: np.ndarray, datasets: np.ndarray) -> dict:
+    """Per-dataset cell metrics and the selection score: the mean ROC AUC over the datasets
+    (each dataset counts once, however many cells it has). ``{}`` when nothing can be scored."""
+    out, aucs = {}, []
+    for name in sorted(set(datasets.tolist())):
+        sel = datasets == name
+        m = compute_metrics(y[sel], p[sel], 0.5)
+        out[f"val_{name}_auc"] = m["roc_auc"]
+        out[f"val_{name}_balanced_accuracy"] = m["balanced_accuracy"]
+        if m["roc_auc"] is not None:
+            aucs.append(m["roc_auc"])
+    if aucs:
+        out["val_score"] = float(np.mean(aucs))
+    return out
+
+
+#: At most this many validation cells per dataset are scored after each epoch (a fixed subset).
+MONITOR_CELLS = 1500
+
+
+def monitor_subset(datasets: np.ndarray, per_dataset: int, seed: int = 0) -> np.ndarray:
+    """Boolean mask keeping at most ``per_dataset`` cells of each dataset (fixed random choice)."""
+    keep = np.zeros(len(datasets), bool)
+    rng = np.random.default_rng(seed)
+    for name in sorted(set(datasets.tolist())):
+        idx = np.flatnonzero(datasets == name)
+        keep[idx if len(idx) <= per_dataset else rng.choice(idx, per_dataset, replace=False)] = True
+    return keep
+
+
+class CellValidation(keras.callbacks.Callback):
+    """After each epoch: score the validation cells with the classifier alone, keep the best
+    weights, stop early, and append the epoch to ``history.json`` as soon as it ends."""
+
+    def __init__(self, classifier, val: CellSet | None, run_dir: Path, phase: str, patience: int):
         super().__init__()
-        self.path, self.phase = path, phase
+        self.classifier, self.val, self.run_dir, self.phase, self.patience = classifier, val, run_dir, phase, patience
+        self.path = run_dir / "history.json"
+        self.datasets = None
+        if val is not None and len(val.y):
+            self.val = val.subset(monitor_subset(cell_datasets(val), MONITOR_CELLS))
+            self.datasets = cell_datasets(self.val)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        for prefix in ("", "val_"):
-            a, b = logs.get(f"{prefix}recall_hem"), logs.get(f"{prefix}recall_all")
-            if a is not None and b is not None:
-                logs[f"{prefix}balanced_accuracy"] = (float(a) + float(b)) / 2
+        logs = dict(logs or {})
+        if self.datasets is not None:
+            p = predict_array(self.classifier, self.val.x)
+            logs.update(validation_score(self.val.y, p, self.datasets))
         hist = json.loads(self.path.read_text()) if self.path.is_file() else []
         hist = [h for h in hist if not (h["phase"] == self.phase and h["epoch"] >= epoch + 1)]
-        lr = self.model.optimizer.learning_rate
-        entry = {"phase": self.phase, "epoch": epoch + 1, "seconds": round(time.time() - self._t0, 1),
-                 "learning_rate": float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))}
-        entry.update({k: float(v) for k, v in logs.items() if k != "learning_rate"})
+        entry = {"phase": self.phase, "epoch": epoch + 1, "seconds": round(time.time() - self._t0, 1)}
+        entry.update({k: (None if v is None else float(v)) for k, v in logs.items()})
         hist.append(entry)
         write_json_list(self.path, hist)
+        score = entry.get("val_score", -entry.get("loss", 0.0))
+        best = [h.get("val_score", -h.get("loss", 0.0)) for h in hist[:-1]]
+        if not best or score > max(best):
+            self.classifier.save_weights(self.run_dir / "best.weights.h5")
+            (self.run_dir / "best.json").write_text(json.dumps(entry) + "\n")
+        phase_scores = [h.get("val_score", -h.get("loss", 0.0)) for h in hist if h["phase"] == self.phase]
+        best_at = int(np.argmax(phase_scores))
+        if len(phase_scores) - 1 - best_at >= self.patience:
+            self.model.stop_training = True
 
 
 def write_json_list(path: Path, items: list) -> None:
@@ -158,35 +200,33 @@ def write_json_list(path: Path, items: list) -> None:
     tmp.replace(path)
 
 
+def training_model(classifier, augment: bool, seed: int):
+    """The classifier with the augmentation layers in front (they act only in training).
+
+    The classifier's weights are shared, not copied: training this model trains the classifier.
+    """
+    if not augment:
+        return classifier
+    inputs = keras.Input(classifier.input_shape[1:], name="train_image")
+    return keras.Model(inputs, classifier(make_augmenter(AugmentConfig(), seed)(inputs)), name="train_wrapper")
+
+
 def _compile(model, lr_schedule):
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr_schedule),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05),
-        metrics=["accuracy", keras.metrics.AUC(name="auc"),
-                 keras.metrics.Recall(class_id=0, name="recall_hem"),
-                 keras.metrics.Recall(class_id=1, name="recall_all")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr_schedule),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05), metrics=["accuracy"])
 
 
-def _fit_phase(model, cfg: TrainConfig, run_dir: Path, phase: str, epochs: int, lr: float,
-               train_ds, val_ds, steps: int, cw: dict, verbose: int):
+def _fit_phase(trainer, classifier, cfg: TrainConfig, run_dir: Path, phase: str, epochs: int, lr: float,
+               batches, val: CellSet | None, verbose: int):
     if epochs <= 0:
         return
     backup = run_dir / f"backup_{phase}"
-    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.05)
-    _compile(model, schedule)
-    monitor = "val_balanced_accuracy" if val_ds is not None else "balanced_accuracy"
-    best_file = run_dir / "best.weights.h5"
-    best_so_far = _best_in_history(run_dir / "history.json", monitor)
-    callbacks = [
-        EpochLog(run_dir / "history.json", phase),
-        keras.callbacks.ModelCheckpoint(best_file, monitor=monitor, mode="max", save_best_only=True,
-                                        save_weights_only=True, initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=cfg.patience),
-        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
-    ]
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * len(batches)), alpha=0.05)
+    _compile(trainer, schedule)
+    callbacks = [CellValidation(classifier, val, run_dir, phase, cfg.patience),
+                 keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True)]
     _drop_unreadable_backup(backup)
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=cw, callbacks=callbacks, shuffle=False,
-              verbose=verbose)
+    trainer.fit(batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
     (run_dir / f"phase_{phase}.done").write_text("ok\n")
 
 
@@ -207,15 +247,24 @@ def _drop_unreadable_backup(backup: Path) -> None:
                 return
 
 
-def _best_in_history(path: Path, monitor: str):
-    if not path.is_file():
-        return None
-    vals = [h[monitor] for h in json.loads(path.read_text()) if monitor in h]
-    return max(vals) if vals else None
+def load_cells(cfg: TrainConfig, size: int) -> tuple[list[Record], list[Record], CellSet, CellSet | None]:
+    """Train and val records and their cells; cells cut by the image edge are left out of training."""
+    train_recs, val_recs = gather_records(cfg)
+    log.info("train: %s", summarize(train_recs))
+    log.info("val: %s", summarize(val_recs))
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
+    tr = extract_cells(train_recs, size, cfg.cell_share, cache)
+    va = extract_cells(val_recs, size, cfg.cell_share, cache) if val_recs else None
+    for r, msg in tr.errors + (va.errors if va else []):
+        log.warning("skipped %s: %s", r.path, msg)
+    tr = tr.subset(~tr.border)
+    if not len(tr.y):
+        raise LeukemiaCoreError("no white cells found in the training images")
+    return train_recs, val_recs, tr, va
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) a training run and export its weights; return the manifest written.
+    """Run (or resume) a training run on cells and export its weights; return the manifest written.
 
     Raises:
         LeukemiaCoreError subclasses for bad data folders, leakage, unknown models, bad weights.
@@ -228,72 +277,63 @@ def train(cfg: TrainConfig) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", asdict(cfg))
     t_start = time.time()
-
-    train_recs, val_recs = gather_records(cfg)
-    log.info("train: %s", summarize(train_recs))
-    log.info("val: %s", summarize(val_recs))
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    x_tr, y_tr, train_recs, bad_tr = load_images(train_recs, size, cfg.noise_reduction, cache)
-    x_va, y_va, val_recs, bad_va = load_images(val_recs, size, cfg.noise_reduction, cache) if val_recs \
-        else (None, None, [], [])
-    for r, msg in bad_tr + bad_va:
-        log.warning("skipped %s: %s", r.path, msg)
-    log.info("decoded %d train and %d val images in %.0f s", len(x_tr), len(val_recs), time.time() - t_start)
+    train_recs, val_recs, tr, va = load_cells(cfg, size)
+    log.info("cells: %d train, %d val, in %.0f s", len(tr.y), len(va.y) if va else 0, time.time() - t_start)
 
     keras.utils.set_random_seed(cfg.seed)
-    strategy = get_strategy(cfg.strategy)
-    batch = cfg.batch_size * strategy.num_replicas_in_sync
-    augment = make_augmenter(AugmentConfig(), cfg.seed) if cfg.augment else None
-    train_ds = train_dataset(x_tr, y_tr, batch, cfg.seed, augment)
-    val_ds = eval_dataset(x_va, y_va, batch) if x_va is not None and len(x_va) else None
-    steps = int(np.ceil(len(x_tr) / batch))
-    cw = class_weights(y_tr)
+    weights = sample_weights(tr.y, cell_datasets(tr), cfg.dataset_shares)
+    steps = cfg.steps_per_epoch or int(np.ceil(len(tr.y) / cfg.batch_size))
+    batches = balanced_batches(tr.x, tr.y, weights, cfg.batch_size, steps, cfg.seed)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
 
-    with strategy.scope():
-        model = create_model(cfg.model, size, init=cfg.init)
-        pretrained = cfg.init != "random"
-        if not pretrained:
-            set_bn_momentum(model, cfg.bn_momentum)
-        head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
-        if head_epochs and not (run_dir / "phase_head.done").exists():
-            from .models.builders import set_backbone_trainable
+    model = create_model(cfg.model, size, init=cfg.init)
+    pretrained = cfg.init != "random"
+    if not pretrained:
+        set_bn_momentum(model, cfg.bn_momentum)
+    trainer = training_model(model, cfg.augment, cfg.seed)
+    head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
+    if head_epochs and not (run_dir / "phase_head.done").exists():
+        from .models.builders import set_backbone_trainable
 
-            set_backbone_trainable(model, False)
-            _fit_phase(model, cfg, run_dir, "head", head_epochs, cfg.learning_rate, train_ds, val_ds,
-                       steps, cw, verbose)
-            set_backbone_trainable(model, True)
-        elif head_epochs:
-            load_weights_into(model, run_dir / "best.weights.h5")
-        main_lr = cfg.learning_rate * (cfg.finetune_lr_factor if pretrained else 1.0)
-        _fit_phase(model, cfg, run_dir, "main", cfg.epochs - head_epochs, main_lr, train_ds, val_ds,
-                   steps, cw, verbose)
+        set_backbone_trainable(model, False)
+        _fit_phase(trainer, model, cfg, run_dir, "head", head_epochs, cfg.learning_rate, batches, va, verbose)
+        set_backbone_trainable(model, True)
+    elif head_epochs:
+        load_weights_into(model, run_dir / "best.weights.h5")
+    main_lr = cfg.learning_rate * (cfg.finetune_lr_factor if pretrained else 1.0)
+    _fit_phase(trainer, model, cfg, run_dir, "main", cfg.epochs - head_epochs, main_lr, batches, va, verbose)
 
     best = run_dir / "best.weights.h5"
     if best.is_file():
         load_weights_into(model, best)
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
-    manifest = export(model, cfg, size, train_recs, val_recs, history, time.time() - t_start)
+    manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start)
     write_json(run_dir / "done.json", {"finished": manifest["date"]})
     return manifest
 
 
-def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, history, seconds: float) -> dict:
+def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet, va: CellSet | None,
+           history, seconds: float) -> dict:
     """Write the shippable weights, manifest and history into ``cfg.weights_dir``."""
     spec = get_spec(cfg.model)
     wdir = Path(cfg.weights_dir)
+    wdir.mkdir(parents=True, exist_ok=True)
     sha = save_weights_npz(model, spec.weights_path(wdir))
     write_json_list(wdir / f"{spec.name}.history.json", history)
-    monitor = "val_balanced_accuracy" if val_recs else "balanced_accuracy"
-    scored = [h for h in history if monitor in h]
-    best = max(scored, key=lambda h: h[monitor]) if scored else None
+    monitor = "val_score" if any("val_score" in h for h in history) else "loss"
+    scored = [h for h in history if h.get(monitor) is not None]
+    best = (max(scored, key=lambda h: h[monitor]) if monitor == "val_score" else min(scored, key=lambda h: h[monitor])) \
+        if scored else None
     manifest = {
         "name": spec.name,
         "description": spec.description,
+        "unit": "cell",
         "input_size": size,
+        "cell_share": cfg.cell_share,
         "input_range": spec.input_range,
         "cam_layer": spec.cam_layer,
         "init": cfg.init,
+        "backend": keras.backend.backend(),
         "weights_file": spec.weights_file,
         "weights_sha256": sha,
         "weights_storage": "float16 for arrays of 4096+ values, float32 otherwise",
@@ -301,12 +341,17 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, history, se
         "training": {
             "data": cfg.data, "val_data": cfg.val_data, "exclude_parts": cfg.exclude_parts,
             "train": summarize(train_recs), "val": summarize(val_recs),
+            "train_cells": int(len(tr.y)), "val_cells": int(len(va.y)) if va else 0,
+            "train_cells_all": int(tr.y.sum()), "train_cells_hem": int((tr.y == 0).sum()),
             "train_groups": group_keys(train_recs),
-            "epochs_run": len(history), "epochs_max": cfg.epochs,
+            "selected_on": group_keys(val_recs),
+            "selection": "epoch with the best mean ROC AUC over the validation datasets' cells",
+            "label_note": "Aria cells carry their field's label (weak label); C-NMC cells their own",
+            "epochs_run": len(history), "epochs_max": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch,
             "selected_epoch": best and {"phase": best["phase"], "epoch": best["epoch"], monitor: best[monitor]},
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "optimizer": "Adam",
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
-            "class_weights": "n / (2 n_class)", "noise_reduction": cfg.noise_reduction,
+            "sampling": {"dataset_shares": cfg.dataset_shares, "classes": "balanced within each dataset"},
             "bn_momentum": cfg.bn_momentum if cfg.init == "random" else "as built",
             "augmentation": asdict(AugmentConfig()) if cfg.augment else None,
             "seed": cfg.seed, "seconds": round(seconds, 1),

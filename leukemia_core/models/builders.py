@@ -33,7 +33,7 @@ def _backbone(app, size: int, weights, preprocess):
     return inputs, base.output
 
 
-@register_model("efficientnet_b0", input_size=224, cam_layer="top_activation",
+@register_model("efficientnet_b0", input_size=80, cam_layer="top_activation",
                 description="EfficientNet-B0 with a plain classifier (baseline)")
 def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
     import keras
@@ -44,7 +44,7 @@ def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Mod
     return keras.Model(inputs, _classifier(feat, dropout), name="efficientnet_b0")
 
 
-@register_model("resnet50", input_size=224, cam_layer="conv5_block3_out",
+@register_model("resnet50", input_size=80, cam_layer="conv5_block3_out",
                 description="ResNet-50 with a plain classifier (baseline)")
 def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
     import keras
@@ -55,7 +55,7 @@ def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
     return keras.Model(inputs, _classifier(feat, dropout), name="resnet50")
 
 
-@register_model("inception_v3", input_size=224, cam_layer="mixed10",
+@register_model("inception_v3", input_size=80, cam_layer="mixed10",
                 description="InceptionV3 with a plain classifier (baseline)")
 def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
     import keras
@@ -67,7 +67,7 @@ def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model"
     return keras.Model(inputs, _classifier(feat, dropout), name="inception_v3")
 
 
-@register_model("proposed", input_size=224, cam_layer="attention_map",
+@register_model("proposed", input_size=80, cam_layer="attention_map",
                 description="EfficientNet-B0 + multi-head self-attention over its feature map + dense head")
 def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout: float = 0.4,
              units: tuple[int, int] = (256, 64)) -> "keras.Model":
