@@ -95,12 +95,12 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
-                      exclude_parts=args.exclude_part or [], input_size=args.input_size, epochs=args.epochs,
+                      exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
+                      input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, init=args.init,
                       head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
-                      noise_reduction=not args.no_noise_reduction, augment=not args.no_augment,
-                      run_dir=args.run_dir, weights_dir=args.weights_dir, cache_dir=args.cache_dir,
-                      resume=args.resume, strategy=args.strategy, max_images=args.max_images,
+                      augment=not args.no_augment, run_dir=args.run_dir, weights_dir=args.weights_dir,
+                      cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum)
     manifest = train(cfg)
     sel = manifest["training"]["selected_epoch"]
@@ -269,14 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with a pretrained init: epochs training the head on a frozen backbone first")
     sp.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
     sp.add_argument("--seed", type=int, default=42)
-    sp.add_argument("--no-noise-reduction", action="store_true")
+    sp.add_argument("--steps-per-epoch", type=int,
+                    help="batches per epoch (default: as many as there are training cells / batch size)")
     sp.add_argument("--no-augment", action="store_true")
     sp.add_argument("--run-dir", help="checkpoints and history (default runs/<model>)")
     sp.add_argument("--weights-dir", default="model_weights", help="where to export (default model_weights/)")
     sp.add_argument("--cache-dir", default="runs/.cache", help="decoded-image cache ('' to disable)")
     sp.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    sp.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
-                    help="tf.distribute strategy: mirrored = all local GPUs; multiworker reads TF_CONFIG")
     sp.add_argument("--max-images", type=int, help="use at most this many train (and val) images")
     sp.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
     sp.add_argument("--bn-momentum", type=float, default=0.9,
