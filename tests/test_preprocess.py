@@ -9,12 +9,28 @@ from leukemia_core.pipeline import class_weights, eval_dataset, load_images, tra
 from leukemia_core.preprocess import denoise, pad_to_square, prepare, to_unit
 
 
-def test_prepare_shape_dtype_and_unit_range(samples):
+def test_prepare_is_pad_then_denoise_then_resize(samples):
+    import cv2
     for s in samples[:4]:
-        x = prepare(read_image(s.path), 96)
+        rgb = read_image(s.path)
+        x = prepare(rgb, 96)
         assert x.shape == (96, 96, 3) and x.dtype == np.uint8
+        np.testing.assert_array_equal(x, cv2.resize(denoise(rgb), (96, 96), interpolation=cv2.INTER_AREA))
+        raw = prepare(rgb, 96, noise_reduction=False)
+        np.testing.assert_array_equal(raw, cv2.resize(rgb, (96, 96), interpolation=cv2.INTER_AREA))
+        assert not np.array_equal(x, raw)  # the filter did something
         u = to_unit(x)
-        assert u.dtype == np.float32 and 0.0 <= u.min() and u.max() <= 1.0
+        assert u.dtype == np.float32
+        np.testing.assert_array_equal(u, x.astype(np.float32) / 255)
+    # a non-square crop is padded first; a smaller image is enlarged with cubic interpolation
+    crop = read_image(samples[0].path)[:300, 40:]
+    np.testing.assert_array_equal(prepare(crop, 96), cv2.resize(denoise(pad_to_square(crop)), (96, 96),
+                                                                 interpolation=cv2.INTER_AREA))
+    small = read_image(samples[3].path)  # 224 px Aria field
+    assert small.shape[:2] == (224, 224)
+    np.testing.assert_array_equal(prepare(small, 256), cv2.resize(denoise(small), (256, 256),
+                                                                  interpolation=cv2.INTER_CUBIC))
+    np.testing.assert_array_equal(prepare(small, 224), denoise(small))
 
 
 def test_prepare_rejects_non_rgb():
@@ -77,6 +93,19 @@ def test_geometric_augmentation_changes_images_but_not_range():
     out = aug(x, tf.constant(0, tf.int64))
     assert out.shape == (2, 32, 32, 3)
     assert float(tf.reduce_min(out)) >= 0 and float(tf.reduce_max(out)) <= 1
+    # geometry alone (colour jitter off) moves every image, compared with its input ...
+    no_colour = dict(hue=0, saturation=0, brightness=0, contrast=0, channel_gain=0, grayscale=0)
+    geo = make_augmenter(AugmentConfig(**no_colour), seed=0)(x, tf.constant(0, tf.int64)).numpy()
+    moved = np.abs(geo - x.numpy()).mean(axis=(1, 2, 3))
+    assert (moved > 0.05).all(), moved
+    # ... and flips alone only mirror: each output is one of the four mirror images of its input
+    flips = make_augmenter(AugmentConfig(rotation=0, zoom=0, shear=0, **no_colour), seed=1)
+    xs = x.numpy()
+    for _ in range(3):
+        got = flips(x, tf.constant(0, tf.int64)).numpy()
+        for g, a in zip(got, xs):
+            mirrors = (a, a[::-1], a[:, ::-1], a[::-1, ::-1])
+            assert min(np.abs(g - m).max() for m in mirrors) < 1e-5
 
 
 def test_pipeline_decodes_once_and_caches(samples, tmp_path):
