@@ -34,7 +34,9 @@ def test_cnmc_official_layout(cnmc_tree):
     prelim = {r.path.name: r for r in recs if r.part == "prelim"}
     assert prelim["1.bmp"].label == "all" and prelim["1.bmp"].group == "ALL-57"
     assert prelim["2.bmp"].label == "hem" and prelim["2.bmp"].group == "HEM-40"
-    assert any(r.group == "HEM-3" for r in recs)  # lower-case UID_h3_
+    groups = {r.path.name: r.group for r in recs if r.part != "prelim"}
+    assert groups["UID_h3_9_9_hem.bmp"] == "HEM-3"  # lower-case UID_h3_
+    assert all(g == cnmc_patient(name) for name, g in groups.items())
     # the parent of C-NMC_Leukemia/ and training_data/ itself are accepted too
     assert len(read_dataset(cnmc_tree / "training_data")) == 7
 
@@ -76,12 +78,16 @@ def test_aria_duplicate_across_cut_goes_to_one_side(aria_tree):
     check_leakage(select(recs, ["train"]), select(recs, ["val"]))
 
 
-def test_plain_folder_layout(folder_tree):
+def test_plain_folder_layout(folder_tree, samples):
     assert detect_layout(folder_tree) == "folder"
     recs = read_folder(folder_tree)
     assert Counter(r.label for r in recs) == {"all": 6, "hem": 5}
     assert {r.split for r in recs} == {"unsplit"}
-    assert any(r.group.startswith("ALL-") for r in recs)  # C-NMC names give patients
+    # C-NMC names give patients; any other file is its own group
+    expected = {s.path.name: (cnmc_patient(s.path.name) if s.path.name.startswith("UID_")
+                              else f"file-{s.label.upper()}/{s.path.name}") for s in samples}
+    assert {r.path.name: r.group for r in recs} == expected
+    assert {r.path.name: r.label for r in recs} == {s.path.name: s.label for s in samples}
 
 
 def test_presplit_folder(tmp_path, samples):
@@ -90,7 +96,9 @@ def test_presplit_folder(tmp_path, samples):
         d = tmp_path / ("train" if i % 2 else "val") / s.label
         d.mkdir(parents=True, exist_ok=True)
         shutil.copy(s.path, d)
-    assert {r.split for r in read_dataset(tmp_path)} == {"train", "val"}
+    recs = read_dataset(tmp_path)
+    assert {r.path.name: (r.split, r.label) for r in recs} == {
+        s.path.name: ("train" if i % 2 else "val", s.label) for i, s in enumerate(samples)}
 
 
 @pytest.mark.parametrize("layout", ["empty", "wrong names", "file", "missing", "cnmc without images"])
@@ -109,8 +117,10 @@ def test_wrong_layout_says_what_was_expected(tmp_path, samples, layout):
         read_dataset(root)
     msg = str(err.value)
     assert str(root) in msg
-    if layout in ("empty", "wrong names"):
-        assert "{all,hem}" in msg and "fold_" in msg and "Benign" in msg
+    expected = {"empty": ["{all,hem}", "fold_", "Benign"], "wrong names": ["{all,hem}", "fold_", "Benign"],
+                "file": ["is a file"], "missing": ["no such folder"],
+                "cnmc without images": ["C-NMC layout found but no images"]}[layout]
+    assert [e for e in expected if e not in msg] == [], msg
 
 
 def test_leakage_check_refuses_shared_groups(cnmc_tree):
