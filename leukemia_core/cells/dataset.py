@@ -27,7 +27,7 @@ from .finder import find_cells
 #: Datasets whose images each hold exactly one cell: keep only the largest region found.
 SINGLE_CELL_DATASETS = ("cnmc",)
 #: Bump when the finder or the crop changes, so cached crops are rebuilt.
-CELLS_VERSION = "cells-v1"
+CELLS_VERSION = "cells-v2"
 
 
 @dataclass

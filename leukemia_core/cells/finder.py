@@ -30,12 +30,19 @@ BLACK_LEVEL = 18
 BLACK_SHARE = 0.25
 #: Lowest violet-excess threshold (0-255 units) whatever Otsu says: keeps pale fields empty.
 MIN_VIOLET = 22.0
+#: Cytoplasm threshold as a share of the nucleus threshold: weaker violet pixels joined to a
+#: nucleus belong to its cell (hysteresis thresholding).
+CYTOPLASM_FACTOR = 0.85
 #: A region smaller than this share of the largest region is debris or a platelet.
-MIN_RELATIVE_AREA = 0.15
+MIN_RELATIVE_AREA = 0.05
 #: Smallest white cell in pixels of area, whatever the magnification (about 8 px across).
 MIN_AREA_PX = 50
+#: Smallest white cell as a share of the image's area (100 px in a 224 x 224 field).
+MIN_AREA_SHARE = 0.002
 #: Watershed splits a region only when it is this far from convex (area / hull area below).
-SPLIT_SOLIDITY = 0.88
+SPLIT_SOLIDITY = 0.75
+#: Watershed seeds: pixels farther from the edge than this share of the region's deepest point.
+PEAK_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,20 @@ def cell_mask(rgb: np.ndarray) -> np.ndarray:
         f = cv2.GaussianBlur(violet_excess(rgb), (0, 0), max(0.8, side / 400))
         clipped = np.clip(f, 0, 255).astype(np.uint8)
         otsu, _ = cv2.threshold(clipped, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        mask = (f > max(float(otsu), MIN_VIOLET)).astype(np.uint8)
+        high = max(float(otsu), MIN_VIOLET)
+        mask = _hysteresis(f > high, f > high * CYTOPLASM_FACTOR)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     mask = _fill_holes(mask)
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+
+
+def _hysteresis(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Regions of ``weak`` that contain a ``strong`` pixel (nucleus seeds grown into cytoplasm)."""
+    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return keep[labels].astype(np.uint8)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -115,7 +132,7 @@ def _split_touching(region: np.ndarray) -> list[np.ndarray]:
     if hull <= 0 or cv2.contourArea(c) / hull >= SPLIT_SOLIDITY:
         return [region]
     dist = cv2.distanceTransform(region, cv2.DIST_L2, 5)
-    peaks = (dist > 0.6 * dist.max()).astype(np.uint8)
+    peaks = (dist > PEAK_FRACTION * dist.max()).astype(np.uint8)
     n, markers = cv2.connectedComponents(peaks)
     if n <= 2:  # background + one peak: one cell
         return [region]
@@ -151,7 +168,7 @@ def find_cells(rgb: np.ndarray) -> list[Cell]:
     if n <= 1:
         return []
     largest = stats[1:, cv2.CC_STAT_AREA].max()
-    min_area = max(MIN_AREA_PX, MIN_RELATIVE_AREA * largest)
+    min_area = max(MIN_AREA_PX, MIN_AREA_SHARE * h * w, MIN_RELATIVE_AREA * largest)
     regions = []
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < min_area:

@@ -1,0 +1,123 @@
+"""Score the white-cell finder: ``python -m leukemia_core cells-check``.
+
+* **Aria**: the dataset authors' Segmented images (white cells on black, from their colour
+  threshold) give the reference cells of each Original field. A reference cell is a connected
+  non-black region after a small opening and hole filling, of at least :data:`GT_MIN_AREA`
+  pixels. A found cell matches a reference cell at IoU >= 0.5 (one-to-one, greedy by IoU).
+  Reported: per-cell recall and precision over the chosen role (the test block by default).
+  The reference is itself a colour threshold and has flaws (fragments, missed pale cells), so
+  these figures bound the finder's agreement with it, not its truth.
+* **C-NMC**: every image holds one segmented cell; reported is the share of images in which
+  exactly one cell is found.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..datasets import read_dataset
+from ..errors import LeukemiaCoreError
+from ..images import read_image
+from .finder import BLACK_LEVEL, find_cells
+
+#: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
+GT_MIN_AREA = 120
+IOU_MATCH = 0.5
+
+
+def reference_cells(segmented_rgb: np.ndarray) -> list[np.ndarray]:
+    """Reference cell masks (``bool (H, W)`` each) from an Aria Segmented image."""
+    mask = (segmented_rgb.max(axis=2) > BLACK_LEVEL + 12).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        filled = np.zeros(mask.shape, np.uint8)
+        cv2.drawContours(filled, [c], -1, 1, thickness=cv2.FILLED)
+        if filled.sum() >= GT_MIN_AREA:
+            out.append(filled.astype(bool))
+    return out
+
+
+def found_masks(rgb: np.ndarray) -> list[np.ndarray]:
+    """Masks of the cells :func:`find_cells` returns, ``bool (H, W)`` each."""
+    out = []
+    for cell in find_cells(rgb):
+        m = np.zeros(rgb.shape[:2], np.uint8)
+        cv2.drawContours(m, [cell.contour.reshape(-1, 1, 2)], -1, 1, thickness=cv2.FILLED)
+        out.append(m.astype(bool))
+    return out
+
+
+def match(found: Sequence[np.ndarray], reference: Sequence[np.ndarray], iou_min: float = IOU_MATCH) -> int:
+    """Number of one-to-one matches at IoU >= ``iou_min`` (greedy, highest IoU first)."""
+    pairs = []
+    for i, f in enumerate(found):
+        for j, r in enumerate(reference):
+            inter = np.logical_and(f, r).sum()
+            if inter:
+                iou = inter / np.logical_or(f, r).sum()
+                if iou >= iou_min:
+                    pairs.append((iou, i, j))
+    used_f, used_r, n = set(), set(), 0
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in used_f and j not in used_r:
+            used_f.add(i)
+            used_r.add(j)
+            n += 1
+    return n
+
+
+def check_aria(root: Path, role: str = "test", limit: int | None = None) -> dict:
+    recs = read_dataset(root)
+    seg = {(r.subclass, r.path.name): r for r in recs if r.part == "Segmented" and r.split == role}
+    fields = [r for r in recs if r.part == "Original" and r.split == role and (r.subclass, r.path.name) in seg]
+    if limit:
+        fields = fields[:limit]
+    if not fields:
+        raise LeukemiaCoreError(f"{root}: no Aria Original fields with a Segmented twin in the {role} role")
+    n_found = n_ref = n_match = 0
+    per_subclass: dict[str, list[int]] = {}
+    for r in fields:
+        f = found_masks(read_image(r.path))
+        g = reference_cells(read_image(seg[(r.subclass, r.path.name)].path))
+        m = match(f, g)
+        n_found, n_ref, n_match = n_found + len(f), n_ref + len(g), n_match + m
+        acc = per_subclass.setdefault(r.subclass, [0, 0, 0])
+        acc[0], acc[1], acc[2] = acc[0] + len(f), acc[1] + len(g), acc[2] + m
+    return {"role": role, "n_fields": len(fields), "found": n_found, "reference": n_ref, "matched": n_match,
+            "recall": n_match / n_ref if n_ref else None, "precision": n_match / n_found if n_found else None,
+            "per_subclass": {s: {"found": a[0], "reference": a[1], "matched": a[2],
+                                 "recall": a[2] / a[1] if a[1] else None,
+                                 "precision": a[2] / a[0] if a[0] else None} for s, a in sorted(per_subclass.items())}}
+
+
+def check_cnmc(root: Path) -> dict:
+    recs = read_dataset(root)
+    counts = [len(find_cells(read_image(r.path))) for r in recs]
+    hist = {str(k): counts.count(k) for k in sorted(set(counts))}
+    return {"n_images": len(counts), "exactly_one": sum(c == 1 for c in counts),
+            "share_exactly_one": sum(c == 1 for c in counts) / len(counts) if counts else None,
+            "cells_per_image": hist}
+
+
+def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = None, role: str = "test",
+                    limit: int | None = None) -> dict:
+    """Score the finder on the Aria role's fields and C-NMC images; write JSON to ``out``."""
+    result = {"format": "leukemia_core.cells_check/1", "iou_match": IOU_MATCH, "reference_min_area": GT_MIN_AREA,
+              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "targets": {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 0.98}}
+    if aria:
+        result["aria"] = {"data": str(aria), **check_aria(Path(aria), role, limit)}
+    if cnmc:
+        result["cnmc"] = {"data": str(cnmc), **check_cnmc(Path(cnmc))}
+    if out is not None:
+        from ..weights import write_json
+
+        write_json(Path(out), result)
+    return result
