@@ -25,16 +25,16 @@ from keras import ops
 @dataclass(frozen=True)
 class AugmentConfig:
     rotation: float = 0.5       # fraction of a full turn either way (0.5 = any angle)
-    zoom: float = 0.1           # +-10 % zoom
-    shear: float = 0.1          # shear factor on each axis
+    zoom: float = 0.08          # +-8 % zoom
+    shear: float = 0.05         # shear factor on each axis
     flip: bool = True           # horizontal and vertical
-    hue: float = 0.06           # +- hue rotation (fraction of the colour wheel)
-    saturation: float = 0.4     # saturation scaled by 1 +- this
-    brightness: float = 0.12    # +- added (cell pixels only)
-    contrast: float = 0.25      # contrast scaled by 1 +- this
-    channel_gain: float = 0.1   # each RGB channel scaled by 1 +- this
-    grayscale: float = 0.2      # probability of dropping colour entirely
-    resolution_loss: float = 0.5  # probability of a 2x/3x down-up resize or a blur
+    hue: float = 0.04           # +- hue rotation (fraction of the colour wheel)
+    saturation: float = 0.3     # saturation scaled by 1 +- this
+    brightness: float = 0.08    # +- added (cell pixels only)
+    contrast: float = 0.2       # contrast scaled by 1 +- this
+    channel_gain: float = 0.08  # each RGB channel scaled by 1 +- this
+    grayscale: float = 0.1      # probability of dropping colour entirely
+    resolution_loss: float = 0.3  # probability of a 2x/3x down-up resize or a blur
 
 
 _RGB2YIQ = [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
@@ -97,8 +97,12 @@ class ResolutionLoss(keras.layers.Layer):
             return x
         h, w = x.shape[1], x.shape[2]
         variants = [x]
+        # "area" (averaging over each output pixel's footprint) exists on TensorFlow only; other
+        # backends (JAX) shrink with antialiased bilinear, also a low-pass, so it runs everywhere.
+        tf_backend = keras.backend.backend() == "tensorflow"
+        shrink = {"interpolation": "area"} if tf_backend else {"interpolation": "bilinear", "antialias": True}
         for f in (2, 3):
-            small = ops.image.resize(x, (max(1, h // f), max(1, w // f)), interpolation="area")
+            small = ops.image.resize(x, (max(1, h // f), max(1, w // f)), **shrink)
             variants.append(ops.image.resize(small, (h, w), interpolation="bilinear"))
         variants.append(ops.image.gaussian_blur(x, kernel_size=(5, 5), sigma=(1.2, 1.2)))
         b = ops.shape(x)[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import os
 import re
@@ -45,13 +46,40 @@ def _quiet_tensorflow(verbose: bool = False) -> None:
     logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
+def _keras_backend() -> str:
+    """The Keras backend in use, or the one Keras will pick, found without importing Keras.
+
+    Importing Keras on the TensorFlow backend loads TensorFlow, whose start-up lines
+    :func:`_import_tensorflow` hides, so Keras' own rule is followed here instead:
+    ``$KERAS_BACKEND`` if set, else ``"backend"`` in ``keras.json`` (in ``$KERAS_HOME``, or
+    ``~/.keras``, or ``/tmp/.keras`` when home is not writable), else ``tensorflow``.
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "config"):
+        return keras.config.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~") if os.access(os.path.expanduser("~"), os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json")) as f:
+            return str(json.load(f).get("backend") or "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
 def _import_tensorflow(verbose: bool = False) -> None:
     """Import TensorFlow; unless ``verbose``, drop the lines it prints on stderr while loading.
 
     Those come from C++ before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach
     them: stderr (file descriptor 2) is sent to a temporary file during the import and written
     back without them. Anything else (a real warning or error) is kept.
+
+    Does nothing on another Keras backend (``KERAS_BACKEND=jax``): ``train`` runs there on a
+    machine without TensorFlow (tests/test_train_jax.py), and Keras then never loads it.
     """
+    if _keras_backend() != "tensorflow":
+        return
     if verbose or "tensorflow" in sys.modules:
         import tensorflow  # noqa: F401
         return
@@ -125,9 +153,10 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
     report = evaluate(args.model, args.data, Path(args.out), args.weights_dir, splits=args.splits,
-                      threshold=args.threshold, exclude_parts=args.exclude_part or [],
-                      cache_dir=args.cache_dir, allow_leakage=args.allow_leakage,
-                      progress=lambda m: log.info(m))
+                      threshold=args.threshold,
+                      exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
+                      cache_dir=args.cache_dir or None, allow_leakage=args.allow_leakage,
+                      calibrate=not args.no_calibrate, progress=lambda m: log.info(m))
     _print_report(report)
     print(f"report -> {args.out}")
     return 0
@@ -282,16 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="batch-norm moving-average momentum when training from random init (default 0.9)")
     sp.set_defaults(func=cmd_train)
 
-    sp = sub.add_parser("evaluate", help="write an evaluation report (metrics + per-image probabilities)")
+    sp = sub.add_parser("evaluate", help="calibrate on validation cells, then write an evaluation report "
+                                         "(cell and image metrics, every probability)")
     sp.add_argument("--model", required=True)
     sp.add_argument("--data", action="append", required=True)
     sp.add_argument("--out", required=True, help="REPORT.json")
     sp.add_argument("--splits", nargs="+", default=["train", "val", "test", "unsplit"])
     sp.add_argument("--exclude-part", action="append")
-    sp.add_argument("--threshold", type=float, default=0.5, help="call ALL when P(ALL) >= this")
+    sp.add_argument("--threshold", type=float,
+                    help="call ALL when calibrated P(ALL) >= this (default: the threshold chosen on validation)")
+    sp.add_argument("--no-calibrate", action="store_true",
+                    help="keep the stored calibration instead of refitting it on the val role's cells")
     sp.add_argument("--cache-dir", default="runs/.cache")
     sp.add_argument("--allow-leakage", action="store_true",
-                    help="report held-out sets even when the model trained on their groups")
+                    help="report test sets even when the model trained or selected on their groups")
     weights_opt(sp)
     sp.set_defaults(func=cmd_evaluate)
 

@@ -1,27 +1,32 @@
-"""Evaluation reports: metrics per dataset and split, with every image's probability.
+"""Evaluation reports: cell- and image-level metrics per dataset and role, with every image's
+and every cell's probability.
 
-Report format (``leukemia_core.report/1``, JSON)::
+Report format (``leukemia_core.report/2``, JSON)::
 
     {
-      "format": "leukemia_core.report/1",
+      "format": "leukemia_core.report/2",
       "model": "proposed",                 # registry name, or "colour_baseline"
       "weights_sha256": "...",             # the file evaluated (null for the baseline)
-      "input_size": 224, "threshold": 0.5, "created": "...", "commit": "...",
+      "input_size": 80, "threshold": 0.47, "calibration": {...}, "created": "...", "commit": "...",
       "sets": [{
-          "key": "cnmc/val",               # <dataset>[-<variant>]/<split>
-          "dataset": "cnmc", "split": "val", "parts": ["fold_2"],
+          "key": "cnmc/test",              # <dataset>[-<variant>]/<role>
+          "dataset": "cnmc", "split": "test", "parts": ["fold_2"],
+          "role": "test",                  # train | val | test (see ROLE_TEXT)
+          "role_text": "test: reported only, never used to choose anything",
           "description": "C-NMC 2019 fold_2 ...",
-          "held_out": true,                # false for the training split
-          "n_images": 43, "n_groups": 21, "group_kind": "patient",
-          "metrics": {...},                # leukemia_core.metrics.compute_metrics at threshold
-          "images": [{"path": "...", "label": "all", "group": "ALL-13",
-                      "subclass": "", "part": "fold_2", "p_all": 0.93}, ...]
+          "held_out": true,                # true only for the test role
+          "n_images": 48, "n_groups": 21, "group_kind": "patient", "n_cells": 48,
+          "metrics": {...},                # image level: compute_metrics of the image P(ALL)
+          "cell_metrics": {...},           # cell level (each cell carries its image's label)
+          "grayscale_metrics": {...},      # image level with grayscale crops (colour-shortcut check)
+          "images": [{"path": "...", "label": "all", "group": "ALL-13", "subclass": "", "part": "fold_2",
+                      "p_all": 0.93, "n_cells": 1, "cells": [0.93]}, ...]
       }, ...],
       "skipped": [{"path": "...", "error": "..."}]   # unreadable files, not scored
     }
 
-Because every image's ``p_all`` is stored, a different threshold can be applied later
-(``compute_metrics(y, p, threshold)``) without running the model again.
+Probabilities are calibrated (:mod:`leukemia_core.calibration`, fitted on the val role's cells)
+and stored, so another threshold can be applied later without running the model again.
 """
 
 from __future__ import annotations
@@ -39,24 +44,33 @@ from .errors import LeukemiaCoreError
 from .metrics import compute_metrics
 from .splits import check_against_groups
 
-REPORT_FORMAT = "leukemia_core.report/1"
+REPORT_FORMAT = "leukemia_core.report/2"
 
+#: What each data role was used for; shown beside every figure.
+ROLE_TEXT = {
+    "train": "train: the weights were fitted on these images",
+    "val": "validation: chose the epoch, calibrator, threshold and refer band (not a test set)",
+    "test": "test: reported only, never used to choose anything",
+    "unsplit": "unsplit user folder: role unknown",
+}
+
+_ARIA_NOTE = "Image-level split (no patient ids): patient leakage possible"
 _SET_TEXT = {
-    "cnmc/train": "C-NMC 2019 training_data fold_0 + fold_1 (training images, no augmentation)",
-    "cnmc/val": "C-NMC 2019 training_data fold_2: patients disjoint from folds 0 and 1",
-    "cnmc/test": "C-NMC 2019 preliminary-phase test set (labelled), patients disjoint from training_data",
-    "aria-original/train": "Aria ALL, Original smear fields, training block (training images)",
-    "aria-original/val": "Aria ALL, Original smear fields, held-out block: last 20% of file numbers per "
-                         "subclass. Image-level split (no patient ids): patient leakage possible",
-    "aria-segmented/train": "Aria ALL, Segmented fields, training block (training images)",
-    "aria-segmented/val": "Aria ALL, Segmented fields, held-out block: last 20% of file numbers per "
-                          "subclass. Image-level split (no patient ids): patient leakage possible",
+    "cnmc/train": "C-NMC 2019 fold_0 + fold_1, training patients",
+    "cnmc/val": "C-NMC 2019 fold_0 + fold_1, validation patients (a quarter per class, disjoint from training)",
+    "cnmc/test": "C-NMC 2019 fold_2: patients disjoint from folds 0 and 1",
+    "cnmc-prelim/test": "C-NMC 2019 preliminary-phase test set (labelled), patients disjoint from training_data",
+    "aria-original/train": "Aria ALL, Original smear fields, training blocks",
+    "aria-original/val": "Aria ALL, Original smear fields, validation band (the 15% of file numbers before the "
+                         "test block, per subclass). " + _ARIA_NOTE,
+    "aria-original/test": "Aria ALL, Original smear fields, test block: last 20% of file numbers per subclass. "
+                          + _ARIA_NOTE,
 }
 
 
 def set_key(r: Record) -> str:
     """Report set of a record: ``cnmc/val``, ``aria-original/val``, ``folder/unsplit`` ..."""
-    ds = f"aria-{r.part.lower()}" if r.dataset == "aria" else r.dataset
+    ds = f"aria-{r.part.lower()}" if r.dataset == "aria" else ("cnmc-prelim" if r.part == "prelim" else r.dataset)
     return f"{ds}/{r.split}"
 
 
@@ -72,16 +86,20 @@ def group_sets(records: Iterable[Record], splits: Sequence[str] | None = None) -
     return dict(sorted(sets.items()))
 
 
-def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold: float) -> dict:
+def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold: float,
+              cells: Sequence[Sequence[float]] | None = None, grayscale_p: np.ndarray | None = None) -> dict:
+    """One report set. ``p_all``: image P(ALL) ``(N,)``; ``cells``: each image's cell P(ALL) list."""
     y = np.array([r.y for r in records], int)
     split = key.split("/")[-1]
-    return {
+    out = {
         "key": key,
         "dataset": records[0].dataset,
         "split": split,
+        "role": split,
+        "role_text": ROLE_TEXT.get(split, split),
         "parts": sorted({r.part for r in records}),
         "description": describe_set(key),
-        "held_out": split != "train",
+        "held_out": split == "test",
         "n_images": len(records),
         "n_groups": len({r.group for r in records}),
         "group_kind": "patient" if records[0].dataset == "cnmc" else
@@ -90,6 +108,17 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
         "images": [{"path": str(r.path), "label": r.label, "group": r.group, "subclass": r.subclass,
                     "part": r.part, "p_all": round(float(p), 6)} for r, p in zip(records, p_all)],
     }
+    if cells is not None:
+        for img, c in zip(out["images"], cells):
+            img["n_cells"] = len(c)
+            img["cells"] = [round(float(v), 4) for v in c]
+        cy = np.concatenate([[r.y] * len(c) for r, c in zip(records, cells)]).astype(int) if records else np.zeros(0)
+        cp = np.concatenate([np.asarray(c, float) for c in cells]) if cells else np.zeros(0)
+        out["n_cells"] = int(len(cp))
+        out["cell_metrics"] = compute_metrics(cy, cp, threshold)
+    if grayscale_p is not None:
+        out["grayscale_metrics"] = compute_metrics(y, grayscale_p, threshold)
+    return out
 
 
 def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> dict:
@@ -100,39 +129,102 @@ def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> di
             "commit": git_commit(), "sets": sets, "skipped": skipped}
 
 
-def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_dir: Path | None = None,
-             splits: Sequence[str] = ("train", "val", "test", "unsplit"), threshold: float = 0.5,
-             exclude_parts: Sequence[str] = (), batch_size: int = 32, cache_dir: Path | None = None,
-             allow_leakage: bool = False, progress: Callable[[str], None] | None = None) -> dict:
-    """Evaluate a shipped model on dataset folders and write the report.
+def check_roles(sets: dict[str, list[Record]], manifest: dict, allow_leakage: bool = False) -> None:
+    """Refuse to report a set as test when the model trained or selected on any of its groups."""
+    training = manifest.get("training", {})
+    for key, recs in sets.items():
+        role = key.split("/")[-1]
+        if role == "test" and not allow_leakage:
+            check_against_groups(recs, training.get("train_groups", []), f"{key} (trained on)")
+            check_against_groups(recs, training.get("selected_on", []), f"{key} (chose the epoch on)")
 
-    Held-out sets whose groups the model was trained on (per its manifest) are refused with
+
+def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarray, n_images: int) -> list[np.ndarray]:
+    """Per image, the P(ALL) of the cells that count for the image call (whole cells; all cells
+    when every one touches the edge)."""
+    out = []
+    for i in range(n_images):
+        sel = image_index == i
+        whole = sel & ~border
+        out.append(cells_p[whole] if whole.any() else cells_p[sel])
+    return out
+
+
+def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_dir: Path | None = None,
+             splits: Sequence[str] = ("train", "val", "test", "unsplit"), threshold: float | None = None,
+             exclude_parts: Sequence[str] = ("Segmented",), batch_size: int = 64, cache_dir: Path | None = None,
+             allow_leakage: bool = False, calibrate: bool = True,
+             progress: Callable[[str], None] | None = None) -> dict:
+    """Evaluate a shipped model, cell by cell, on dataset folders and write the report.
+
+    With ``calibrate``, the calibrator, threshold and refer band are fitted on the val role's cells
+    and written to ``<weights_dir>/<name>.calibration.json`` before anything is scored. Test sets
+    whose groups the model trained or selected on (per its manifest) are refused with
     :class:`~leukemia_core.errors.LeakageError` unless ``allow_leakage``.
     """
-    from .inference import Predictor, load_model
-    from .pipeline import load_images
+    from .calibration import calibration_path, fit_calibration, read_calibration
+    from .cells.crop import whole_image_crop
+    from .cells.dataset import extract_cells
+    from .images import read_image
+    from .inference import Predictor, default_weights_dir, load_model
 
-    loaded = load_model(name, weights_dir)
+    wdir = Path(weights_dir or default_weights_dir())
+    loaded = load_model(name, wdir)
     pred = Predictor(loaded, batch_size)
     records = [r for r in read_many(data) if r.part not in exclude_parts]
     sets = group_sets(records, splits)
     if not sets:
         raise LeukemiaCoreError(f"no images in splits {', '.join(splits)} under {', '.join(map(str, data))}")
-    train_groups = loaded.manifest.get("training", {}).get("train_groups", [])
-    out_sets, skipped = [], []
+    check_roles(sets, loaded.manifest, allow_leakage)
+    share = float(loaded.manifest.get("cell_share", 0.75))
+    scored = {}
+    skipped = []
     for key, recs in sets.items():
-        if not key.endswith("/train") and not allow_leakage:
-            check_against_groups(recs, train_groups, key)
         if progress:
             progress(f"{name}: {key} ({len(recs)} images)")
-        x, _, kept, bad = load_images(recs, loaded.input_size, loaded.noise_reduction, cache_dir)
-        skipped += [{"path": str(r.path), "error": msg} for r, msg in bad]
-        if not kept:
+        cs = extract_cells(recs, loaded.input_size, share, cache_dir)
+        bad = {id(r) for r, _ in cs.errors}
+        skipped += [{"path": str(r.path), "error": msg} for r, msg in cs.errors]
+        p = pred.predict(cs.x.astype(np.float32) / 255.0).astype(np.float64) if len(cs.x) else np.zeros(0)
+        per_image = image_scores(p, cs.image_index, cs.border, len(recs))
+        for i, r in enumerate(recs):  # no cell found: the whole image, as prediction does
+            if cs.n_cells[i] == 0 and id(r) not in bad:
+                per_image[i] = pred.predict(whole_image_crop(read_image(r.path), loaded.input_size)[None] / 255.0)
+        gray = None
+        if key.endswith("/test") and len(cs.x):
+            g = cs.x.mean(axis=-1, keepdims=True).repeat(3, axis=-1).astype(np.float32) / 255.0
+            gray = image_scores(pred.predict(g).astype(np.float64), cs.image_index, cs.border, len(recs))
+        keep = [i for i, r in enumerate(recs) if id(r) not in bad]
+        scored[key] = ([recs[i] for i in keep], [per_image[i] for i in keep],
+                       [gray[i] for i in keep] if gray is not None else None)
+    if calibrate:
+        val = [(k, v) for k, v in scored.items() if k.endswith("/val")]
+        if val:
+            y = np.concatenate([[r.y] * len(c) for _, (recs, cells, _) in val for r, c in zip(recs, cells)])
+            p = np.concatenate([c for _, (_, cells, _) in val for c in cells])
+            ds = np.concatenate([[r.dataset] * len(c) for _, (recs, cells, _) in val for r, c in zip(recs, cells)])
+            cal = fit_calibration(p, y.astype(int), ds)
+            cal.info["fitted_on"] = [k for k, _ in val]
+            cal.info["weights_sha256"] = loaded.manifest.get("weights_sha256")
+            from .weights import write_json
+
+            write_json(calibration_path(wdir, name), cal.to_json())
+    cal = read_calibration(wdir, name)
+    thr = cal.threshold if threshold is None else threshold
+    out_sets = []
+    for key, (recs, cells, gray) in scored.items():
+        if not recs:
             continue
-        p = np.concatenate([pred.predict(x[i:i + 256].astype(np.float32) / 255.0) for i in range(0, len(x), 256)])
-        out_sets.append(build_set(key, kept, p, threshold))
+        cells_cal = [cal.apply(c) for c in cells]
+        img_p = np.array([c.mean() for c in cells_cal])
+        gray_p = np.array([cal.apply(g).mean() for g in gray]) if gray is not None else None
+        s = build_set(key, recs, img_p, thr, cells_cal, gray_p)
+        s["calibrated"] = cal.fitted
+        out_sets.append(s)
     report = make_report(name, out_sets, skipped, weights_sha256=loaded.manifest.get("weights_sha256"),
-                         input_size=loaded.input_size, threshold=threshold, data=[str(d) for d in data])
+                         input_size=loaded.input_size, threshold=thr, calibration=cal.to_json(),
+                         image_rule="image P(ALL) = mean calibrated P(ALL) of its whole cells; ALL when >= threshold",
+                         data=[str(d) for d in data])
     if out is not None:
         from .weights import write_json
 

@@ -1,0 +1,195 @@
+"""Calibrated probabilities, the decision threshold and the "refer" band, all fitted on
+validation cells only.
+
+* **Calibrator**: Platt scaling, ``P = sigmoid(a * logit(p) + b)`` (temperature scaling is the
+  case ``b = 0``; ``a = 1 / T``), fitted by weighted maximum likelihood. Weights give each dataset
+  the same total and, within a dataset, each class the same total, so the calibrated P(ALL)
+  answers "is this cell a blast" at even odds, not at the validation set's class mix
+  (Aria's validation fields are 85 % ALL). J. Platt, "Probabilistic outputs for support vector
+  machines", 1999; C. Guo et al., "On calibration of modern neural networks", ICML 2017.
+* **Threshold**: the calibrated P(ALL) at which validation balanced accuracy (same weights) is
+  highest.
+* **Refer band**: ``[threshold - w, threshold + w]``; ``w`` is the smallest half-width (steps of
+  0.05, at most :data:`MAX_REFER_HALF_WIDTH`) such that the calls outside the band reach
+  :data:`REFER_TARGET` weighted balanced accuracy on validation cells. Cells inside it are
+  marked "refer": a person must look at them.
+* **ECE**: expected calibration error over 10 equal-width bins, with the same weights.
+
+A :class:`Calibration` is stored as ``model_weights/<model>.calibration.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: The decision threshold when a model has no calibration file.
+DEFAULT_THRESHOLD = 0.5
+REFER_TARGET = 0.90
+MAX_REFER_HALF_WIDTH = 0.3
+_EPS = 1e-6
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, np.float64)))
+
+
+def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Weights giving each group (dataset) an equal total and each class within it an equal share."""
+    y = np.asarray(y, int)
+    groups = np.zeros(len(y), int) if groups is None else np.asarray(groups)
+    w = np.zeros(len(y), np.float64)
+    names = sorted(set(groups.tolist()))
+    for g in names:
+        in_g = groups == g
+        classes = [c for c in (0, 1) if np.any(in_g & (y == c))]
+        for c in classes:
+            sel = in_g & (y == c)
+            w[sel] = 1.0 / len(names) / len(classes) / sel.sum()
+    return w / w.sum() if w.sum() else w
+
+
+def weighted_balanced_accuracy(y: np.ndarray, called_all: np.ndarray, w: np.ndarray) -> float | None:
+    """Mean of the weighted recalls of the two classes (None when a class is absent)."""
+    rec = []
+    for c in (0, 1):
+        sel = y == c
+        if not w[sel].sum():
+            return None
+        rec.append(float(w[sel & (called_all == bool(c))].sum() / w[sel].sum()))
+    return float(np.mean(rec))
+
+
+def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, bins: int = 10) -> float:
+    """Expected calibration error of P(ALL) (weighted), equal-width bins on [0, 1]."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    w = np.ones(len(y)) if w is None else np.asarray(w, float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    total, err = w.sum(), 0.0
+    for b in range(bins):
+        sel = idx == b
+        if w[sel].sum() > 0:
+            err += w[sel].sum() / total * abs(np.average(y[sel], weights=w[sel]) - np.average(p[sel], weights=w[sel]))
+    return float(err)
+
+
+def reliability(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, bins: int = 10) -> list[dict]:
+    """Per-bin mean predicted P(ALL), observed share of ALL and weight share (for a plot)."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    w = np.ones(len(y)) if w is None else np.asarray(w, float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        sel = idx == b
+        if w[sel].sum() > 0:
+            out.append({"bin": [b / bins, (b + 1) / bins], "mean_p": float(np.average(p[sel], weights=w[sel])),
+                        "observed": float(np.average(y[sel], weights=w[sel])), "n": int(sel.sum()),
+                        "weight": float(w[sel].sum() / w.sum())})
+    return out
+
+
+def fit_platt(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted logistic fit of ``y`` on ``logit(p)``: returns ``(a, b)`` (L-BFGS on the log loss)."""
+    from scipy.optimize import minimize
+
+    z = logit(p)
+    y = np.asarray(y, float)
+    w = np.asarray(w, float) / np.sum(w)
+
+    def loss(ab):
+        t = ab[0] * z + ab[1]
+        # log(1 + e^t) - y t, computed stably
+        nll = np.logaddexp(0.0, t) - y * t
+        q = sigmoid(t)
+        return float(np.sum(w * nll)), np.array([np.sum(w * (q - y) * z), np.sum(w * (q - y))])
+
+    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    return float(res.x[0]), float(res.x[1])
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt calibrator, threshold and refer band of one model (identity when not fitted)."""
+
+    a: float = 1.0
+    b: float = 0.0
+    threshold: float = DEFAULT_THRESHOLD
+    refer_half_width: float = 0.0
+    fitted: bool = False
+    info: dict = field(default_factory=dict)
+
+    def apply(self, p_raw: np.ndarray) -> np.ndarray:
+        """Calibrated P(ALL) for raw model outputs (any shape)."""
+        if not self.fitted:
+            return np.asarray(p_raw, np.float64)
+        return sigmoid(self.a * logit(p_raw) + self.b)
+
+    @property
+    def refer_band(self) -> tuple[float, float]:
+        return (max(0.0, self.threshold - self.refer_half_width), min(1.0, self.threshold + self.refer_half_width))
+
+    def band_at(self, threshold: float) -> tuple[float, float]:
+        """The refer band moved to another threshold (same half-width)."""
+        return (max(0.0, threshold - self.refer_half_width), min(1.0, threshold + self.refer_half_width))
+
+    def refer(self, p_cal: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        lo, hi = self.band_at(self.threshold if threshold is None else threshold)
+        p = np.asarray(p_cal)
+        return (p >= lo) & (p <= hi) if self.refer_half_width > 0 else np.zeros(p.shape, bool)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Calibration":
+        return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info") if k in d})
+
+
+def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> Calibration:
+    """Fit calibrator, threshold and refer band on validation cells (see module docstring)."""
+    y = np.asarray(y, int)
+    w = balanced_weights(y, datasets)
+    a, b = fit_platt(p_raw, y, w)
+    p = sigmoid(a * logit(p_raw) + b)
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    scores = [weighted_balanced_accuracy(y, p >= t, w) or 0.0 for t in grid]
+    threshold = float(grid[int(np.argmax(scores))])
+    half = MAX_REFER_HALF_WIDTH
+    for h in np.round(np.arange(0.0, MAX_REFER_HALF_WIDTH + 1e-9, 0.05), 2):
+        out = (p < threshold - h) | (p > threshold + h)
+        if out.sum() and (weighted_balanced_accuracy(y[out], (p >= threshold)[out], w[out]) or 0) >= REFER_TARGET:
+            half = float(h)
+            break
+    inside = (p >= threshold - half) & (p <= threshold + half)
+    info = {
+        "method": "Platt scaling on logit(P(ALL)), weighted so each dataset and each class within it count equally",
+        "n_cells": int(len(y)), "datasets": sorted(set(np.asarray(datasets).tolist())),
+        "ece_before": ece(y, p_raw, w), "ece_after": ece(y, p, w),
+        "reliability_before": reliability(y, p_raw, w), "reliability_after": reliability(y, p, w),
+        "balanced_accuracy_at_threshold": max(scores),
+        "refer_share": float(w[inside].sum()),
+        "refer_target": REFER_TARGET, "refer_reached": bool(half < MAX_REFER_HALF_WIDTH or (
+            (~inside).any() and (weighted_balanced_accuracy(y[~inside], (p >= threshold)[~inside], w[~inside]) or 0)
+            >= REFER_TARGET)),
+    }
+    return Calibration(a, b, threshold, half, True, info)
+
+
+def calibration_path(weights_dir: Path, name: str) -> Path:
+    return Path(weights_dir) / f"{name}.calibration.json"
+
+
+def read_calibration(weights_dir: Path, name: str) -> Calibration:
+    """The stored calibration of ``name``, or the identity (threshold 0.5, no band) when absent."""
+    path = calibration_path(weights_dir, name)
+    if not path.is_file():
+        return Calibration()
+    return Calibration.from_json(json.loads(path.read_text()))
