@@ -111,7 +111,8 @@ def fit_platt(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float
         q = sigmoid(t)
         return float(np.sum(w * nll)), np.array([np.sum(w * (q - y) * z), np.sum(w * (q - y))])
 
-    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    # a > 0: calibration may rescale the model's ranking but never reverse it
+    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-3, None), (None, None)])
     return float(res.x[0]), float(res.x[1])
 
 
@@ -131,6 +132,12 @@ class Calibration:
         if not self.fitted:
             return np.asarray(p_raw, np.float64)
         return sigmoid(self.a * logit(p_raw) + self.b)
+
+    def raw_threshold(self, threshold: float) -> float:
+        """The raw model output that calibrates to ``threshold`` (for explaining the call)."""
+        if not self.fitted or self.a <= 0:
+            return float(threshold)
+        return float(sigmoid((logit(np.array(threshold)) - self.b) / self.a))
 
     @property
     def refer_band(self) -> tuple[float, float]:

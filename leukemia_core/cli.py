@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .errors import LeukemiaCoreError
 
 log = logging.getLogger("leukemia_core")
@@ -174,7 +176,7 @@ def cmd_baseline(args) -> int:
 
 def cmd_predict(args) -> int:
     from .explain import Explainer, heatmap_on_image, overlay
-    from .inference import Predictor, default_weights_dir, expand_paths, load_model, predict_files
+    from .inference import Predictor, cell_rows, default_weights_dir, expand_paths, load_model, predict_files
     from .models import get_spec, list_models
     from .reports import display_copy
     from .weights import read_manifest
@@ -197,25 +199,48 @@ def cmd_predict(args) -> int:
     if cam_dir:
         cam_dir.mkdir(parents=True, exist_ok=True)
         explainers = {n: Explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
-    rows_done = {"n": 0}
+    cell_csv = None
+    cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
+                   "p_all", "refer"] + (["cam"] if cam_dir else [])
+    if args.cells:
+        Path(args.cells).parent.mkdir(parents=True, exist_ok=True)
+        cell_csv = open(args.cells, "w", newline="")
+        cell_writer = csv.DictWriter(cell_csv, fieldnames=cell_fields, extrasaction="ignore")
+        cell_writer.writeheader()
 
     def on_result(row, rgb):
-        rows_done["n"] += 1
-        if cam_dir and rgb is not None:
+        a = row.get("analysis")
+        thr = row["threshold"] if row["threshold"] != "" else None
+        cells = cell_rows(row, thr) if a is not None else []
+        if cam_dir and a is not None:
             import cv2
 
-            pred = predictors[row["model"]]
-            _, cam = explainers[row["model"]].explain_called(pred.prepare(rgb), args.threshold)
-            shown = display_copy(rgb, 1024)
-            picture = overlay(shown, heatmap_on_image(cam[0], shown.shape[:2]), alpha=args.alpha)
-            out = cam_dir / f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}.png"
-            cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-            row["cam"] = str(out)
+            cal = loaded[row["model"]].calibration
+            x = a.found.crops.astype(np.float32) / 255.0
+            _, maps = explainers[row["model"]].explain_called(x, cal.raw_threshold(thr))
+            stem = f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}"
+            for i, m in enumerate(maps):
+                big = cv2.resize(a.found.crops[i], (160, 160), interpolation=cv2.INTER_CUBIC)
+                picture = overlay(big, heatmap_on_image(m, big.shape[:2]), alpha=args.alpha)
+                out = cam_dir / (f"{stem}.cell{i + 1:03d}.png" if not a.found.whole_image else f"{stem}.whole.png")
+                cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+                if i < len(cells):
+                    cells[i]["cam"] = str(out)
+            row["cam"] = str(cam_dir / f"{stem}.*.png")
+        if cell_csv is not None:
+            for c in cells:
+                cell_writer.writerow({k: c.get(k, "") for k in cell_fields})
         if args.verbose_log:
-            log.info("%s %s: %s", row["model"], row["path"], row["error"] or f"{row['label']} p_all={row['p_all']}")
+            log.info("%s %s: %s", row["model"], row["path"], row["error"] or
+                     f"{row['label']} p_all={row['p_all']} cells={row['n_cells']} blast%={row['blast_pct']}")
 
-    rows = predict_files(paths, predictors, args.threshold, on_result)
-    fields = ["path", "model", "label", "p_all", "error"] + (["cam"] if cam_dir else [])
+    try:
+        rows = predict_files(paths, predictors, args.threshold, on_result)
+    finally:
+        if cell_csv is not None:
+            cell_csv.close()
+    fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "notes",
+              "error"] + (["cam"] if cam_dir else [])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
@@ -332,8 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
     sp.add_argument("--out", required=True, help="PRED.csv")
     sp.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
-    sp.add_argument("--threshold", type=float, default=0.5)
-    sp.add_argument("--cam", help="also write Grad-CAM overlays (PNG) into this folder")
+    sp.add_argument("--threshold", type=float,
+                    help="calibrated P(ALL) threshold (default: each model's, chosen on validation cells)")
+    sp.add_argument("--cells", help="also write one row per found cell to this CSV")
+    sp.add_argument("--cam", help="also write one Grad-CAM overlay (PNG) per cell into this folder")
     sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
     sp.add_argument("--alpha", type=float, default=0.4, help="overlay opacity")
     sp.add_argument("-v", "--verbose", dest="verbose_log", action="store_true", default=argparse.SUPPRESS,

@@ -1,9 +1,11 @@
-"""Loading shipped models and predicting on images.
+"""Loading shipped models and predicting on images, cell by cell.
 
 ``load_model(name)`` reads ``model_weights/<name>.manifest.json``, verifies the weights file's
-sha256, builds the registered architecture at the manifest's input size and loads the weights.
-A :class:`Predictor` runs the forward pass through one compiled ``tf.function`` (fixed input
-signature), which avoids ``model.predict``'s per-call set-up and eager overhead.
+sha256, builds the registered architecture at the manifest's input size, loads the weights and
+the model's calibration. A :class:`Predictor` runs the forward pass through one compiled
+``tf.function`` (fixed input signature), which avoids ``model.predict``'s per-call set-up and
+eager overhead. :func:`predict_files` finds the white cells of each image once, scores them with
+every model and sums up the image (:mod:`leukemia_core.cells.analyze`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .calibration import Calibration, read_calibration
+from .cells.analyze import FoundCells, ImageAnalysis, analyze, find_and_crop
 from .errors import ImageReadError, WeightsError
 from .images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .models import create_model, get_spec
@@ -38,6 +42,8 @@ class LoadedModel:
     manifest: dict
     input_size: int
     noise_reduction: bool = True
+    calibration: Calibration = Calibration()
+    cell_share: float = 0.75
 
     @property
     def cam_layer(self) -> str:
@@ -74,7 +80,10 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
     model = create_model(name, size)
     load_weights_into(model, path, manifest.get("weights_sha256") if verify else None)
     nr = bool(manifest.get("training", {}).get("noise_reduction", True))
-    return LoadedModel(name, model, manifest, size, nr)
+    cal = read_calibration(wdir, name)
+    if cal.fitted and cal.info.get("weights_sha256") not in (None, manifest.get("weights_sha256")):
+        raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
+    return LoadedModel(name, model, manifest, size, nr, cal, float(manifest.get("cell_share", 0.75)))
 
 
 class Predictor:
@@ -123,9 +132,21 @@ class Predictor:
         out = [self._forward(x[i:i + self.batch_size]).numpy() for i in range(0, len(x), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
+    def find_cells(self, rgb: np.ndarray) -> FoundCells:
+        """The white cells of a decoded image, cropped for this model."""
+        return find_and_crop(rgb, self.loaded.input_size, self.loaded.cell_share)
+
+    def analyze(self, found: FoundCells) -> ImageAnalysis:
+        """Score every cell crop of ``found`` (calibrated)."""
+        return analyze(found, self.predict, self.loaded.calibration)
+
+    def analyze_image(self, source: ImageSource) -> ImageAnalysis:
+        """Cell-by-cell reading of one image file, bytes or upload. Raises :class:`ImageReadError`."""
+        return self.analyze(self.find_cells(read_image(source)))
+
     def predict_image(self, source: ImageSource) -> float:
-        """P(ALL) for one image file, bytes or upload. Raises :class:`ImageReadError`."""
-        return float(self.predict(self.prepare(read_image(source)))[0])
+        """The image's calibrated P(ALL) (mean over its whole cells). Raises :class:`ImageReadError`."""
+        return self.analyze_image(source).image_p_all
 
 
 def label_of(p_all: float, threshold: float = 0.5) -> str:
@@ -175,15 +196,44 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return uniq
 
 
-def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], threshold: float = 0.5,
-                  on_result=None) -> list[dict]:
-    """Predict every file with every model; a bad file fills ``error`` and the batch goes on.
+def threshold_of(pred: "Predictor", threshold: float | None) -> float:
+    """``threshold`` when given, else the model's validation-chosen threshold."""
+    return pred.loaded.calibration.threshold if threshold is None else float(threshold)
 
-    A file whose suffix is not one of :data:`IMAGE_SUFFIXES` (a GIF, a DICOM ...) is an error row
-    whether it was named or found in a folder; it is not decoded.
+
+def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
+    """The CSV row of one image read by one model (``analysis`` is kept for callers, not written)."""
+    bp = a.blast_pct(threshold)
+    return {"path": str(path), "model": name, "label": a.label(threshold), "p_all": round(a.image_p_all, 6),
+            "n_cells": a.n_cells, "blast_pct": "" if bp is None else round(bp, 1),
+            "n_refer": int(a.refer(threshold).sum()), "threshold": round(threshold, 4),
+            "notes": "; ".join(a.found.notes), "error": "", "analysis": a}
+
+
+def cell_rows(row: dict, threshold: float) -> list[dict]:
+    """One row per cell of an image row (none for an error row or a whole-image call)."""
+    a: ImageAnalysis | None = row.get("analysis")
+    if a is None or a.found.whole_image:
+        return []
+    calls, refer = a.calls(threshold), a.refer(threshold)
+    return [{"path": row["path"], "model": row["model"], **c.as_dict(), "label": "ALL" if calls[i] else "HEM",
+             "p_all": round(float(a.p_all[i]), 6), "refer": bool(refer[i])} for i, c in enumerate(a.found.cells)]
+
+
+def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], threshold: float | None = None,
+                  on_result=None) -> list[dict]:
+    """Read every file cell by cell with every model; a bad file fills ``error`` and the batch goes on.
+
+    The cells of an image are found once per input size and shared by the models. A file whose
+    suffix is not one of :data:`IMAGE_SUFFIXES` (a GIF, a DICOM ...) is an error row whether it was
+    named or found in a folder; it is not decoded.
+
+    Args:
+        threshold: calibrated P(ALL) threshold; None = each model's own (chosen on validation).
 
     Returns:
-        rows ``{path, model, label, p_all, error}`` (``label``/``p_all`` empty on error).
+        rows ``{path, model, label, p_all, n_cells, blast_pct, n_refer, threshold, notes, error,
+        analysis}``; ``label``/``p_all`` are the image's call and mean cell P(ALL), empty on error.
     """
     rows = []
     for path in paths:
@@ -195,13 +245,16 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
                 rgb = read_image(path)
             except ImageReadError as exc:
                 err = str(exc)
+        found: dict[tuple[int, float], FoundCells] = {}
         for name, pred in predictors.items():
             if rgb is None:
-                row = {"path": str(path), "model": name, "label": "", "p_all": "", "error": err}
+                row = {"path": str(path), "model": name, "label": "", "p_all": "", "n_cells": "", "blast_pct": "",
+                       "n_refer": "", "threshold": "", "notes": "", "error": err, "analysis": None}
             else:
-                p = float(pred.predict(pred.prepare(rgb))[0])
-                row = {"path": str(path), "model": name, "label": label_of(p, threshold),
-                       "p_all": round(p, 6), "error": ""}
+                key = (pred.loaded.input_size, pred.loaded.cell_share)
+                if key not in found:
+                    found[key] = pred.find_cells(rgb)
+                row = image_row(path, name, pred.analyze(found[key]), threshold_of(pred, threshold))
             rows.append(row)
             if on_result:
                 on_result(row, rgb)
