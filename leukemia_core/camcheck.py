@@ -1,6 +1,7 @@
 """Explanation check: how much of a model's CAM energy falls on white cells.
 
-On the Aria held-out block, each Original field has a Segmented version made by the dataset's
+On the Aria test block (the last 20 % of file numbers per subclass, never used to choose
+anything), each Original field has a Segmented version made by the dataset's
 authors (white cells kept, everything else black). Thresholding it (any channel > 20), closing
 small holes and filling each cell gives a cell mask. For every field we compute the model's
 Grad-CAM (for the class it predicts) and the share of the map's total energy inside the mask.
@@ -39,7 +40,7 @@ def cell_mask(segmented_rgb: np.ndarray, size: int) -> np.ndarray:
 
 def run_cam_check(models: Sequence[str], data: str | Path, out: Path | None = None, weights_dir=None,
                   method: str = "gradcam", limit: int | None = None, batch_size: int = 16) -> dict:
-    """Share of CAM energy on cells, per model, on the Aria held-out (``val``) block.
+    """Share of CAM energy on cells, per model, on the Aria ``test`` block.
 
     Returns (and writes to ``out``)::
 
@@ -53,14 +54,14 @@ def run_cam_check(models: Sequence[str], data: str | Path, out: Path | None = No
 
     names = list_models() if list(models) == ["all"] else list(models)
     recs = read_aria(Path(data))
-    segmented = {r.path.name: r for r in recs if r.part == "Segmented" and r.split == "val"}
-    fields = [r for r in recs if r.part == "Original" and r.split == "val" and r.path.name in segmented]
+    segmented = {r.path.name: r for r in recs if r.part == "Segmented" and r.split == "test"}
+    fields = [r for r in recs if r.part == "Original" and r.split == "test" and r.path.name in segmented]
     if not fields:
-        raise LeukemiaCoreError(f"{data}: no held-out Original fields with a Segmented version")
+        raise LeukemiaCoreError(f"{data}: no Original fields with a Segmented version in the test block")
     if limit:
         step = max(1, len(fields) // limit)
         fields = fields[::step][:limit]
-    result = {"method": method, "data": str(data), "set": "aria-original/val", "n_fields": len(fields),
+    result = {"method": method, "data": str(data), "set": "aria-original/test", "n_fields": len(fields),
               "mask_threshold": MASK_THRESHOLD,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "models": {}}
     originals = [read_image(r.path) for r in fields]

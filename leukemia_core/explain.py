@@ -12,7 +12,8 @@ loaded model: it builds derived models that share the model's weights (one endin
   tf-keras-vis.
 * ``gradcam++``: Chattopadhyay et al., WACV 2018 (tf-keras-vis ``GradcamPlusPlus``).
 * ``scorecam``: Wang et al., CVPR-W 2020 (tf-keras-vis ``Scorecam``), on the ``max_n``
-  most active channels (Faster Score-CAM); 64 by default, which is what the app shows.
+  most active channels (Faster Score-CAM); 64 by default, which is what the app shows. It is
+  given the logits model too: tf-keras-vis takes the softmax of the scores itself.
 
 Example::
 
@@ -104,7 +105,10 @@ class Explainer:
         else:
             from tf_keras_vis.scorecam import Scorecam
 
-            self._vis = Scorecam(model, clone=False)
+            # tf-keras-vis applies softmax to the scores of the masked inputs itself: give it the
+            # logits, or the softmax is applied twice and every channel weight is squeezed
+            # into [0.27, 0.73]
+            self._vis = Scorecam(self._logits_model, clone=False)
 
         h, w = self.size
         feats_out = model.get_layer(cam_layer).output

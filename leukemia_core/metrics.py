@@ -36,6 +36,13 @@ def compute_metrics(y_true, p_all, threshold: float = 0.5) -> dict:
         ``weighted`` {precision, recall, f1}, ``roc_auc`` (None with one class present),
         ``confusion_matrix`` (rows true, columns predicted, HEM then ALL), ``n``, ``threshold``.
         Undefined ratios (no samples of a class) are None, never a made-up number.
+
+    Convention for a class that is never predicted: its precision (0/0) stays None, but its F1
+    is 0 when it has samples (its recall is then 0), as in scikit-learn's ``zero_division=0``;
+    so weighted F1 counts that class with its full support instead of silently leaving it out
+    (a model that calls everything HEM does not get HEM's F1 as its weighted F1). A class with
+    no samples has F1 None and weight 0. Weighted precision and recall average the classes whose
+    value is defined, weighted by support.
     """
     y = np.asarray(y_true, int)
     p = np.asarray(p_all, float)
@@ -47,9 +54,12 @@ def compute_metrics(y_true, p_all, threshold: float = 0.5) -> dict:
         tp = cm[c, c]
         precision = _div(tp, cm[:, c].sum())
         recall = _div(tp, cm[c, :].sum())
-        f1 = (2 * precision * recall / (precision + recall)
-              if precision is not None and recall is not None and (precision + recall) > 0 else
-              (0.0 if precision is not None and recall is not None else None))
+        if recall is None:  # no samples of this class: F1 undefined (and weight 0)
+            f1 = None
+        elif precision is None or precision + recall == 0:  # never predicted (recall 0), or no hit
+            f1 = 0.0
+        else:
+            f1 = 2 * precision * recall / (precision + recall)
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": int(cm[c, :].sum())}
     weighted = {}
     for k in ("precision", "recall", "f1"):

@@ -1,10 +1,14 @@
 """Dataset readers on small trees in the official layouts, the leakage check, and the real data."""
 
-from collections import Counter
+import csv
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import replace
 
 import pytest
 
-from leukemia_core.datasets import cnmc_patient, detect_layout, read_aria, read_cnmc, read_dataset, read_folder
+from leukemia_core.datasets import (ARIA_BLOCK, carve_validation, cnmc_patient, detect_layout, read_aria, read_cnmc,
+                                    read_dataset, read_folder)
 from leukemia_core.errors import DatasetLayoutError, LeakageError
 from leukemia_core.splits import check_against_groups, check_leakage, group_keys, select
 
@@ -24,13 +28,29 @@ def test_cnmc_patient_rejects_other_names():
         cnmc_patient("cell_001.bmp")
 
 
+def _roles_of_groups(recs):
+    roles = defaultdict(set)
+    for r in recs:
+        roles[(r.dataset, r.group)].add(r.split)
+    return roles
+
+
 def test_cnmc_official_layout(cnmc_tree):
     assert detect_layout(cnmc_tree) == "cnmc"
     recs = read_cnmc(cnmc_tree)
     by_part = Counter(r.part for r in recs)
     assert by_part == {"fold_0": 3, "fold_1": 2, "fold_2": 2, "prelim": 2}
-    assert {r.split for r in recs if r.part == "fold_2"} == {"val"}
+    # fold_2 and the prelim set are test; fold_0 + fold_1 are train, with a val share carved out
+    assert {r.split for r in recs if r.part == "fold_2"} == {"test"}
     assert {r.split for r in recs if r.part == "prelim"} == {"test"}
+    assert {r.split for r in recs if r.part in ("fold_0", "fold_1")} == {"train", "val"}
+    # training folds: ALL-13, ALL-18 and HEM-13, HEM-3, HEM-1: a quarter of each class, at least
+    # one patient, is val: one ALL and one HEM patient
+    val = [r for r in recs if r.split == "val"]
+    assert Counter(r.label for r in val) == {"all": 1, "hem": 1}
+    assert {r.group for r in val} < {"ALL-13", "ALL-18", "HEM-13", "HEM-3", "HEM-1"}
+    assert Counter(r.label for r in recs if r.split == "train") == {"all": 1, "hem": 2}
+    assert all(len(roles) == 1 for roles in _roles_of_groups(recs).values())
     prelim = {r.path.name: r for r in recs if r.part == "prelim"}
     assert prelim["1.bmp"].label == "all" and prelim["1.bmp"].group == "ALL-57"
     assert prelim["2.bmp"].label == "hem" and prelim["2.bmp"].group == "HEM-40"
@@ -41,6 +61,40 @@ def test_cnmc_official_layout(cnmc_tree):
     assert len(read_dataset(cnmc_tree / "training_data")) == 7
 
 
+def _add_cnmc_patients(root, src, label, fold, patients, images_each):
+    d = root / "training_data" / fold / label
+    d.mkdir(parents=True, exist_ok=True)
+    for p in patients:
+        for i in range(images_each):
+            uid = f"H{p}" if label == "hem" else str(p)
+            shutil.copy(src, d / f"UID_{uid}_{i + 1}_1_{label}.bmp")
+
+
+def test_cnmc_validation_takes_whole_patients_per_class(cnmc_tree, cnmc_samples):
+    src = cnmc_samples[0].path
+    # 2 + 6 ALL and 3 + 5 HEM training patients, three images each for the new ones
+    _add_cnmc_patients(cnmc_tree, src, "all", "fold_0", [60, 61, 62], 3)
+    _add_cnmc_patients(cnmc_tree, src, "all", "fold_1", [63, 64, 65], 3)
+    _add_cnmc_patients(cnmc_tree, src, "hem", "fold_1", [50, 51, 52, 53, 54], 3)
+    recs = read_cnmc(cnmc_tree)
+    train_folds = [r for r in recs if r.part in ("fold_0", "fold_1")]
+    val_groups = {r.group for r in train_folds if r.split == "val"}
+    # a quarter of 8 patients per class: 2 ALL and 2 HEM patients
+    assert Counter(g.split("-")[0] for g in val_groups) == {"ALL": 2, "HEM": 2}
+    roles = _roles_of_groups(recs)
+    assert all(len(r) == 1 for r in roles.values()), {g: r for g, r in roles.items() if len(r) > 1}
+    for g in val_groups:  # every image of a val patient is val
+        assert {r.split for r in recs if r.group == g} == {"val"}
+    check_leakage(select(recs, ["train"]), select(recs, ["val"]))
+    check_leakage(select(recs, ["train", "val"]), select(recs, ["test"]), "train+val/test")
+    # the choice depends on the patient ids only: not on file order, nor on more images of known patients
+    shuffled = carve_validation([replace(r, split="train") if r.split == "val" else r
+                                 for r in reversed(recs)], 0.25)
+    assert {r.group for r in shuffled if r.split == "val"} == val_groups
+    _add_cnmc_patients(cnmc_tree, src, "all", "fold_0", [60, 61, 62, 13], 5)
+    assert {r.group for r in read_cnmc(cnmc_tree) if r.split == "val"} == val_groups
+
+
 def test_cnmc_nested_under_official_top_folder(cnmc_tree, tmp_path):
     top = tmp_path / "download"
     top.mkdir()
@@ -49,33 +103,75 @@ def test_cnmc_nested_under_official_top_folder(cnmc_tree, tmp_path):
     assert len(read_dataset(top)) == 9
 
 
+def _num(r):
+    return int(r.path.stem.split("-")[-1])
+
+
 def test_aria_layout_groups_and_block_split(aria_tree):
     assert detect_layout(aria_tree) == "aria"
-    recs = read_aria(aria_tree, val_fraction=0.2, block=5)
+    recs = read_aria(aria_tree, block=5)
     assert len(recs) == 80
     assert {r.label for r in recs if r.subclass == "Benign"} == {"hem"}
     assert {r.label for r in recs if r.subclass != "Benign"} == {"all"}
-    # the last 20 % of each subclass's numbers is validation: fields 9 and 10
+    # ten fields per subclass: the last 20 % of the numbers (9, 10) is test, the 15 % band before
+    # it (floor(1.5) = one field: 8) is val, the rest train; groups are blocks of 5 inside a role
     for r in recs:
-        num = int(r.path.stem.split("-")[-1])
-        assert r.split == ("val" if num >= 9 else "train"), r
-    # Original and Segmented of one field share a group
-    g = {(r.part, r.path.name): r.group for r in recs}
-    for (part, name), group in g.items():
-        assert g[("Original" if part == "Segmented" else "Segmented", name)] == group
+        num = _num(r)
+        role = "test" if num >= 9 else "val" if num == 8 else "train"
+        block = {"train": (num - 1) // 5, "val": 0, "test": 0}[role]
+        assert (r.split, r.group) == (role, f"aria-{r.subclass}-{role}{block:02d}"), r
+    # Original and Segmented of one field share role and group
+    g = {(r.part, r.subclass, r.path.name): (r.split, r.group) for r in recs}
+    for (part, sub, name), role_group in g.items():
+        assert g[("Original" if part == "Segmented" else "Segmented", sub, name)] == role_group
     # byte-identical Pro 3 and 4 share a group
     pro = {r.path.name: r.group for r in recs if r.subclass == "Pro"}
     assert pro["WBC-Malignant-Pro-003.jpg"] == pro["WBC-Malignant-Pro-004.jpg"]
-    check_leakage(select(recs, ["train"]), select(recs, ["val"]))
+    assert len({r.group for r in recs}) == 4 * 4
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        check_leakage(select(recs, [a]), select(recs, [b]), f"{a}/{b}")
+
+
+def test_aria_roles_by_rank_of_file_number(tmp_path, aria_samples):
+    # 40 fields per subclass numbered 3, 6, ..., 120: the roles follow the rank of the number
+    src = aria_samples[0]
+    root = tmp_path / "aria"
+    for variant, img in (("Original", src.path), ("Segmented", src.mask)):
+        data = img.read_bytes()
+        for sub in ("Benign", "Early", "Pre", "Pro"):
+            d = root / variant / sub
+            d.mkdir(parents=True)
+            prefix = "WBC-Benign" if sub == "Benign" else f"WBC-Malignant-{sub}"
+            for k in range(1, 41):
+                (d / f"{prefix}-{3 * k:03d}.jpg").write_bytes(data + sub.encode() + bytes([k]))
+    recs = read_dataset(root)
+    assert len(recs) == 2 * 4 * 40
+    for r in recs:
+        rank = _num(r) // 3  # 1..40
+        # test: the last floor(40 * 0.2) = 8 ranks; val: the floor(40 * 0.15) = 6 before them
+        role = "test" if rank > 32 else "val" if rank > 26 else "train"
+        # groups: blocks of ARIA_BLOCK consecutive numbers, from the lowest number (train) or
+        # from just after the previous role's last number (val: 79 = 78 + 1, test: 97 = 96 + 1)
+        start = {"train": 3, "val": 79, "test": 97}[role]
+        assert r.split == role, r
+        assert r.group == f"aria-{r.subclass}-{role}{(_num(r) - start) // ARIA_BLOCK:02d}", r
+    # per subclass: train 3-78 in 4 blocks (3-22, 23-42, 43-62, 63-78), val 81-96 in one, test 99-120 in two
+    assert len({r.group for r in recs}) == 4 * (4 + 1 + 2)
+    assert Counter((r.subclass, r.split) for r in recs if r.part == "Original") == {
+        (s, role): n for s in ("Benign", "Early", "Pre", "Pro") for role, n in (("train", 26), ("val", 6), ("test", 8))}
 
 
 def test_aria_duplicate_across_cut_goes_to_one_side(aria_tree):
     src = aria_tree / "Original" / "Pro" / "WBC-Malignant-Pro-002.jpg"
     (aria_tree / "Original" / "Pro" / "WBC-Malignant-Pro-010.jpg").write_bytes(src.read_bytes())
-    recs = read_aria(aria_tree, val_fraction=0.2, block=5)
+    recs = read_aria(aria_tree, block=5)
     dup = [r for r in recs if r.subclass == "Pro" and r.path.stem.endswith(("002", "010"))]
-    assert len({r.split for r in dup}) == 1 and len({r.group for r in dup}) == 1
-    check_leakage(select(recs, ["train"]), select(recs, ["val"]))
+    # field 10 (test by its number) joins field 2's group and role, in Original and Segmented
+    assert len(dup) == 4
+    assert {r.split for r in dup} == {"train"} and len({r.group for r in dup}) == 1
+    assert [r.split for r in recs if r.subclass == "Pro" and _num(r) == 9] == ["test", "test"]
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        check_leakage(select(recs, [a]), select(recs, [b]), f"{a}/{b}")
 
 
 def test_plain_folder_layout(folder_tree, samples):
@@ -126,20 +222,67 @@ def test_wrong_layout_says_what_was_expected(tmp_path, samples, layout):
 def test_leakage_check_refuses_shared_groups(cnmc_tree):
     recs = read_cnmc(cnmc_tree)
     train = select(recs, ["train"])
-    check_leakage(train, select(recs, ["val"]))  # official folds are patient-disjoint
+    check_leakage(train, select(recs, ["val"]))  # the val share takes whole patients
+    check_leakage(select(recs, ["train", "val"]), select(recs, ["test"]))  # official folds are patient-disjoint
     with pytest.raises(LeakageError, match="group"):
         check_leakage(train, train[:1])
     with pytest.raises(LeakageError, match="not a held-out"):
-        check_against_groups(train[:1], group_keys(train), "cnmc/val")
+        check_against_groups(train[:1], group_keys(train), "cnmc/test")
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "cnmc2019").is_dir(), reason="shared data not present")
-def test_real_shared_data_matches_data_notes():
-    cn = read_dataset(SHARED_DATA / "cnmc2019")
-    assert len(cn) == 120
+def test_real_cnmc_roles_match_data_notes():
+    root = SHARED_DATA / "cnmc2019"
+    cn = read_dataset(root)
+    assert len(cn) == 129
+    index = {row["relpath"]: row for row in csv.DictReader((root / "index.csv").open())}
+    assert len(index) == 129
+    for r in cn:  # fold and patient from the provenance index, not from the reader's own parsing
+        row = index[r.path.relative_to(root).as_posix()]
+        assert r.part == f"fold_{row['fold']}" and r.label == row["label"]
+        pid = row["patient_id"]
+        assert r.group == (f"HEM-{int(pid[1:])}" if pid[:1] in "Hh" else f"ALL-{int(pid)}")
+    test = select(cn, ["test"])
+    assert {r.part for r in test} == {"fold_2"} and len(test) == 48 and len({r.group for r in test}) == 21
+    # fold_0 + fold_1 hold 21 ALL and 10 HEM patients: round(21 / 4) = 5 and round(10 / 4) = 2 are val
+    train_folds = [r for r in cn if r.part in ("fold_0", "fold_1")]
+    assert Counter(r.label for r in {(r.label, r.group): r for r in train_folds}.values()) == {"all": 21, "hem": 10}
     val = select(cn, ["val"])
-    assert len(val) == 43 and len({r.group for r in val}) == 21
+    assert Counter(g.split("-")[0] for g in {r.group for r in val}) == {"ALL": 5, "HEM": 2}
+    assert all(len(roles) == 1 for roles in _roles_of_groups(cn).values())
     check_leakage(select(cn, ["train"]), val)
-    ar = read_dataset(SHARED_DATA / "aria_all")
+    check_leakage(select(cn, ["train", "val"]), test, "train+val/test")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "aria_all").is_dir(), reason="shared data not present")
+def test_real_aria_roles_match_data_notes():
+    root = SHARED_DATA / "aria_all"
+    ar = read_dataset(root)
     assert len(ar) == 2 * 2766
-    check_leakage(select(ar, ["train"]), select(ar, ["val"]))
+    by_sub = Counter(r.subclass for r in ar if r.part == "Original")
+    assert by_sub == {"Benign": 428, "Early": 837, "Pre": 818, "Pro": 683}
+    numbers = defaultdict(set)
+    for r in ar:
+        numbers[r.subclass].add(_num(r))
+    expected = {}
+    for sub, nums in numbers.items():
+        nums = sorted(nums)
+        n_test, n_val = int(len(nums) * 0.2), int(len(nums) * 0.15)  # Benign: 85 test, 64 val
+        for i, k in enumerate(nums):
+            expected[(sub, k)] = ("train" if i < len(nums) - n_test - n_val else
+                                  "val" if i < len(nums) - n_test else "test")
+    assert Counter(expected.values()) == {"train": 1802, "val": 413, "test": 551}
+    assert all(r.split == expected[(r.subclass, _num(r))] for r in ar)
+    # the same field in Original and Segmented: same role and group
+    fields = defaultdict(set)
+    for r in ar:
+        fields[(r.subclass, r.path.name)].add((r.part, r.split, r.group))
+    assert all(len(v) == 2 and len({(s, g) for _, s, g in v}) == 1 for v in fields.values())
+    # byte-identical files (provenance index) share a group
+    group = {r.path.relative_to(root).as_posix(): r.group for r in ar}
+    pairs = [(row["path"], row["identical_files"]) for row in csv.DictReader((root / "index.csv").open())
+             if row["identical_files"]]
+    assert len(pairs) == 160
+    assert all(group[a] == group[b] for a, b in pairs)
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        check_leakage(select(ar, [a]), select(ar, [b]), f"{a}/{b}")

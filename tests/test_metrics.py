@@ -63,3 +63,33 @@ def test_one_class_gives_none_not_made_up_numbers():
     assert r["fpr"] == pytest.approx([0, 0, 0.5, 0.5, 1])
     assert r["tpr"] == pytest.approx([0, 0.5, 0.5, 1, 1])
     assert r["thresholds"] == pytest.approx([1.0, 0.8, 0.4, 0.35, 0.1])  # the infinite first one as 1.0
+
+
+def test_never_predicted_class_counts_as_f1_zero():
+    # a model that calls every image HEM: 6 HEM (all right), 4 ALL (all missed)
+    y = np.array([0] * 6 + [1] * 4)
+    p = np.full(10, 0.1)
+    m = compute_metrics(y, p, 0.5)
+    assert m["confusion_matrix"] == [[6, 0], [4, 0]]
+    hem, all_ = m["per_class"]["HEM"], m["per_class"]["ALL"]
+    assert all_["precision"] is None               # 0 / 0: never called ALL
+    assert all_["recall"] == 0.0 and all_["support"] == 4
+    assert all_["f1"] == 0.0                        # undefined precision, recall 0, support 4 -> 0
+    assert hem["precision"] == pytest.approx(6 / 10) and hem["recall"] == 1.0
+    assert hem["f1"] == pytest.approx(2 * 0.6 * 1.0 / 1.6)  # 0.75
+    # weighted F1 = (0.75 * 6 + 0 * 4) / 10 = 0.45, not HEM's 0.75 alone
+    assert m["weighted"]["f1"] == pytest.approx(0.45)
+    assert m["weighted"]["recall"] == pytest.approx((1.0 * 6 + 0.0 * 4) / 10)
+    assert m["weighted"]["precision"] == pytest.approx(0.6)  # over the classes with a defined precision
+    from sklearn.metrics import f1_score
+    assert m["weighted"]["f1"] == pytest.approx(f1_score(y, (p >= 0.5).astype(int), average="weighted",
+                                                         zero_division=0))
+    # the same for a model that calls everything ALL
+    m = compute_metrics(y, np.full(10, 0.9), 0.5)
+    assert m["per_class"]["HEM"]["precision"] is None and m["per_class"]["HEM"]["f1"] == 0.0
+    assert m["per_class"]["ALL"]["f1"] == pytest.approx(2 * 0.4 / 1.4)
+    assert m["weighted"]["f1"] == pytest.approx((2 * 0.4 / 1.4) * 4 / 10)
+    # a class with no samples keeps F1 None and weighs nothing
+    one = compute_metrics([1, 1, 1], [0.9, 0.2, 0.8])
+    assert one["per_class"]["HEM"]["f1"] is None
+    assert one["weighted"]["f1"] == pytest.approx(one["per_class"]["ALL"]["f1"]) == pytest.approx(0.8)

@@ -25,8 +25,9 @@ def test_colour_features_are_nine_statistics():
 def test_colour_baseline_report(aria_tree, tmp_path):
     rep = run_baseline([str(aria_tree)], tmp_path / "b.json")
     assert read_report(tmp_path / "b.json")["model"] == "colour_baseline"
-    keys = {s["key"] for s in rep["sets"]}
-    assert {"aria-original/train", "aria-original/val", "aria-segmented/val"} <= keys
+    # Segmented fields are left out by default; ten fields per subclass: 7 train, 1 val, 2 test
+    assert {s["key"]: s["n_images"] for s in rep["sets"]} == {
+        "aria-original/train": 4 * 7, "aria-original/val": 4 * 1, "aria-original/test": 4 * 2}
     for s in rep["sets"]:
         assert len(s["images"]) == s["n_images"] > 0
         # the stored metrics are those of the stored per-image probabilities
@@ -52,7 +53,11 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
     out = tmp_path / "cam.json"
     res = run_cam_check(["tiny_cnn"], aria_tree, out, wdir)
     r = res["models"]["tiny_cnn"]
+    # the Aria test block: the last 20 % of each subclass's ten numbers, fields 9 and 10, in four
+    # subclasses (the val band before it holds only one field per subclass, field 8)
     assert r["n_images"] + r["n_flat_maps"] == res["n_fields"] == 8
+    assert sorted(int(i["path"][-7:-4]) for i in r["per_image"]) == [9] * 4 + [10] * 4
+    assert {i["path"].split("/")[-3] for i in r["per_image"]} == {"Original"}
     shares = [i["energy_on_cells"] for i in r["per_image"] if i["energy_on_cells"] is not None]
     assert len(r["per_image"]) == res["n_fields"] and r["n_images"] == len(shares)
     if shares:  # the summary is the mean of the per-image shares
@@ -60,7 +65,7 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
         assert r["median_energy_on_cells"] == pytest.approx(np.median(shares), abs=1e-4)
     else:
         assert np.isnan(r["mean_energy_on_cells"])
-    assert json.loads(out.read_text())["set"] == "aria-original/val"
+    assert json.loads(out.read_text())["set"] == "aria-original/test"
 
     # a results table built from reports written by the project's own commands
     wd = tmp_path / "weights"
@@ -87,7 +92,8 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
                                                        m["roc_auc"], m["sensitivity"], m["specificity"])]
         assert row[1:] == expected, report
         y = np.array([i["label"] == "all" for i in s["images"]])
-        called = np.array([i["p_all"] >= 0.5 for i in s["images"]])
+        # calls at the report's own threshold (evaluate chooses it on the val role; the baseline's is 0.5)
+        called = np.array([i["p_all"] >= m["threshold"] for i in s["images"]])
         assert row[SET_HEADER.index("sensitivity (ALL)")] == f"{np.mean(called[y]):.3f}"
         assert row[SET_HEADER.index("specificity (HEM)")] == f"{np.mean(~called[~y]):.3f}"
     (tmp_path / "x.md").write_text("no block here")
