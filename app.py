@@ -42,10 +42,13 @@ with st.sidebar:
     chosen = st.session_state.get("app_model")
     if chosen and weights_status(chosen, weights_dir()) != "ok":
         st.caption(f"No trained weights for {chosen} yet (see Classify).")
-    st.slider("Decision threshold on P(ALL)", min_value=0.0, max_value=1.0, value=0.5, step=0.01,
-              key="app_threshold", help="A cell is called ALL when the model's P(ALL) is at least this. "
-                                        "Classify and Validation use it; reports store every probability, "
-                                        "so Validation recomputes its figures at this threshold.")
+    own = st.toggle("Each model's validated threshold", value=True, key="app_own_threshold",
+                    help="The threshold each model's calibration chose on validation cells. Turn off to set "
+                         "one threshold for all models.")
+    st.slider("Decision threshold on calibrated P(ALL)", min_value=0.0, max_value=1.0, value=0.5, step=0.01,
+              key="app_threshold", disabled=own,
+              help="A cell is called ALL when its calibrated P(ALL) is at least this. Classify and Validation "
+                   "use it; stored results are re-labelled without running a model.")
     st.divider()
     st.caption(NOTICE)
 

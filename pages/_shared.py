@@ -32,8 +32,15 @@ def selected_model() -> str | None:
     return st.session_state.get(MODEL_KEY) or default_model(app_models())
 
 
-def threshold() -> float:
-    """The decision threshold on P(ALL) chosen in the sidebar."""
+#: Session-state key of the "each model's validated threshold" toggle (set in app.py).
+OWN_THRESHOLD_KEY = "app_own_threshold"
+
+
+def threshold() -> float | None:
+    """The decision threshold on calibrated P(ALL) chosen in the sidebar, or None for each
+    model's own threshold (chosen on validation cells)."""
+    if st.session_state.get(OWN_THRESHOLD_KEY, True):
+        return None
     return float(st.session_state.get(THRESHOLD_KEY, DEFAULT_THRESHOLD))
 
 

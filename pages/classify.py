@@ -1,5 +1,7 @@
-"""Classify page: upload images or pick samples; see the HEM/ALL call, P(ALL) and the CAM overlay."""
+"""Classify page: upload images or pick samples; every white cell is found, outlined, called and
+explained; the image is summed up (cells, blast %, cells to refer)."""
 
+import cv2
 import numpy as np
 import streamlit as st
 
@@ -7,15 +9,18 @@ from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.explain import COLORMAPS, METHODS, overlay
 from leukemia_core.images import IMAGE_SUFFIXES
 from leukemia_core.inference import weights_status
-from leukemia_core.reports import (CAM_METHOD_NAMES, ImageInput, app_models, call_of, decode, display_copy,
-                                   explain_image, heatmap_on_image, results_csv, results_frame, weights_dir)
+from leukemia_core.cells.draw import draw_cells
+from leukemia_core.reports import CAM_METHOD_NAMES, ImageInput, app_models, decode, display_copy, weights_dir
 from leukemia_core.samples import list_samples
+from pages._cells import consensus, read_cells, results_table, summary_row
 from pages._shared import model_tools, plain, selected_model, show_error, show_missing, threshold, weights_sha
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
 CACHE_LIMIT = 400
 CALL_COLOURS = {"ALL": "red", "HEM": "blue"}
+GALLERY_COLUMNS = 8
+GALLERY_SIDE = 128
 
 
 def _inputs() -> list[ImageInput]:
@@ -31,43 +36,63 @@ def _inputs() -> list[ImageInput]:
     return items
 
 
-def _run(items: list[ImageInput], models: list[str], method: str) -> list[dict]:
-    """Predict and explain every (image, model) not done yet in this session; one row per result.
+def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[int, str], object]:
+    """Read every (image, model) not done yet in this session, cell by cell; results by (item, model).
 
-    Results (P(ALL) and the map) are kept in this session's state, so moving a slider does not
-    run the models again; the decoded images are not kept.
+    Results (cells, P(ALL), both maps per cell) stay in this session's state, so moving the
+    threshold or a slider re-labels them without running a model; the decoded images are not kept.
     """
     cache = st.session_state.setdefault(CACHE_KEY, {})
     shas = {m: weights_sha(m) for m in models}
-    rows = []
+    out: dict[tuple[int, str], object] = {}
     todo = sum(1 for it in items for m in models if (it.digest, m, shas[m], method) not in cache)
-    bar = st.progress(0.0, text="Classifying ...") if todo else None
+    bar = st.progress(0.0, text="Finding and classifying cells ...") if todo else None
     done = 0
     for i, it in enumerate(items):
         keys = {m: (it.digest, m, shas[m], method) for m in models}
         rgb, err = (None, "") if all(k in cache for k in keys.values()) else decode(it)
         if err:
-            rows.append({"image": it.name, "model": ", ".join(models), "p_all": None, "error": err, "item": i})
+            for m in models:
+                out[(i, m)] = err
             continue
         for m, key in keys.items():
             if key not in cache:
                 predictor, explainer = model_tools(m, method)
-                p, cam = explain_image(rgb, predictor, explainer)
                 if len(cache) >= CACHE_LIMIT:
                     cache.pop(next(iter(cache)))
-                cache[key] = (p, cam.astype(np.float16))
+                cache[key] = read_cells(rgb, predictor, explainer)
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
-            rows.append({"image": it.name, "model": m, "p_all": cache[key][0], "error": "", "item": i, "key": key})
+            out[(i, m)] = cache[key]
     if bar is not None:
         bar.empty()
-    return rows
+    return out
 
 
-def _details(items: list[ImageInput], rows: list[dict], models: list[str], alpha: float, cmap: str,
-             method: str, thr: float) -> None:
-    """Original and overlay per model for one page of images (decoded again: only these few)."""
-    cache = st.session_state[CACHE_KEY]
+def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) -> None:
+    """Cell crops sorted by P(ALL), each with the map of its call, P(ALL) and a refer mark."""
+    order = np.argsort(-res.p_all)
+    refer = res.refer(thr)
+    cols = st.columns(GALLERY_COLUMNS)
+    for k, i in enumerate(order):
+        crop = cv2.resize(res.crops[i], (GALLERY_SIDE, GALLERY_SIDE), interpolation=cv2.INTER_CUBIC)
+        pic = overlay(crop, cv2.resize(res.map_of(i, thr), (GALLERY_SIDE, GALLERY_SIDE)), alpha, cmap)
+        call = "ALL" if res.p_all[i] >= thr else "HEM"
+        name = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
+        mark = " · **refer**" if refer[i] else ""
+        with cols[k % GALLERY_COLUMNS]:
+            st.image(pic, width="stretch")
+            st.caption(f"{name}: :{CALL_COLOURS[call]}[**{call}**] {res.p_all[i]:.2f}{mark}")
+            if float(res.map_of(i, thr).max()) == 0.0:
+                st.caption("Empty map: nothing in this crop raised the score of its call.")
+    st.caption(f"{CAM_METHOD_NAMES[method]} of {model}: red = where the evidence for the cell's call "
+               f"(ALL or HEM, as labelled) is strongest, blue = none. **refer**: P(ALL) within "
+               f"{res.calibration.refer_half_width:.2f} of the threshold; a person must look at this cell.")
+
+
+def _details(items: list[ImageInput], results: dict, models: list[str], alpha: float, cmap: str,
+             method: str, thr_of) -> None:
+    """Per image: the field with numbered outlines and the cell gallery, per model."""
     start = 0
     if len(items) > PAGE_SIZE:
         pages = list(range(0, len(items), PAGE_SIZE))
@@ -75,24 +100,35 @@ def _details(items: list[ImageInput], rows: list[dict], models: list[str], alpha
                              format_func=lambda s: f"{s + 1}-{min(s + PAGE_SIZE, len(items))} of {len(items)}")
     for i in range(start, min(start + PAGE_SIZE, len(items))):
         st.divider()
-        st.text(items[i].name)
-        bad = next((r["error"] for r in rows if r["item"] == i and r["error"]), "")
-        rgb, err = (None, bad) if bad else decode(items[i])
-        if err:
-            st.error(plain(err), icon=":material/broken_image:")
+        st.markdown(f"**{plain(items[i].name)}**")
+        first = results[(i, models[0])]
+        if isinstance(first, str):
+            st.error(plain(first), icon=":material/broken_image:")
             continue
-        shown = display_copy(rgb)
-        cols = st.columns(1 + len(models))
-        cols[0].image(shown, caption="Original", width="stretch")
-        for col, m in zip(cols[1:], models):
-            p, cam = cache[next(r["key"] for r in rows if r["item"] == i and r["model"] == m)]
-            pic = overlay(shown, heatmap_on_image(cam.astype(np.float32), shown.shape[:2]), alpha, cmap)
-            col.image(pic, caption=f"{CAM_METHOD_NAMES[method]} overlay, {m}", width="stretch")
-            call = call_of(p, thr)
-            col.markdown(f":{CALL_COLOURS[call]}[**{call}**] (P(ALL) = {p:.3f}, model {m})")
-            if float(cam.max()) == 0.0:
-                col.caption("Empty map: no region raised the score of the class this image is called "
-                            "(at P(ALL) 0.5), so the map shows nothing to check.")
+        rgb, _ = decode(items[i])
+        for m in models:
+            res, thr = results[(i, m)], thr_of(m)
+            row = summary_row(items[i].name, m, res, thr)
+            call = row["call"]
+            summary = (f"**{m}**: image :{CALL_COLOURS[call]}[**{call}**] (mean cell P(ALL) {row['P(ALL)']:.2f}, "
+                       f"threshold {thr:.2f})")
+            if not res.whole_image:
+                summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL "
+                            f"(blast {row['blast %']:.0f} %), {row['refer']} to refer")
+            st.markdown(summary)
+            for note in res.notes:
+                st.warning(plain(note), icon=":material/visibility:")
+            c1, c2 = st.columns([1, 1])
+            with c1:
+                if res.whole_image:
+                    st.image(display_copy(rgb), caption="No white cell found: the whole image was classified",
+                             width="stretch")
+                else:
+                    st.image(draw_cells(rgb, res.cells, res.calls(thr), list(res.refer(thr))), width="stretch",
+                             caption="Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer")
+            with c2:
+                st.image(display_copy(rgb), caption="Original", width="stretch")
+            _gallery(res, thr, alpha, cmap, m, method)
 
 
 def render() -> None:
@@ -120,21 +156,37 @@ def render() -> None:
         st.info("Upload one or more images, or pick sample images, to see the call and its "
                 f"{CAM_METHOD_NAMES[method]} map.")
         return
-    thr = threshold()
     try:
-        rows = _run(items, chosen, method)
+        results = _run(items, chosen, method)
     except LeukemiaCoreError as exc:
         show_error(exc, "weights", chosen[0])
         return
-    df = results_frame(rows, thr)
+
+    def thr_of(m: str) -> float:
+        chosen_thr = threshold()
+        if chosen_thr is not None:
+            return chosen_thr
+        res = next((r for (_, mm), r in results.items() if mm == m and not isinstance(r, str)), None)
+        return res.calibration.threshold if res is not None else 0.5
+
+    rows = [summary_row(it.name, m, None if isinstance(results[(i, m)], str) else results[(i, m)], thr_of(m),
+                        results[(i, m)] if isinstance(results[(i, m)], str) else "")
+            for i, it in enumerate(items) for m in chosen]
+    df = results_table(rows)
     st.subheader("Results")
-    st.caption(f"Call: ALL when P(ALL) >= {thr:.2f} (threshold in the sidebar). Click a column to sort.")
+    st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
+               "against the threshold; blast % = share of its cells called ALL. Click a column to sort.")
+    if compare and len(chosen) > 1:
+        cons = consensus(df)
+        st.markdown("**Do the models agree?** Images where they disagree come first.")
+        st.dataframe(cons, hide_index=True, key="classify_consensus")
     st.dataframe(df, hide_index=True, key="classify_table",
                  column_config={"P(ALL)": st.column_config.ProgressColumn("P(ALL)", min_value=0.0, max_value=1.0,
                                                                           format="%.3f")})
-    st.download_button("Download results (CSV)", results_csv(df, thr), file_name="classification_results.csv",
-                       mime="text/csv", key="classify_download", on_click="ignore")
-    _details(items, rows, chosen, alpha, cmap, method, thr)
+    st.download_button("Download results (CSV)", df.to_csv(index=False).encode("utf-8"),
+                       file_name="classification_results.csv", mime="text/csv", key="classify_download",
+                       on_click="ignore")
+    _details(items, results, chosen, alpha, cmap, method, thr_of)
 
 
 render()

@@ -110,6 +110,8 @@ def render() -> None:
                    f"but the current weights are {short_sha(manifest.get('weights_sha256'))}...: re-run "
                    f"the evaluation to refresh it.")
     thr = threshold()
+    if thr is None:  # each model's own threshold, chosen on validation cells
+        thr = float(report.get("threshold", 0.5))
     m = confusion_at(report_set, thr)
     cols = st.columns(5)
     for col, (label, value) in zip(cols, [("accuracy", m["accuracy"]), ("balanced accuracy", m["balanced_accuracy"]),

@@ -1,0 +1,96 @@
+"""Classify page steps: read an image cell by cell with one model, keep what the page needs to
+redraw it at any threshold without running the model again.
+
+For every cell both maps are kept (evidence for ALL and for HEM), so the map shown always explains
+the call at the current threshold, and moving the threshold re-labels stored results only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from leukemia_core.calibration import Calibration
+from leukemia_core.cells.finder import Cell
+
+
+@dataclass
+class CellResult:
+    """One model's reading of one image: cells, crops, calibrated P(ALL) and both maps per cell."""
+
+    cells: list[Cell]
+    crops: np.ndarray            # uint8 (N, S, S, 3)
+    p_all: np.ndarray            # float (N,), calibrated
+    maps_all: np.ndarray         # float16 (N, S, S): evidence for ALL
+    maps_hem: np.ndarray         # float16 (N, S, S): evidence for HEM
+    whole_image: bool
+    notes: list[str] = field(default_factory=list)
+    calibration: Calibration = Calibration()
+
+    def counted(self) -> np.ndarray:
+        if self.whole_image:
+            return np.ones(1, bool)
+        whole = np.array([not c.touches_border for c in self.cells])
+        return whole if whole.any() else np.ones(len(whole), bool)
+
+    def image_p(self) -> float:
+        return float(self.p_all[self.counted()].mean())
+
+    def calls(self, thr: float) -> list[str]:
+        return ["ALL" if p >= thr else "HEM" for p in self.p_all]
+
+    def refer(self, thr: float) -> np.ndarray:
+        return self.calibration.refer(self.p_all, thr)
+
+    def map_of(self, i: int, thr: float) -> np.ndarray:
+        """The map explaining cell ``i``'s call at ``thr`` (float32 (S, S) in [0, 1])."""
+        return (self.maps_all[i] if self.p_all[i] >= thr else self.maps_hem[i]).astype(np.float32)
+
+
+def read_cells(rgb: np.ndarray, predictor, explainer) -> CellResult:
+    """Find, crop, score and explain (both classes) every white cell of ``rgb``."""
+    found = predictor.find_cells(rgb)
+    x = found.crops.astype(np.float32) / np.float32(255.0)
+    p_raw, maps_all = explainer.predict_and_explain(x, class_index=1)
+    _, maps_hem = explainer.predict_and_explain(x, class_index=0)
+    cal = predictor.loaded.calibration
+    return CellResult(found.cells, found.crops, cal.apply(np.asarray(p_raw, np.float64)),
+                      np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), found.whole_image,
+                      list(found.notes), cal)
+
+
+def summary_row(image: str, model: str, res: CellResult | None, thr: float, error: str = "") -> dict:
+    """One results-table row for (image, model) at ``thr``."""
+    if res is None:
+        return {"image": image, "model": model, "call": "", "P(ALL)": None, "cells": None, "ALL cells": None,
+                "blast %": None, "refer": None, "threshold": None, "check by eye": "", "error": error}
+    calls = res.calls(thr)
+    n = 0 if res.whole_image else len(res.cells)
+    n_all = sum(c == "ALL" for c in calls) if n else None
+    p = res.image_p()
+    return {"image": image, "model": model, "call": "ALL" if p >= thr else "HEM", "P(ALL)": round(p, 4),
+            "cells": n, "ALL cells": n_all, "blast %": round(100 * n_all / n, 1) if n else None,
+            "refer": int(res.refer(thr).sum()), "threshold": round(thr, 2),
+            "check by eye": "; ".join(res.notes), "error": ""}
+
+
+def results_table(rows: list[dict]) -> pd.DataFrame:
+    cols = ["image", "model", "call", "P(ALL)", "cells", "ALL cells", "blast %", "refer", "threshold",
+            "check by eye", "error"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def consensus(df: pd.DataFrame) -> pd.DataFrame:
+    """Per image: the majority call of the models and their agreement; disagreeing images first."""
+    ok = df[df["error"] == ""]
+    if ok.empty:
+        return pd.DataFrame(columns=["image", "majority", "agreement", "calls"])
+    out = []
+    for image, g in ok.groupby("image", sort=False):
+        counts = g["call"].value_counts()
+        top = counts.index[0] if len(counts) == 1 or counts.iloc[0] > counts.iloc[1] else "tie"
+        out.append({"image": image, "majority": top, "agreement": round(counts.iloc[0] / len(g), 2),
+                    "calls": ", ".join(f"{m}: {c}" for m, c in zip(g["model"], g["call"]))})
+    return pd.DataFrame(out).sort_values(["agreement", "image"], kind="stable").reset_index(drop=True)
