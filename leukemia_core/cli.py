@@ -1,6 +1,6 @@
 """Command line: ``python -m leukemia_core <command> ...``.
 
-Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``table``,
+Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``cells-check``, ``table``,
 ``bench``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
 ``predict`` exits 0 when every input was classified, 1 when some could not be read (the CSV is
 still written, with those rows' ``error`` filled) and 2 when a named path does not exist or no
@@ -266,10 +266,32 @@ def cmd_cam_check(args) -> int:
     from .camcheck import run_cam_check
 
     result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
-                           limit=args.limit)
+                           limit=args.limit, cache_dir=args.cache_dir or None)
     for name, r in result["models"].items():
-        print(f"{name:<16} mean share of Grad-CAM energy on cells: {r['mean_energy_on_cells']:.3f} "
-              f"(median {r['median_energy_on_cells']:.3f}, {r['n_images']} images)")
+        print(f"{name:<16} mean share of CAM energy on the cell: {r['mean_energy_on_cells']:.3f} "
+              f"(median {r['median_energy_on_cells']:.3f}, {r['n_cells']} test cells; the cell covers "
+              f"{r['mask_area_mean']:.3f} of the crop)")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_cells_check(args) -> int:
+    from .cells.check import run_cells_check
+
+    r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit)
+    if "aria" in r:
+        a = r["aria"]
+        print(f"Aria {a['role']} fields: {a['n_fields']}; reference cells {a['reference']}, found {a['found']}, "
+              f"matched at IoU >= {r['iou_match']}: {a['matched']} -> recall {a['recall']:.3f}, "
+              f"precision {a['precision']:.3f}")
+        for sub, v in a["per_subclass"].items():
+            rec = "n/a" if v["recall"] is None else f"{v['recall']:.3f}"
+            pre = "n/a" if v["precision"] is None else f"{v['precision']:.3f}"
+            print(f"  {sub:<7} reference {v['reference']:>5}  found {v['found']:>5}  recall {rec}  precision {pre}")
+    if "cnmc" in r:
+        c = r["cnmc"]
+        print(f"C-NMC images with exactly one cell: {c['exactly_one']} of {c['n_images']} "
+              f"({100 * c['share_exactly_one']:.1f} %)")
     print(f"-> {args.out}")
     return 0
 
@@ -376,14 +398,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cache-dir", default="runs/.cache")
     sp.set_defaults(func=cmd_baseline)
 
-    sp = sub.add_parser("cam-check", help="share of CAM energy on cells (Aria held-out block, Segmented masks)")
+    sp = sub.add_parser("cam-check", help="share of CAM energy on the cell, on test-role cell crops")
     sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
-    sp.add_argument("--data", required=True, help="the Aria folder (with Original/ and Segmented/)")
+    sp.add_argument("--data", action="append", required=True, help="dataset folder; repeat for several")
     sp.add_argument("--out", required=True)
     sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
-    sp.add_argument("--limit", type=int, help="at most this many images")
+    sp.add_argument("--limit", type=int, default=400, help="at most this many cells per dataset")
+    sp.add_argument("--cache-dir", default="runs/.cache")
     weights_opt(sp)
     sp.set_defaults(func=cmd_cam_check)
+
+    sp = sub.add_parser("cells-check", help="score the white-cell finder (Aria Segmented references, C-NMC)")
+    sp.add_argument("--aria", help="the Aria folder (with Original/ and Segmented/)")
+    sp.add_argument("--cnmc", help="the C-NMC folder")
+    sp.add_argument("--role", default="test", choices=["train", "val", "test"],
+                    help="which Aria role to score (default test: the finder was tuned on val)")
+    sp.add_argument("--limit", type=int, help="at most this many Aria fields")
+    sp.add_argument("--out", required=True, help="e.g. model_weights/cells_check.json")
+    sp.set_defaults(func=cmd_cells_check)
 
     sp = sub.add_parser("table", help="results table (Markdown) from the shipped reports")
     sp.add_argument("--readme", help="replace the results block of this README")
