@@ -126,6 +126,7 @@ class Calibration:
     refer_half_width: float = 0.0
     fitted: bool = False
     info: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.ood)
 
     def apply(self, p_raw: np.ndarray) -> np.ndarray:
         """Calibrated P(ALL) for raw model outputs (any shape)."""
@@ -157,7 +158,8 @@ class Calibration:
 
     @classmethod
     def from_json(cls, d: dict) -> "Calibration":
-        return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info") if k in d})
+        return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference")
+                      if k in d})
 
 
 def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> Calibration:

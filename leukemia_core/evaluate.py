@@ -150,6 +150,29 @@ def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarra
     return out
 
 
+def _with_reference(cal, crops_by_key: dict[str, np.ndarray], scored: dict):
+    """Add the training cells' colour reference (out-of-distribution flag) and measure the flag:
+    share of flagged images per set (should be low) and of deliberately wrong inputs (should be all)."""
+    from dataclasses import replace
+
+    from .ood import distances, fit_reference, wrong_inputs
+
+    train = [v for k, v in crops_by_key.items() if k.endswith("/train") and len(v)]
+    val = [v for k, v in crops_by_key.items() if k.endswith("/val") and len(v)]
+    if not train or not val:
+        return cal
+    ref = fit_reference(np.concatenate(train), np.concatenate(val))
+    flagged = {}
+    for key, crops in crops_by_key.items():
+        if len(crops):
+            flagged[key] = float(np.mean(distances(ref, crops) > ref["threshold"]))
+    sample = np.concatenate(val)[:: max(1, len(np.concatenate(val)) // 300)]
+    wrong = {name: float(np.mean(distances(ref, x) > ref["threshold"])) for name, x in wrong_inputs(sample).items()}
+    ref["flagged_cells_share"] = flagged
+    ref["flagged_wrong_inputs_share"] = wrong
+    return replace(cal, reference=ref)
+
+
 def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_dir: Path | None = None,
              splits: Sequence[str] = ("train", "val", "test", "unsplit"), threshold: float | None = None,
              exclude_parts: Sequence[str] = ("Segmented",), batch_size: int = 64, cache_dir: Path | None = None,
@@ -179,10 +202,12 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     share = float(loaded.manifest.get("cell_share", 0.75))
     scored = {}
     skipped = []
+    crops_by_key: dict[str, np.ndarray] = {}
     for key, recs in sets.items():
         if progress:
             progress(f"{name}: {key} ({len(recs)} images)")
         cs = extract_cells(recs, loaded.input_size, share, cache_dir)
+        crops_by_key[key] = cs.x[~cs.border] if calibrate else cs.x[:0]
         bad = {id(r) for r, _ in cs.errors}
         skipped += [{"path": str(r.path), "error": msg} for r, msg in cs.errors]
         p = pred.predict(cs.x.astype(np.float32) / 255.0).astype(np.float64) if len(cs.x) else np.zeros(0)
@@ -206,6 +231,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             cal = fit_calibration(p, y.astype(int), ds)
             cal.info["fitted_on"] = [k for k, _ in val]
             cal.info["weights_sha256"] = loaded.manifest.get("weights_sha256")
+            cal = _with_reference(cal, crops_by_key, scored)
             from .weights import write_json
 
             write_json(calibration_path(wdir, name), cal.to_json())

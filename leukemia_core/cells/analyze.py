@@ -108,5 +108,9 @@ class ImageAnalysis:
 
 def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalysis:
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``)."""
+    from ..ood import NOTE_OOD, is_outside
+
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
+    if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
+        found = FoundCells(found.cells, found.crops, found.whole_image, found.notes + [NOTE_OOD])
     return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration)
