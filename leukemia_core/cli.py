@@ -39,7 +39,7 @@ _TF_CHATTER = re.compile(
     r"|To enable the following instructions: .* rebuild TensorFlow")
 
 #: commands that load TensorFlow (``predict`` does so itself, after checking its paths)
-_TF_COMMANDS = {"train", "evaluate", "cam-check", "bench"}
+_TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench"}
 
 
 def _quiet_tensorflow(verbose: bool = False) -> None:
@@ -275,6 +275,24 @@ def cmd_cam_check(args) -> int:
     return 0
 
 
+def cmd_adapt_check(args) -> int:
+    from .adaptation import run_adapt_check
+
+    r = run_adapt_check(args.model, args.data, Path(args.out), args.weights_dir, args.cache_dir or None)
+    print(f"{r['model']} at threshold {r['threshold']:.2f}: AUC / balanced accuracy on mixed batches; "
+          f"share of HEM cells called ALL when the batch holds HEM cells only")
+    for key, row in r["sets"].items():
+        for how in ("none", "reinhard", "bn_reestimation"):
+            m = row[how]["mixed"]
+            auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.3f}"
+            ba = "n/a" if m["balanced_accuracy"] is None else f"{m['balanced_accuracy']:.3f}"
+            fa = row[how]["hem_only_called_all"]
+            print(f"  {key:<22} {how:<16} AUC {auc}  bal.acc {ba}  HEM-only called ALL "
+                  f"{'n/a' if fa is None else f'{fa:.3f}'}")
+    print(f"-> {args.out}")
+    return 0
+
+
 def cmd_cells_check(args) -> int:
     from .cells.check import run_cells_check
 
@@ -407,6 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cache-dir", default="runs/.cache")
     weights_opt(sp)
     sp.set_defaults(func=cmd_cam_check)
+
+    sp = sub.add_parser("adapt-check", help="measure Reinhard colour matching and batch-norm re-estimation "
+                                            "on validation and test cells (mixed and HEM-only batches)")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--data", action="append", required=True)
+    sp.add_argument("--out", required=True, help="e.g. model_weights/adaptation_<model>.json")
+    sp.add_argument("--cache-dir", default="runs/.cache")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_adapt_check)
 
     sp = sub.add_parser("cells-check", help="score the white-cell finder (Aria Segmented references, C-NMC)")
     sp.add_argument("--aria", help="the Aria folder (with Original/ and Segmented/)")
