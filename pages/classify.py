@@ -21,6 +21,8 @@ CACHE_LIMIT = 400
 CALL_COLOURS = {"ALL": "red", "HEM": "blue"}
 GALLERY_COLUMNS = 8
 GALLERY_SIDE = 128
+#: Rough Score-CAM cost per (image, model) on two cores, for the warning shown before it runs.
+SCORECAM_SECONDS_PER_IMAGE = 20
 
 
 def _inputs() -> list[ImageInput]:
@@ -156,6 +158,14 @@ def render() -> None:
         st.info("Upload one or more images, or pick sample images, to see the call and its "
                 f"{CAM_METHOD_NAMES[method]} map.")
         return
+    if method == "scorecam":
+        todo = sum(1 for it in items for m in chosen
+                   if (it.digest, m, weights_sha(m), method) not in st.session_state.get(CACHE_KEY, {}))
+        if todo:
+            st.info(f"Score-CAM runs each model once per feature channel for every cell, twice (ALL and HEM "
+                    f"evidence): about {SCORECAM_SECONDS_PER_IMAGE * todo:.0f} s or more for {todo} image-model "
+                    f"pair(s) on a 2-core machine, longer for fields with many cells. Press Stop (top right) to "
+                    f"cancel; Grad-CAM takes about a second.", icon=":material/hourglass:")
     try:
         results = _run(items, chosen, method)
     except LeukemiaCoreError as exc:
