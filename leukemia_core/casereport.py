@@ -1,0 +1,292 @@
+"""A self-contained HTML case report for one upload batch (one patient's slide), built in memory.
+
+The report holds the research-use notice, the date and threshold(s), a batch summary per model
+(images, cells found, cells called ALL, blast %, cells to refer, images to check by eye), then per
+image the outlined field, the calls, the image P(ALL) and a grid of cell crops with the map of each
+cell's call, and per model its weights hash, training data and validation/test figures, each with
+the role of its data. Every picture is an embedded PNG (``data:`` URI): the file makes no network
+request and prints one image per page (``@media print``).
+
+A cell result is any object with the attributes of ``pages/_cells.CellResult`` (``cells``, ``crops``,
+``p_all``, ``whole_image``, ``notes``, ``calibration`` and ``calls(thr)``, ``refer(thr)``,
+``map_of(i, thr)``, ``image_p()``); nothing here imports the pages or Streamlit.
+
+Example::
+
+    info = [model_info(m, load_manifest(m), load_report(m)) for m in models]
+    imgs = [ReportImage(name, rgb, {m: results[(i, m)] for m in models}) for i, (name, rgb) in ...]
+    data = build_case_report(imgs, info, {m: thr_of(m) for m in models})   # bytes, UTF-8 HTML
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from .cells.draw import draw_cells
+from .evaluate import ROLE_TEXT
+from .explain import overlay
+
+NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, treat or "
+          "manage any patient.")
+#: Side (px) of each cell picture in the report's grid.
+CELL_SIDE = 160
+#: Longer side (px) of the outlined field.
+FIELD_SIDE = 900
+
+
+@dataclass
+class ReportImage:
+    """One uploaded image: its name, decoded RGB and, per model name, a cell result or an error text."""
+
+    name: str
+    rgb: np.ndarray                                   # uint8 (H, W, 3)
+    results: dict[str, Any] = field(default_factory=dict)   # model -> CellResult-like | str (error) | None
+
+
+@dataclass
+class ModelInfo:
+    """What the report says about a model: weights, training data and its validated figures."""
+
+    name: str
+    weights_sha256: str | None = None
+    data: list[str] = field(default_factory=list)     # training data folders
+    training: list[dict] = field(default_factory=list)  # {role, key, images, groups}
+    figures: list[dict] = field(default_factory=list)   # one per val/test report set, see model_info
+    report_sha256: str | None = None                    # the weights the figures were measured on
+
+
+def model_info(name: str, manifest: dict | None, report: dict | None) -> ModelInfo:
+    """A :class:`ModelInfo` from a model's manifest and its ``leukemia_core.report`` JSON (either may be None)."""
+    man, rep = manifest or {}, report or {}
+    tr = man.get("training") or {}
+    training = []
+    for role in ("train", "val"):
+        summ = tr.get(role) or {}
+        groups = summ.get("groups") or {}
+        for key in sorted({k.rsplit("/", 1)[0] for k in summ.get("images") or {}} | set(groups)):
+            imgs = {k.rsplit("/", 1)[1]: v for k, v in (summ.get("images") or {}).items() if k.startswith(key + "/")}
+            training.append({"role": role, "key": key, "images": imgs, "groups": groups.get(key)})
+    figures = []
+    for s in rep.get("sets") or []:
+        role = s.get("role") or s.get("split") or str(s.get("key", "")).rsplit("/", 1)[-1]
+        if role == "train":  # fit figures: not validation or test evidence
+            continue
+        m, cm = s.get("metrics") or {}, s.get("cell_metrics") or {}
+        figures.append({"key": s.get("key", ""), "role": role,
+                        "role_text": s.get("role_text") or ROLE_TEXT.get(role, role),
+                        "description": s.get("description", ""), "n_images": s.get("n_images"),
+                        "n_cells": s.get("n_cells"),
+                        "image_balanced_accuracy": m.get("balanced_accuracy"), "image_roc_auc": m.get("roc_auc"),
+                        "cell_balanced_accuracy": cm.get("balanced_accuracy"), "cell_roc_auc": cm.get("roc_auc")})
+    figures.sort(key=lambda f: (f["role"] != "val", f["role"] != "test"))
+    return ModelInfo(name, man.get("weights_sha256") or rep.get("weights_sha256"),
+                     [str(d) for d in (tr.get("data") or []) + (tr.get("val_data") or [])], training, figures,
+                     rep.get("weights_sha256"))
+
+
+def image_row(res: Any, thr: float) -> dict:
+    """The figures of one image read by one model at ``thr`` (as the page's results table)."""
+    n = 0 if res.whole_image else len(res.cells)
+    n_all = sum(c == "ALL" for c in res.calls(thr)) if n else 0
+    p = res.image_p()
+    return {"call": "ALL" if p >= thr else "HEM", "p_all": p, "cells": n, "all_cells": n_all,
+            "blast_pct": 100.0 * n_all / n if n else None, "refer": int(np.sum(res.refer(thr))),
+            "whole_image": bool(res.whole_image), "notes": list(res.notes)}
+
+
+def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
+    """Sum up one model's reading of a batch at ``threshold``.
+
+    Args:
+        results: ``(image name, cell result | error text | None)`` per image.
+
+    Returns:
+        ``images``, ``read`` (images with a result), ``failed`` [(name, error)], ``cells`` (white cells
+        found), ``all_cells`` (of them called ALL), ``blast_pct`` (``100 * all_cells / cells``, None
+        without cells), ``refer`` (cells to refer), ``images_all`` (images called ALL),
+        ``whole_image`` (images where no cell was found), ``check_by_eye`` [(name, notes)], ``threshold``.
+    """
+    out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "refer": 0,
+           "images_all": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold)}
+    for name, res in results:
+        if res is None or isinstance(res, str):
+            out["failed"].append((name, res or "not read"))
+            continue
+        row = image_row(res, threshold)
+        out["read"] += 1
+        for k in ("cells", "all_cells", "refer"):
+            out[k] += row[k]
+        out["images_all"] += row["call"] == "ALL"
+        out["whole_image"] += row["whole_image"]
+        if row["notes"]:
+            out["check_by_eye"].append((name, row["notes"]))
+    out["blast_pct"] = 100.0 * out["all_cells"] / out["cells"] if out["cells"] else None
+    return out
+
+
+def png_uri(rgb: np.ndarray) -> str:
+    """``data:image/png;base64,...`` of an RGB ``uint8`` picture."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def _f(v: float | None, fmt: str = ".3f") -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _img(rgb: np.ndarray, alt: str, cls: str) -> str:
+    return f'<img class="{cls}" src="{png_uri(rgb)}" alt="{escape(alt)}">'
+
+
+def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of: Mapping[str, float]) -> str:
+    head = ("<tr><th>model</th><th>threshold</th><th>images</th><th>read</th><th>called ALL</th>"
+            "<th>cells found</th><th>cells called ALL</th><th>blast %</th><th>cells to refer</th>"
+            "<th>no cell found</th><th>check by eye</th></tr>")
+    rows, flags = [], {}
+    for m in models:
+        s = batch_summary([(im.name, im.results.get(m)) for im in images], thr_of[m])
+        rows.append(f"<tr><td>{escape(m)}</td><td>{s['threshold']:.2f}</td><td>{s['images']}</td><td>{s['read']}</td>"
+                    f"<td>{s['images_all']}</td><td>{s['cells']}</td><td>{s['all_cells']}</td>"
+                    f"<td>{_f(s['blast_pct'], '.1f')}</td><td>{s['refer']}</td><td>{s['whole_image']}</td>"
+                    f"<td>{len(s['check_by_eye'])}</td></tr>")
+        for n, notes in s["check_by_eye"]:
+            flags.setdefault(n, {}).update(dict.fromkeys(notes))
+        for n, err in s["failed"]:
+            flags.setdefault(n, {})[f"not read by {m}: {err}"] = None
+    eye = ("<h3>Check by eye</h3><ul>" + "".join(f"<li><b>{escape(n)}</b>: {escape('; '.join(notes))}</li>"
+                                                 for n, notes in flags.items()) + "</ul>") if flags else \
+        "<p>No image was flagged for checking by eye.</p>"
+    return (f'<table class="summary">{head}{"".join(rows)}</table>'
+            "<p class=\"small\">Blast % = cells called ALL / white cells found (cells cut by the image edge "
+            "included). Cells to refer: P(ALL) within the model's refer band around the threshold; a person must "
+            f"look at them. Images where no white cell was found were classified whole and add no cells.</p>{eye}")
+
+
+def _cell_grid(res: Any, thr: float, alpha: float, colormap: str) -> str:
+    refer = res.refer(thr)
+    tiles = []
+    for i in np.argsort(-np.asarray(res.p_all), kind="stable"):
+        crop = cv2.resize(np.asarray(res.crops[i], np.uint8), (CELL_SIDE, CELL_SIDE), interpolation=cv2.INTER_CUBIC)
+        heat = cv2.resize(np.asarray(res.map_of(int(i), thr), np.float32), (CELL_SIDE, CELL_SIDE))
+        call = "ALL" if res.p_all[i] >= thr else "HEM"
+        label = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
+        mark = ' <span class="refer">refer</span>' if refer[i] else ""
+        pic = _img(overlay(crop, heat, alpha, colormap), label, "crop")
+        tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call}">{call}</b> '
+                     f"{res.p_all[i]:.2f}{mark}</figcaption></figure>")
+    return f'<div class="grid">{"".join(tiles)}</div>'
+
+
+def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mapping[str, float],
+                   alpha: float, colormap: str) -> str:
+    parts = [f'<section class="image"><h2>Image {k}: {escape(im.name)}</h2>']
+    for m in models:
+        res, thr = im.results.get(m), thr_of[m]
+        if res is None or isinstance(res, str):
+            parts.append(f"<h3>{escape(m)}</h3><p class=\"warn\">Not read: {escape(res or 'no result')}</p>")
+            continue
+        r = image_row(res, thr)
+        text = (f"image <b class=\"{r['call']}\">{r['call']}</b>, P(ALL) {r['p_all']:.2f} (mean calibrated "
+                f"P(ALL) of its whole cells; threshold {thr:.2f})")
+        if not r["whole_image"]:
+            text += (f"; {r['cells']} white cell(s) found, {r['all_cells']} called ALL "
+                     f"(blast {_f(r['blast_pct'], '.1f')} %), {r['refer']} to refer")
+        notes = "".join(f'<p class="warn">Check by eye: {escape(n)}</p>' for n in r["notes"])
+        if r["whole_image"]:
+            field_pic, cap = np.asarray(im.rgb, np.uint8), "No white cell found: the whole image was classified"
+        else:
+            field_pic = draw_cells(np.asarray(im.rgb, np.uint8), res.cells, res.calls(thr),
+                                   [bool(v) for v in res.refer(thr)], FIELD_SIDE)
+            cap = "Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer"
+        parts.append(f'<div class="model"><h3>{escape(m)}</h3><p>{text}</p>{notes}'
+                     f'<figure class="field">{_img(field_pic, im.name, "field")}<figcaption>{cap}</figcaption></figure>'
+                     f"{_cell_grid(res, thr, alpha, colormap)}"
+                     '<p class="small">Cells sorted by P(ALL); each map shows where the evidence for the '
+                     "cell's call (ALL or HEM, as labelled) is strongest (red) to none (blue).</p></div>")
+    return "".join(parts) + "</section>"
+
+
+def _model_section(info: ModelInfo, thr: float | None) -> str:
+    train = "".join(
+        f"<tr><td>{escape(t['role'])}</td><td>{escape(t['key'])}</td>"
+        f"<td>{escape(', '.join(f'{lab}: {n}' for lab, n in sorted(t['images'].items())))}</td>"
+        f"<td>{'–' if t['groups'] is None else t['groups']}</td></tr>" for t in info.training)
+    figs = "".join(
+        f"<tr><td>{escape(str(f['key']))}<br><span class=\"small\">{escape(str(f['description']))}</span></td>"
+        f"<td>{escape(str(f['role_text']))}</td>"
+        f"<td>{_f(f['image_balanced_accuracy'])}</td><td>{_f(f['image_roc_auc'])}</td>"
+        f"<td>{_f(f['cell_balanced_accuracy'])}</td><td>{_f(f['cell_roc_auc'])}</td>"
+        f"<td>{'–' if f['n_images'] is None else f['n_images']}</td></tr>" for f in info.figures)
+    return (f'<section class="modelinfo"><h3>{escape(info.name)}</h3>'
+            f"<p>Weights SHA-256: <code>{escape(info.weights_sha256 or 'unknown')}</code>"
+            f"{'' if thr is None else f'; threshold used here {thr:.2f}'}</p>"
+            + (f'<p class="warn">The figures below were measured on other weights (SHA-256 '
+               f"{escape(info.report_sha256)}): they do not describe the weights used here.</p>"
+               if info.report_sha256 and info.weights_sha256 and info.report_sha256 != info.weights_sha256 else "")
+            + f"<p>Training data folders: {escape(', '.join(info.data) or 'not recorded')}</p>"
+            + (f'<table><tr><th>used for</th><th>set</th><th>images per label</th><th>groups</th></tr>{train}</table>'
+               if train else "<p>No training summary recorded.</p>")
+            + (f"<table><tr><th>set</th><th>role of the data</th><th>image bal. acc.</th><th>image ROC AUC</th>"
+               f"<th>cell bal. acc.</th><th>cell ROC AUC</th><th>images</th></tr>{figs}</table>"
+               '<p class="small">Validation figures are those the threshold was chosen on: they are not test '
+               "figures. Test figures come from data never used to choose anything.</p>"
+               if figs else "<p>No evaluation report: no validated figures.</p>")
+            + "</section>")
+
+
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;font-size:11pt;color:#111;margin:1.5em}
+h1{font-size:17pt;margin:0 0 .3em}h2{font-size:14pt}h3{font-size:12pt;margin:.8em 0 .3em}
+.notice{border:2px solid #b00;background:#fee;color:#700;padding:.5em .8em;font-weight:bold}
+table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #999;padding:2px 6px;font-size:9.5pt}
+th{background:#eee}.small{font-size:9pt;color:#444}.warn{color:#8a5a00;font-weight:bold}
+.ALL{color:#d62728}.HEM{color:#1f77b4}.refer{background:#ffb000;color:#000;padding:0 3px;font-weight:bold}
+figure{margin:.3em}.field img{max-width:100%;height:auto}.grid{display:flex;flex-wrap:wrap}
+.cell{width:170px;break-inside:avoid;page-break-inside:avoid}.cell figcaption{font-size:9pt}
+.image{border-top:1px solid #999;margin-top:1em}
+@media print{body{margin:0}.image,.models{page-break-before:always;break-before:page;border:none}
+.field img{max-height:13cm;width:auto}
+.modelinfo,.field,table{break-inside:avoid;page-break-inside:avoid}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+"""
+
+
+def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo], threshold_of: Mapping[str, float],
+                      created: _dt.datetime | None = None, title: str = "Case report", alpha: float = 0.4,
+                      colormap: str = "jet") -> bytes:
+    """The HTML case report of one batch (UTF-8 bytes), fully self-contained.
+
+    Args:
+        images: the batch, in upload order; ``results`` keyed by the names of ``models``.
+        models: the models to report, in the order shown.
+        threshold_of: the decision threshold per model name (the page's current setting).
+        created: the time printed in the header (default: now, local time zone).
+        title: the heading (escaped).
+        alpha, colormap: how the cell maps are drawn (:func:`leukemia_core.explain.overlay`).
+    """
+    names = [m.name for m in models]
+    missing = [n for n in names if n not in threshold_of]
+    if missing:
+        raise ValueError(f"no threshold for model(s) {', '.join(missing)}")
+    when = (created or _dt.datetime.now().astimezone()).isoformat(sep=" ", timespec="seconds")
+    thrs = ", ".join(f"{escape(n)} {threshold_of[n]:.2f}" for n in names)
+    body = [f"<h1>{escape(title)}</h1>", f'<p class="notice">{escape(NOTICE)}</p>',
+            f"<p>Created {escape(when)}. {len(images)} image(s), model(s) and threshold(s): {thrs}. "
+            "P(ALL) is calibrated on validation cells; a cell is called ALL when P(ALL) &ge; threshold.</p>",
+            "<h2>Batch summary</h2>", _summary_table(images, names, threshold_of)]
+    body += [_image_section(k, im, names, threshold_of, alpha, colormap) for k, im in enumerate(images, 1)]
+    body += ['<section class="models"><h2>Models</h2>']
+    body += [_model_section(m, threshold_of[m.name]) for m in models] + ["</section>",
+             f'<p class="notice">{escape(NOTICE)}</p>']
+    doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+           f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+    return doc.encode("utf-8")

@@ -1,0 +1,202 @@
+"""The HTML case report of a batch: counts computed by hand, escaping, embedded pictures only."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from html.parser import HTMLParser
+
+import cv2
+import numpy as np
+import pytest
+
+from leukemia_core.calibration import Calibration
+from leukemia_core.casereport import NOTICE, ReportImage, batch_summary, build_case_report, model_info
+from leukemia_core.cells.finder import Cell
+from leukemia_core.evaluate import ROLE_TEXT
+from pages._cells import CellResult
+
+S = 24  # crop side
+CAL = Calibration(threshold=0.5, refer_half_width=0.1, fitted=True)
+SHA = "ab12" * 16
+BAD_NAME = "<script>x.png"
+
+
+def _cell(i: int, x: int, y: int, border: bool = False) -> Cell:
+    contour = np.array([[x, y], [x + 10, y], [x + 10, y + 10], [x, y + 10]], np.int32)
+    return Cell(i, (x, y, 11, 11), 121, (x + 5.0, y + 5.0), contour, border)
+
+
+def _result(p: list[float], cells: list[Cell], whole: bool = False, notes: list[str] | None = None) -> CellResult:
+    n = len(p)
+    rng = np.random.default_rng(n)
+    crops = rng.integers(0, 256, (n, S, S, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 1, S * S, dtype=np.float16).reshape(S, S)
+    return CellResult(cells, crops, np.array(p, float), np.stack([ramp] * n), np.stack([ramp.T] * n), whole,
+                      notes or [], CAL)
+
+
+def _field() -> np.ndarray:
+    return np.full((64, 80, 3), 200, np.uint8)
+
+
+def _batch(models=("m1",)) -> list[ReportImage]:
+    a = _result([0.9, 0.55, 0.2], [_cell(1, 5, 5), _cell(2, 30, 5), _cell(3, 5, 30)])
+    b = _result([0.7, 0.3], [_cell(1, 20, 20), _cell(2, 0, 40, border=True)], notes=["grayscale image; check by eye"])
+    c = _result([0.45], [], whole=True, notes=["no white cell found; check by eye"])
+    return [ReportImage(BAD_NAME, _field(), {m: a for m in models}),
+            ReportImage("b&c.png", _field(), {m: b for m in models}),
+            ReportImage("whole.png", _field(), {m: c for m in models})]
+
+
+MANIFEST = {"name": "m1", "weights_sha256": SHA, "training": {
+    "data": ["../shared/data/cnmc2019", "../shared/data/aria_all"], "val_data": [],
+    "train": {"images": {"cnmc/train/hem": 38, "cnmc/train/all": 39}, "groups": {"cnmc/train": 31}},
+    "val": {"images": {"cnmc/val/hem": 22, "cnmc/val/all": 21}, "groups": {"cnmc/val": 21}}}}
+
+
+def _set(key: str, role_text: bool = True) -> dict:
+    role = key.split("/")[1]
+    m = {"balanced_accuracy": 0.812, "roc_auc": 0.901}
+    s = {"key": key, "split": role, "role": role, "description": key, "n_images": 40, "n_cells": 60,
+         "metrics": m, "cell_metrics": {"balanced_accuracy": 0.777, "roc_auc": 0.855}}
+    if role_text:
+        s["role_text"] = ROLE_TEXT[role]
+    return s
+
+
+REPORT = {"format": "leukemia_core.report/2", "model": "m1", "weights_sha256": SHA,
+          "sets": [_set("cnmc/train"), _set("cnmc/val"), _set("cnmc/test"), _set("aria-original/test", role_text=False)]}
+
+
+class _Doc(HTMLParser):
+    """Tags, visible text, image sources and the rows of the batch summary table."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags, self.text, self.srcs, self.rows = [], [], [], []
+        self._in_summary = False
+        self.feed(html)
+        self.close()
+        self.text = "".join(self.text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "img":
+            self.srcs.append(a.get("src", ""))
+        if tag == "table" and a.get("class") == "summary":
+            self._in_summary = True
+        if self._in_summary and tag == "tr":
+            self.rows.append([])
+        if self._in_summary and tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_summary = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_summary and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def _report(thr: dict, models=("m1",)) -> tuple[str, _Doc]:
+    infos = [model_info(m, MANIFEST, REPORT) for m in models]
+    raw = build_case_report(_batch(models), infos, thr, created=dt.datetime(2024, 5, 6, 7, 8, 9))
+    assert isinstance(raw, bytes)
+    html = raw.decode("utf-8")
+    return html, _Doc(html)
+
+
+def _summary(doc: _Doc) -> list[dict]:
+    head, *rows = doc.rows
+    return [dict(zip(head, r)) for r in rows]
+
+
+def test_batch_summary_counts_by_hand():
+    imgs = _batch()
+    s = batch_summary([(im.name, im.results["m1"]) for im in imgs], 0.5)
+    # A: 0.9 ALL, 0.55 ALL (refer), 0.2 HEM; B: 0.7 ALL, 0.3 HEM; C: whole image (no cells), 0.45 refer
+    assert (s["images"], s["read"], s["cells"], s["all_cells"], s["refer"]) == (3, 3, 5, 3, 2)
+    assert s["blast_pct"] == pytest.approx(60.0)
+    # image P(ALL): A 0.55 ALL, B 0.7 ALL (the border cell does not count), C 0.45 HEM
+    assert (s["images_all"], s["whole_image"]) == (2, 1)
+    assert [n for n, _ in s["check_by_eye"]] == ["b&c.png", "whole.png"]
+    s = batch_summary([(im.name, im.results["m1"]) for im in imgs], 0.62)
+    # band [0.52, 0.72]: A 0.55 refer, B 0.7 refer, C 0.45 not; ALL cells: 0.9 and 0.7
+    assert (s["cells"], s["all_cells"], s["refer"], s["images_all"]) == (5, 2, 2, 1)
+    assert s["blast_pct"] == pytest.approx(40.0)
+    s = batch_summary([("a", "unreadable file"), ("b", None)], 0.5)
+    assert s["failed"] == [("a", "unreadable file"), ("b", "not read")] and s["blast_pct"] is None
+
+
+def test_report_parses_with_notice_counts_and_escaped_names():
+    html, doc = _report({"m1": 0.5})
+    assert NOTICE in doc.text and "2024-05-06 07:08:09" in doc.text and "0.50" in doc.text
+    (row,) = _summary(doc)
+    assert row["model"] == "m1" and row["threshold"] == "0.50"
+    assert (row["images"], row["cells found"], row["cells called ALL"], row["blast %"], row["cells to refer"],
+            row["called ALL"], row["check by eye"]) == ("3", "5", "3", "60.0", "2", "2", "2")
+    # check-by-eye notes listed with their image
+    assert "b&c.png: grayscale image; check by eye" in doc.text
+    assert "whole.png: no white cell found; check by eye" in doc.text
+    # names escaped everywhere: shown as text, never as markup
+    assert BAD_NAME in doc.text and "<script" not in html and "b&c.png" not in html
+    assert "&lt;script&gt;x.png" in html and not [t for t, _ in doc.tags if t == "script"]
+    assert "ALL</b>, P(ALL) 0.55" in html  # image A's call and P(ALL)
+
+
+def test_every_picture_embedded_one_per_field_and_cell():
+    html, doc = _report({"m1": 0.5, "m2": 0.62}, models=("m1", "m2"))
+    # per model: (1 field + 3 cells) + (1 + 2) + (1 + 1 whole-image crop)
+    assert len(doc.srcs) == 2 * 9
+    assert all(s.startswith("data:image/png;base64,") for s in doc.srcs)
+    sizes = set()
+    for s in doc.srcs:
+        pic = cv2.imdecode(np.frombuffer(base64.b64decode(s.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+        assert pic is not None
+        sizes.add(pic.shape[:2])
+    assert (160, 160) in sizes
+    assert "http://" not in html and "https://" not in html
+    assert not [t for t, a in doc.tags if t in ("link", "script", "iframe")]
+    assert "@media print" in html and "page-break-before" in html
+
+
+def test_model_section_sha_training_and_roles():
+    _, doc = _report({"m1": 0.5})
+    assert SHA in doc.text and "../shared/data/cnmc2019" in doc.text
+    for role in ("val", "test"):
+        assert ROLE_TEXT[role] in doc.text
+    assert "cnmc/train" in doc.text and "all: 39, hem: 38" in doc.text
+    assert "0.812" in doc.text and "0.901" in doc.text and "0.777" in doc.text and "0.855" in doc.text
+    info = model_info("m1", MANIFEST, REPORT)
+    # train-role (fit) figures left out; an older report without role_text gets it from its role
+    assert [f["role_text"] for f in info.figures] == [ROLE_TEXT["val"], ROLE_TEXT["test"], ROLE_TEXT["test"]]
+    assert ROLE_TEXT["train"] not in doc.text and "measured on other weights" not in doc.text
+    stale = model_info("m1", MANIFEST, {**REPORT, "weights_sha256": "cd34" * 16})
+    html = build_case_report(_batch(), [stale], {"m1": 0.5}).decode()
+    assert "measured on other weights" in html and "cd34" * 16 in html
+    empty = model_info("m3", None, None)
+    assert empty.weights_sha256 is None and empty.figures == [] and empty.training == []
+
+
+def test_threshold_change_relabels():
+    _, low = _report({"m1": 0.5})
+    _, high = _report({"m1": 0.62})
+    (a,), (b,) = _summary(low), _summary(high)
+    assert (a["cells called ALL"], a["blast %"], a["called ALL"]) == ("3", "60.0", "2")
+    assert (b["cells called ALL"], b["blast %"], b["called ALL"]) == ("2", "40.0", "1")
+    # cell 2 of image A (P 0.55) is ALL at 0.50 and HEM at 0.62
+    assert "cell 2: ALL 0.55 refer" in low.text and "cell 2: HEM 0.55 refer" in high.text
+
+
+def test_failed_image_and_missing_threshold():
+    imgs = _batch() + [ReportImage("bad.png", _field(), {"m1": "cannot decode <file>"})]
+    html = build_case_report(imgs, [model_info("m1", MANIFEST, REPORT)], {"m1": 0.5}).decode()
+    doc = _Doc(html)
+    assert "not read by m1: cannot decode <file>" in doc.text and len(doc.srcs) == 9
+    assert _summary(doc)[0]["read"] == "3"
+    with pytest.raises(ValueError, match="m1"):
+        build_case_report(imgs, [model_info("m1", MANIFEST, REPORT)], {})
