@@ -9,8 +9,10 @@ from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.explain import COLORMAPS, METHODS, overlay
 from leukemia_core.images import IMAGE_SUFFIXES
 from leukemia_core.inference import weights_status
+from leukemia_core.casereport import ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.cells.draw import draw_cells
-from leukemia_core.reports import CAM_METHOD_NAMES, ImageInput, app_models, decode, display_copy, weights_dir
+from leukemia_core.reports import (CAM_METHOD_NAMES, ImageInput, app_models, decode, display_copy, load_manifest,
+                                   load_report, weights_dir)
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, read_cells, results_table, summary_row
 from pages._shared import model_tools, plain, selected_model, show_error, show_missing, threshold, weights_sha
@@ -18,6 +20,7 @@ from pages._shared import model_tools, plain, selected_model, show_error, show_m
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
 CACHE_LIMIT = 400
+REPORT_KEY = "classify_case_report"
 CALL_COLOURS = {"ALL": "red", "HEM": "blue"}
 GALLERY_COLUMNS = 8
 GALLERY_SIDE = 128
@@ -133,6 +136,39 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
             _gallery(res, thr, alpha, cmap, m, method)
 
 
+def _batch_summary(items: list[ImageInput], results: dict, models: list[str], thr_of) -> None:
+    """The batch (one patient's slide) at a glance, per model."""
+    for m in models:
+        b = batch_summary([(it.name, results[(i, m)]) for i, it in enumerate(items)], thr_of(m))
+        cols = st.columns(6)
+        cols[0].metric(f"{m}: images read", f"{b['read']} of {b['images']}")
+        cols[1].metric("cells found", b["cells"])
+        cols[2].metric("cells called ALL", b["all_cells"])
+        cols[3].metric("blast %", "n/a" if b["blast_pct"] is None else f"{b['blast_pct']:.1f} %")
+        cols[4].metric("cells to refer", b["refer"])
+        cols[5].metric("images to check by eye", len(b["check_by_eye"]))
+
+
+def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,
+                 cmap: str) -> None:
+    """A button that builds the printable HTML case report in memory, then offers it for download."""
+    key = (tuple(it.digest for it in items), tuple(models), tuple(round(thr_of(m), 4) for m in models), alpha, cmap)
+    if st.button("Prepare case report (HTML, prints to PDF)", key="classify_report_build"):
+        with st.spinner("Building the case report ..."):
+            images = []
+            for i, it in enumerate(items):
+                rgb, err = decode(it)
+                images.append(ReportImage(it.name, rgb if rgb is not None else np.zeros((1, 1, 3), np.uint8),
+                                          {m: (err or results[(i, m)]) for m in models}))
+            infos = [model_info(m, load_manifest(m), load_report(m)) for m in models]
+            st.session_state[REPORT_KEY] = (key, build_case_report(images, infos, {m: thr_of(m) for m in models},
+                                                                   alpha=alpha, colormap=cmap))
+    built = st.session_state.get(REPORT_KEY)
+    if built and built[0] == key:
+        st.download_button("Download case report", built[1], file_name="case_report.html", mime="text/html",
+                           key="classify_report_download", on_click="ignore")
+
+
 def render() -> None:
     st.header("Classify cells")
     models = app_models()
@@ -184,6 +220,7 @@ def render() -> None:
             for i, it in enumerate(items) for m in chosen]
     df = results_table(rows)
     st.subheader("Results")
+    _batch_summary(items, results, chosen, thr_of)
     st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
                "against the threshold; blast % = share of its cells called ALL. Click a column to sort.")
     if compare and len(chosen) > 1:
@@ -193,9 +230,12 @@ def render() -> None:
     st.dataframe(df, hide_index=True, key="classify_table",
                  column_config={"P(ALL)": st.column_config.ProgressColumn("P(ALL)", min_value=0.0, max_value=1.0,
                                                                           format="%.3f")})
-    st.download_button("Download results (CSV)", df.to_csv(index=False).encode("utf-8"),
+    c1, c2 = st.columns(2)
+    c1.download_button("Download results (CSV)", df.to_csv(index=False).encode("utf-8"),
                        file_name="classification_results.csv", mime="text/csv", key="classify_download",
                        on_click="ignore")
+    with c2:
+        _case_report(items, results, chosen, thr_of, alpha, cmap)
     _details(items, results, chosen, alpha, cmap, method, thr_of)
 
 
