@@ -90,9 +90,15 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
             st.caption(f"{name}: :{CALL_COLOURS[call]}[**{call}**] {res.p_all[i]:.2f}{mark}")
             if float(res.map_of(i, thr).max()) == 0.0:
                 st.caption("Empty map: nothing in this crop raised the score of its call.")
-    st.caption(f"{CAM_METHOD_NAMES[method]} of {model}: red = where the evidence for the cell's call "
-               f"(ALL or HEM, as labelled) is strongest, blue = none. **refer**: P(ALL) within "
-               f"{res.calibration.refer_half_width:.2f} of the threshold; a person must look at this cell.")
+    bar = overlay(np.zeros((12, 256, 3), np.uint8), np.tile(np.linspace(0, 1, 256, dtype=np.float32), (12, 1)),
+                  1.0, cmap)
+    b1, b2 = st.columns([1, 3])
+    b1.image(bar, width="stretch")
+    b1.caption("no evidence ← → strongest evidence for the cell's call")
+    b2.caption(f"{CAM_METHOD_NAMES[method]} of {model}. Each map shows the evidence for the class the cell is "
+               f"called at the current threshold: ALL evidence under an ALL label, HEM evidence under a HEM "
+               f"label. **refer**: P(ALL) within {res.calibration.refer_half_width:.2f} of the threshold; "
+               f"a person must look at this cell.")
 
 
 def _details(items: list[ImageInput], results: dict, models: list[str], alpha: float, cmap: str,
