@@ -97,19 +97,26 @@ def build_bench(weights_dir: Path) -> str:
              f"{m.get('memory_mib', 0) / 1024:.0f} GiB, no GPU, TensorFlow {m.get('tensorflow', '?')}; "
              "medians of interleaved repeats after warm-up, one image (450x450 C-NMC sample) unless stated.", "",
              "| model | input | predict ms | floor ms | predict ratio | Grad-CAM ms | Grad-CAM ratio | "
-             "naive tf-keras-vis Grad-CAM ms | batch img/s | batch ratio | train img/s | pipeline ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "naive tf-keras-vis Grad-CAM ms | batch img/s | batch ratio | train img/s | pipeline ratio | "
+             "cells/s | cell pipeline ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in b["models"].items():
         if not isinstance(r, dict) or "predict_ms" not in r:
             continue
         lines.append(f"| `{name}` | {r.get('input_size')} | {_f(r.get('predict_ms'), 1)} | {_f(r.get('floor_ms'), 1)} | "
                      f"{_f(r.get('predict_ratio'), 2)} | {_f(r.get('gradcam_ms'), 1)} | {_f(r.get('gradcam_ratio'), 2)} | "
                      f"{_f(r.get('gradcam_naive_ms'), 0)} | {_f(r.get('batch_img_s'), 1)} | {_f(r.get('batch_ratio'), 2)} | "
-                     f"{_f(r.get('train_img_s'), 1)} | {_f(r.get('pipeline_ratio'), 2)} |")
-    mem, app = b.get("memory") or {}, b.get("app") or {}
+                     f"{_f(r.get('train_img_s'), 1)} | {_f(r.get('pipeline_ratio'), 2)} | "
+                     f"{_f(r.get('cell_pipeline_cells_s'), 1)} | {_f(r.get('cell_pipeline_ratio'), 2)} |")
+    mem, app, finder = b.get("memory") or {}, b.get("app") or {}, b.get("cell_finder") or {}
+    lines += ["", "Cells/s: every bundled sample read, found, cropped, scored and calibrated, against the same "
+              "forward passes alone (cell pipeline ratio); training on cell crops through `balanced_batches` "
+              "with augmentation against in-memory batches without (pipeline ratio)."
+              + (f" Cell finder alone: {_f(finder.get('finder_img_s'), 1)} images/s, "
+                 f"{_f(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")]
     lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**. "
               f"Cold start, from `streamlit run app.py` to the first rendered prediction on a sample image "
-              f"({app.get('method', 'not measured')}): **{_f(app.get('cold_start_s'), 1)} s**"
+              f"({app.get('method') or 'not measured'}): **{_f(app.get('cold_start_s'), 1)} s**"
               + (f" ({app.get('reason')})" if app.get("reason") else "") + "."]
     met = b.get("targets_met") or {}
     targets = b.get("targets") or {}

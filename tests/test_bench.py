@@ -1,23 +1,38 @@
-"""The speed benchmark's report (fields and arithmetic, never timing thresholds), and that the
-speed-ups it led to give the same outputs as the plain versions."""
+"""The speed benchmark's report (fields and arithmetic, never timing thresholds), its layout (one
+concern per module, no private imports, the app never started by the core library), the app
+cold-start tool's report handling, and that the speed-ups it led to give the same outputs as the
+plain versions."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from leukemia_core import bench
 
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "leukemia_core" / "bench"
 MODEL_FIGURES = ("predict_ms", "floor_ms", "gradcam_ms", "gradcam_naive_ms", "batch_img_s", "batch_floor_img_s",
-                 "train_img_s", "train_memory_img_s")
+                 "train_img_s", "train_memory_img_s", "cell_pipeline_cells_s", "cell_forward_cells_s")
+
+
+def _bench_app():
+    spec = importlib.util.spec_from_file_location("bench_app", ROOT / "tools" / "bench_app.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     out = tmp_path / "BENCH.json"
-    returned = bench.run_bench(out, ["tiny_cnn"], trained_tiny["weights_dir"], repeats=2, app=False,
-                               train_steps=1)
+    returned = bench.run_bench(out, ["tiny_cnn"], trained_tiny["weights_dir"], repeats=2, train_steps=1)
     report = json.loads(out.read_text())
     assert report["models"].keys() == returned["models"].keys() == {"tiny_cnn"}
 
@@ -28,30 +43,49 @@ def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     assert r["weights"] == "shipped" and r["input_size"] == trained_tiny["manifest"]["input_size"]
     for k in MODEL_FIGURES:
         assert isinstance(r[k], float) and r[k] > 0, k
+    # every ratio is computed from the two measured figures it names
     assert r["predict_ratio"] == pytest.approx(r["predict_ms"] / r["floor_ms"], rel=1e-3)
     assert r["gradcam_ratio"] == pytest.approx(r["gradcam_ms"] / r["floor_ms"], rel=1e-3)
     assert r["batch_ratio"] == pytest.approx(r["batch_img_s"] / r["batch_floor_img_s"], rel=1e-3)
     assert r["pipeline_ratio"] == pytest.approx(r["train_img_s"] / r["train_memory_img_s"], rel=1e-3)
-    assert set(r["targets_met"]) == {"predict_ratio", "gradcam_ratio", "batch_ratio", "pipeline_ratio"}
+    assert r["cell_pipeline_ratio"] == pytest.approx(r["cell_pipeline_cells_s"] / r["cell_forward_cells_s"],
+                                                     rel=1e-3)
+    assert set(r["targets_met"]) == set(bench.report.MODEL_TARGETS)
     p = r["profile"]
     assert p["prepare_ms"] > 0 and p["forward_ms"] > 0 and p["cam_pass_ms"] > 0
     assert p["preprocess_cnmc"]["image"] == "450x450" and p["preprocess_cnmc"]["denoise_ms"] > 0
-    assert p["train"]["step_ms_pipeline"]["n"] >= 1 and p["train"]["pipeline_alone_ms_per_batch"] > 0
+
+    # the cell pipeline ran on every bundled sample; the Aria fields hold most of the cells
+    c = p["cells"]
+    assert c["images"] == sum(d["images"] for d in c["per_dataset"].values()) > 0
+    assert c["cells"] == sum(d["cells"] for d in c["per_dataset"].values())
+    assert c["per_dataset"]["aria"]["cells"] > c["per_dataset"]["aria"]["images"]
+    assert all(v > 0 for v in c["stage_ms"].values()) and c["forward_stacked_cells_s"] > 0
+    f = report["cell_finder"]
+    assert f["images"] == c["images"] and f["cells"] > 0
+    assert f["finder_cells_s"] / f["finder_img_s"] == pytest.approx(f["cells"] / f["images"], rel=1e-2)
+
+    # training throughput on cell crops: balanced_batches + augmentation, in-memory without
+    t = p["train"]
+    assert t["cells"] == c["cells"] and t["train_batch"] == 32
+    assert t["step_ms_pipeline"]["n"] >= 1 and t["step_ms_memory"]["n"] >= 1
+    assert t["train_memory_augmented_img_s"] > 0 and t["batches_alone_ms_per_batch"] > 0
 
     mem = report["memory"]
     assert mem["rss_mb"] > 0 and mem["models_loaded"] == ["tiny_cnn"] and "tiny_cnn" in mem["per_model"]
-    assert report["app"]["cold_start_s"] is None and "skipped" in report["app"]["reason"]
+    assert mem["per_model"]["tiny_cnn"]["first_cells_and_gradcam_s"] > 0
+    assert report["app"]["cold_start_s"] is None and "tools/bench_app.py" in report["app"]["reason"]
     assert report["targets_met"]["cold_start_s"] is None
     assert set(report["targets_met"]) == set(bench.TARGETS)
     missed = {k for k, v in report["targets_met"].items() if v is False}
     assert set(report["missed_because"]) == missed  # every miss comes with its profile figures
 
     printed = capsys.readouterr().out
-    assert "tiny_cnn" in printed and "targets:" in printed and str(out) in printed
+    assert "tiny_cnn" in printed and "targets:" in printed and "cell finder alone" in printed and str(out) in printed
 
 
 def test_models_without_weights_are_benchmarked_random_and_say_so(tmp_path):
-    loaded, weights, note, seconds = bench._get_model("tiny_cnn", tmp_path / "none", tmp_path)
+    loaded, weights, note, seconds = bench.get_model("tiny_cnn", tmp_path / "none", tmp_path)
     assert weights == "random" and "random weights" in note and seconds > 0
     assert loaded.input_size == 32  # the spec's default without a manifest
     # exported so that a fresh process (memory figure, app) can load the same architecture
@@ -62,10 +96,83 @@ def test_models_without_weights_are_benchmarked_random_and_say_so(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)  # float16 storage of large arrays
 
 
-def test_cold_start_without_app_is_null_with_a_reason(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "PROJECT_ROOT", tmp_path)
-    res = bench.measure_cold_start(tmp_path)
+# ----------------------------------------------------------------- layout: one concern per module
+
+def test_bench_modules_are_small_and_import_nothing_private():
+    files = sorted(BENCH_DIR.glob("*.py"))
+    assert {f.stem for f in files} >= {"__init__", "machine", "timing", "inference", "cells", "training", "memory"}
+    for f in files:
+        assert len(f.read_text().splitlines()) <= 300, f.name
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                inside = node.level == 1  # a sibling in leukemia_core.bench
+                assert inside or not any(a.name.startswith("_") for a in node.names), (f.name, node.module)
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                assert isinstance(node.value, ast.Name) and node.value.id == "self", (f.name, node.attr)
+
+
+def test_the_core_bench_never_starts_the_app():
+    for f in BENCH_DIR.glob("*.py"):
+        text = f.read_text().lower()
+        assert "playwright" not in text and "streamlit run" not in text and "chromium" not in text, f.name
+    code = ("import sys, pkgutil, importlib, leukemia_core.bench as b\n"
+            "for m in pkgutil.iter_modules(b.__path__): importlib.import_module('leukemia_core.bench.' + m.name)\n"
+            "print(sorted(k for k in ('streamlit', 'playwright', 'tensorflow') if k in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"  # nothing heavy, and nothing of the app, at import
+
+
+def test_cli_bench_runs_the_app_tool_after_the_core_figures(monkeypatch, tmp_path):
+    from leukemia_core import cli
+
+    calls = []
+    monkeypatch.setattr(bench, "run_bench", lambda out, *a, **k: calls.append(("core", out, a, k)))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, *a, **k: calls.append(("tool", cmd))
+                        or subprocess.CompletedProcess(cmd, 0))
+    out = tmp_path / "b.json"
+    assert cli.main(["bench", "--out", str(out), "--model", "tiny_cnn", "--repeats", "2"]) == 0
+    assert calls[0][0] == "core" and calls[0][2][0] == ["tiny_cnn"] and calls[0][3]["repeats"] == 2
+    assert calls[1][0] == "tool" and calls[1][1][1].endswith("tools/bench_app.py") and str(out) in calls[1][1]
+    calls.clear()
+    assert cli.main(["bench", "--out", str(out), "--no-app"]) == 0
+    assert [c[0] for c in calls] == ["core"]
+
+
+# ----------------------------------------------------------------- the app's cold start (tools/bench_app.py)
+
+def test_cold_start_without_app_is_null_with_a_reason(tmp_path):
+    res = _bench_app().measure_cold_start(tmp_path, project_root=tmp_path)
     assert res["cold_start_s"] is None and "app.py" in res["reason"]
+
+
+def _report(weights_dir, models):
+    return {"machine": {}, "settings": {"models": ["tiny_cnn"], "weights_dir": str(weights_dir)},
+            "models": models,
+            "memory": {"rss_mb": 900.0, "imports_s": 4.0,
+                       "per_model": {"tiny_cnn": {"load_s": 0.1, "first_cells_and_gradcam_s": 0.3,
+                                                  "rss_mb_after": 900.0}}},
+            "app": {"cold_start_s": None, "reason": bench.APP_NOT_MEASURED}}
+
+
+def test_bench_app_writes_its_figures_into_the_same_report(trained_tiny, tmp_path, monkeypatch):
+    tool = _bench_app()
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(_report(trained_tiny["weights_dir"], {})))
+    seen = {}
+
+    def fake(wdir, timeout, app_models=None):
+        seen.update(wdir=wdir, app_models=app_models)
+        return {"cold_start_s": 12.5, "method": "fake", "server_ready_s": 2.0}
+
+    monkeypatch.setattr(tool, "measure_cold_start", fake)
+    assert tool.main(["--bench", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert seen["wdir"] == trained_tiny["weights_dir"] and seen["app_models"] == ["tiny_cnn"]
+    assert report["app"]["cold_start_s"] == 12.5 and report["app"]["profile"]["load_model_s"] == 0.1
+    assert report["targets_met"]["cold_start_s"] is False and report["targets_met"]["rss_mb"] is True
+    assert "12.5 s" in report["missed_because"]["cold_start_s"][0]
+    assert tool.main(["--bench", str(tmp_path / "absent.json")]) == 2
 
 
 # ----------------------------------------------------------------- the speed-ups change no output
