@@ -130,12 +130,14 @@ def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> di
 
 
 def check_roles(sets: dict[str, list[Record]], manifest: dict, allow_leakage: bool = False) -> None:
-    """Refuse to report a set as test when the model trained or selected on any of its groups."""
+    """Refuse a validation or test set holding groups the model trained on, and a test set holding
+    groups it chose its epoch on."""
     training = manifest.get("training", {})
     for key, recs in sets.items():
         role = key.split("/")[-1]
-        if role == "test" and not allow_leakage:
+        if role in ("val", "test") and not allow_leakage:
             check_against_groups(recs, training.get("train_groups", []), f"{key} (trained on)")
+        if role == "test" and not allow_leakage:
             check_against_groups(recs, training.get("selected_on", []), f"{key} (chose the epoch on)")
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from leukemia_core.cli import main
@@ -55,10 +56,16 @@ def test_train_evaluate_predict_end_to_end(tmp_path, samples):
     keys = {s["key"] for s in report["sets"]}
     assert keys == {"folder/train", "folder/val"}
     val = next(s for s in report["sets"] if s["key"] == "folder/val")
-    assert val["n_images"] == 3 and len(val["images"]) == 3 and val["held_out"]
+    # the val role chose the calibrator and threshold: reported, but never called held out
+    assert val["n_images"] == 3 and len(val["images"]) == 3 and not val["held_out"] and val["role"] == "val"
+    assert "not a test set" in val["role_text"]
     assert set(val["metrics"]) >= {"accuracy", "balanced_accuracy", "roc_auc", "confusion_matrix", "per_class",
                                    "weighted"}
-    assert all(0 <= i["p_all"] <= 1 for i in val["images"])
+    # every image's P(ALL) is the mean of its cells' P(ALL), and each sample holds one segmented cell or more
+    for img in val["images"]:
+        assert img["n_cells"] >= 1 and img["p_all"] == pytest.approx(np.mean(img["cells"]), abs=1e-4)
+    cal = json.loads((wdir / "tiny_cnn.calibration.json").read_text())
+    assert cal["fitted"] and report["threshold"] == cal["threshold"]
     assert report["weights_sha256"] == manifest["weights_sha256"]
 
     bad = tmp_path / "bad.png"
@@ -73,7 +80,7 @@ def test_train_evaluate_predict_end_to_end(tmp_path, samples):
     errors = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}
     assert len(good) == 3 and all(r["label"] in ("ALL", "HEM") for r in good)
     assert "not an image" in errors["bad.png"] and len(errors) == 1
-    assert len(list(cam_dir.glob("*.png"))) == 3
+    assert len(list(cam_dir.glob("*.png"))) == sum(int(r["n_cells"]) for r in good)  # one overlay per cell
 
 
 def test_leaky_evaluation_is_refused(tmp_path, trained_tiny, capsys):
@@ -220,7 +227,6 @@ def seeded_tiny_weights(tmp_path_factory):
 
 
 def test_predict_csv_holds_each_images_own_probability_and_call(tmp_path, seeded_tiny_weights, samples):
-    from leukemia_core.images import read_image
     from leukemia_core.inference import Predictor, load_model
 
     wdir = seeded_tiny_weights
@@ -230,9 +236,10 @@ def test_predict_csv_holds_each_images_own_probability_and_call(tmp_path, seeded
     loaded = load_model("tiny_cnn", wdir)
     predictor = Predictor(loaded)
     expected = {s.path.name: predictor.predict_image(s.path) for s in picked}
-    for s in picked:  # the same number straight from the Keras model
-        x = predictor.prepare(read_image(s.path))[None]
-        assert float(loaded.model(x, training=False).numpy()[0, 1]) == pytest.approx(expected[s.path.name], abs=1e-5)
+    for s in picked:  # the same number straight from the Keras model: the mean over the image's whole cells
+        a = predictor.analyze_image(s.path)
+        raw = loaded.model(a.found.crops.astype(np.float32) / 255.0, training=False).numpy()[:, 1]
+        assert float(raw[a.counted()].mean()) == pytest.approx(expected[s.path.name], abs=1e-5)
     values = sorted(expected.values())
     # the test means something only if the images get clearly different probabilities, not 0.5
     assert values[-1] - values[0] > 0.02 and min(abs(v - 0.5) for v in values) > 1e-3, values

@@ -77,7 +77,7 @@ class ImageAnalysis:
     def n_cells(self) -> int:
         return len(self.found.cells)
 
-    def _counted(self) -> np.ndarray:
+    def counted(self) -> np.ndarray:
         if self.found.whole_image:
             return np.ones(1, bool)
         whole = np.array([not c.touches_border for c in self.found.cells])
@@ -86,7 +86,7 @@ class ImageAnalysis:
     @property
     def image_p_all(self) -> float:
         """Mean calibrated P(ALL) over the cells that count (see module docstring)."""
-        return float(self.p_all[self._counted()].mean())
+        return float(self.p_all[self.counted()].mean())
 
     def calls(self, threshold: float) -> np.ndarray:
         """``bool (N,)``: each crop called ALL at ``threshold``."""
