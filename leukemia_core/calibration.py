@@ -10,9 +10,15 @@ validation cells only.
 * **Threshold**: the calibrated P(ALL) at which validation balanced accuracy (same weights) is
   highest.
 * **Refer band**: ``[threshold - w, threshold + w]``; ``w`` is the smallest half-width (steps of
-  0.05, at most :data:`MAX_REFER_HALF_WIDTH`) such that the calls outside the band reach
-  :data:`REFER_TARGET` weighted balanced accuracy on validation cells. Cells inside it are
-  marked "refer": a person must look at them.
+  0.01) such that the calls outside the band reach :data:`REFER_TARGET` weighted balanced
+  accuracy on validation cells, but never so wide that more than :data:`MAX_REFER_SHARE` of the
+  (weighted) validation cells fall inside it; the balanced accuracy reached outside the band is
+  stored. Cells inside it are marked "refer": a person must look at them.
+* **Field threshold**: an image with several cells is called ALL when the mean calibrated P(ALL)
+  of its whole cells reaches ``field_threshold``, chosen for the best balanced accuracy over the
+  validation images that hold several cells (datasets weighted equally). An image with one cell
+  takes that cell's call. When a user moves the cell threshold, the field threshold moves by the
+  same amount (:meth:`Calibration.image_threshold`).
 * **ECE**: expected calibration error over 10 equal-width bins, with the same weights.
 
 A :class:`Calibration` is stored as ``model_weights/<model>.calibration.json``.
@@ -29,7 +35,7 @@ import numpy as np
 #: The decision threshold when a model has no calibration file.
 DEFAULT_THRESHOLD = 0.5
 REFER_TARGET = 0.90
-MAX_REFER_HALF_WIDTH = 0.3
+MAX_REFER_SHARE = 0.25
 _EPS = 1e-6
 
 
@@ -126,6 +132,7 @@ class Calibration:
     refer_half_width: float = 0.0
     fitted: bool = False
     info: dict = field(default_factory=dict)
+    field_threshold: float | None = None  # None: the cell threshold
     reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.ood)
 
     def apply(self, p_raw: np.ndarray) -> np.ndarray:
@@ -133,6 +140,15 @@ class Calibration:
         if not self.fitted:
             return np.asarray(p_raw, np.float64)
         return sigmoid(self.a * logit(p_raw) + self.b)
+
+    def image_threshold(self, threshold: float, n_cells: int) -> float:
+        """The threshold an image's mean cell P(ALL) is compared with, for a cell threshold
+        ``threshold``: for an image of several cells it is moved by the validated offset
+        ``field_threshold - self.threshold`` (so a moved cell threshold moves it too); an image of
+        one cell (or none) takes the cell threshold."""
+        if n_cells > 1 and self.field_threshold is not None:
+            return float(min(1.0, max(0.0, threshold + self.field_threshold - self.threshold)))
+        return float(threshold)
 
     def raw_threshold(self, threshold: float) -> float:
         """The raw model output that calibrates to ``threshold`` (for explaining the call)."""
@@ -158,7 +174,8 @@ class Calibration:
 
     @classmethod
     def from_json(cls, d: dict) -> "Calibration":
-        return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference")
+        return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference",
+                                             "field_threshold")
                       if k in d})
 
 
@@ -171,11 +188,15 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     scores = [weighted_balanced_accuracy(y, p >= t, w) or 0.0 for t in grid]
     threshold = float(grid[int(np.argmax(scores))])
-    half = MAX_REFER_HALF_WIDTH
-    for h in np.round(np.arange(0.0, MAX_REFER_HALF_WIDTH + 1e-9, 0.05), 2):
-        out = (p < threshold - h) | (p > threshold + h)
-        if out.sum() and (weighted_balanced_accuracy(y[out], (p >= threshold)[out], w[out]) or 0) >= REFER_TARGET:
-            half = float(h)
+    half, reached = 0.0, 0.0
+    for h in np.round(np.arange(0.0, 0.5, 0.01), 2):
+        inside = (p >= threshold - h) & (p <= threshold + h)
+        if w[inside].sum() > MAX_REFER_SHARE:
+            break
+        out = ~inside
+        half = float(h)
+        reached = weighted_balanced_accuracy(y[out], (p >= threshold)[out], w[out]) or 0.0 if out.any() else 0.0
+        if reached >= REFER_TARGET:
             break
     inside = (p >= threshold - half) & (p <= threshold + half)
     info = {
@@ -184,12 +205,20 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
         "ece_before": ece(y, p_raw, w), "ece_after": ece(y, p, w),
         "reliability_before": reliability(y, p_raw, w), "reliability_after": reliability(y, p, w),
         "balanced_accuracy_at_threshold": max(scores),
-        "refer_share": float(w[inside].sum()),
-        "refer_target": REFER_TARGET, "refer_reached": bool(half < MAX_REFER_HALF_WIDTH or (
-            (~inside).any() and (weighted_balanced_accuracy(y[~inside], (p >= threshold)[~inside], w[~inside]) or 0)
-            >= REFER_TARGET)),
+        "refer_share": float(w[inside].sum()), "refer_max_share": MAX_REFER_SHARE,
+        "balanced_accuracy_outside_refer_band": float(reached),
+        "refer_target": REFER_TARGET, "refer_reached": bool(reached >= REFER_TARGET),
     }
     return Calibration(a, b, threshold, half, True, info)
+
+
+def fit_field_threshold(image_p: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> tuple[float, float]:
+    """Threshold on the mean cell P(ALL) of multi-cell validation images: ``(threshold, balanced acc.)``."""
+    w = balanced_weights(np.asarray(y, int), datasets)
+    grid = np.round(np.arange(0.02, 0.981, 0.01), 2)
+    scores = [weighted_balanced_accuracy(np.asarray(y, int), np.asarray(image_p) >= t, w) or 0.0 for t in grid]
+    k = int(np.argmax(scores))
+    return float(grid[k]), float(scores[k])
 
 
 def calibration_path(weights_dir: Path, name: str) -> Path:

@@ -96,7 +96,8 @@ def image_row(res: Any, thr: float) -> dict:
     n = 0 if res.whole_image else len(res.cells)
     n_all = sum(c == "ALL" for c in res.calls(thr)) if n else 0
     p = res.image_p()
-    return {"call": "ALL" if p >= thr else "HEM", "p_all": p, "cells": n, "all_cells": n_all,
+    call = res.image_call(thr) if hasattr(res, "image_call") else ("ALL" if p >= thr else "HEM")
+    return {"call": call, "p_all": p, "cells": n, "all_cells": n_all,
             "blast_pct": 100.0 * n_all / n if n else None, "refer": int(np.sum(res.refer(thr))),
             "whole_image": bool(res.whole_image), "notes": list(res.notes)}
 

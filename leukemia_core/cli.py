@@ -210,7 +210,7 @@ def cmd_predict(args) -> int:
 
     def on_result(row, rgb):
         a = row.get("analysis")
-        thr = row["threshold"] if row["threshold"] != "" else None
+        thr = row["cell_threshold"] if row["cell_threshold"] != "" else None
         cells = cell_rows(row, thr) if a is not None else []
         if cam_dir and a is not None:
             import cv2
@@ -239,8 +239,8 @@ def cmd_predict(args) -> int:
     finally:
         if cell_csv is not None:
             cell_csv.close()
-    fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "notes",
-              "error"] + (["cam"] if cam_dir else [])
+    fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "cell_threshold",
+              "notes", "error"] + (["cam"] if cam_dir else [])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")

@@ -87,8 +87,11 @@ def group_sets(records: Iterable[Record], splits: Sequence[str] | None = None) -
 
 
 def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold: float,
-              cells: Sequence[Sequence[float]] | None = None, grayscale_p: np.ndarray | None = None) -> dict:
-    """One report set. ``p_all``: image P(ALL) ``(N,)``; ``cells``: each image's cell P(ALL) list."""
+              cells: Sequence[Sequence[float]] | None = None, grayscale_p: np.ndarray | None = None,
+              image_thresholds: np.ndarray | None = None) -> dict:
+    """One report set. ``p_all``: image P(ALL) ``(N,)``; ``cells``: each image's cell P(ALL) list;
+    ``image_thresholds``: each image's threshold (default ``threshold`` for all; cells always use it)."""
+    img_thr = threshold if image_thresholds is None else np.asarray(image_thresholds, float)
     y = np.array([r.y for r in records], int)
     split = key.split("/")[-1]
     out = {
@@ -104,7 +107,7 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
         "n_groups": len({r.group for r in records}),
         "group_kind": "patient" if records[0].dataset == "cnmc" else
                       ("block of file numbers" if records[0].dataset == "aria" else "patient or file"),
-        "metrics": compute_metrics(y, p_all, threshold),
+        "metrics": compute_metrics(y, p_all, img_thr),
         "images": [{"path": str(r.path), "label": r.label, "group": r.group, "subclass": r.subclass,
                     "part": r.part, "p_all": round(float(p), 6)} for r, p in zip(records, p_all)],
     }
@@ -116,8 +119,11 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
         cp = np.concatenate([np.asarray(c, float) for c in cells]) if cells else np.zeros(0)
         out["n_cells"] = int(len(cp))
         out["cell_metrics"] = compute_metrics(cy, cp, threshold)
+    if image_thresholds is not None:
+        for img, t in zip(out["images"], img_thr):
+            img["threshold"] = round(float(t), 4)
     if grayscale_p is not None:
-        out["grayscale_metrics"] = compute_metrics(y, grayscale_p, threshold)
+        out["grayscale_metrics"] = compute_metrics(y, grayscale_p, img_thr)
     return out
 
 
@@ -159,11 +165,11 @@ def _with_reference(cal, crops_by_key: dict[str, np.ndarray], scored: dict):
 
     from .ood import distances, fit_reference, wrong_inputs
 
-    train = [v for k, v in crops_by_key.items() if k.endswith("/train") and len(v)]
+    train = [v for k, v in crops_by_key.items() if k.endswith("/train") and len(v) >= 20]
     val = [v for k, v in crops_by_key.items() if k.endswith("/val") and len(v)]
     if not train or not val:
         return cal
-    ref = fit_reference(np.concatenate(train), np.concatenate(val))
+    ref = fit_reference(train, np.concatenate(val))
     flagged = {}
     for key, crops in crops_by_key.items():
         if len(crops):
@@ -187,7 +193,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     whose groups the model trained or selected on (per its manifest) are refused with
     :class:`~leukemia_core.errors.LeakageError` unless ``allow_leakage``.
     """
-    from .calibration import calibration_path, fit_calibration, read_calibration
+    from .calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
     from .cells.crop import whole_image_crop
     from .cells.dataset import extract_cells
     from .images import read_image
@@ -223,14 +229,23 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             gray = image_scores(pred.predict(g).astype(np.float64), cs.image_index, cs.border, len(recs))
         keep = [i for i, r in enumerate(recs) if id(r) not in bad]
         scored[key] = ([recs[i] for i in keep], [per_image[i] for i in keep],
-                       [gray[i] for i in keep] if gray is not None else None)
+                       [gray[i] for i in keep] if gray is not None else None, [int(cs.n_cells[i]) for i in keep])
     if calibrate:
         val = [(k, v) for k, v in scored.items() if k.endswith("/val")]
         if val:
-            y = np.concatenate([[r.y] * len(c) for _, (recs, cells, _) in val for r, c in zip(recs, cells)])
-            p = np.concatenate([c for _, (_, cells, _) in val for c in cells])
-            ds = np.concatenate([[r.dataset] * len(c) for _, (recs, cells, _) in val for r, c in zip(recs, cells)])
+            y = np.concatenate([[r.y] * len(c) for _, (recs, cells, _, _) in val for r, c in zip(recs, cells)])
+            p = np.concatenate([c for _, (_, cells, _, _) in val for c in cells])
+            ds = np.concatenate([[r.dataset] * len(c) for _, (recs, cells, _, _) in val for r, c in zip(recs, cells)])
             cal = fit_calibration(p, y.astype(int), ds)
+            fields = [(r, cal.apply(c).mean()) for _, (recs, cells, _, n) in val for r, c, k in zip(recs, cells, n)
+                      if k > 1]
+            if fields and len({r.y for r, _ in fields}) == 2:
+                from dataclasses import replace
+
+                ft, fba = fit_field_threshold(np.array([q for _, q in fields]), np.array([r.y for r, _ in fields]),
+                                              np.array([r.dataset for r, _ in fields]))
+                cal = replace(cal, field_threshold=ft)
+                cal.info.update({"field_threshold_balanced_accuracy": fba, "field_threshold_images": len(fields)})
             cal.info["fitted_on"] = [k for k, _ in val]
             cal.info["weights_sha256"] = loaded.manifest.get("weights_sha256")
             cal = _with_reference(cal, crops_by_key, scored)
@@ -240,18 +255,24 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     cal = read_calibration(wdir, name)
     thr = cal.threshold if threshold is None else threshold
     out_sets = []
-    for key, (recs, cells, gray) in scored.items():
+    for key, (recs, cells, gray, n_found) in scored.items():
         if not recs:
             continue
         cells_cal = [cal.apply(c) for c in cells]
         img_p = np.array([c.mean() for c in cells_cal])
         gray_p = np.array([cal.apply(g).mean() for g in gray]) if gray is not None else None
-        s = build_set(key, recs, img_p, thr, cells_cal, gray_p)
+        img_thr = np.array([cal.image_threshold(thr, k) for k in n_found])
+        s = build_set(key, recs, img_p, thr, cells_cal, gray_p, image_thresholds=img_thr)
+        for img, k in zip(s["images"], n_found):
+            img["n_found"] = k
         s["calibrated"] = cal.fitted
         out_sets.append(s)
     report = make_report(name, out_sets, skipped, weights_sha256=loaded.manifest.get("weights_sha256"),
                          input_size=loaded.input_size, threshold=thr, calibration=cal.to_json(),
-                         image_rule="image P(ALL) = mean calibrated P(ALL) of its whole cells; ALL when >= threshold",
+                         field_threshold=cal.field_threshold,
+                         image_rule="image P(ALL) = mean calibrated P(ALL) of its whole cells; an image of one cell "
+                                    "takes that cell's call (threshold), an image of several cells is ALL when the "
+                                    "mean reaches field_threshold (both chosen on validation)",
                          data=[str(d) for d in data])
     if out is not None:
         from .weights import write_json

@@ -206,7 +206,8 @@ def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
     bp = a.blast_pct(threshold)
     return {"path": str(path), "model": name, "label": a.label(threshold), "p_all": round(a.image_p_all, 6),
             "n_cells": a.n_cells, "blast_pct": "" if bp is None else round(bp, 1),
-            "n_refer": int(a.refer(threshold).sum()), "threshold": round(threshold, 4),
+            "n_refer": int(a.refer(threshold).sum()), "threshold": round(a.image_threshold(threshold), 4),
+            "cell_threshold": round(threshold, 4),
             "notes": "; ".join(a.found.notes), "error": "", "analysis": a}
 
 
@@ -232,8 +233,9 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
         threshold: calibrated P(ALL) threshold; None = each model's own (chosen on validation).
 
     Returns:
-        rows ``{path, model, label, p_all, n_cells, blast_pct, n_refer, threshold, notes, error,
-        analysis}``; ``label``/``p_all`` are the image's call and mean cell P(ALL), empty on error.
+        rows ``{path, model, label, p_all, n_cells, blast_pct, n_refer, threshold, cell_threshold, notes,
+        error, analysis}``; ``label``/``p_all`` are the image's call and mean cell P(ALL) (``threshold``
+        the one the call used), empty on error.
     """
     rows = []
     for path in paths:
@@ -249,7 +251,8 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
         for name, pred in predictors.items():
             if rgb is None:
                 row = {"path": str(path), "model": name, "label": "", "p_all": "", "n_cells": "", "blast_pct": "",
-                       "n_refer": "", "threshold": "", "notes": "", "error": err, "analysis": None}
+                       "n_refer": "", "threshold": "", "cell_threshold": "", "notes": "", "error": err,
+                       "analysis": None}
             else:
                 key = (pred.loaded.input_size, pred.loaded.cell_share)
                 if key not in found:

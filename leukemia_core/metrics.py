@@ -74,7 +74,7 @@ def compute_metrics(y_true, p_all, threshold: float = 0.5) -> dict:
         auc = float(roc_auc_score(y, p))
     return {
         "n": n,
-        "threshold": float(threshold),
+        "threshold": float(threshold) if np.ndim(threshold) == 0 else None,  # None: one per sample
         "accuracy": _div(np.trace(cm), n),
         "balanced_accuracy": float(np.mean([r for r in recalls if r is not None])) if any(
             r is not None for r in recalls) else None,

@@ -24,23 +24,33 @@ def _features(crops: np.ndarray) -> np.ndarray:
     return colour_features(crops)
 
 
-def fit_reference(train_crops: np.ndarray, val_crops: np.ndarray, percentile: float = PERCENTILE) -> dict:
-    """Reference statistics from training cell crops; threshold from validation crops (``uint8``)."""
-    f = _features(train_crops)
-    mean = f.mean(axis=0)
-    cov = np.cov(f, rowvar=False) + 1e-6 * np.eye(f.shape[1])
-    ref = {"kind": "colour profile of cell crops (9 statistics), Mahalanobis distance",
-           "mean": mean.tolist(), "cov_inv": np.linalg.inv(cov).tolist(), "percentile": percentile}
+def fit_reference(train_crops: np.ndarray | list[np.ndarray], val_crops: np.ndarray,
+                  percentile: float = PERCENTILE) -> dict:
+    """Reference statistics from training cell crops (one array, or one per training dataset: each
+    gets its own component, since labs differ); threshold from validation crops (``uint8``)."""
+    groups = train_crops if isinstance(train_crops, list) else [train_crops]
+    comps = []
+    for crops in groups:
+        f = _features(crops)
+        cov = np.cov(f, rowvar=False) + 1e-4 * np.eye(f.shape[1])  # small sets: keep it invertible
+        comps.append({"mean": f.mean(axis=0).tolist(), "cov_inv": np.linalg.inv(cov).tolist(), "n": len(f)})
+    ref = {"kind": "colour profile of cell crops (9 statistics), Mahalanobis distance to the nearest training "
+                   "dataset", "components": comps, "percentile": percentile}
     ref["threshold"] = float(np.percentile(distances(ref, val_crops), percentile)) if len(val_crops) else None
     return ref
 
 
 def distances(ref: dict, crops: np.ndarray) -> np.ndarray:
-    """Mahalanobis distance of each crop's colour statistics to the reference, ``float (N,)``."""
+    """Mahalanobis distance of each crop's colour statistics to the nearest reference component,
+    ``float (N,)``."""
     if not len(crops):
         return np.zeros(0)
-    d = _features(crops) - np.asarray(ref["mean"])
-    return np.sqrt(np.maximum(0.0, np.einsum("ij,jk,ik->i", d, np.asarray(ref["cov_inv"]), d)))
+    f = _features(crops)
+    out = []
+    for c in ref["components"]:
+        d = f - np.asarray(c["mean"])
+        out.append(np.sqrt(np.maximum(0.0, np.einsum("ij,jk,ik->i", d, np.asarray(c["cov_inv"]), d))))
+    return np.min(out, axis=0)
 
 
 def is_outside(ref: dict | None, crops: np.ndarray) -> bool:

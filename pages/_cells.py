@@ -38,6 +38,11 @@ class CellResult:
     def image_p(self) -> float:
         return float(self.p_all[self.counted()].mean())
 
+    def image_call(self, thr: float) -> str:
+        """The image's call at cell threshold ``thr`` (fields use the validated field offset)."""
+        n = 0 if self.whole_image else len(self.cells)
+        return "ALL" if self.image_p() >= self.calibration.image_threshold(thr, n) else "HEM"
+
     def calls(self, thr: float) -> list[str]:
         return ["ALL" if p >= thr else "HEM" for p in self.p_all]
 
@@ -70,9 +75,10 @@ def summary_row(image: str, model: str, res: CellResult | None, thr: float, erro
     n = 0 if res.whole_image else len(res.cells)
     n_all = sum(c == "ALL" for c in calls) if n else None
     p = res.image_p()
-    return {"image": image, "model": model, "call": "ALL" if p >= thr else "HEM", "P(ALL)": round(p, 4),
+    return {"image": image, "model": model, "call": res.image_call(thr), "P(ALL)": round(p, 4),
             "cells": n, "ALL cells": n_all, "blast %": round(100 * n_all / n, 1) if n else None,
-            "refer": int(res.refer(thr).sum()), "threshold": round(thr, 2),
+            "refer": int(res.refer(thr).sum()),
+            "threshold": round(res.calibration.image_threshold(thr, n), 2),
             "check by eye": "; ".join(res.notes), "error": ""}
 
 

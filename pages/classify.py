@@ -122,7 +122,7 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
             row = summary_row(items[i].name, m, res, thr)
             call = row["call"]
             summary = (f"**{m}**: image :{CALL_COLOURS[call]}[**{call}**] (mean cell P(ALL) {row['P(ALL)']:.2f}, "
-                       f"threshold {thr:.2f})")
+                       f"image threshold {row['threshold']:.2f}, cell threshold {thr:.2f})")
             if not res.whole_image:
                 summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL "
                             f"(blast {row['blast %']:.0f} %), {row['refer']} to refer")
@@ -228,7 +228,9 @@ def render() -> None:
     st.subheader("Results")
     _batch_summary(items, results, chosen, thr_of)
     st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
-               "against the threshold; blast % = share of its cells called ALL. Click a column to sort.")
+               "against the image threshold (an image of one cell takes that cell's call; a field of several cells "
+               "uses the field threshold chosen on validation fields); blast % = share of its cells called ALL "
+               "at the cell threshold. Click a column to sort.")
     if compare and len(chosen) > 1:
         cons = consensus(df)
         st.markdown("**Do the models agree?** Images where they disagree come first.")

@@ -2,9 +2,9 @@
 crop, and sum up the image.
 
 The image's P(ALL) is the mean calibrated P(ALL) of its whole cells (cells cut by the image edge
-count only when there is no other); its call is that mean against the same threshold as the
-cells (the field rule; the threshold is chosen on validation cells, see
-:mod:`leukemia_core.calibration`). An image in which no white cell is found is classified whole
+count only when there is no other); an image of one cell takes that cell's call, an image of
+several cells is called ALL when the mean reaches the field threshold (both thresholds chosen on
+validation, see :mod:`leukemia_core.calibration`). An image in which no white cell is found is classified whole
 (padded to square and resized), and says so.
 """
 
@@ -96,8 +96,13 @@ class ImageAnalysis:
         """``bool (N,)``: each crop's P(ALL) is inside the refer band around ``threshold``."""
         return self.calibration.refer(self.p_all, threshold)
 
+    def image_threshold(self, threshold: float) -> float:
+        """The threshold the image's mean P(ALL) is compared with (see ``Calibration.image_threshold``)."""
+        return self.calibration.image_threshold(threshold, 0 if self.found.whole_image else self.n_cells)
+
     def label(self, threshold: float) -> str:
-        return "ALL" if self.image_p_all >= threshold else "HEM"
+        """The image's call at cell threshold ``threshold``."""
+        return "ALL" if self.image_p_all >= self.image_threshold(threshold) else "HEM"
 
     def blast_pct(self, threshold: float) -> float | None:
         """Share (%) of found cells called ALL; None when no cell was found."""
