@@ -127,7 +127,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
                       exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
                       input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                      batch_size=args.batch_size, learning_rate=args.lr, init=args.init,
+                      batch_size=args.batch_size, learning_rate=args.lr, init=args.init, init_from=args.init_from,
                       head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
                       augment=not args.no_augment, run_dir=args.run_dir, weights_dir=args.weights_dir,
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
@@ -369,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lr", type=float, default=1e-3, help="initial Adam learning rate")
     sp.add_argument("--init", default="random",
                     help="random (default), imagenet (downloads once; needs the network) or a weights file")
+    sp.add_argument("--init-from", help="a .weights.npz written by this project: load every array whose name and "
+                                        "shape match (e.g. a trained efficientnet_b0's backbone into proposed)")
     sp.add_argument("--head-epochs", type=int, default=3,
                     help="with a pretrained init: epochs training the head on a frozen backbone first")
     sp.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")

@@ -42,7 +42,7 @@ from .metrics import compute_metrics
 from .models import create_model, get_spec
 from .pipeline import balanced_batches, predict_array, sample_weights
 from .splits import check_leakage, group_keys, select
-from .weights import load_weights_into, save_weights_npz, write_json
+from .weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     init: str = "random"
+    init_from: str | None = None  # a .weights.npz: load every array whose name and shape match
     head_epochs: int = 3
     finetune_lr_factor: float = 0.1
     patience: int = 8
@@ -287,6 +288,11 @@ def train(cfg: TrainConfig) -> dict:
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
 
     model = create_model(cfg.model, size, init=cfg.init)
+    if cfg.init_from:
+        n, total = load_matching_weights(model, Path(cfg.init_from))
+        log.info("initialised %d of %d variables from %s", n, total, cfg.init_from)
+        if n == 0:
+            raise LeukemiaCoreError(f"{cfg.init_from}: no variable of {cfg.model} matches it by name and shape")
     pretrained = cfg.init != "random"
     if not pretrained:
         set_bn_momentum(model, cfg.bn_momentum)
@@ -333,6 +339,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
         "input_range": spec.input_range,
         "cam_layer": spec.cam_layer,
         "init": cfg.init,
+        "init_from": cfg.init_from and {"file": Path(cfg.init_from).name, "sha256": sha256_of(Path(cfg.init_from))},
         "backend": keras.backend.backend(),
         "weights_file": spec.weights_file,
         "weights_sha256": sha,

@@ -82,6 +82,35 @@ def load_weights_into(model, path: Path, sha256: str | None = None) -> None:
         raise WeightsError(f"{path}: not a readable weights file ({exc})") from None
 
 
+def load_matching_weights(model, path: Path) -> tuple[int, int]:
+    """Load from a ``.weights.npz`` every array whose variable name and shape match one of
+    ``model``'s (e.g. a trained EfficientNet-B0's backbone into ``proposed``, which shares its layer
+    names); the rest keeps its initialisation. Returns ``(loaded, model's variable count)``.
+
+    Raises:
+        WeightsError: the file is missing, unreadable, or not one of this project's npz files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "names" not in z.files:
+                raise WeightsError(f"{path}: has no variable names; only .weights.npz files written here work")
+            source = {str(n): z[f"w{i:05d}"] for i, n in enumerate(z["names"])}
+    except WeightsError:
+        raise
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable weights file ({exc})") from None
+    loaded = 0
+    for v in model.weights:
+        a = source.get(v.path)
+        if a is not None and tuple(a.shape) == tuple(v.shape):
+            v.assign(a.astype(v.dtype))
+            loaded += 1
+    return loaded, len(model.weights)
+
+
 def manifest_path(weights_dir: Path, name: str) -> Path:
     return Path(weights_dir) / f"{name}.manifest.json"
 
