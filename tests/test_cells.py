@@ -295,3 +295,215 @@ def test_reference_cells_fill_holes_and_drop_small_regions():
     big = max(ref, key=lambda m: m.sum())
     assert big[60, 60]                                  # the hole is filled
     assert match(ref, ref) == 2
+
+
+def test_match_takes_the_highest_iou_first_even_when_that_leaves_fewer_matches():
+    # A-X 0.9, B-X 0.667, A-Y 0.6: highest first takes A-X, and then neither B-X nor A-Y is free
+    a, b = _cols(0, 10), _cols(4, 10)
+    x, y = _cols(1, 10), _cols(0, 6)
+    assert match([a, b], [x, y]) == 1
+    assert match([b], [x, y]) == 1 and match([a], [y]) == 1
+
+
+def test_reference_cells_threshold_opening_and_least_area():
+    seg = np.zeros((120, 120, 3), np.uint8)
+    seg[5:9, 5:36] = 200           # 4 x 31, opened (corners off): exactly 120 px, kept
+    seg[20:24, 5:35] = 200         # 4 x 30: 116 px, dropped
+    seg[40:60, 5:25] = (0, 30, 0)  # brightest channel 30: black (BLACK_LEVEL + 12 = 30)
+    seg[40:60, 40:60] = (0, 31, 0)  # 31: a cell of 20 x 20 less 4 corners
+    for i in range(50, 110):       # a diagonal chain of 3 x 3 crosses survives the elliptic (cross) opening
+        for dy, dx in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+            seg[i + dy, i + dx - 40] = 200
+    ref = reference_cells(seg)
+    assert sorted(int(m.sum()) for m in ref) == [120, 182, 396]
+
+
+def test_found_masks_are_the_filled_outlines():
+    from leukemia_core.cells.check import found_masks
+    rgb = _disc(_disc(_field(), (60, 60), 14), (160, 150), 18)
+    masks = found_masks(rgb)
+    cells = find_cells(rgb)
+    assert len(masks) == len(cells) == 2
+    for m, c in zip(masks, cells):
+        assert m.dtype == bool and m.shape == (224, 224)
+        x, y, w, h = c.bbox
+        assert m[y + h // 2, x + w // 2] and not m[:y].any() and not m[y + h:].any()
+        assert abs(int(m.sum()) - c.area) <= 0.1 * c.area
+
+
+def test_check_aria_and_cnmc_on_small_trees(aria_tree, cnmc_tree, tmp_path, samples):
+    import json
+
+    from leukemia_core.cells.check import check_aria, check_cnmc, run_cells_check
+    from leukemia_core.errors import LeukemiaCoreError
+    # val role: one field per subclass (the same sample field ten times per subclass in this tree)
+    r = check_aria(aria_tree, "val")
+    assert {k: r[k] for k in ("role", "n_fields", "found", "reference", "matched")} == {
+        "role": "val", "n_fields": 4, "found": 38, "reference": 30, "matched": 22}
+    assert r["recall"] == pytest.approx(22 / 30) and r["precision"] == pytest.approx(22 / 38)
+    assert r["per_subclass"] == {
+        "Benign": {"found": 5, "reference": 4, "matched": 4, "recall": 1.0, "precision": 0.8},
+        "Early": {"found": 1, "reference": 1, "matched": 1, "recall": 1.0, "precision": 1.0},
+        "Pre": {"found": 27, "reference": 25, "matched": 17, "recall": 0.68, "precision": pytest.approx(17 / 27)},
+        "Pro": {"found": 5, "reference": 0, "matched": 0, "recall": None, "precision": 0.0}}
+    r = check_aria(aria_tree, "test", limit=3)
+    assert (r["n_fields"], r["found"], r["reference"], r["matched"]) == (3, 11, 9, 9)
+    assert list(r["per_subclass"]) == ["Benign", "Early"] and r["per_subclass"]["Benign"]["found"] == 10
+    with pytest.raises(LeukemiaCoreError) as err:
+        check_aria(aria_tree, "unsplit")
+    assert str(err.value) == f"{aria_tree}: no Aria Original fields with a Segmented twin in the unsplit role"
+    # any readable folder works for the C-NMC count: one cell, none (a blank field) and several
+    mixed = tmp_path / "mixed" / "all"
+    mixed.mkdir(parents=True)
+    cnmc = next(s for s in samples if s.dataset == "C-NMC 2019")
+    aria = max((s for s in samples if s.dataset == "Aria ALL"), key=lambda s: len(find_cells(read_image(s.path))))
+    import shutil
+    shutil.copy(cnmc.path, mixed / ("a" + cnmc.path.suffix))
+    shutil.copy(aria.path, mixed / ("b" + aria.path.suffix))
+    cv2.imwrite(str(mixed / "c.png"), np.full((64, 64, 3), 235, np.uint8))
+    c = check_cnmc(tmp_path / "mixed")
+    n_aria = len(find_cells(read_image(aria.path)))
+    assert n_aria > 1
+    assert c == {"n_images": 3, "exactly_one": 1, "share_exactly_one": pytest.approx(1 / 3),
+                 "cells_per_image": {"0": 1, "1": 1, str(n_aria): 1}}
+    assert check_cnmc(cnmc_tree) == {"n_images": 9, "exactly_one": 9, "share_exactly_one": 1.0,
+                                     "cells_per_image": {"1": 9}}
+    out = tmp_path / "check.json"
+    res = run_cells_check(None, cnmc_tree, out)
+    assert json.loads(out.read_text()) == res
+    assert res["format"] == "leukemia_core.cells_check/1" and res["iou_match"] == 0.5
+    assert res["reference_min_area"] == 120 and "aria" not in res
+    assert res["targets"] == {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 0.98}
+    assert res["cnmc"] == {"data": str(cnmc_tree), **check_cnmc(cnmc_tree)}
+    assert res["created"].endswith("+00:00") and len(res["created"]) == 25
+    res = run_cells_check(aria_tree, None, role="test", limit=1)
+    assert "cnmc" not in res and res["aria"]["data"] == str(aria_tree)
+    assert (res["aria"]["role"], res["aria"]["n_fields"]) == ("test", 1)
+
+
+#: Per bundled sample: white-cell mask pixels, then (bbox, area) of each cell in reading order. Pinned from
+#: the finder as it is: any change to its steps or constants shows here (update them only on purpose).
+FINDER_GOLDEN = {
+    'UID_13_10_1_all.png': (38327, [((109, 122, 237, 213), 38327)]),
+    'UID_18_1_1_all.png': (39530, [((117, 103, 213, 242), 39530)]),
+    'UID_21_1_1_all.png': (43474, [((108, 102, 226, 238), 43474)]),
+    'WBC-Malignant-Early-800.jpg': (1887, [((84, 87, 43, 63), 1823)]),
+    'WBC-Malignant-Pre-790.jpg': (14366, [
+        ((40, 0, 22, 20), 379), ((98, 0, 26, 27), 322), ((183, 0, 23, 12), 205), ((50, 20, 20, 27), 417),
+        ((101, 26, 19, 21), 251), ((154, 0, 25, 31), 575), ((35, 43, 25, 25), 341), ((0, 57, 21, 35), 535),
+        ((48, 57, 21, 27), 286), ((65, 81, 17, 24), 286), ((123, 64, 29, 38), 690), ((184, 49, 35, 44), 902),
+        ((9, 97, 21, 25), 379), ((35, 90, 15, 24), 236), ((39, 100, 37, 48), 852), ((90, 104, 19, 26), 388),
+        ((171, 84, 23, 33), 518), ((0, 132, 15, 43), 478), ((78, 128, 39, 43), 890), ((35, 166, 20, 19), 197),
+        ((38, 143, 21, 64), 403), ((135, 162, 19, 27), 403), ((160, 133, 23, 48), 719), ((25, 172, 42, 52), 871),
+        ((32, 183, 9, 23), 150), ((161, 192, 22, 27), 472), ((190, 174, 28, 45), 811),
+    ]),
+    'WBC-Malignant-Pro-660.jpg': (2886, [
+        ((80, 75, 26, 27), 496), ((114, 82, 20, 31), 464), ((180, 59, 40, 44), 1213), ((136, 160, 21, 29), 433),
+        ((29, 211, 19, 13), 186),
+    ]),
+    'UID_H13_10_1_hem.png': (21223, [((144, 141, 163, 164), 21223)]),
+    'UID_H1_1_1_hem.png': (20614, [((142, 146, 173, 157), 20614)]),
+    'UID_H20_37_1_hem.png': (20812, [((149, 136, 160, 170), 20812)]),
+    'WBC-Benign-400.jpg': (4392, [
+        ((16, 73, 12, 17), 157), ((64, 75, 50, 38), 899), ((129, 83, 26, 29), 547), ((144, 55, 24, 32), 416),
+        ((165, 76, 14, 22), 234), ((54, 135, 16, 29), 283), ((109, 160, 18, 23), 322), ((78, 178, 18, 24), 317),
+        ((191, 190, 26, 23), 338), ((89, 198, 24, 26), 406), ((133, 201, 17, 21), 278),
+    ]),
+    'WBC-Benign-420.jpg': (3278, [
+        ((158, 0, 19, 21), 342), ((3, 109, 47, 34), 972), ((3, 141, 26, 34), 448), ((131, 144, 27, 39), 816),
+        ((152, 209, 30, 15), 364),
+    ]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FINDER_GOLDEN))
+def test_finder_on_the_samples_is_pinned(name):
+    rgb = read_image(SAMPLES_DIR / name) if (SAMPLES_DIR / name).exists() else None
+    if rgb is None:
+        from leukemia_core.samples import list_samples
+        rgb = read_image(next(s.path for s in list_samples() if s.path.name == name))
+    from leukemia_core.cells.finder import cell_mask
+    mask_px, cells = FINDER_GOLDEN[name]
+    assert int(cell_mask(rgb).sum()) == mask_px
+    found = find_cells(rgb)
+    assert [(c.bbox, c.area) for c in found] == cells
+    assert [c.id for c in found] == list(range(1, len(cells) + 1))
+
+
+def _on_black(shape, rects):
+    """Segmented-style image: grey rectangles (x, y, w, h) on black. The 3 x 3 cross opening of the
+    mask takes each rectangle's four corner pixels: area w h - 4, bbox unchanged."""
+    img = np.zeros(shape + (3,), np.uint8)
+    for x, y, w, h in rects:
+        img[y:y + h, x:x + w] = (150, 120, 190)
+    return img
+
+
+def test_finder_geometry_on_black_is_exact():
+    rects = [(1, 30, 40, 30),     # one pixel from the left edge: not cut
+             (100, 0, 40, 20),    # top edge only
+             (184, 100, 40, 30),  # right edge only (184 + 40 = 224)
+             (60, 194, 40, 30),   # bottom edge only
+             (150, 1, 20, 20),    # one pixel from the top: not cut
+             (0, 120, 30, 30)]    # left edge
+    cells = find_cells(_on_black((224, 224), rects))
+    # reading order: rows of height 224 / 8 = 28 by the centre's y (rounded), then x
+    got = [(c.id, c.bbox, c.area, c.touches_border) for c in cells]
+    # (a rectangle on the image edge keeps the two corners there: area w h - 2)
+    assert got == [(1, (100, 0, 40, 20), 798, True), (2, (150, 1, 20, 20), 396, False),
+                   (3, (1, 30, 40, 30), 1196, False), (4, (184, 100, 40, 30), 1198, True),
+                   (5, (0, 120, 30, 30), 898, True), (6, (60, 194, 40, 30), 1198, True)]
+    c = cells[2]
+    assert c.centre == (20.5, 44.5) and c.diameter == 40.0
+    assert c.contour.dtype == np.int32 and c.contour.ndim == 2 and c.contour.shape[1] == 2
+    assert c.contour[:, 0].min() == 1 and c.contour[:, 0].max() == 40 and c.contour[:, 1].min() == 30
+    assert c.as_dict() == {"cell": 3, "x": 1, "y": 30, "w": 40, "h": 30, "area": 1196, "cx": 20.5, "cy": 44.5,
+                           "touches_border": False}
+
+
+def test_finder_reading_order_uses_rows_of_an_eighth_of_the_height():
+    # centres at y = 36 and y = 40: both in row round(36 / 28) = round(40 / 28) = 1, so left to right
+    # (with rows of 224 / 9 they would fall in rows 1 and 2); a cell in row 0 comes first
+    cells = find_cells(_on_black((224, 224), [(150, 26, 20, 20), (40, 30, 20, 20), (100, 0, 20, 12)]))
+    assert [c.bbox[:2] for c in cells] == [(100, 0), (40, 30), (150, 26)]
+    # centres at 100 and 106 with tops at 90 and 76 (different heights): same row by the centre
+    cells = find_cells(_on_black((224, 224), [(150, 76, 20, 60), (40, 90, 20, 20)]))
+    assert [c.bbox[:2] for c in cells] == [(40, 90), (150, 76)]
+
+
+def test_finder_centre_is_the_outline_centroid():
+    # an L: its centroid is off the bounding box's centre
+    img = _on_black((224, 224), [(50, 50, 60, 12), (50, 50, 12, 60)])
+    (c,) = find_cells(img)
+    assert c.bbox == (50, 50, 60, 60)
+    ys, xs = np.nonzero(img.max(axis=2))
+    assert c.centre[0] == pytest.approx(xs.mean(), abs=0.6) and c.centre[1] == pytest.approx(ys.mean(), abs=0.6)
+    assert c.centre[0] < 70 and c.centre[1] < 70  # the bbox centre is (80, 80)
+
+
+def test_finder_least_areas():
+    # 224 x 224: the least area is 0.002 of the image (100.35 px) while the largest is small
+    cells = find_cells(_on_black((224, 224), [(20, 20, 30, 30), (100, 100, 11, 10), (150, 150, 10, 10)]))
+    assert [c.area for c in cells] == [896, 106]  # 10 x 10 - 4 = 96 is dropped
+    # a large cell raises it to 0.05 of the largest: 0.05 x 3596 = 179.8
+    cells = find_cells(_on_black((224, 224), [(20, 20, 60, 60), (100, 100, 14, 14), (150, 150, 12, 12)]))
+    assert [c.area for c in cells] == [3596, 192]  # 12 x 12 - 4 = 140 is dropped
+    # 100 x 100: the floor of 50 px (0.002 of the image is 20); exactly 50 is kept
+    cells = find_cells(_on_black((100, 100), [(10, 10, 20, 20), (60, 60, 6, 9), (40, 60, 5, 8)]))
+    assert [c.area for c in cells] == [396, 50]
+
+
+def test_segmented_on_black_thresholds():
+    from leukemia_core.cells.finder import BLACK_LEVEL, BLACK_SHARE, is_segmented_on_black
+    assert (BLACK_LEVEL, BLACK_SHARE) == (18, 0.25)
+    img = np.full((10, 10, 3), 200, np.uint8)
+    img[:3] = 18  # 30 % at the black level: black
+    assert is_segmented_on_black(img)
+    img[:3] = 19
+    assert not is_segmented_on_black(img)
+    img = np.full((4, 4, 3), 200, np.uint8)
+    img[0] = 0  # exactly 25 %: not more than the share
+    assert not is_segmented_on_black(img)
+    img[1, 0] = 0
+    assert is_segmented_on_black(img)
+    assert violet_excess(np.zeros((2, 2, 3), np.uint8)).dtype == np.float32

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from leukemia_core.datasets import (ARIA_BLOCK, carve_validation, cnmc_patient, detect_layout, read_aria, read_cnmc,
-                                    read_dataset, read_folder)
+                                    read_dataset, read_folder, read_many)
 from leukemia_core.errors import DatasetLayoutError, LeakageError
 from leukemia_core.splits import check_against_groups, check_leakage, group_keys, select
 
@@ -286,3 +286,171 @@ def test_real_aria_roles_match_data_notes():
     assert all(group[a] == group[b] for a, b in pairs)
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         check_leakage(select(ar, [a]), select(ar, [b]), f"{a}/{b}")
+
+
+# ---------------------------------------------------------------------------- small trees of stand-in files
+# The readers look at names and bytes only (no decoding), so these trees hold a few bytes per "image".
+
+def _touch(path, data=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if data is not None else str(path).encode())
+    return path
+
+
+def test_records_carry_dataset_part_and_as_dict(tmp_path):
+    cn = tmp_path / "cn"
+    _touch(cn / "training_data" / "fold_0" / "all" / "UID_1_1_1_all.bmp")
+    _touch(cn / "training_data" / "fold_2" / "hem" / "UID_H2_1_1_hem.bmp")
+    _touch(cn / "validation_data" / "C-NMC_test_prelim_phase_data" / "1.bmp")
+    _touch(cn / "validation_data" / "C-NMC_test_prelim_phase_data_labels.csv",
+           b"Patient_ID,new_names,labels\nUID_7_1_1_all.bmp,1.bmp,1\n")
+    recs = read_cnmc(cn)
+    assert [(r.dataset, r.part, r.split, r.group) for r in recs] == [
+        ("cnmc", "fold_0", "train", "ALL-1"), ("cnmc", "fold_2", "test", "HEM-2"), ("cnmc", "prelim", "test", "ALL-7")]
+    assert recs[0].as_dict() == {"path": str(cn / "training_data" / "fold_0" / "all" / "UID_1_1_1_all.bmp"),
+                                 "label": "all", "group": "ALL-1", "dataset": "cnmc", "split": "train",
+                                 "part": "fold_0", "subclass": ""}
+    assert recs[0].y == 1 and recs[1].y == 0
+
+
+def test_cnmc_validation_data_alone_and_odd_folders(tmp_path):
+    cn = tmp_path / "cn"
+    pre = cn / "validation_data" / "C-NMC_test_prelim_phase_data"
+    _touch(pre / "2.bmp")
+    _touch(pre / "3.bmp")
+    # a missing file listed first does not stop the rows after it
+    _touch(cn / "validation_data" / "C-NMC_test_prelim_phase_data_labels.csv",
+           b"Patient_ID,new_names,labels\nUID_5_1_1_all.bmp,1.bmp,1\n UID_H4_1_1_hem.bmp , 2.bmp ,0\n"
+           b"UID_6_2_1_all.bmp,3.bmp,1\n")
+    assert detect_layout(cn) == "cnmc"
+    recs = read_dataset(cn)
+    assert [(r.path.name, r.label, r.group, r.split, r.part) for r in recs] == [
+        ("2.bmp", "hem", "HEM-4", "test", "prelim"), ("3.bmp", "all", "ALL-6", "test", "prelim")]
+    # a fold without all/ still gives its hem/; folds beyond fold_2 are training folds; files and
+    # other folders in training_data/ are not folds
+    _touch(cn / "training_data" / "fold_0" / "hem" / "UID_H1_1_1_hem.bmp")
+    _touch(cn / "training_data" / "fold_3" / "all" / "UID_9_1_1_all.bmp")
+    _touch(cn / "training_data" / "fold_3" / "all" / "notes.txt")
+    _touch(cn / "training_data" / "extra" / "all" / "UID_8_1_1_all.bmp")
+    _touch(cn / "training_data" / "fold_9.txt")
+    recs = read_cnmc(cn)
+    assert [(r.path.name, r.split, r.part) for r in recs if r.part != "prelim"] == [
+        ("UID_H1_1_1_hem.bmp", "train", "fold_0"), ("UID_9_1_1_all.bmp", "train", "fold_3")]
+
+
+def test_cnmc_errors_name_the_folder(tmp_path):
+    with pytest.raises(DatasetLayoutError) as err:
+        read_cnmc(tmp_path)
+    assert str(err.value) == f"{tmp_path}: no C-NMC training_data/ or validation_data/ folder"
+    _touch(tmp_path / "training_data" / "extra" / "all" / "UID_8_1_1_all.bmp")
+    with pytest.raises(DatasetLayoutError) as err:
+        read_cnmc(tmp_path)
+    assert str(err.value) == f"{tmp_path / 'training_data'}: expected fold_0, fold_1, fold_2 folders inside"
+
+
+def test_carve_validation_picks_by_hash_per_label():
+    # HEM has one training group (never moved); ALL has 8: a quarter (2) move, the two whose sha1
+    # ranks first (ALL-3, ALL-2), not the first two by name
+    from leukemia_core.datasets import Record
+    from pathlib import Path
+    recs = [Record(Path("h.png"), "hem", "HEM-1", "x", "train")]
+    recs += [Record(Path(f"a{i}.png"), "all", f"ALL-{i}", "x", "train") for i in range(1, 9)]
+    recs += [Record(Path("t.png"), "all", "ALL-9", "x", "test")]
+    out = carve_validation(recs, 0.25)
+    assert [r.group for r in out if r.split == "val"] == ["ALL-2", "ALL-3"]
+    assert out[0].split == "train" and out[-1].split == "test"
+    # 4 HEM groups: one moves, HEM-3
+    recs = [Record(Path(f"h{i}.png"), "hem", f"HEM-{i}", "x", "train") for i in range(1, 5)]
+    assert [r.group for r in carve_validation(recs, 0.25) if r.split == "val"] == ["HEM-3"]
+
+
+def _aria_flat(root, counts, variant=None):
+    """Fields numbered 1..n per subclass, directly under ``root`` (or under ``root/variant``)."""
+    for sub, n in counts.items():
+        prefix = "WBC-Benign" if sub == "Benign" else f"WBC-Malignant-{sub}"
+        for k in range(1, n + 1):
+            _touch((root / variant if variant else root) / sub / f"{prefix}-{k:03d}.jpg")
+    return root
+
+
+def test_aria_folder_holding_the_subclasses_directly(tmp_path):
+    # two subclass folders, no Original/Segmented level: the folder itself is the variant
+    root = _aria_flat(tmp_path / "fields", {"Early": 1, "Pre": 2})
+    assert detect_layout(root) == "aria"
+    recs = read_dataset(root)
+    assert sorted((r.subclass, r.path.name, r.split, r.part, r.dataset, r.label) for r in recs) == [
+        ("Early", "WBC-Malignant-Early-001.jpg", "train", "fields", "aria", "all"),
+        ("Pre", "WBC-Malignant-Pre-001.jpg", "train", "fields", "aria", "all"),
+        ("Pre", "WBC-Malignant-Pre-002.jpg", "test", "fields", "aria", "all")]
+    # one subclass folder is not enough to call it Aria
+    one = _aria_flat(tmp_path / "one", {"Pro": 3})
+    assert detect_layout(one) == "folder"
+    with pytest.raises(DatasetLayoutError) as err:
+        read_aria(one)
+    assert str(err.value) == f"{one}: expected Original/ and/or Segmented/ holding Benign, Early, Pre, Pro"
+    empty = tmp_path / "empty"
+    (empty / "Original" / "Benign").mkdir(parents=True)
+    _touch(empty / "Original" / "Benign" / "WBC-Benign.jpg")  # no number
+    with pytest.raises(DatasetLayoutError) as err:
+        read_aria(empty)
+    assert str(err.value) == f"{empty}: Aria layout found but no numbered images (WBC-*-NNN.jpg)"
+
+
+@pytest.mark.parametrize("n,roles", [
+    (1, ["train"]), (2, ["train", "test"]), (3, ["train", "val", "test"]),
+    (4, ["train", "train", "val", "test"]), (10, ["train"] * 7 + ["val", "test", "test"]),
+    (15, ["train"] * 10 + ["val", "val", "test", "test", "test"]),
+])
+def test_aria_roles_of_small_subclasses(tmp_path, n, roles):
+    # test: max(1, floor(0.2 n)) when n > 1; val: max(1, floor(0.15 n)) when n > 2
+    recs = read_aria(_aria_flat(tmp_path / "a", {"Benign": n, "Early": 1}, "Original"))
+    assert [r.split for r in sorted(recs, key=_num) if r.subclass == "Benign"] == roles
+    assert [r.split for r in recs if r.subclass == "Early"] == ["train"]
+
+
+def test_aria_groups_count_from_the_first_number_of_each_role(tmp_path):
+    # 15 fields, blocks of 2: train 1-10 (offsets 0-9), val 11-12, test 13-15
+    recs = read_aria(_aria_flat(tmp_path / "a", {"Benign": 15, "Pre": 2}, "Original"), block=2)
+    got = {_num(r): r.group for r in recs if r.subclass == "Benign"}
+    assert got == {**{k: f"aria-Benign-train{(k - 1) // 2:02d}" for k in range(1, 11)},
+                   11: "aria-Benign-val00", 12: "aria-Benign-val00",
+                   13: "aria-Benign-test00", 14: "aria-Benign-test00", 15: "aria-Benign-test01"}
+    assert all(r.dataset == "aria" and r.part == "Original" for r in recs)
+
+
+def test_folder_reader_parts_splits_and_messages(tmp_path):
+    root = tmp_path / "mine"
+    _touch(root / "Test" / "ALL" / "x.png")
+    _touch(root / "Test" / "ALL" / "readme.txt")
+    _touch(root / "Test" / "ALL" / ".hidden.png")
+    _touch(root / "Test" / "ALL" / "sub" / "UID_4_1_1_all.png")
+    _touch(root / "train" / "hem" / "y.jpg")
+    recs = read_dataset(root)
+    assert sorted((r.path.name, r.split, r.part, r.dataset, r.group) for r in recs) == [
+        ("UID_4_1_1_all.png", "test", "ALL", "folder", "ALL-4"),
+        ("x.png", "test", "ALL", "folder", "file-Test/ALL/x.png"),
+        ("y.jpg", "train", "hem", "folder", "file-train/hem/y.jpg")]
+    # a forced split wins, for plain folders
+    assert {r.split for r in read_dataset(root, "val")} == {"val"}
+    assert {r.split for r in read_dataset(root / "train", "test")} == {"test"}
+    assert {r.split for r in read_many([root / "train", root / "Test"], "val")} == {"val"}
+    many = read_many([root / "train", str(root / "Test")])
+    assert [r.path.name for r in many] == ["y.jpg", "UID_4_1_1_all.png", "x.png"]
+    assert {r.split for r in many} == {"unsplit"}
+    (tmp_path / "none" / "leukemia").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError) as err:
+        read_folder(tmp_path / "none")
+    assert str(err.value) == (
+        f"{tmp_path / 'none'}: found no labelled images. Expected one of these layouts:\n"
+        "  C-NMC:  training_data/fold_{0,1,2}/{all,hem}/UID_*.bmp (+ validation_data/)\n"
+        "  Aria:   {Original,Segmented}/{Benign,Early,Pre,Pro}/*.jpg\n"
+        "  folder: {all,hem}/*.png|jpg|bmp|tif  or  {train,val,test}/{all,hem}/...")
+
+
+def test_summarize_counts_images_and_groups(tmp_path):
+    from leukemia_core.datasets import Record, summarize
+    recs = [Record(tmp_path / "a", "all", "g1", "cnmc", "train"), Record(tmp_path / "b", "all", "g1", "cnmc", "train"),
+            Record(tmp_path / "c", "hem", "g2", "cnmc", "train"), Record(tmp_path / "d", "hem", "g3", "aria", "test")]
+    assert summarize(recs) == {"images": {"cnmc/train/all": 2, "cnmc/train/hem": 1, "aria/test/hem": 1},
+                               "groups": {"cnmc/train": 2, "aria/test": 1}}
+    assert summarize([]) == {"images": {}, "groups": {}}

@@ -140,3 +140,146 @@ def test_pixel_limit_is_configurable():
     data = _save(Image.new("RGB", (100, 100)), "PNG")
     with pytest.raises(ImageReadError, match="megapixels"):
         read_image(data, max_pixels=5000)
+
+
+def test_to_uint8_exact_values():
+    from leukemia_core.images import _to_uint8
+    out = _to_uint8(np.array([True, False]))
+    assert out.dtype == np.uint8 and out.tolist() == [255, 0]
+    u8 = np.array([0, 7, 255], np.uint8)
+    assert _to_uint8(u8) is u8
+    # 12-bit data in a 16-bit array: by 4095 (265 -> 16.5 rounds to 17; by 4096 it would be 16)
+    assert _to_uint8(np.array([0, 265, 2048, 4095], np.uint16)).tolist() == [0, 17, 128, 255]
+    # one above 12 bits: by the full 16-bit range (4096 / 65535 * 255 = 15.9)
+    assert _to_uint8(np.array([0, 4096], np.uint16)).tolist() == [0, 16]
+    assert _to_uint8(np.array([0, 65535], np.uint16)).tolist() == [0, 255]
+    # signed: negatives clip to 0; 8-bit signed by 127
+    assert _to_uint8(np.array([-300, 0, 1000], np.int16)).tolist() == [0, 0, 62]  # 12-bit rule: 1000 / 4095
+    assert _to_uint8(np.array([-3, 0, 1, 127], np.int8)).tolist() == [0, 0, 2, 255]
+    assert _to_uint8(np.array([[0, 100000]], np.int32)).tolist() == [[0, 0]]  # 1e5 of 2^31 - 1
+    # floats: [0, 1] scaled by 255; anything above 1 taken as 0-255 already, clipped
+    assert _to_uint8(np.array([0.0, 0.5, 1.0], np.float32)).tolist() == [0, 128, 255]
+    assert _to_uint8(np.array([0.0, 1.5, 2.0])).tolist() == [0, 2, 2]
+    assert _to_uint8(np.array([-0.5, 0.2, 1.0])).tolist() == [0, 51, 255]
+    assert _to_uint8(np.array([-20.0, 100.4, 300.0, np.nan])).tolist() == [0, 100, 255, 0]
+    # empty arrays stay empty
+    for dt in (np.uint16, np.float32):
+        e = _to_uint8(np.zeros((0, 3), dt))
+        assert e.shape == (0, 3) and e.dtype == np.uint8
+
+
+def test_is_image_path():
+    from pathlib import Path
+
+    from leukemia_core.images import is_image_path
+    assert [is_image_path(Path(n)) for n in ("a.png", "B.JPG", "c.tiff", "d.jpeg", "e.bmp", "f.tif")] == [True] * 6
+    assert [is_image_path(Path(n)) for n in ("notes.txt", ".hidden.png", "a.gif", "png", "a.png.zip")] == [False] * 5
+    assert is_image_path(Path("XX.XX.png"))
+
+
+def _padded_png(size: int) -> bytes:
+    """A valid 4 x 3 PNG followed by zeros up to ``size`` bytes (PIL ignores data after IEND)."""
+    data = _save(Image.new("RGB", (4, 3), (10, 20, 30)), "PNG")
+    return data + b"\0" * (size - len(data))
+
+
+def test_byte_limit_for_files_and_streams(tmp_path, monkeypatch):
+    import io
+
+    import leukemia_core.images as images
+    monkeypatch.setattr(images, "MAX_BYTES", 2 ** 20)  # 1 MB
+    at = tmp_path / "at.png"
+    at.write_bytes(_padded_png(2 ** 20))
+    assert read_image(at).shape == (3, 4, 3)  # exactly at the limit is fine
+    over = tmp_path / "over.png"
+    over.write_bytes(_padded_png(2 ** 20 + 600_000))  # 1.57 MB
+    with pytest.raises(ImageReadError) as err:
+        read_image(over)
+    assert str(err.value) == f"{over}: file is 2 MB, above the 1 MB limit"
+    assert read_image(io.BytesIO(_padded_png(2 ** 20))).shape == (3, 4, 3)
+    stream = io.BytesIO(_padded_png(2 ** 20 + 1))
+    stream.name = "upload.png"
+    with pytest.raises(ImageReadError) as err:
+        read_image(stream)
+    assert str(err.value) == "upload.png: file is above the 1 MB limit"
+
+
+def test_error_messages_name_the_source():
+    import io
+    with pytest.raises(ImageReadError) as err:
+        read_image(io.BytesIO(b""))
+    assert str(err.value) == "uploaded image: the file is empty"
+    f = io.BytesIO(b"not an image")
+    f.name = "cells.png"
+    with pytest.raises(ImageReadError) as err:
+        read_image(f)
+    assert str(err.value) == "cells.png: not an image file this program can read (expected BMP, PNG, JPEG or TIFF)"
+    with pytest.raises(ImageReadError) as err:
+        read_image(_bomb_png(1500, 1001), max_pixels=1_500_000)
+    assert str(err.value) == "uploaded image: image is 1500x1001 pixels, above the limit of 2 megapixels"
+    # exactly at the limit passes the size check (then fails on the missing pixel data)
+    with pytest.raises(ImageReadError, match="corrupt or truncated"):
+        read_image(_bomb_png(1500, 1000), max_pixels=1_500_000)
+    # PIL's own decompression-bomb warning (above 89 megapixels) is turned into the same kind of error
+    with pytest.raises(ImageReadError) as err:
+        read_image(_bomb_png(10_000, 10_000), max_pixels=200_000_000)
+    assert str(err.value) == ("uploaded image: image is above the limit of 200 megapixels; "
+                              "too large to decode safely")
+    with pytest.raises(ImageReadError) as err:
+        read_image(_bomb_png(10_000, 10_000), max_pixels=150_500_000)
+    assert str(err.value).startswith("uploaded image: image is above the limit of 150 megapixels;")
+
+
+def test_one_pixel_wide_and_high_images():
+    assert read_image(_save(Image.new("RGB", (1, 5), (1, 2, 3)), "PNG")).shape == (5, 1, 3)
+    assert read_image(_save(Image.new("RGB", (5, 1), (1, 2, 3)), "PNG")).tolist() == [[[1, 2, 3]] * 5]
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L", "I;16N", "I", "F"])
+def test_deep_grey_modes_are_scaled_not_clipped(mode):
+    from leukemia_core.images import _pil_to_rgb
+    arr = np.array([[0, 1000, 4095]], np.float32 if mode == "F" else np.int32)
+    if mode == "F":
+        arr = arr / 4095
+    img = Image.fromarray(arr) if mode in ("I", "F") else Image.new(mode, (3, 1))
+    if mode not in ("I", "F"):
+        img.putdata([0, 1000, 4095])
+    assert img.mode == mode
+    out = _pil_to_rgb(img)
+    assert out.dtype == np.uint8 and out.shape == (1, 3, 3)
+    assert out[0, :, 0].tolist() == [0, 62, 255] and (out == out[..., :1]).all()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "PA", "P"])
+def test_transparency_becomes_black(mode):
+    from leukemia_core.images import _pil_to_rgb
+    rgba = Image.new("RGBA", (3, 1))
+    rgba.putdata([(200, 200, 200, 0), (200, 200, 200, 128), (200, 200, 200, 255)])
+    if mode == "RGBA":
+        img = rgba
+    elif mode == "LA":
+        img = rgba.convert("LA")
+    elif mode == "PA":
+        img = Image.new("PA", (3, 1))
+        img.putpalette([200, 200, 200] * 256)
+        img.putdata([(0, 0), (0, 128), (0, 255)])
+    else:  # palette image with a transparent index (as GIF/PNG store it)
+        img = Image.new("P", (3, 1))
+        img.putpalette([200, 200, 200, 200, 200, 200])
+        img.putdata([0, 1, 1])
+        img.info["transparency"] = 0
+    assert img.mode == mode
+    out = _pil_to_rgb(img)
+    assert out.dtype == np.uint8
+    if mode == "P":  # palette transparency is all or nothing
+        assert out[0].tolist() == [[0, 0, 0], [200, 200, 200], [200, 200, 200]]
+    else:
+        assert out[0].tolist() == [[0, 0, 0], [100, 100, 100], [200, 200, 200]]
+    # a grey image with a transparency key is not treated as transparent (only palettes are)
+    grey = Image.new("L", (2, 1), 200)
+    grey.info["transparency"] = 200
+    assert _pil_to_rgb(grey).tolist() == [[[200, 200, 200]] * 2]
+    # an opaque palette image is its colours
+    pal = Image.new("P", (1, 1))
+    pal.putpalette([9, 8, 7])
+    assert _pil_to_rgb(pal).tolist() == [[[9, 8, 7]]]

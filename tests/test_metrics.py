@@ -93,3 +93,41 @@ def test_never_predicted_class_counts_as_f1_zero():
     one = compute_metrics([1, 1, 1], [0.9, 0.2, 0.8])
     assert one["per_class"]["HEM"]["f1"] is None
     assert one["weighted"]["f1"] == pytest.approx(one["per_class"]["ALL"]["f1"]) == pytest.approx(0.8)
+
+
+def test_f1_when_precision_equals_recall():
+    # HEM: 1 right, 1 called ALL; ALL: 1 right, 1 called HEM -> each class precision = recall = 0.5,
+    # so F1 = 0.5 (neither "precision - recall == 0" nor "precision + recall == 1" means no hit)
+    m = compute_metrics([0, 0, 1, 1], [0.1, 0.9, 0.8, 0.2])
+    for c in ("HEM", "ALL"):
+        assert m["per_class"][c] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    # 2 TP, 1 FP, 1 FN for ALL: precision = recall = 2/3, F1 2/3
+    m = compute_metrics([0, 0, 1, 1, 1], [0.1, 0.9, 0.8, 0.7, 0.2])
+    assert m["per_class"]["ALL"]["f1"] == pytest.approx(2 / 3)
+
+
+def test_empty_input_gives_none_everywhere():
+    m = compute_metrics([], [])
+    assert m["n"] == 0 and m["confusion_matrix"] == [[0, 0], [0, 0]]
+    assert m["accuracy"] is None and m["balanced_accuracy"] is None and m["roc_auc"] is None
+    assert m["weighted"] == {"precision": None, "recall": None, "f1": None}
+    assert roc_points([], []) == {"fpr": [], "tpr": [], "thresholds": []}
+
+
+def test_inputs_as_python_lists_of_bools_and_floats():
+    # labels as floats or bools, calls as bools: counted as classes 0/1, and the matrix holds ints
+    m = confusion([0.0, 1.0, 1.0], [True, False, True])
+    assert m.dtype.kind == "i" and m.tolist() == [[0, 1], [1, 1]]
+    assert all(type(v) is int for row in m.tolist() for v in row)
+    r = compute_metrics([0.0, 1.0, 1.0], [0.2, 0.4, 0.9])
+    assert r["confusion_matrix"] == [[1, 0], [1, 1]]
+    assert all(type(v) is int for row in r["confusion_matrix"] for v in row)
+    assert r["roc_auc"] == 1.0 and r["per_class"]["ALL"]["support"] == 2
+    assert roc_points([0.0, 1.0], [0.2, 0.9])["tpr"] == [0.0, 1.0, 1.0]
+
+
+def test_one_threshold_per_sample():
+    # thresholds 0.5, 0.2, 0.9, 0.5: calls HEM, ALL, HEM, ALL
+    m = compute_metrics([0, 0, 1, 1], [0.3, 0.3, 0.8, 0.8], np.array([0.5, 0.2, 0.9, 0.5]))
+    assert m["threshold"] is None and m["confusion_matrix"] == [[1, 1], [1, 1]]
+    assert compute_metrics([0, 1], [0.3, 0.8], np.float64(0.25))["threshold"] == 0.25

@@ -275,3 +275,108 @@ def test_class_weights_balance_the_classes():
     w = class_weights(np.array([1, 1, 1, 0]))
     assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(4 / 6)
     assert class_weights(np.array([1, 1])) == {0: 1.0, 1: 1.0}
+
+
+def test_pad_to_square_fill_is_the_median_of_the_four_edges():
+    img = np.random.default_rng(1).integers(0, 256, (5, 8, 3)).astype(np.uint8)
+    out = pad_to_square(img)
+    # median over rows 0 and 4 and columns 0 and 7 (26 pixels), per channel
+    assert out.shape == (8, 8, 3) and out[0, 0].tolist() == [127, 131, 139] and out[-1, -1].tolist() == [127, 131, 139]
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    assert out[0, 0].tolist() == np.median(border, axis=0).astype(np.uint8).tolist()
+    # centred: 3 spare rows, 1 above and 2 below
+    assert (out[1:6] == img).all()
+    tall = pad_to_square(np.ascontiguousarray(img.transpose(1, 0, 2)))
+    assert (tall[:, 1:6] == img.transpose(1, 0, 2)).all()
+    wide = np.zeros((3, 9, 3), np.uint8)
+    wide[:] = 7
+    out = pad_to_square(wide)
+    assert (out[3:6] == 7).all() and out.shape == (9, 9, 3)  # (9 - 3) // 2 = 3 rows above
+    sq = np.zeros((4, 4, 3), np.uint8)
+    assert pad_to_square(sq) is sq
+
+
+def _spy_bilateral(monkeypatch):
+    import leukemia_core.preprocess as pp
+    shapes = []
+    real = pp._bilateral
+
+    def spy(rgb):
+        shapes.append(rgb.shape[:2])
+        return real(rgb)
+    monkeypatch.setattr(pp, "_bilateral", spy)
+    return shapes
+
+
+@pytest.mark.parametrize("box", [(40, 30, 10, 10), (0, 0, 7, 5), (90, 93, 10, 7), (0, 50, 100, 3), (45, 0, 3, 100)])
+def test_denoise_on_black_equals_the_full_filter_bit_for_bit(box, monkeypatch):
+    # dark noisy content (the filter spreads it into the black around it) in a box, black elsewhere;
+    # the box's last pixel in a row has only red, so the byte box ends on a pixel's first byte
+    from leukemia_core.preprocess import _bilateral
+    y, x, h, w = box
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[y:y + h, x:x + w] = np.random.default_rng(sum(box)).integers(0, 60, (h, w, 3))
+    img[y:y + h, x + w - 1, 1:] = 0
+    img[y:y + h, x + w - 1, 0] = 50
+    full = _bilateral(img)
+    assert (full[img.max(axis=2) == 0] > 0).any()  # the filter does reach into the black
+    shapes = _spy_bilateral(monkeypatch)
+    np.testing.assert_array_equal(denoise(img), full)
+    # the crop is the box widened by 4 px (twice the filter radius), within the image
+    assert shapes == [(min(100, y + h + 4) - max(0, y - 4), min(100, x + w + 4) - max(0, x - 4))]
+
+
+def test_denoise_filters_whole_images_above_the_crop_share(monkeypatch):
+    from leukemia_core.preprocess import _bilateral
+    shapes = _spy_bilateral(monkeypatch)
+    img = np.zeros((10, 10, 3), np.uint8)
+    img[2:4, :] = 40  # crop rows 0-7 x all 10 columns: 80 px, exactly 0.8 of the image: cropped
+    np.testing.assert_array_equal(denoise(img), _bilateral(img))
+    img[2:5, :] = 40  # 90 px: the whole image
+    np.testing.assert_array_equal(denoise(img), _bilateral(img))
+    big = np.zeros((100, 100, 3), np.uint8)
+    big[:, 80:] = 40  # columns 76-99: 2400 px of 10000, cropped
+    denoise(big)
+    full = np.full((100, 100, 3), 40, np.uint8)
+    denoise(full)
+    assert shapes == [(8, 10), (10, 10), (100, 24), (100, 100)]
+
+
+def test_denoise_edge_cases(monkeypatch):
+    shapes = _spy_bilateral(monkeypatch)
+    black = np.zeros((6, 5, 3), np.uint8)
+    out = denoise(black)
+    assert out is not black and (out == 0).all() and shapes == []  # all black: nothing to filter
+    one = np.zeros((6, 5, 3), np.uint8)
+    one[2, 2, 2] = 90  # a single non-zero byte is filtered
+    denoise(one)
+    assert shapes == [(6, 5)]
+    for shape in ((0, 5, 3), (5, 0, 3)):
+        assert denoise(np.zeros(shape, np.uint8)).shape == shape
+    row = np.full((1, 6, 3), 80, np.uint8)
+    col = np.full((6, 1, 3), 80, np.uint8)
+    denoise(row)
+    denoise(col)
+    assert shapes == [(6, 5), (1, 6), (6, 1)]
+
+
+def test_bilateral_settings():
+    import cv2
+    from leukemia_core.preprocess import BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE, _bilateral
+    assert (BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE) == (5, 20, 3)
+    img = np.random.default_rng(3).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(_bilateral(img), cv2.bilateralFilter(img, d=5, sigmaColor=20, sigmaSpace=3))
+
+
+def test_prepare_shrinks_huge_images_by_area_before_filtering():
+    import cv2
+    img = np.random.default_rng(4).integers(0, 256, (2048, 1500, 3)).astype(np.uint8)
+    out = prepare(img, 1024, noise_reduction=False)
+    np.testing.assert_array_equal(out, cv2.resize(pad_to_square(img), (1024, 1024), interpolation=cv2.INTER_AREA))
+    with pytest.raises(ValueError) as err:
+        prepare(np.zeros((10, 10), np.uint8), 8)
+    assert str(err.value) == "expected uint8 (H, W, 3), got uint8 (10, 10)"
+    with pytest.raises(ValueError, match="got float32"):
+        prepare(np.zeros((10, 10, 3), np.float32), 8)
+    with pytest.raises(ValueError, match=r"\(10, 10, 4\)"):
+        prepare(np.zeros((10, 10, 4), np.uint8), 8)

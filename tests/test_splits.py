@@ -127,3 +127,51 @@ def test_group_keys_and_select(tmp_path):
     assert group_keys(recs) == ["aria:aria-Pre-train00", "cnmc:ALL-5", "cnmc:HEM-2"]
     assert select(recs, ["train"]) == recs[:2]
     assert select(recs, ["val", "test"]) == recs[2:]
+
+
+def test_leak_messages_in_full(tmp_path):
+    train = [_cnmc(tmp_path, "fold_0", f"UID_{i}_1_1_all.bmp", "train") for i in (1, 5, 9)]
+    val = [_cnmc(tmp_path, "fold_2", f"UID_{i}_2_2_all.bmp", "val") for i in (5, 1, 3)]
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train, val)  # default name of the check: train/val
+    assert str(err.value) == ("train/val split leaks: 2 group(s) and 0 file(s) are on both sides "
+                              "(cnmc:ALL-1, cnmc:ALL-5). Split by patient/group, not by image.")
+    # the same files (and so the same groups): groups are named, not files
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train[:2], train[:2], "a/b")
+    assert str(err.value) == ("a/b split leaks: 2 group(s) and 2 file(s) are on both sides "
+                              "(cnmc:ALL-1, cnmc:ALL-5). Split by patient/group, not by image.")
+
+
+def test_exactly_ten_and_eleven_shared_groups(tmp_path):
+    train = [_cnmc(tmp_path, "fold_0", f"UID_{i}_1_1_all.bmp", "train") for i in range(10, 21)]
+    val = [_cnmc(tmp_path, "fold_2", f"UID_{i}_2_2_all.bmp", "val") for i in range(10, 21)]
+    names = ", ".join(f"cnmc:ALL-{i}" for i in range(10, 20))  # sorted as text: 10 .. 19, not 20
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train, val)
+    assert str(err.value) == (f"train/val split leaks: 11 group(s) and 0 file(s) are on both sides "
+                              f"({names}, and 1 more). Split by patient/group, not by image.")
+    with pytest.raises(LeakageError) as err:
+        check_leakage(train[:10], val[:10])
+    assert str(err.value) == (f"train/val split leaks: 10 group(s) and 0 file(s) are on both sides "
+                              f"({names}). Split by patient/group, not by image.")
+
+
+def test_same_files_named_up_to_ten(tmp_path):
+    paths = [_file(tmp_path, f"mine/all/c{i:02d}.png") for i in range(11)]
+    a = [Record(p, "all", f"a{i}", "folder", "train") for i, p in enumerate(paths)]
+    b = [Record(p, "all", f"b{i}", "folder", "val") for i, p in enumerate(paths)]
+    with pytest.raises(LeakageError) as err:
+        check_leakage(a, b)
+    names = ", ".join(str(p) for p in paths[:10])
+    assert str(err.value) == (f"train/val split leaks: 0 group(s) and 11 file(s) are on both sides "
+                              f"({names}). Split by patient/group, not by image.")
+
+
+def test_check_against_groups_message_in_full(tmp_path):
+    recs = [_cnmc(tmp_path, "fold_2", f"UID_{i}_2_2_all.bmp", "val") for i in range(10, 21)]
+    with pytest.raises(LeakageError) as err:
+        check_against_groups(recs, group_keys(recs), "cnmc/val")
+    names = ", ".join(f"cnmc:ALL-{i}" for i in range(10, 20))
+    assert str(err.value) == (f"cnmc/val: 11 group(s) of this evaluation set were used to train the model "
+                              f"({names}); this is not a held-out result.")

@@ -1,0 +1,289 @@
+"""Calibration: Platt fit, weights, ECE, threshold and refer band (leukemia_core.calibration)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from leukemia_core.calibration import (
+    DEFAULT_THRESHOLD, MAX_REFER_SHARE, REFER_TARGET, Calibration, balanced_weights, calibration_path, ece,
+    fit_calibration, fit_field_threshold, fit_platt, logit, read_calibration, reliability, sigmoid,
+    weighted_balanced_accuracy)
+
+
+def test_constants():
+    assert (DEFAULT_THRESHOLD, REFER_TARGET, MAX_REFER_SHARE) == (0.5, 0.90, 0.25)
+
+
+def test_logit_and_sigmoid_values():
+    assert logit(np.array([0.5, 0.8, 0.2])) == pytest.approx([0.0, np.log(4), -np.log(4)])
+    # 0 and 1 are clipped to 1e-6 and 1 - 1e-6: finite, +-log((1 - 1e-6) / 1e-6)
+    assert logit(np.array([0.0, 1.0])) == pytest.approx([-13.815509557963773, 13.815509557963773], abs=1e-9)
+    assert sigmoid(np.array([0.0, np.log(4), -np.log(4)])) == pytest.approx([0.5, 0.8, 0.2])
+    assert sigmoid(np.array([-800.0, 800.0])).tolist() == [0.0, 1.0]
+    assert logit(np.array([0.3])).dtype == np.float64 and sigmoid(np.array([1], np.float32)).dtype == np.float64
+
+
+def test_balanced_weights_one_dataset():
+    # 3 HEM, 1 ALL: each class gets half the total
+    w = balanced_weights(np.array([0, 0, 0, 1]))
+    assert w == pytest.approx([1 / 6, 1 / 6, 1 / 6, 1 / 2])
+
+
+def test_balanced_weights_give_each_dataset_and_class_equal_totals():
+    y = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1])
+    ds = np.array(["a", "a", "a", "b", "b", "b", "c", "c", "c"])
+    w = balanced_weights(y, ds)
+    assert w.sum() == pytest.approx(1.0)
+    # a: 2 HEM + 1 ALL, each class 1/6; b: ALL only, 1/3; c: 1 HEM + 2 ALL, each class 1/6
+    assert w == pytest.approx([1 / 12, 1 / 12, 1 / 6, 1 / 9, 1 / 9, 1 / 9, 1 / 6, 1 / 12, 1 / 12])
+    for d in "abc":
+        assert w[ds == d].sum() == pytest.approx(1 / 3)
+    for d in "ac":
+        for c in (0, 1):
+            assert w[(ds == d) & (y == c)].sum() == pytest.approx(1 / 6)
+
+
+def test_balanced_weights_empty():
+    w = balanced_weights(np.array([], int))
+    assert w.shape == (0,) and w.dtype == np.float64
+
+
+def test_weighted_balanced_accuracy_hand_computed():
+    y = np.array([0, 0, 1, 1])
+    w = np.array([0.1, 0.3, 0.2, 0.4])
+    # HEM recall: only the first (0.1 of 0.4) called HEM = 0.25; ALL recall: the last (0.4 of 0.6) = 2/3
+    assert weighted_balanced_accuracy(y, np.array([False, True, False, True]), w) == pytest.approx(
+        (0.25 + 2 / 3) / 2)
+    assert weighted_balanced_accuracy(y, np.array([False, False, True, True]), w) == 1.0
+    assert weighted_balanced_accuracy(y, np.array([True, True, False, False]), w) == 0.0
+    # a class absent, or with zero weight: undefined
+    assert weighted_balanced_accuracy(np.array([1, 1]), np.array([True, True]), np.array([0.5, 0.5])) is None
+    assert weighted_balanced_accuracy(np.array([0, 0]), np.array([False, False]), np.array([0.5, 0.5])) is None
+    assert weighted_balanced_accuracy(y, np.array([False, True, True, True]), np.array([0, 0, 0.5, 0.5])) is None
+
+
+def test_ece_of_a_perfectly_calibrated_set_is_zero():
+    # 4 cells at 0.25 (1 ALL), 4 at 0.75 (3 ALL), 2 at 1.0 (both ALL; p = 1 falls in the last bin)
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0, 1, 1])
+    p = np.array([0.25] * 4 + [0.75] * 4 + [1.0] * 2)
+    assert ece(y, p) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_ece_of_a_shifted_set_hand_computed():
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0, 1, 0])
+    p = np.array([0.35] * 4 + [0.85] * 4 + [1.0, 0.9])
+    # bin 3: 4 cells, |0.25 - 0.35| = 0.10; bin 8: 4 cells, |0.75 - 0.85| = 0.10;
+    # bin 9 (0.9 and 1.0): 2 cells, observed 0.5, mean p 0.95: 0.45
+    assert ece(y, p) == pytest.approx(0.4 * 0.10 + 0.4 * 0.10 + 0.2 * 0.45)
+    # weights: bin 3 weighs 1, bin 8 weighs 2 (its ALL cells 0.5 each), bin 9 weighs 1 (the 1.0 cell 0.75)
+    w = np.array([0.25] * 4 + [0.5, 0.5, 0.5, 0.5] + [0.75, 0.25])
+    # bin 8: observed 1.5 / 2 = 0.75, mean p 0.85; bin 9: observed 0.75, mean p 0.75 + 0.225 = 0.975
+    assert ece(y, p, w) == pytest.approx(0.25 * 0.10 + 0.5 * 0.10 + 0.25 * abs(0.75 - 0.975))
+    # 5 bins: 0.35 in bin 1, 0.85 / 0.9 / 1.0 in bin 4 (6 cells, observed 4/6, mean p 0.8833)
+    assert ece(y, p, bins=5) == pytest.approx(0.4 * 0.10 + 0.6 * abs(4 / 6 - (0.85 * 4 + 1.9) / 6))
+
+
+def test_reliability_bins():
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0, 1, 0])
+    p = np.array([0.35] * 4 + [0.85] * 4 + [1.0, 0.9])
+    w = np.array([0.25] * 4 + [0.5, 0.5, 0.5, 0.5] + [0.75, 0.25])
+    r = reliability(y, p, w)
+    assert [b["bin"] for b in r] == [[0.3, 0.4], [0.8, 0.9], [0.9, 1.0]]
+    assert [b["n"] for b in r] == [4, 4, 2]
+    assert [b["mean_p"] for b in r] == pytest.approx([0.35, 0.85, 0.975])
+    assert [b["observed"] for b in r] == pytest.approx([0.25, 0.75, 0.75])
+    assert [b["weight"] for b in r] == pytest.approx([0.25, 0.5, 0.25])
+    r = reliability(y, p, bins=5)
+    assert [b["bin"] for b in r] == [[0.2, 0.4], [0.8, 1.0]]
+    assert [b["n"] for b in r] == [4, 6] and [b["weight"] for b in r] == pytest.approx([0.4, 0.6])
+    assert [b["observed"] for b in r] == pytest.approx([0.25, 4 / 6])
+
+
+def _platt_population(a, b):
+    """Cells at raw outputs over (0, 1); each appears as ALL with weight q and HEM with 1 - q,
+    q = sigmoid(a logit(p) + b): the weighted maximum-likelihood fit is exactly (a, b)."""
+    p = sigmoid(np.linspace(-4, 4, 41))
+    q = sigmoid(a * logit(p) + b)
+    return np.concatenate([p, p]), np.concatenate([np.ones(41), np.zeros(41)]), np.concatenate([q, 1 - q])
+
+
+@pytest.mark.parametrize("a,b", [(2.0, -0.5), (0.5, 1.0), (1.0, 0.0)])
+def test_fit_platt_recovers_known_a_b(a, b):
+    p, y, w = _platt_population(a, b)
+    fa, fb = fit_platt(p, y, w)
+    assert fa == pytest.approx(a, abs=2e-3) and fb == pytest.approx(b, abs=2e-3)
+    # the weights are normalised: scaling them changes nothing
+    assert fit_platt(p, y, 7.0 * w) == pytest.approx((fa, fb), abs=1e-4)
+
+
+def test_fit_platt_never_reverses_the_ranking():
+    # ALL cells have the lower raw outputs: the best fit would have a < 0; it is held at the bound 1e-3
+    p, y, w = _platt_population(-1.0, 0.3)
+    fa, fb = fit_platt(p, y, w)
+    assert fa == pytest.approx(1e-3)
+    # at a = 1e-3 the best b is the (weighted) share of ALL's logit: the mean of q is sigmoid(0.3)-ish
+    assert fb == pytest.approx(logit(np.array(w[:41].sum() / w.sum())), abs=0.02)
+
+
+def test_calibration_apply_identity_and_fitted():
+    p = np.array([[0.1, 0.5], [0.8, 0.99]])
+    ident = Calibration()
+    assert np.array_equal(ident.apply(p), p)
+    assert ident.apply([1, 0]).dtype == np.float64 and ident.apply([1, 0]).tolist() == [1.0, 0.0]
+    assert Calibration(a=2.0, b=-0.5).apply(p).tolist() == p.tolist()  # not fitted: a, b unused
+    cal = Calibration(a=2.0, b=-0.5, fitted=True)
+    out = cal.apply(p)
+    assert out.shape == (2, 2)
+    assert out[0, 1] == pytest.approx(sigmoid(-0.5))
+    assert out[1, 0] == pytest.approx(sigmoid(2 * np.log(4) - 0.5))  # 1 / (1 + e^-2.2726)
+    assert out[1, 0] == pytest.approx(0.906581, abs=1e-6)
+
+
+def test_raw_threshold_inverts_apply():
+    cal = Calibration(a=2.0, b=-0.5, fitted=True)
+    for t in (0.1, 0.37, 0.5, 0.9):
+        r = cal.raw_threshold(t)
+        assert cal.apply(np.array(r)) == pytest.approx(t)
+    # logit(r) = (logit(0.5) + 0.5) / 2 = 0.25
+    assert cal.raw_threshold(0.5) == pytest.approx(sigmoid(0.25))
+    assert Calibration().raw_threshold(0.37) == 0.37
+    assert Calibration(a=0.0, fitted=True).raw_threshold(0.37) == 0.37
+    assert Calibration(a=-1.0, fitted=True).raw_threshold(0.37) == 0.37
+    assert isinstance(cal.raw_threshold(0.5), float)
+
+
+def test_refer_band_and_calls_on_a_hand_made_example():
+    cal = Calibration(threshold=0.5, refer_half_width=0.25, fitted=True)  # binary-exact figures
+    assert cal.refer_band == (0.25, 0.75)
+    assert cal.band_at(0.625) == (0.375, 0.875)
+    # edges are inside the band
+    p = np.array([0.2, 0.25, 0.5, 0.75, 0.8, 0.875, 0.9])
+    assert cal.refer(p).tolist() == [False, True, True, True, False, False, False]
+    assert cal.refer(p, threshold=0.625).tolist() == [False, False, True, True, True, True, False]
+    assert cal.refer(p, 0.625).tolist() == cal.refer(p, threshold=0.625).tolist()
+    assert cal.refer(np.full((2, 3), 0.5)).shape == (2, 3) and cal.refer(np.full((2, 3), 0.5)).all()
+    # clipped to [0, 1]
+    assert Calibration(threshold=0.875, refer_half_width=0.25).refer_band == (0.625, 1.0)
+    assert Calibration(threshold=0.125, refer_half_width=0.25).refer_band == (0.0, 0.375)
+    assert Calibration(refer_half_width=0.25).band_at(0.875) == (0.625, 1.0)
+    assert Calibration(refer_half_width=0.25).band_at(0.125) == (0.0, 0.375)
+    assert Calibration(threshold=0.125, refer_half_width=0.25).refer(np.array([0.0, 0.375, 0.4])).tolist() == [
+        True, True, False]
+    # no band: nothing referred, even exactly at the threshold
+    none = Calibration(threshold=0.5)
+    assert none.refer_band == (0.5, 0.5)
+    assert none.refer(np.array([0.5, 0.6])).tolist() == [False, False]
+    assert none.refer(np.full((2, 3), 0.5)).shape == (2, 3)
+
+
+def test_calibration_json_round_trip(tmp_path):
+    cal = Calibration(1.5, -0.25, 0.42, 0.1, True, {"n_cells": 3}, field_threshold=0.6, reference={"mean": [1, 2]})
+    d = cal.to_json()
+    assert d == {"a": 1.5, "b": -0.25, "threshold": 0.42, "refer_half_width": 0.1, "fitted": True,
+                 "info": {"n_cells": 3}, "field_threshold": 0.6, "reference": {"mean": [1, 2]}}
+    assert Calibration.from_json({**d, "unknown": 1}) == cal
+    assert Calibration.from_json({"a": 2.0}) == Calibration(a=2.0)
+    assert calibration_path(tmp_path, "m") == tmp_path / "m.calibration.json"
+    assert read_calibration(tmp_path, "m") == Calibration()
+    (tmp_path / "m.calibration.json").write_text(json.dumps(d))
+    assert read_calibration(tmp_path, "m") == cal
+    assert read_calibration(str(tmp_path), "m") == cal
+
+
+def test_fit_calibration_hand_made_example():
+    # One dataset, HEM at raw 0.1 .. 0.6 (5 cells), ALL at 0.4 .. 0.9 (5 cells); ranked, the best
+    # cut puts 0.1-0.35 on the HEM side and 0.4 and up on the ALL side (balanced accuracy
+    # (4/5 + 1) / 2 = 0.9: only the HEM cell at 0.6 is wrong).
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    p_raw = np.array([0.1, 0.2, 0.3, 0.35, 0.6, 0.4, 0.7, 0.8, 0.85, 0.9])
+    cal = fit_calibration(p_raw, y, np.array(["d"] * 10))
+    assert cal.fitted and cal.field_threshold is None
+    a, b = fit_platt(p_raw, y, balanced_weights(y))
+    assert (cal.a, cal.b) == (a, b)
+    assert cal.a == pytest.approx(2.1555, abs=1e-3) and cal.b == pytest.approx(-0.1963, abs=1e-3)
+    p = cal.apply(p_raw)
+    # the threshold is the first grid point (steps of 0.01) above the calibrated 0.35
+    assert p[3] == pytest.approx(0.1779, abs=1e-3) and p[5] == pytest.approx(0.2554, abs=1e-3)
+    assert cal.threshold == 0.18
+    assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.9)
+    # the calls outside the band reach 0.9 already at half-width 0: no band needed
+    assert cal.refer_half_width == 0.0
+    info = cal.info
+    assert info["n_cells"] == 10 and info["datasets"] == ["d"]
+    # equal weights (5 and 5): per bin |observed - mean p| x share, bins 1, 2, 3 (0.3, 0.35), 4, 6,
+    # 7, 8 (0.8, 0.85), 9: 0.01 + 0.02 + 0.065 + 0.06 + 0.06 + 0.03 + 0.035 + 0.01
+    assert info["ece_before"] == pytest.approx(0.29)
+    w = balanced_weights(y)
+    assert info["ece_after"] == pytest.approx(ece(y, p, w)) and info["ece_after"] == pytest.approx(0.2010, abs=1e-3)
+    assert info["reliability_after"] == reliability(y, p, w)
+    assert info["reliability_before"] == reliability(y, p_raw, w)
+    assert info["refer_share"] == 0.0 and info["refer_reached"] is True
+    assert info["refer_target"] == 0.9 and info["refer_max_share"] == 0.25
+    assert info["balanced_accuracy_outside_refer_band"] == pytest.approx(0.9)
+    assert info["method"].startswith("Platt scaling on logit(P(ALL))")
+
+
+def test_fit_calibration_refer_band_grows_until_the_target():
+    # 6 HEM, 8 ALL; the middle of the range is mixed.
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1])
+    p_raw = np.array([0.05, 0.1, 0.15, 0.2, 0.4, 0.45, 0.5, 0.55, 0.6, 0.8, 0.85, 0.9, 0.92, 0.95])
+    cal = fit_calibration(p_raw, y, np.zeros(14, int))
+    assert cal.a == pytest.approx(2.3363, abs=1e-3) and cal.b == pytest.approx(0.1047, abs=1e-3)
+    p = cal.apply(p_raw)
+    assert p[4:9] == pytest.approx([0.3010, 0.4100, 0.5262, 0.6396, 0.7412], abs=1e-3)
+    # Best cut: above the HEM cell at 0.6396, below the ALL cell at 0.7412: HEM 6/6 right, ALL 6/8
+    # (the cells at 0.3010 and 0.5262 missed): 0.875. The first grid point there is 0.64.
+    assert cal.threshold == 0.64
+    assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.875)
+    # Band 0.64 +- 0.10 = [0.54, 0.74] holds the HEM cell at 0.6396 only: outside, HEM 5/5, ALL 6/8:
+    # 0.875; +- 0.11 adds the ALL cell at 0.7412: ALL 5/7, 0.857; +- 0.12 = [0.52, 0.76] adds the
+    # ALL cell at 0.5262: ALL 5/6, HEM 5/5: 0.9167 >= 0.9.
+    assert cal.refer_half_width == 0.12
+    assert cal.refer_band == pytest.approx((0.52, 0.76))
+    assert cal.refer(p).tolist() == [False] * 6 + [True, True, True] + [False] * 5
+    # weights: each ALL cell 0.5 / 8, each HEM cell 0.5 / 6; inside: 2 ALL + 1 HEM = 5/24 <= 0.25
+    assert cal.info["refer_share"] == pytest.approx(2 / 16 + 1 / 12)
+    assert cal.info["balanced_accuracy_outside_refer_band"] == pytest.approx((1 + 5 / 6) / 2)
+    assert cal.info["refer_reached"] is True and cal.info["datasets"] == [0]
+
+
+def test_fit_calibration_refer_band_stops_at_a_quarter_of_the_cells():
+    # 6 HEM, 6 ALL, mixed from raw 0.3 to 0.62: the target is out of reach within the share cap
+    y = np.array([0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1])
+    p_raw = np.array([0.05, 0.1, 0.3, 0.4, 0.45, 0.5, 0.55, 0.58, 0.62, 0.8, 0.9, 0.95])
+    cal = fit_calibration(p_raw, y, np.zeros(12, int))
+    p = cal.apply(p_raw)
+    assert p[:4] == pytest.approx([0.0079, 0.0255, 0.1827, 0.3111], abs=1e-3)
+    # threshold 0.19: HEM 3/6 right, ALL 6/6: 0.75
+    assert cal.threshold == 0.19 and cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.75)
+    # +- 0.18 = [0.01, 0.37] holds 2 HEM + 1 ALL: 3/12 = 0.25, the most allowed; +- 0.19 would hold
+    # a fourth cell. Outside: HEM 1/4 right, ALL 5/5: 0.625.
+    assert cal.refer_half_width == 0.18
+    assert cal.info["refer_share"] == pytest.approx(0.25)
+    assert cal.info["balanced_accuracy_outside_refer_band"] == pytest.approx(0.625)
+    assert cal.info["refer_reached"] is False
+
+
+def test_image_threshold_follows_the_cell_threshold():
+    cal = Calibration(threshold=0.4, field_threshold=0.55, fitted=True)
+    assert cal.image_threshold(0.4, 3) == pytest.approx(0.55)
+    assert cal.image_threshold(0.5, 2) == pytest.approx(0.65)  # moved by the same 0.1
+    assert cal.image_threshold(0.5, 1) == 0.5 and cal.image_threshold(0.5, 0) == 0.5
+    assert cal.image_threshold(0.9, 2) == 1.0  # clipped
+    assert Calibration(threshold=0.4, field_threshold=0.2).image_threshold(0.1, 5) == 0.0
+    assert Calibration(threshold=0.4).image_threshold(0.3, 5) == 0.3
+    assert isinstance(cal.image_threshold(0.5, 1), float)
+    assert Calibration.from_json(cal.to_json()).field_threshold == 0.55
+
+
+def test_fit_field_threshold_hand_made():
+    # separable: the first grid point (0.02, 0.03, ...) above 0.3
+    assert fit_field_threshold(np.array([0.2, 0.3, 0.6, 0.7]), np.array([0, 0, 1, 1]), np.zeros(4)) == (0.31, 1.0)
+    # HEM at 0.2 and 0.5, ALL at 0.4 and 0.7: 0.75 first reached just above 0.2
+    assert fit_field_threshold(np.array([0.2, 0.5, 0.4, 0.7]), np.array([0, 0, 1, 1]), np.zeros(4)) == (0.21, 0.75)
+    # datasets weigh equally: dataset b (one HEM at 0.5, one ALL at 0.9) outweighs a's many cells
+    p = np.array([0.1] * 8 + [0.6] + [0.5, 0.9])
+    y = np.array([0] * 8 + [1] + [0, 1])
+    t, ba = fit_field_threshold(p, y, np.array(["a"] * 9 + ["b"] * 2))
+    assert (t, ba) == (0.51, 1.0)

@@ -1,0 +1,89 @@
+"""The CSV rows of a classification: one per image and model (image_row), one per cell (cell_rows)."""
+
+import numpy as np
+
+from leukemia_core.calibration import Calibration
+from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
+from leukemia_core.cells.finder import Cell
+from leukemia_core.inference import cell_rows, image_row
+
+
+def _cell(i, bbox, border=False):
+    x, y, w, h = bbox
+    return Cell(i, bbox, w * h - 7, (x + w / 2 + 0.34, y + h / 2 - 0.26), np.zeros((4, 2), np.int32), border)
+
+
+def _analysis(p_all, border=(False, False, False), notes=(), band=0.1, field=None):
+    cells = [_cell(i + 1, (10 * i, 5 + i, 20, 22), b) for i, b in enumerate(border)]
+    found = FoundCells(cells, np.zeros((len(cells), 8, 8, 3), np.uint8), False, list(notes))
+    cal = Calibration(threshold=0.5, refer_half_width=band, fitted=True, field_threshold=field)
+    p = np.asarray(p_all, float)
+    return ImageAnalysis(found, p, p, cal)
+
+
+def test_image_row_hand_computed():
+    # cells at 0.2, 0.45 and 0.9123456789; threshold 0.4, band 0.4 +- 0.1: the 0.45 cell is referred
+    a = _analysis([0.2, 0.45, 0.9123456789], notes=["note one", "note two"])
+    row = image_row("dir/x.png", "tiny_cnn", a, 0.4)
+    assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "p_all": 0.520782,
+                   "n_cells": 3, "blast_pct": 66.7, "n_refer": 1, "threshold": 0.4, "cell_threshold": 0.4,
+                   "notes": "note one; note two", "error": "", "analysis": a}
+    assert isinstance(row["n_refer"], int) and isinstance(row["path"], str)
+    # the image's P(ALL) is the mean over the cells: 0.5208 against 0.5412 is HEM; a band of +- 0.4
+    # holds all three cells
+    a = _analysis([0.2, 0.45, 0.9123456789], band=0.4)
+    row = image_row("x.png", "m", a, 0.541249)
+    assert (row["label"], row["blast_pct"], row["n_refer"], row["threshold"]) == ("HEM", 33.3, 3, 0.5412)
+    assert row["notes"] == "" and row["p_all"] == 0.520782 and row["cell_threshold"] == 0.5412
+
+
+def test_image_row_of_several_cells_uses_the_field_threshold():
+    # field threshold 0.6 against cell threshold 0.5: +0.1, so at cell threshold 0.4 the image's mean
+    # 0.5208 is compared with 0.5 (ALL), at 0.45 with 0.55 (HEM)
+    a = _analysis([0.2, 0.45, 0.9123456789], field=0.6)
+    row = image_row("x.png", "m", a, 0.4)
+    assert (row["label"], row["threshold"], row["cell_threshold"]) == ("ALL", 0.5, 0.4)
+    row = image_row("x.png", "m", a, 0.45)
+    assert (row["label"], row["threshold"], row["cell_threshold"], row["blast_pct"]) == ("HEM", 0.55, 0.45, 66.7)
+    # one cell: the cell threshold
+    one = _analysis([0.52], border=(False,), field=0.6)
+    row = image_row("x.png", "m", one, 0.5)
+    assert (row["label"], row["threshold"], row["n_cells"], row["blast_pct"]) == ("ALL", 0.5, 1, 100.0)
+
+
+def test_image_row_counts_border_cells_only_when_there_is_no_other():
+    a = _analysis([0.2, 0.3, 0.9], border=(False, False, True))
+    row = image_row("x.png", "m", a, 0.5)
+    assert row["p_all"] == 0.25 and row["label"] == "HEM" and row["blast_pct"] == 33.3
+
+
+def test_image_row_of_a_whole_image_call_has_no_blast_share():
+    found = FoundCells([], np.zeros((1, 8, 8, 3), np.uint8), True, ["no white cell found"])
+    a = ImageAnalysis(found, np.array([0.7]), np.array([0.7]), Calibration())
+    row = image_row("x.png", "m", a, 0.5)
+    assert row["blast_pct"] == "" and row["n_cells"] == 0 and row["label"] == "ALL" and row["p_all"] == 0.7
+    assert row["n_refer"] == 0 and row["notes"] == "no white cell found"
+    assert cell_rows(row, 0.5) == []
+
+
+def test_cell_rows_hand_computed():
+    a = _analysis([0.2, 0.45, 0.9123456789], border=(False, True, False))
+    row = image_row("x.png", "m", a, 0.4)
+    rows = cell_rows(row, 0.4)
+    assert rows == [
+        {"path": "x.png", "model": "m", "cell": 1, "x": 0, "y": 5, "w": 20, "h": 22, "area": 433,
+         "cx": 10.3, "cy": 15.7, "touches_border": False, "label": "HEM", "p_all": 0.2, "refer": False},
+        {"path": "x.png", "model": "m", "cell": 2, "x": 10, "y": 6, "w": 20, "h": 22, "area": 433,
+         "cx": 20.3, "cy": 16.7, "touches_border": True, "label": "ALL", "p_all": 0.45, "refer": True},
+        {"path": "x.png", "model": "m", "cell": 3, "x": 20, "y": 7, "w": 20, "h": 22, "area": 433,
+         "cx": 30.3, "cy": 17.7, "touches_border": False, "label": "ALL", "p_all": 0.912346, "refer": False},
+    ]
+    assert all(type(r["refer"]) is bool and type(r["p_all"]) is float for r in rows)
+    # another threshold moves the calls and the band
+    assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.5)] == [("HEM", False), ("HEM", True),
+                                                                         ("ALL", False)]
+
+
+def test_cell_rows_of_an_error_row_is_empty():
+    assert cell_rows({"path": "x.png", "model": "m", "analysis": None, "error": "bad"}, 0.5) == []
+    assert cell_rows({"path": "x.png", "model": "m", "error": "bad"}, 0.5) == []
