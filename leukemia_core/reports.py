@@ -165,7 +165,9 @@ def load_report(name: str, wdir: Path | None = None) -> dict | None:
     if rep is None:
         return None
     if not isinstance(rep, dict) or rep.get("format") != REPORT_FORMAT:
-        raise LeukemiaCoreError(f"{report_path(name, wdir)}: not a {REPORT_FORMAT} report")
+        found = rep.get("format") if isinstance(rep, dict) else None
+        raise LeukemiaCoreError(f"{report_path(name, wdir)}: not a {REPORT_FORMAT} report"
+                                + (f" (it is {found}: rerun the command that writes it)" if found else ""))
     return rep
 
 
@@ -219,65 +221,190 @@ def report_is_current(report: dict, manifest: dict | None) -> bool:
 
 # --------------------------------------------------------------------------- report sets and metrics
 
+#: Order of the roles on the pages: the most informative set first.
+ROLE_ORDER = ("test", "val", "train", "unsplit")
+#: Short names of the roles for selectors and legends.
+ROLE_NAMES = {"test": "test", "val": "validation", "train": "training", "unsplit": "unsplit"}
+#: Levels a report scores, and the report field holding each level's metrics.
+LEVELS = {"cells": "cell_metrics", "images": "metrics", "images, grayscale": "grayscale_metrics"}
+LEVEL_NAMES = {"cells": "cells", "images": "images (fields)", "images, grayscale": "images, grayscale crops"}
+_DATASET_ORDER = ("cnmc", "cnmc-prelim", "aria-original")
+
+
+def role_of(report_set: dict) -> str:
+    """The set's data role (``test``, ``val``, ``train``, ``unsplit``)."""
+    return report_set.get("role") or report_set["key"].split("/")[-1]
+
+
+def role_text(report_set: dict) -> str:
+    """What the set's role was used for (the report's ``role_text``, else the evaluator's wording)."""
+    from .evaluate import ROLE_TEXT
+
+    role = role_of(report_set)
+    return report_set.get("role_text") or ROLE_TEXT.get(role, role)
+
+
+def set_sort_key(key: str) -> tuple:
+    """Test sets first, then validation, then training; C-NMC first within a role."""
+    ds, _, role = key.rpartition("/")
+    r = ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
+    d = _DATASET_ORDER.index(ds) if ds in _DATASET_ORDER else len(_DATASET_ORDER)
+    return (r, d, key)
+
+
 def set_keys(report: dict) -> list[str]:
-    """Set keys of a report: held-out sets first, C-NMC first within each group, else file order."""
-    sets = sorted(report.get("sets", []), key=lambda s: (not s.get("held_out"), not s["key"].startswith("cnmc/")))
-    return [s["key"] for s in sets]
+    """Set keys of a report, most informative first (see :func:`set_sort_key`)."""
+    return sorted((s["key"] for s in report.get("sets", [])), key=set_sort_key)
+
+
+def all_set_keys(reports: dict[str, dict]) -> list[str]:
+    """Every set key found in any report, most informative first."""
+    return sorted({s["key"] for r in reports.values() for s in r.get("sets", [])}, key=set_sort_key)
 
 
 def get_set(report: dict, key: str) -> dict | None:
     return next((s for s in report.get("sets", []) if s["key"] == key), None)
 
 
-def set_caption(report_set: dict) -> str:
-    """What a set was measured on: key, description, images and groups."""
+def first_set(reports: dict[str, dict], key: str) -> dict | None:
+    """The set ``key`` of the first report that has it."""
+    return next((s for r in reports.values() if (s := get_set(r, key)) is not None), None)
+
+
+def set_label(report_set: dict) -> str:
+    """``cnmc/test (test)``, ``cnmc/val (validation, not a test set)``: for selectors."""
+    role = role_of(report_set)
+    extra = ", not a test set" if role == "val" else ""
+    return f"{report_set['key']} ({ROLE_NAMES.get(role, role)}{extra})"
+
+
+def _count(v) -> str:
+    return "n/a" if v is None else str(v)
+
+
+def set_facts(report_set: dict) -> str:
+    """What a set holds: description, images, cells and groups."""
     kind = report_set.get("group_kind") or "group"
-    role = "held out" if report_set.get("held_out") else "training images"
-    return (f"{report_set['key']} ({role}): {report_set.get('description', '')}. "
-            f"{report_set.get('n_images', '?')} images from {report_set.get('n_groups', '?')} "
-            f"groups ({kind}).")
+    cells = f", {_count(report_set.get('n_cells'))} cells" if "n_cells" in report_set else ""
+    return (f"{str(report_set.get('description', '')).rstrip('. ')}. {_count(report_set.get('n_images'))} images"
+            f"{cells} from {_count(report_set.get('n_groups'))} groups ({kind}).")
+
+
+def set_caption(report_set: dict) -> str:
+    """What a set was measured on and what its role was used for."""
+    return f"{report_set['key']}: {role_text(report_set)}. {set_facts(report_set)}"
 
 
 def sets_table(reports: dict[str, dict]) -> pd.DataFrame:
-    """One row per set key found in any report: description, images, groups (from the first report)."""
-    rows, seen = [], set()
-    for rep in reports.values():
-        for s in rep.get("sets", []):
-            if s["key"] in seen:
-                continue
-            seen.add(s["key"])
-            rows.append({"set": s["key"], "held out": bool(s.get("held_out")), "images": s.get("n_images"),
-                         "groups": s.get("n_groups"), "group kind": s.get("group_kind", ""),
-                         "description": s.get("description", "")})
-    return pd.DataFrame(rows, columns=["set", "held out", "images", "groups", "group kind", "description"])
+    """One row per set key found in any report (from the first report holding it), most informative
+    first: role, images, cells, groups, what the role was used for, description."""
+    rows = []
+    for key in all_set_keys(reports):
+        s = first_set(reports, key)
+        rows.append({"set": key, "role": ROLE_NAMES.get(role_of(s), role_of(s)), "images": s.get("n_images"),
+                     "cells": s.get("n_cells"), "groups": s.get("n_groups"),
+                     "group kind": s.get("group_kind", ""), "used for": role_text(s),
+                     "description": s.get("description", "")})
+    return pd.DataFrame(rows, columns=["set", "role", "images", "cells", "groups", "group kind", "used for",
+                                       "description"])
 
 
-def _metric_row(name: str, s: dict) -> dict:
-    m = s.get("metrics", {})
-    pc = m.get("per_class", {}).get("ALL", {})
-    w = m.get("weighted", {})
+#: Ratio columns of :func:`metrics_table` (0-1; pages show them as percentages).
+RATIO_COLUMNS = ("accuracy", "balanced accuracy", "sensitivity (ALL recall)", "specificity (HEM recall)",
+                 "precision (ALL)", "recall (ALL)", "F1 (ALL)", "precision (weighted)", "recall (weighted)",
+                 "F1 (weighted)")
+
+
+#: The columns of :func:`metrics_table` a page shows in its summary table, with short names.
+SUMMARY_COLUMNS = {"model": "model", "level": "level", "scored": "scored", "accuracy": "accuracy",
+                   "balanced accuracy": "balanced accuracy", "sensitivity (ALL recall)": "sensitivity",
+                   "specificity (HEM recall)": "specificity", "F1 (ALL)": "F1 ALL", "ROC AUC": "ROC AUC",
+                   "threshold": "threshold"}
+#: What each summary column means (tooltips).
+SUMMARY_HELP = {"scored": "cells or images scored", "balanced accuracy": "mean of ALL recall and HEM recall",
+                "sensitivity": "ALL recall: share of the ALL cells / images called ALL",
+                "specificity": "HEM recall: share of the HEM cells / images called HEM",
+                "F1 ALL": "F1 of the ALL class", "ROC AUC": "area under the ROC curve (0.5 = chance)",
+                "threshold": "decision threshold on calibrated P(ALL)"}
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary columns of a :func:`metrics_table`, under their short names."""
+    return table[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
+
+
+def field_threshold(report: dict) -> float | None:
+    """The report's threshold for images of several cells (None: the cell threshold for all)."""
+    ft = report.get("field_threshold", (report.get("calibration") or {}).get("field_threshold"))
+    return None if ft is None else float(ft)
+
+
+def threshold_text(report: dict, level: str = "cells", threshold: float | None = None) -> str:
+    """The threshold(s) a level was called at, for people: ``"0.45"``, or for images with a field
+    rule ``"0.45 one cell, 0.52 several"``. ``threshold``: a cell threshold other than the report's."""
+    cell = float(report.get("threshold", 0.5)) if threshold is None else float(threshold)
+    if level == "cells" or field_threshold(report) is None:
+        return f"{cell:.2f}"
+    several = _calibration_obj(report).image_threshold(cell, 2)
+    return f"{cell:.2f}" if abs(several - cell) < 1e-9 else f"{cell:.2f} one cell, {several:.2f} several"
+
+
+def _calibration_obj(report: dict):
+    from .calibration import Calibration
+
+    cal = dict(report.get("calibration") or {})
+    if "field_threshold" not in cal and report.get("field_threshold") is not None:
+        cal["field_threshold"] = report["field_threshold"]
+    cal.setdefault("threshold", report.get("threshold", 0.5))
+    return Calibration.from_json(cal)
+
+
+def image_thresholds(report: dict | None, report_set: dict, threshold: float) -> np.ndarray:
+    """Each image's threshold at cell threshold ``threshold``: an image of several cells follows
+    the report's field rule (:meth:`~leukemia_core.calibration.Calibration.image_threshold`), one
+    of one cell (or a report without a field rule) takes ``threshold``."""
+    imgs = report_set.get("images", [])
+    if report is None or field_threshold(report) is None:
+        return np.full(len(imgs), float(threshold))
+    cal = _calibration_obj(report)
+    return np.array([cal.image_threshold(threshold, int(i.get("n_found", i.get("n_cells", 1)))) for i in imgs])
+
+
+def _metric_row(name: str, s: dict, level: str, report: dict | None = None) -> dict:
+    m = s.get(LEVELS[level]) or {}
+    pc = (m.get("per_class") or {}).get("ALL", {})
+    w = m.get("weighted") or {}
+    n = m.get("n")
+    if n is None:
+        n = s.get("n_cells") if level == "cells" else s.get("n_images")
     return {
-        "model": name, "set": s["key"], "held out": bool(s.get("held_out")),
-        "images": s.get("n_images"), "groups": s.get("n_groups"),
+        "model": name, "set": s["key"], "role": ROLE_NAMES.get(role_of(s), role_of(s)),
+        "level": LEVEL_NAMES[level], "scored": n,
         "accuracy": m.get("accuracy"), "balanced accuracy": m.get("balanced_accuracy"),
-        "sensitivity": m.get("sensitivity"), "specificity": m.get("specificity"),
+        "sensitivity (ALL recall)": m.get("sensitivity"), "specificity (HEM recall)": m.get("specificity"),
         "precision (ALL)": pc.get("precision"), "recall (ALL)": pc.get("recall"), "F1 (ALL)": pc.get("f1"),
         "precision (weighted)": w.get("precision"), "recall (weighted)": w.get("recall"),
-        "F1 (weighted)": w.get("f1"), "ROC AUC": m.get("roc_auc"), "threshold": m.get("threshold"),
+        "F1 (weighted)": w.get("f1"), "ROC AUC": m.get("roc_auc"),
+        "threshold": (threshold_text(report, "cells" if level == "cells" else "images") if report is not None
+                      else ("n/a" if m.get("threshold") is None else f"{m['threshold']:.2f}")),
     }
 
 
-def metrics_table(reports: dict[str, dict], set_key: str | None = None) -> pd.DataFrame:
-    """Stored metrics, one row per (model, set); only ``set_key`` when given.
+def metrics_table(reports: dict[str, dict], set_key: str | None = None,
+                  levels: Sequence[str] = ("cells", "images")) -> pd.DataFrame:
+    """Stored metrics, one row per (model, set, level); only ``set_key`` when given.
 
-    The colour-only baseline is a row like any model. Values are the reports' own, computed at
-    the report's threshold.
+    ``levels``: ``cells`` (each cell carries its image's label), ``images`` (the image call from
+    the mean P(ALL) of its whole cells), ``images, grayscale`` (test sets: grayscale crops, the
+    colour-shortcut check). A level a set does not have is left out. The colour-only baseline is a
+    row like any model. Values are the reports' own, at each report's threshold; ``scored`` is the
+    number of cells or images.
     """
-    rows = [_metric_row(n, s) for n, rep in reports.items() for s in rep.get("sets", [])
-            if set_key is None or s["key"] == set_key]
-    cols = list(_metric_row("", {"key": ""}).keys())
+    rows = [_metric_row(n, s, lv, rep) for n, rep in reports.items() for s in rep.get("sets", [])
+            if set_key is None or s["key"] == set_key for lv in levels if s.get(LEVELS[lv])]
+    cols = list(_metric_row("", {"key": ""}, "images").keys())
     df = pd.DataFrame(rows, columns=cols)
-    num = [c for c in cols if c not in ("model", "set", "held out")]
+    num = [c for c in cols if c not in ("model", "set", "role", "level", "threshold")]
     df[num] = df[num].apply(pd.to_numeric, errors="coerce")
     return df
 
@@ -290,50 +417,81 @@ def datasets_of(reports: dict[str, dict]) -> list[str]:
             d = s["key"].split("/")[0]
             if d not in out:
                 out.append(d)
-    return sorted(out, key=lambda d: d != "cnmc")
+    return sorted(out, key=lambda d: (_DATASET_ORDER.index(d) if d in _DATASET_ORDER else len(_DATASET_ORDER)))
+
+
+_DATASET_NAMES = {"cnmc": "C-NMC 2019", "aria": "Aria ALL", "aria-original": "Aria ALL"}
+_INIT_NAMES = {"imagenet": "ImageNet initialisation", "random": "random initialisation"}
 
 
 def reference_label(reference: dict | None) -> str:
-    """How published figures are labelled wherever they are shown."""
-    src = (reference or {}).get("label") or "published (reference system)"
-    return src
+    """How published figures are labelled wherever they are shown: whose figures, on which data,
+    which split and which initialisation (from ``reference_published.json``)."""
+    ref = reference or {}
+    parts = [_DATASET_NAMES.get(ref.get("dataset"), ref.get("dataset") or "dataset not stated"),
+             f"{ref.get('split') or 'unknown'} split",
+             _INIT_NAMES.get(ref.get("init"), f"{ref['init']} initialisation" if ref.get("init")
+                             else "initialisation not stated")]
+    if ref.get("epochs"):
+        parts.append(f"{ref['epochs']} epochs")
+    return f"The reference system's README figures ({', '.join(parts)}); not measured here"
 
 
-def accuracy_by_split(reports: dict[str, dict], dataset: str, reference: dict | None = None) -> pd.DataFrame:
-    """Accuracy on ``<dataset>/train`` and the held-out sets of ``dataset``, per model.
+def accuracy_by_role(reports: dict[str, dict], dataset: str, reference: dict | None = None,
+                     level: str = "images", metric: str = "accuracy") -> pd.DataFrame:
+    """``metric`` (a :func:`~leukemia_core.metrics.compute_metrics` key) on every role of
+    ``dataset``, per model, at ``level``; roles in the order test, val, train.
 
     With ``reference``, the published training and validation accuracies are added as rows whose
-    ``source`` says they are published figures on another split.
+    ``source`` is :func:`reference_label` (their ``role`` says ``published train`` /
+    ``published validation``: another split, not ours).
     """
     rows = []
     for name, rep in reports.items():
         for s in rep.get("sets", []):
-            ds, split = s["key"].split("/", 1) if "/" in s["key"] else (s["key"], "")
-            if ds != dataset:
+            ds = s["key"].rpartition("/")[0]
+            m = s.get(LEVELS[level])
+            if ds != dataset or not m:
                 continue
-            rows.append({"model": name, "split": split, "accuracy": s["metrics"].get("accuracy"),
-                         "source": "this project", "set": s["key"], "images": s.get("n_images"),
-                         "groups": s.get("n_groups")})
-    if reference:
+            n = m.get("n", s.get("n_cells") if level == "cells" else s.get("n_images"))
+            rows.append({"model": name, "role": ROLE_NAMES.get(role_of(s), role_of(s)), "value": m.get(metric),
+                         "source": "this project", "set": s["key"], "scored": n, "groups": s.get("n_groups")})
+    if reference and metric == "accuracy":
         label = reference_label(reference)
         for name, figs in reference.get("models", {}).items():
-            for split, field in (("train", "train_accuracy"), ("val", "val_accuracy")):
+            for role, field in (("published train", "train_accuracy"), ("published validation", "val_accuracy")):
                 if figs.get(field) is not None:
-                    rows.append({"model": name, "split": split, "accuracy": float(figs[field]),
-                                 "source": label, "set": reference.get("dataset", ""), "images": None,
-                                 "groups": None})
-    return pd.DataFrame(rows, columns=["model", "split", "accuracy", "source", "set", "images", "groups"])
+                    rows.append({"model": name, "role": role, "value": float(figs[field]), "source": label,
+                                 "set": reference.get("dataset", ""), "scored": None, "groups": None})
+    df = pd.DataFrame(rows, columns=["model", "role", "value", "source", "set", "scored", "groups"])
+    order = {r: i for i, r in enumerate(["test", "validation", "training", "unsplit", "published train",
+                                         "published validation"])}
+    return df.sort_values("role", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
 def reference_table(reference: dict | None) -> pd.DataFrame:
     """Published figures as a table (empty without a reference file)."""
-    rows = [{"model": n, "train accuracy": f.get("train_accuracy"), "validation accuracy": f.get("val_accuracy")}
+    rows = [{"model": n, "published train accuracy": f.get("train_accuracy"),
+             "published validation accuracy": f.get("val_accuracy")}
             for n, f in (reference or {}).get("models", {}).items()]
-    return pd.DataFrame(rows, columns=["model", "train accuracy", "validation accuracy"])
+    return pd.DataFrame(rows, columns=["model", "published train accuracy", "published validation accuracy"])
 
 
-def roc_curves(reports: dict[str, dict], set_key: str) -> dict[str, dict]:
-    """ROC points per model on ``set_key`` from the stored per-image probabilities.
+def labels_probs(report_set: dict, level: str = "images") -> tuple[np.ndarray, np.ndarray]:
+    """``(y, p_all)`` of a set at ``level``: per image (``images``) or per cell (``cells``: each
+    cell carries its image's label). Empty arrays when the set stores no cells."""
+    if level == "images":
+        return labels_and_probs(report_set)
+    y, p = [], []
+    for img in report_set.get("images", []):
+        cells = img.get("cells") or []
+        y += [1 if img["label"] == "all" else 0] * len(cells)
+        p += list(cells)
+    return np.asarray(y, int), np.asarray(p, float)
+
+
+def roc_curves(reports: dict[str, dict], set_key: str, level: str = "images") -> dict[str, dict]:
+    """ROC points per model on ``set_key`` from the stored probabilities at ``level``.
 
     Returns ``{model: {"fpr", "tpr", "auc"}}``; models without that set or with one class only
     are left out.
@@ -343,23 +501,86 @@ def roc_curves(reports: dict[str, dict], set_key: str) -> dict[str, dict]:
         s = get_set(rep, set_key)
         if s is None or not s.get("images"):
             continue
-        y, p = labels_and_probs(s)
+        y, p = labels_probs(s, level)
         pts = roc_points(y, p)
         if not pts["fpr"]:
             continue
-        out[name] = {"fpr": pts["fpr"], "tpr": pts["tpr"], "auc": s["metrics"].get("roc_auc")}
+        out[name] = {"fpr": pts["fpr"], "tpr": pts["tpr"], "auc": (s.get(LEVELS[level]) or {}).get("roc_auc")}
     return out
 
 
-def confusion_at(report_set: dict, threshold: float) -> dict:
-    """Metrics of ``report_set`` recomputed at ``threshold`` from its stored probabilities.
+# --------------------------------------------------------------------------- calibration
+
+def calibration_of(report: dict) -> dict | None:
+    """The report's fitted calibration (None when the model was not calibrated, e.g. the baseline)."""
+    cal = report.get("calibration")
+    return cal if isinstance(cal, dict) and cal.get("fitted") else None
+
+
+def refer_band(report: dict) -> tuple[float, float] | None:
+    """``(low, high)`` of the refer band around the report's threshold, or None without one."""
+    cal = calibration_of(report)
+    if not cal or not cal.get("refer_half_width"):
+        return None
+    thr, w = float(cal.get("threshold", report.get("threshold", 0.5))), float(cal["refer_half_width"])
+    return max(0.0, thr - w), min(1.0, thr + w)
+
+
+def calibration_table(reports: dict[str, dict]) -> pd.DataFrame:
+    """One row per report: threshold (cells, and images of one cell), field threshold (images of
+    several cells; "same" without a field rule), refer band, ECE before/after calibration and what
+    it was fitted on. A report without a fitted calibration says so (its ECE cells are missing)."""
+    rows = []
+    for name, rep in reports.items():
+        cal = calibration_of(rep)
+        info = (cal or {}).get("info") or {}
+        band = refer_band(rep)
+        ft = field_threshold(rep)
+        rows.append({
+            "model": name, "threshold": rep.get("threshold"),
+            "field threshold": "same" if ft is None else f"{ft:.2f}",
+            "refer band": f"{band[0]:.2f}–{band[1]:.2f}" if band else "none",
+            "ECE before": info.get("ece_before"), "ECE after": info.get("ece_after"),
+            "validation cells": info.get("n_cells"),
+            "balanced accuracy at threshold": info.get("balanced_accuracy_at_threshold"),
+            "refer share": info.get("refer_share"),
+            "calibrated on": ", ".join(info.get("fitted_on") or []) if cal else
+                             ("not calibrated: threshold 0.5 on its own probabilities" if name == BASELINE
+                              else "not calibrated"),
+        })
+    return pd.DataFrame(rows, columns=["model", "threshold", "field threshold", "refer band", "ECE before", "ECE after",
+                                       "validation cells", "balanced accuracy at threshold", "refer share",
+                                       "calibrated on"])
+
+
+def reliability_frame(reports: dict[str, dict]) -> pd.DataFrame:
+    """Reliability bins of every calibrated report, before and after calibration (validation cells).
+
+    Columns: model, stage (``before`` / ``after``), mean P(ALL), observed ALL share, cells, weight.
+    """
+    rows = []
+    for name, rep in reports.items():
+        info = (calibration_of(rep) or {}).get("info") or {}
+        for stage in ("before", "after"):
+            for b in info.get(f"reliability_{stage}") or []:
+                rows.append({"model": name, "stage": f"{stage} calibration", "mean P(ALL)": b.get("mean_p"),
+                             "observed ALL share": b.get("observed"), "cells": b.get("n"),
+                             "weight": b.get("weight")})
+    return pd.DataFrame(rows, columns=["model", "stage", "mean P(ALL)", "observed ALL share", "cells", "weight"])
+
+
+def confusion_at(report_set: dict, threshold: float, level: str = "images", report: dict | None = None) -> dict:
+    """Metrics of ``report_set`` recomputed at cell threshold ``threshold`` from its stored
+    probabilities at ``level`` (``images`` or ``cells``). With ``report``, images of several cells
+    follow its field rule (:func:`image_thresholds`).
 
     Returns :func:`~leukemia_core.metrics.compute_metrics`'s dict plus ``counts`` (2x2 array,
     rows true HEM/ALL, columns predicted HEM/ALL) and ``rates`` (each row divided by its total;
     NaN for a class without images).
     """
-    y, p = labels_and_probs(report_set)
-    m = compute_metrics(y, p, threshold)
+    y, p = labels_probs(report_set, level)
+    thr = image_thresholds(report, report_set, threshold) if level == "images" and report is not None else threshold
+    m = compute_metrics(y, p, thr)
     counts = np.asarray(m["confusion_matrix"], float)
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -369,22 +590,29 @@ def confusion_at(report_set: dict, threshold: float) -> dict:
     return m
 
 
-def misclassified(report_set: dict, threshold: float) -> pd.DataFrame:
-    """Images the model gets wrong at ``threshold``, most confident mistakes first.
+def misclassified(report_set: dict, threshold: float, report: dict | None = None) -> pd.DataFrame:
+    """Images the model gets wrong at cell threshold ``threshold``, most confident mistakes first.
 
-    Columns: path, true, predicted, p_all, group, subclass, part, confidence (distance of P(ALL)
-    from the threshold).
+    With ``report``, images of several cells follow its field rule (:func:`image_thresholds`).
+    Columns: path, true, predicted, p_all, threshold (the image's), cells (scored cells of the
+    image), ALL cells (those called ALL at ``threshold``; None when the report stores no cells),
+    group, subclass, part, confidence (distance of P(ALL) from the image's threshold).
     """
     rows = []
-    for img in report_set.get("images", []):
+    thresholds = image_thresholds(report, report_set, threshold)
+    for img, thr in zip(report_set.get("images", []), thresholds):
         true = img["label"].upper()
-        pred = call_of(img["p_all"], threshold)
+        pred = call_of(img["p_all"], thr)
         if pred != true:
+            cells = img.get("cells")
             rows.append({"path": img["path"], "true": true, "predicted": pred, "p_all": img["p_all"],
+                         "threshold": float(thr),
+                         "cells": img.get("n_cells", len(cells) if cells is not None else None),
+                         "ALL cells": None if cells is None else int(sum(c >= threshold for c in cells)),
                          "group": img.get("group", ""), "subclass": img.get("subclass", ""),
-                         "part": img.get("part", ""), "confidence": abs(img["p_all"] - threshold)})
-    df = pd.DataFrame(rows, columns=["path", "true", "predicted", "p_all", "group", "subclass", "part",
-                                     "confidence"])
+                         "part": img.get("part", ""), "confidence": abs(img["p_all"] - thr)})
+    df = pd.DataFrame(rows, columns=["path", "true", "predicted", "p_all", "threshold", "cells", "ALL cells", "group",
+                                     "subclass", "part", "confidence"])
     return df.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -442,16 +670,16 @@ def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
         sel = tr.get("selected_epoch") or {}
         rows.append({
             "model": n, "description": man.get("description", ""), "parameters": man.get("params"),
-            "file MB": round(wfile.stat().st_size / 2**20, 2) if wfile.is_file() else None,
-            "input size": man.get("input_size"), "init": man.get("init"),
+            "file size (MB)": round(wfile.stat().st_size / 2**20, 2) if wfile.is_file() else None,
+            "input size (px)": man.get("input_size"), "initialisation": man.get("init"),
             "epochs run": tr.get("epochs_run"), "epochs max": tr.get("epochs_max"),
             "selected epoch": sel.get("epoch"),
-            "training minutes": round(tr["seconds"] / 60, 1) if tr.get("seconds") is not None else None,
+            "training time (min)": round(tr["seconds"] / 60, 1) if tr.get("seconds") is not None else None,
             "seed": tr.get("seed"), "commit": short_sha(man.get("commit")), "date": man.get("date"),
         })
-    return pd.DataFrame(rows, columns=["model", "description", "parameters", "file MB", "input size", "init",
-                                       "epochs run", "epochs max", "selected epoch", "training minutes",
-                                       "seed", "commit", "date"])
+    return pd.DataFrame(rows, columns=["model", "description", "parameters", "file size (MB)", "input size (px)",
+                                       "initialisation", "epochs run", "epochs max", "selected epoch",
+                                       "training time (min)", "seed", "commit", "date"])
 
 
 def training_data_table(name: str, wdir: Path | None = None) -> pd.DataFrame:
@@ -501,6 +729,111 @@ def per_model_table(data: dict | None, names: Sequence[str] | None = None) -> pd
     if names is not None and not df.empty:
         df = df[df["model"].isin(list(names) + [BASELINE])]
     return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- tables for people
+
+MISSING = "n/a"
+#: Human names, with units, of the raw field names found in bench.json, cam_check.json, manifests.
+HUMAN_NAMES = {
+    "input_size": "input size (px)", "weights": "weights file", "predict_ms": "predict, one image (ms)",
+    "floor_ms": "floor, one image (ms)", "predict_ratio": "predict / floor (ratio)",
+    "gradcam_ms": "Grad-CAM, one image (ms)", "gradcam_ratio": "Grad-CAM / predict (ratio)",
+    "gradcam_naive_ms": "naive tf-keras-vis Grad-CAM (ms)", "gradcam_naive_ratio": "naive / ours (ratio)",
+    "batch_img_s": "batch predict (images/s)", "batch_floor_img_s": "batch floor (images/s)",
+    "batch_ratio": "batch / floor (ratio)", "train_img_s": "training (images/s)",
+    "train_memory_img_s": "training from memory (images/s)", "pipeline_ratio": "pipeline / memory (ratio)",
+    "seconds": "time measured (s)", "n_images": "images scored", "n_flat_maps": "flat maps (images)",
+    "mean_energy_on_cells": "mean share of map energy on cells (0-1)",
+    "median_energy_on_cells": "median share of map energy on cells (0-1)",
+    "share_of_fields_above_0.8": "fields with over 80% of energy on cells (share, 0-1)",
+    "share_of_cells_above_0.6": "cells with 60% or more of the energy on the cell (share, 0-1)",
+    "n_cells": "cells scored",
+    "mask_area_mean": "mean share of field covered by cells (0-1)",
+}
+
+
+def human_name(col: str) -> str:
+    """A column name for people: the known ones from :data:`HUMAN_NAMES`, else underscores to
+    spaces with the unit of a ``_ms``/``_s``/``_mb`` suffix in brackets."""
+    if col in HUMAN_NAMES:
+        return HUMAN_NAMES[col]
+    for suffix, unit in (("_ms", "ms"), ("_img_s", "images/s"), ("_mb", "MB"), ("_s", "s")):
+        if col.endswith(suffix):
+            return f"{col[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return col.replace("_", " ")
+
+
+def human_columns(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={c: human_name(c) for c in df.columns})
+
+
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def shown_name(col: str, percent: Sequence[str] = (), units: dict[str, str] | None = None) -> str:
+    """The name :func:`display_table` gives ``col``."""
+    units = units or {}
+    return f"{col} (%)" if col in percent else (f"{col} ({units[col]})" if col in units else col)
+
+
+def display_table(df: pd.DataFrame, percent: Sequence[str] = (), decimals: dict[str, int] | None = None,
+                  units: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A copy of ``df`` for a page: no missing value shows as ``None``/``NaN``, units in the names.
+
+    * ``percent`` columns (ratios 0-1) become percentages, named ``"<name> (%)"``;
+    * ``decimals`` columns keep that many decimals; ``units`` appends ``" (<unit>)"`` to a name;
+    * a numeric column without missing values stays numeric (sortable by value); one with missing
+      values becomes text, formatted the same, with :data:`MISSING` in the gaps;
+    * text columns get :data:`MISSING` for a missing value.
+
+    Returns the frame and ``{shown column: printf format}`` for the numeric columns left numeric.
+    """
+    decimals, units = dict(decimals or {}), dict(units or {})
+    out = pd.DataFrame(index=df.index)
+    formats: dict[str, str] = {}
+    for col in df.columns:
+        v = df[col]
+        name = shown_name(col, percent, units)
+        numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
+        if col in percent or col in decimals or numeric:
+            x = pd.to_numeric(v, errors="coerce").astype(float) * (100 if col in percent else 1)
+            digits = 1 if col in percent else decimals.get(col)
+            if digits is None:  # plain numbers: integers as integers, else 3 decimals
+                whole = x.dropna()
+                digits = 0 if len(whole) and bool((whole == whole.round()).all()) else 3
+            fmt = f"%.{digits}f" + ("%%" if col in percent else "")
+            if x.isna().any():
+                out[name] = [MISSING if pd.isna(a) else fmt % a for a in x]
+            else:
+                out[name] = x.round(digits).astype(int) if digits == 0 else x
+                formats[name] = fmt
+        elif pd.api.types.is_bool_dtype(v):
+            out[name] = v.map({True: "yes", False: "no"})
+        else:
+            out[name] = [MISSING if _is_missing(a) else a for a in v]
+    return out.reset_index(drop=True), formats
+
+
+def bar_values(values: Iterable, percent: bool = True) -> tuple[list[float], list[str]]:
+    """Heights and labels for a bar chart in which no bar goes unseen: a missing value is drawn at
+    height 0 labelled ``n/a (undefined)``, a zero as ``0 (zero)``, others as a percentage (or with
+    3 decimals)."""
+    ys, texts = [], []
+    for v in values:
+        if _is_missing(v):
+            ys.append(0.0)
+            texts.append("n/a (undefined)")
+        else:
+            ys.append(float(v))
+            texts.append("0 (zero)" if float(v) == 0 else (f"{float(v):.1%}" if percent else f"{float(v):.3f}"))
+    return ys, texts
 
 
 # --------------------------------------------------------------------------- Classify page steps

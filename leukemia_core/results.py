@@ -1,9 +1,19 @@
-"""The README's results table, generated from the shipped reports (never typed by hand).
+"""The README's results tables, generated from the shipped reports (never typed by hand).
 
 ``python -m leukemia_core table --readme README.md`` replaces the text between
 ``<!-- results:start -->`` and ``<!-- results:end -->`` with tables built from
-``model_weights/*.report.json``, ``*.manifest.json``, ``cam_check.json`` and
-``reference_published.json``.
+``model_weights/*.report.json`` (format ``leukemia_core.report/2``), ``*.manifest.json``,
+``cam_check.json`` and ``reference_published.json``:
+
+* one table per **test** set (``cnmc/test`` first, then ``cnmc-prelim/test``, ``aria-original/test``):
+  per model and for the colour-only baseline (scored on the same cells), the threshold (and the
+  field threshold for images of several cells, where it differs), the
+  number of cells and their balanced accuracy and ROC AUC, the number of images (fields) and their
+  balanced accuracy, ROC AUC, sensitivity and specificity;
+* the same for each **validation** set, under a title saying that it chose the epoch, calibrator,
+  threshold and refer band and is not a test set;
+* the calibration of each model (threshold, refer band, ECE before and after, validation cells);
+* training facts beside the reference system's published figures, labelled with their source.
 """
 
 from __future__ import annotations
@@ -15,7 +25,21 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
 MODELS = ("proposed", "efficientnet_b0", "resnet50", "inception_v3")
 BASELINE = "colour_baseline"
-SET_ORDER = ("cnmc/val", "aria-original/val", "aria-segmented/val", "cnmc/test")
+BASELINE_LABEL = "colour-only baseline (logistic regression on 9 colour statistics of each cell)"
+TEST_TITLE = "**Test sets** — reported only, never used to choose anything."
+VAL_TITLE = ("**Validation sets** — these chose the epoch, calibrator, threshold and refer band: "
+             "not a test set, so their figures are optimistic.")
+SET_HEADER = ["model", "threshold", "cells", "cells: balanced acc.", "cells: ROC AUC", "images",
+              "images: balanced acc.", "images: ROC AUC", "images: sensitivity (ALL)", "images: specificity (HEM)"]
+CAL_TITLE = ("**Calibration** — Platt scaling fitted on the validation cells; the threshold (calibrated P(ALL); "
+             "cells and images of one cell), the refer band and the field threshold (images of several cells, on "
+             "the mean P(ALL) of their whole cells) were chosen on validation too. ECE: expected calibration error "
+             "on the validation "
+             "cells, 10 bins, each dataset and class weighted equally (0 = perfect).")
+CAL_HEADER = ["model", "threshold", "field threshold", "refer band", "ECE before", "ECE after", "validation cells"]
+TRAIN_TITLE = "**Training, and the reference system's published figures**"
+TRAIN_HEADER = ["model", "epochs", "training time", "Grad-CAM energy on cells", "published: train accuracy",
+                "published: validation accuracy"]
 
 
 def _load(path: Path):
@@ -29,62 +53,149 @@ def _f(v, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _n(v) -> str:
+    return "–" if v is None else str(v)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(cols: list[str]) -> list[str]:
+    return [_row(cols), "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
+
+
+def _role(s: dict) -> str:
+    return s.get("role") or s["key"].split("/")[-1]
+
+
+def _label(m: str) -> str:
+    return BASELINE_LABEL if m == BASELINE else f"`{m}`"
+
+
+def _threshold(r: dict) -> str:
+    """The report's threshold; with a field rule, also the one for images of several cells."""
+    thr = r.get("threshold")
+    ft = r.get("field_threshold", (r.get("calibration") or {}).get("field_threshold"))
+    if thr is None or ft is None or abs(float(ft) - float(thr)) < 1e-9:
+        return _f(thr, 2)
+    return f"{float(thr):.2f} (fields: {float(ft):.2f})"
+
+
+def _set_row(m: str, r: dict, s: dict) -> str:
+    cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
+    n_cells = s.get("n_cells", cm.get("n"))
+    return _row([_label(m), _threshold(r), _n(n_cells),
+                 _f(cm.get("balanced_accuracy")), _f(cm.get("roc_auc")), _n(s.get("n_images")),
+                 _f(im.get("balanced_accuracy")), _f(im.get("roc_auc")), _f(im.get("sensitivity")),
+                 _f(im.get("specificity"))])
+
+
+def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
+    from .reports import set_sort_key
+
+    keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if _role(s) == role},
+                  key=set_sort_key)
+    lines: list[str] = []
+    for key in keys:
+        first = next(s for r in reports.values() for s in r["sets"] if s["key"] == key)
+        role_text = _role_text(first)
+        desc = str(first.get("description", "")).rstrip(". ")
+        lines += [f"**{key}** — {desc}. Role: {role_text}.", "", *_header(SET_HEADER)]
+        cells = {}
+        for m, r in reports.items():
+            s = next((s for s in r["sets"] if s["key"] == key), None)
+            if s is not None:
+                lines.append(_set_row(m, r, s))
+                cells[m] = s.get("n_cells")
+        model_cells = {c for m, c in cells.items() if m != BASELINE}
+        model_cells.discard(None)
+        if cells.get(BASELINE) is not None and model_cells and model_cells != {cells[BASELINE]}:
+            lines += ["", f"The colour-only baseline scored {_n(cells[BASELINE])} cells of these images, the models "
+                          f"{', '.join(map(str, sorted(model_cells)))}."]
+        lines.append("")
+    return lines
+
+
+def _calibration_rows(reports: dict[str, dict]) -> list[str]:
+    lines = [CAL_TITLE, "", *_header(CAL_HEADER)]
+    for m, r in reports.items():
+        cal = r.get("calibration") or {}
+        if m == BASELINE or not cal.get("fitted"):
+            lines.append(_row([_label(m), _f(r.get("threshold"), 2), "–", "none", "–", "–", "–"]))
+            continue
+        info = cal.get("info") or {}
+        thr, w = float(r.get("threshold", cal.get("threshold", 0.5))), float(cal.get("refer_half_width") or 0)
+        band = f"{max(0.0, thr - w):.2f}–{min(1.0, thr + w):.2f}" if w else "none"
+        ft = r.get("field_threshold", cal.get("field_threshold"))
+        lines.append(_row([_label(m), f"{thr:.2f}", _f(ft, 2), band, _f(info.get("ece_before")),
+                           _f(info.get("ece_after")), _n(info.get("n_cells"))]))
+    return lines + [""]
+
+
+def _role_text(s: dict) -> str:
+    from .reports import role_text
+
+    return role_text(s)
+
+
+def _reference_label(ref: dict) -> str:
+    from .reports import reference_label
+
+    return reference_label(ref)
+
+
 def build_tables(weights_dir: Path) -> str:
-    """Markdown tables of every held-out set found in the reports."""
+    """Markdown tables of the test and validation sets, the calibration and the training facts."""
     wdir = Path(weights_dir)
     reports = {m: _load(wdir / f"{m}.report.json") for m in (*MODELS, BASELINE)}
     reports = {m: r for m, r in reports.items() if r}
     if not reports:
         return "_No reports in model_weights/ yet: run the commands under “Reproduce the shipped models”._"
+    from .evaluate import REPORT_FORMAT
+
+    older = [m for m, r in reports.items() if r.get("format") != REPORT_FORMAT]
+    reports = {m: r for m, r in reports.items() if m not in older}
+    if not reports:
+        return (f"_No {REPORT_FORMAT} reports in model_weights/ yet (older format: {', '.join(older)}): "
+                "rerun the commands under “Reproduce the shipped models”._")
     manifests = {m: _load(wdir / f"{m}.manifest.json") for m in MODELS}
     cam = _load(wdir / "cam_check.json") or {}
     ref = _load(wdir / "reference_published.json") or {}
     lines: list[str] = []
-    keys = [k for k in SET_ORDER if any(k in {s["key"] for s in r["sets"]} for r in reports.values())]
-    for key in keys:
-        desc = next(s["description"] for r in reports.values() for s in r["sets"] if s["key"] == key)
-        lines += [f"**{key}** — {desc}", "",
-                  "| model | images | groups | accuracy | balanced acc. | weighted F1 | ROC AUC | sensitivity (ALL) | specificity (HEM) |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for m, r in reports.items():
-            s = next((s for s in r["sets"] if s["key"] == key), None)
-            if s is None:
-                continue
-            mt = s["metrics"]
-            label = "colour-only baseline (logistic regression, 9 colour statistics)" if m == BASELINE else f"`{m}`"
-            lines.append(f"| {label} | {s['n_images']} | {s['n_groups']} | {_f(mt['accuracy'])} | "
-                         f"{_f(mt['balanced_accuracy'])} | {_f(mt['weighted']['f1'])} | {_f(mt['roc_auc'])} | "
-                         f"{_f(mt['sensitivity'])} | {_f(mt['specificity'])} |")
-        lines.append("")
-    # training vs validation accuracy, as the reference system reports it, beside its published numbers
-    lines += ["**Training and validation accuracy** (ours: C-NMC folds 0+1 / fold_2 and Aria training / held-out "
-              "block, Original fields; reference: published, C-NMC, split unknown, ImageNet-initialised)", "",
-              "| model | ours: train C-NMC | ours: val C-NMC fold_2 | ours: train Aria | ours: val Aria | "
-              "reference: train | reference: val | epochs | training time | Grad-CAM energy on cells |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for title, role in ((TEST_TITLE, "test"), (VAL_TITLE, "val")):
+        tables = _set_tables(reports, role)
+        if tables:
+            lines += [title, "", *tables]
+    lines += _calibration_rows(reports)
+    lines += [TRAIN_TITLE, "", *_header(TRAIN_HEADER)]
     for m in MODELS:
-        r = reports.get(m)
-        if not r:
+        if m not in reports:
             continue
-        acc = {s["key"]: s["metrics"]["accuracy"] for s in r["sets"]}
         man = manifests.get(m) or {}
         tr = man.get("training", {})
         rm = ref.get("models", {}).get(m, {})
         cm = cam.get("models", {}).get(m)
-        energy = f"{cm['mean_energy_on_cells']:.2f} (cells cover {cm['mask_area_mean']:.2f})" if cm else "–"
+        energy = "–"
+        if cm and cm.get("mean_energy_on_cells") is not None:
+            area = cm.get("mask_area_mean", cam.get("mask_area_mean"))
+            energy = f"{cm['mean_energy_on_cells']:.2f}" + (f" (cells cover {area:.2f})" if area is not None else "")
         secs = tr.get("seconds")
-        lines.append(f"| `{m}` | {_f(acc.get('cnmc/train'))} | {_f(acc.get('cnmc/val'))} | "
-                     f"{_f(acc.get('aria-original/train'))} | {_f(acc.get('aria-original/val'))} | "
-                     f"{_f(rm.get('train_accuracy'))} | {_f(rm.get('val_accuracy'))} | "
-                     f"{tr.get('epochs_run', '–')} | {'–' if secs is None else f'{secs / 60:.0f} min'} | {energy} |")
+        lines.append(_row([_label(m), _n(tr.get("epochs_run")), "–" if secs is None else f"{secs / 60:.0f} min",
+                           energy, _f(rm.get("train_accuracy")), _f(rm.get("val_accuracy"))]))
     lines.append("")
-    sizes = sorted({(man or {}).get("input_size") for man in manifests.values() if man})
-    inits = sorted({(man or {}).get("init") for man in manifests.values() if man})
+    if older:
+        lines += [f"Left out, written in an older report format (rerun `evaluate` / `baseline`): "
+                  f"{', '.join(_label(m) for m in older)}.", ""]
+    if ref:
+        lines += [f"Published columns: {_reference_label(ref)}, so not comparable with the tables above.", ""]
+    sizes = sorted({(man or {}).get("input_size") for man in manifests.values() if man} - {None})
+    inits = sorted({(man or {}).get("init") for man in manifests.values() if man} - {None})
     if sizes:
         lines.append(f"Input size {', '.join(map(str, sizes))} px; initialisation: {', '.join(inits)}. "
                      "Generated by `python -m leukemia_core table --readme README.md` from the files in "
                      "`model_weights/`.")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n")
 
 
 def build_bench(weights_dir: Path) -> str:

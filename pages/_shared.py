@@ -127,19 +127,48 @@ def safe_load(loader, *args):
         return None
 
 
-def show_table(df, percent=(), decimals3=(), key: str | None = None, **kwargs) -> None:
-    """``st.dataframe`` with ratio columns shown as percentages (one decimal), sortable by value."""
-    shown = df.copy()
-    config = {}
-    for c in percent:
-        if c in shown.columns:
-            shown[c] = shown[c].astype(float) * 100
-            config[c] = st.column_config.NumberColumn(c, format="%.1f%%")
-    for c in decimals3:
-        if c in shown.columns:
-            config[c] = st.column_config.NumberColumn(c, format="%.3f")
+def show_table(df, percent=(), decimals=None, units=None, key: str | None = None, static: bool = False,
+               decimals3=(), help: dict | None = None, **kwargs) -> None:  # noqa: A002 (Streamlit's word)
+    """A table for people (see :func:`leukemia_core.reports.display_table`): ratio columns as
+    percentages with "(%)" in the name, units in the names, "n/a" for missing values, never "None".
+
+    ``static``: ``st.table`` (every column and line shown in full, for short tables with long
+    text); else ``st.dataframe``, sortable by value, with each column sized to its content.
+    ``help``: a tooltip per column (original name).
+    """
+    from leukemia_core.reports import display_table, shown_name
+
+    dec = dict(decimals or {})
+    dec.update({c: 3 for c in decimals3})
+    shown, formats = display_table(df, percent, dec, units)
+    if static:  # st.table has no column formats: print the numbers
+        for c, f in formats.items():
+            shown[c] = [f % v for v in shown[c]]
+        st.table(shown)
+        return
+    config = {c: st.column_config.NumberColumn(c, format=f) for c, f in formats.items()}
+    for col, text in (help or {}).items():
+        name = shown_name(col, percent, units)
+        if name in formats:
+            config[name] = st.column_config.NumberColumn(name, format=formats[name], help=text)
+        elif name in shown.columns:
+            config[name] = st.column_config.Column(name, help=text)
     config.update(kwargs.pop("column_config", {}))
     st.dataframe(shown, hide_index=True, key=key, column_config=config, **kwargs)
+
+
+def effective_threshold(report: dict) -> float:
+    """The sidebar's threshold, or (with "each model's validated threshold") the report's own."""
+    thr = threshold()
+    return float(report.get("threshold", DEFAULT_THRESHOLD)) if thr is None else thr
+
+
+def role_caption(report_set: dict, what: str = "") -> None:
+    """A caption naming a figure's set and its role (validation: not a test set)."""
+    from leukemia_core.reports import role_text
+
+    lead = f"{what} on " if what else ""
+    st.caption(f"{lead}{plain(report_set['key'])}, {plain(role_text(report_set))}.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -170,3 +199,57 @@ def warm_up(name: str | None) -> None:
 
     if name and weights_status(name, weights_dir()) == "ok":
         start_warmup(name, str(weights_dir()), weights_sha(name))
+
+
+PLOT_CONFIG = {"displaylogo": False}
+
+
+def reliability_chart(report: dict, name: str, key: str) -> bool:
+    """Plotly reliability diagram of ``report``'s calibration (validation cells, before and after),
+    with the threshold and the refer band; False (nothing drawn) when the model is not calibrated."""
+    import plotly.graph_objects as go
+
+    from leukemia_core.reports import calibration_of, refer_band, reliability_frame
+
+    cal = calibration_of(report)
+    bins = reliability_frame({name: report})
+    if cal is None or bins.empty:
+        return False
+    info = cal.get("info") or {}
+    fig = go.Figure()
+    band = refer_band(report)
+    if band:
+        fig.add_vrect(x0=band[0], x1=band[1], fillcolor="#f2c14e", opacity=0.25, line_width=0,
+                      annotation_text="refer band", annotation_position="top left")
+    thr = float(report.get("threshold", cal.get("threshold", 0.5)))
+    fig.add_vline(x=thr, line_dash="dot", line_color="#555", annotation_text=f"threshold {thr:.2f}",
+                  annotation_position="bottom right")
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                             line={"color": "grey", "dash": "dash"}))
+    styles = {"before calibration": ("#e07b39", "ece_before"), "after calibration": ("#1f5f8b", "ece_after")}
+    for stage, part in bins.groupby("stage", sort=False):
+        colour, field = styles.get(stage, ("#333", ""))
+        ece = info.get(field)
+        fig.add_trace(go.Scatter(
+            x=part["mean P(ALL)"], y=part["observed ALL share"], mode="lines+markers",
+            name=f"{stage} (ECE {ece:.3f})" if ece is not None else stage, line={"color": colour},
+            marker={"size": 6 + 20 * part["weight"].fillna(0).to_numpy()}, customdata=part[["cells"]].to_numpy(),
+            hovertemplate="mean P(ALL) %{x:.2f}, observed ALL share %{y:.2f}, %{customdata[0]} cells"
+                          "<extra>" + stage + "</extra>"))
+    fig.update_layout(xaxis_title="predicted P(ALL) (bin mean)", yaxis_title="observed share of ALL cells",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=420, margin={"t": 30})
+    st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
+    return True
+
+
+#: How summary tables (:func:`leukemia_core.reports.summary_table`) are shown.
+SUMMARY_PERCENT = ("accuracy", "balanced accuracy", "sensitivity", "specificity", "F1 ALL")
+SUMMARY_UNITS = {"scored": "count", "ROC AUC": "0-1", "threshold": "P(ALL)"}
+
+
+def show_summary(table, key: str, static: bool = True) -> None:
+    """A :func:`~leukemia_core.reports.metrics_table`'s summary columns, short names with tooltips."""
+    from leukemia_core.reports import SUMMARY_HELP, summary_table
+
+    show_table(summary_table(table), key=key, static=static, percent=SUMMARY_PERCENT,
+               decimals={"ROC AUC": 3}, units=SUMMARY_UNITS, help=SUMMARY_HELP)

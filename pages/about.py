@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from leukemia_core.datasets import ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT
+from leukemia_core.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
-from leukemia_core.reports import (BASELINE, app_models, load_manifest, load_reference, load_report,
-                                   metrics_table, model_facts, reference_label, reference_table,
+from leukemia_core.reports import (BASELINE, LEVEL_NAMES, app_models, calibration_table, load_manifest,
+                                   load_reference, load_report, load_reports, metrics_table, model_facts,
+                                   reference_label, reference_table, report_names, report_path, set_sort_key,
                                    training_data_table, weights_dir)
 from pages._shared import pct, safe_load, show_missing, show_table
-
 
 
 def _intended_use() -> None:
@@ -16,9 +16,10 @@ def _intended_use() -> None:
     st.markdown(
         "- **For research and education only.** This is **not a diagnostic device**: it has not been "
         "validated clinically and must not be used to diagnose, treat or manage any patient.\n"
-        "- It takes a microscope image of a white blood cell (or a smear field) and estimates the "
-        "probability that it shows a leukemic B-lymphoblast (**ALL**) rather than a normal cell (**HEM**), "
-        "with a class-activation map (Grad-CAM, Grad-CAM++ or Score-CAM) of the regions that drove the call.\n"
+        "- It takes a microscope image of a white blood cell or a smear field, finds every white cell in it and "
+        "estimates, per cell, the calibrated probability that it is a leukemic B-lymphoblast (**ALL**) rather "
+        "than a normal cell (**HEM**), with a class-activation map (Grad-CAM, Grad-CAM++ or Score-CAM) of the "
+        "regions that drove each call. Cells close to the threshold are marked **refer**: a person must look.\n"
         "- The models saw only the two public datasets below. Images from other microscopes, stains or "
         "preparations may be scored unreliably without any warning sign.")
 
@@ -36,36 +37,63 @@ def _data() -> None:
         "`leukemia_core/samples/CREDITS.md`).")
     st.subheader("How the data were split")
     train = " + ".join(f for f, s in CNMC_FOLD_SPLIT.items() if s == "train")
-    val = " + ".join(f for f, s in CNMC_FOLD_SPLIT.items() if s == "val")
+    test = " + ".join(f for f, s in CNMC_FOLD_SPLIT.items() if s == "test")
     st.markdown(
-        f"- **C-NMC 2019**: the official patient-disjoint folds: {train} for training, {val} for validation. "
-        "No patient appears on both sides.\n"
-        f"- **Aria ALL**: no patient ids are published, so the split is image-level: the last "
-        f"{ARIA_VAL_FRACTION:.0%} of file numbers in each subclass is held out. The Original and Segmented "
+        "Three roles, named beside every figure of this dashboard:\n"
+        "- **train**: the weights were fitted on these images;\n"
+        "- **validation**: carved from the training folds / blocks; chose the epoch, the calibrator, the "
+        "threshold and the refer band, so its figures are optimistic (**not a test set**);\n"
+        "- **test**: reported only, never used to choose anything.\n\n"
+        f"- **C-NMC 2019**: the official patient-disjoint folds. {test} (and the labelled preliminary-phase "
+        f"set) is the **test** set. From {train}, {CNMC_VAL_FRACTION:.0%} of the patients of each class "
+        "(fixed by a hash of the patient id) are the validation set, the rest train. No patient appears in "
+        "two roles.\n"
+        f"- **Aria ALL**: no patient ids are published, so the split is by blocks of file numbers: the last "
+        f"{ARIA_TEST_FRACTION:.0%} of file numbers in each subclass is the **test** block, the "
+        f"{ARIA_VAL_FRACTION:.0%} before it the validation band, the rest train. The Original and Segmented "
         "versions of one field, and byte-identical files, are always kept together. Fields of one patient may "
-        "still fall on both sides (**patient leakage possible**), so Aria scores are likely optimistic.")
+        "still fall in two roles (**patient leakage possible**), so Aria scores are likely optimistic.")
 
 
 def _shortcut(wdir) -> None:
     st.subheader("The colour shortcut")
     st.markdown(
         "On the Aria fields the classes differ in overall staining and illumination, not only in the cells. "
-        "A logistic regression on nine global colour statistics (mean, standard deviation and median of each "
-        "RGB channel; no shapes, no cells) is trained as a baseline. **Aria scores must be read against this "
-        "colour-only baseline**: a network that does not clearly beat it may be reading the stain, not the cell.")
+        "A logistic regression on nine colour statistics of each cell crop (mean, standard deviation and median "
+        "of each RGB channel over the cell's pixels; no shapes) is trained as a baseline, on the same cells the "
+        "models see. **Scores must be read against this colour-only baseline**: a network that does not clearly "
+        "beat it may be reading the stain, not the cell.")
     rep = safe_load(load_report, BASELINE, wdir)
     if rep is None:
-        show_missing("baseline")
+        if not report_path(BASELINE, wdir).is_file():
+            show_missing("baseline")
         return
-    table = metrics_table({BASELINE: rep})
-    held = table[table["held out"]]
-    aria = held[held["set"].str.startswith("aria")]
-    for _, row in aria.iterrows():
-        st.markdown(f"- Colour-only baseline on **{row['set']}**: balanced accuracy "
-                    f"**{pct(row['balanced accuracy'])}** ({int(row['images'])} images).")
-    show_table(table[["set", "held out", "images", "groups", "accuracy", "balanced accuracy", "ROC AUC"]],
-               percent=["accuracy", "balanced accuracy"], decimals3=["ROC AUC"], key="about_baseline_table")
+    table = metrics_table({BASELINE: rep}, levels=("cells", "images"))
+    table = table.sort_values("set", key=lambda c: c.map(set_sort_key), kind="stable")
+    for _, row in table[(table["role"] == "test") & (table["level"] == LEVEL_NAMES["cells"])].iterrows():
+        st.markdown(f"- Colour-only baseline on **{row['set']}** (test): balanced accuracy "
+                    f"**{pct(row['balanced accuracy'])}** over {int(row['scored'])} cells.")
+    show_table(table[["set", "role", "level", "scored", "accuracy", "balanced accuracy", "ROC AUC"]],
+               percent=["accuracy", "balanced accuracy"], decimals={"ROC AUC": 3},
+               units={"scored": "cells or images", "ROC AUC": "0-1"}, key="about_baseline_table", static=True)
     st.caption(f"From {BASELINE}.report.json ({rep.get('description', '')}).")
+
+
+def _calibration(models: list[str], wdir) -> None:
+    st.subheader("Calibration, threshold and refer band")
+    st.markdown("Each model's P(ALL) is calibrated (Platt scaling) on the **validation** cells, which also "
+                "chose its decision threshold and the refer band around it; the test sets played no part. "
+                "ECE (expected calibration error) says how far the probabilities are from observed shares.")
+    reps, _ = load_reports([n for n in report_names(wdir, models) if n != BASELINE], wdir)
+    if not reps:
+        st.info("No evaluation report yet, so no calibration to show.")
+        return
+    show_table(calibration_table(reps), key="about_calibration_table", static=True,
+               percent=["balanced accuracy at threshold", "refer share"],
+               decimals={"threshold": 2, "ECE before": 3, "ECE after": 3},
+               units={"threshold": "P(ALL)", "field threshold": "P(ALL)", "refer band": "P(ALL)",
+                      "ECE before": "0-1", "ECE after": "0-1",
+                      "validation cells": "count"})
 
 
 def _models(models: list[str], wdir) -> None:
@@ -75,12 +103,13 @@ def _models(models: list[str], wdir) -> None:
         st.info(f"No trained models in {wdir} yet.")
         show_missing("weights", "proposed")
         return
-    inits = set(facts["init"].dropna())
+    inits = set(facts["initialisation"].dropna())
     how = "from random initialisation (no ImageNet weights)" if inits == {"random"} else \
         "with the initialisation listed per model"
     st.markdown(f"Every model here was trained {how}, on a CPU-only machine with 2 cores, which limits "
                 "epochs and input size. The table is read from each model's manifest.")
-    st.dataframe(facts, hide_index=True, key="about_models_table")
+    show_table(facts.drop(columns=["description"]), key="about_models_table", static=True,
+               units={"parameters": "count"})
     for name in facts["model"]:
         man = safe_load(load_manifest, name, wdir) or {}
         with st.expander(f"Model card: {name}"):
@@ -93,10 +122,11 @@ def _models(models: list[str], wdir) -> None:
             sel = tr.get("selected_epoch") or {}
             st.markdown(f"Trained on {', '.join(f'`{d}`' for d in tr.get('data', []))}; {tr.get('epochs_run', 'n/a')} "
                         f"epochs run of {tr.get('epochs_max', 'n/a')}; weights of epoch {sel.get('epoch', 'n/a')} "
-                        f"({sel.get('phase', '')}) kept, chosen by validation balanced accuracy; seed "
+                        f"({sel.get('phase', '')}) kept, chosen by balanced accuracy on the validation role "
+                        f"(not a test set); seed "
                         f"{tr.get('seed', 'n/a')}; batch {tr.get('batch_size', 'n/a')}, learning rate "
                         f"{tr.get('learning_rate', 'n/a')}.")
-            st.dataframe(training_data_table(name, wdir), hide_index=True, key=f"about_data_{name}")
+            show_table(training_data_table(name, wdir), key=f"about_data_{name}", static=True)
 
 
 def _retrain() -> None:
@@ -119,8 +149,10 @@ def _reference(wdir) -> None:
         show_missing("reference")
         return
     st.markdown(f"{reference_label(ref)}. {ref.get('note', '')}")
-    show_table(reference_table(ref), percent=["train accuracy", "validation accuracy"], key="about_reference_table")
-    st.caption(f"Source: {ref.get('source', 'n/a')}.")
+    if st.toggle("Show the reference system's published figures", value=False, key="about_reference"):
+        show_table(reference_table(ref), percent=["published train accuracy", "published validation accuracy"],
+                   key="about_reference_table", static=True)
+        st.caption(f"Source: {ref.get('source', 'n/a')}.")
 
 
 def render() -> None:
@@ -131,6 +163,7 @@ def render() -> None:
     _data()
     _shortcut(wdir)
     _models(models, wdir)
+    _calibration(models, wdir)
     _retrain()
     _reference(wdir)
 

@@ -1,82 +1,81 @@
-"""Model comparison page: every figure is drawn from the files in the weights folder."""
+"""Model comparison page: every figure is drawn from the files in the weights folder, on one set
+chosen at the top (a test set first), with the role of that set beside each figure."""
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from leukemia_core.reports import (BASELINE, accuracy_by_split, app_models, datasets_of, load_bench,
-                                   load_cam_check, load_history, load_reference, load_reports, metrics_table,
-                                   model_facts, per_model_table, reference_label, reference_table, report_names,
-                                   roc_curves, set_caption, sets_table, weights_dir)
-from pages._shared import safe_load, show_error, show_missing, show_table
+from leukemia_core.reports import (BASELINE, LEVEL_NAMES, ROLE_NAMES, accuracy_by_role,
+                                   all_set_keys, app_models, bar_values, calibration_of, calibration_table,
+                                   datasets_of, first_set, human_columns, load_bench, load_cam_check,
+                                   load_history, load_reference, load_reports, metrics_table, model_facts,
+                                   per_model_table, reference_label, reference_table, report_names, report_path,
+                                   role_of, role_text,
+                                   roc_curves, set_caption, set_label, sets_table, weights_dir)
+from pages._shared import (PLOT_CONFIG, plain, reliability_chart, role_caption, safe_load, show_error,
+                           show_missing, show_summary, show_table)
 
-PLOT_CONFIG = {"displaylogo": False}
-SPLIT_COLOURS = {"train": "#1f5f8b", "val": "#e07b39", "test": "#4f9d69"}
-
-
-def _set_captions(reports: dict, prefix: str = "", key: str = "") -> None:
-    """One caption per set shown: what it was measured on (first report holding the set)."""
-    seen = set()
-    for rep in reports.values():
-        for s in rep["sets"]:
-            if s["key"] not in seen and s["key"].startswith(prefix) and (not key or s["key"] == key):
-                seen.add(s["key"])
-                st.caption(set_caption(s))
+ROLE_COLOURS = {"test": "#4f9d69", "validation": "#e07b39", "training": "#1f5f8b", "unsplit": "#888888",
+                "published train": "#1f5f8b", "published validation": "#e07b39"}
+LEVEL_COLOURS = {"cells": "#1f5f8b", "images (fields)": "#e07b39", "images, grayscale crops": "#999999"}
+BASELINE_NOTE = ("The colour-only baseline (a logistic regression on each cell's colour statistics, fitted on "
+                 "the training cells) is scored on the same cells and images as the models.")
 
 
-def _accuracy(reports: dict, reference: dict | None) -> None:
-    st.subheader("Accuracy on training and validation images")
-    datasets = datasets_of(reports)
-    ds = st.selectbox("Dataset", datasets, key="comparison_dataset")
-    has_ref = bool(reference) and reference.get("dataset") == ds
-    show_ref = st.toggle("Show the reference system's published figures beside ours", key="comparison_reference",
-                         value=True, disabled=not has_ref, help="Published on C-NMC 2019 with an unknown split; "
-                                                    "not measured on the same images as ours.")
-    df = accuracy_by_split(reports, ds, reference if (has_ref and show_ref) else None)
+def _level() -> str:
+    return st.radio("Level of the charts below", ["cells", "images"], horizontal=True, key="comparison_level",
+                    format_func=LEVEL_NAMES.get,
+                    help="Cells: every white cell found, with its image's label. Images: the image call, from the "
+                         "mean P(ALL) of its whole cells (a C-NMC image holds one cell).")
+
+
+def _metrics(reports: dict, set_key: str, report_set: dict) -> None:
+    st.subheader("Cell-level and image-level metrics")
+    role_caption(report_set, "Measured")
+    table = metrics_table(reports, set_key, levels=("cells", "images", "images, grayscale"))
+    long = table[table["level"] != LEVEL_NAMES["images, grayscale"]]
     fig = go.Figure()
-    for (source, split), part in df.groupby(["source", "split"], sort=False):
-        ours = source == "this project"
-        fig.add_trace(go.Bar(
-            x=part["model"], y=part["accuracy"], name=f"{split}" + ("" if ours else " (published)"),
-            text=[f"{a:.1%}" for a in part["accuracy"]], textposition="outside",
-            marker_color=SPLIT_COLOURS.get(split), marker_pattern_shape="" if ours else "/",
-            opacity=1.0 if ours else 0.6,
-            customdata=part[["set", "images", "groups"]].astype(object).fillna("n/a").to_numpy(),
-            hovertemplate="%{x}: %{y:.1%}<br>set %{customdata[0]}, %{customdata[1]} images, "
-                          "%{customdata[2]} groups<extra>" + source + "</extra>" if ours else
-                          "%{x}: %{y:.1%}<extra>" + source + "</extra>"))
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], yaxis_title="accuracy",
-                      legend_title_text="split")
-    st.plotly_chart(fig, key="comparison_accuracy_chart", config=PLOT_CONFIG)
-    _set_captions(reports, prefix=ds + "/")
-    if has_ref and show_ref:
-        st.caption(f"Hatched bars: {reference_label(reference)}. {reference.get('note', '')}")
+    for level, part in long.groupby("level", sort=False):
+        ys, texts = bar_values(part["balanced accuracy"])
+        fig.add_trace(go.Bar(x=part["model"], y=ys, name=level, text=texts, textposition="outside",
+                             marker_color=LEVEL_COLOURS.get(level), customdata=part[["scored"]].to_numpy(),
+                             hovertemplate="%{x}: %{text}, %{customdata[0]} scored<extra>" + level + "</extra>"))
+    fig.add_hline(y=0.5, line_dash="dash", line_color="grey")
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1.15],
+                      yaxis_title="balanced accuracy (%)", legend_title_text="level")
+    st.plotly_chart(fig, key="comparison_balanced_chart", config=PLOT_CONFIG)
+    st.caption("Balanced accuracy (mean of ALL and HEM recall) per model, cells and images, at each report's own "
+               "threshold; dashed line: chance (50%). A bar labelled 0 (zero) has zero height; n/a (undefined) "
+               "means a class is missing. "
+               + BASELINE_NOTE)
+    show_summary(table, key="comparison_metrics_table")
+    if LEVEL_NAMES["images, grayscale"] in set(table["level"]):
+        st.caption("Images, grayscale crops: the same images with colour removed. A model whose figures drop "
+                   "there leans on colour.")
 
 
-def _prf(reports: dict, set_key: str) -> None:
+def _prf(reports: dict, set_key: str, report_set: dict, level: str) -> None:
     st.subheader("Precision, recall and F1")
     avg = st.radio("Average", ["ALL class", "weighted"], horizontal=True, key="comparison_average",
                    help="ALL class: ALL is the positive class. Weighted: both classes, weighted by support.")
     tag = "ALL" if avg == "ALL class" else "weighted"
-    table = metrics_table(reports, set_key)
-    cols = {f"precision ({tag})": "precision", f"recall ({tag})": "recall", f"F1 ({tag})": "F1"}
-    long = table[["model", *cols]].rename(columns=cols).melt("model", var_name="metric", value_name="value")
-    fig = px.bar(long, x="model", y="value", color="metric", barmode="group", text_auto=".2f")
-    fig.update_layout(yaxis_range=[0, 1.05], legend_title_text="")
+    table = metrics_table(reports, set_key, levels=(level,))
+    fig = go.Figure()
+    for metric in ("precision", "recall", "F1"):
+        ys, texts = bar_values(table[f"{metric} ({tag})"])
+        fig.add_trace(go.Bar(x=table["model"], y=ys, name=metric, text=texts, textposition="outside"))
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1.15], yaxis_title="value (%)",
+                      legend_title_text="")
     st.plotly_chart(fig, key="comparison_prf_chart", config=PLOT_CONFIG)
-    st.caption(f"Measured on {set_key}, at each report's own threshold. The colour-only baseline "
-               f"({BASELINE}) is a row like any model.")
-    show_table(table.drop(columns=["set"]), key="comparison_metrics_table", decimals3=["ROC AUC"],
-               percent=[c for c in table.columns
-                        if c not in ("model", "set", "held out", "images", "groups", "threshold", "ROC AUC")])
+    role_caption(report_set, f"{LEVEL_NAMES[level].capitalize()}, at each report's own threshold,")
 
 
-def _roc(reports: dict, set_key: str) -> None:
+def _roc(reports: dict, set_key: str, report_set: dict, level: str) -> None:
     st.subheader("ROC curves")
-    curves = roc_curves(reports, set_key)
+    curves = roc_curves(reports, set_key, level)
     if not curves:
-        st.info(f"No ROC curve on {set_key}: it needs images of both classes.")
+        st.info(f"No ROC curve on {set_key} at the level of {LEVEL_NAMES[level]}: it needs both classes.")
         return
     fig = go.Figure()
     for name, c in curves.items():
@@ -87,7 +86,82 @@ def _roc(reports: dict, set_key: str) -> None:
     fig.update_layout(xaxis_title="false-positive rate (1 - specificity)", yaxis_title="sensitivity (ALL recall)",
                       xaxis_range=[0, 1], yaxis_range=[0, 1.02])
     st.plotly_chart(fig, key="comparison_roc_chart", config=PLOT_CONFIG)
-    st.caption("From every image's stored P(ALL) in the reports.")
+    role_caption(report_set, f"From every stored P(ALL) of the {LEVEL_NAMES[level]}")
+
+
+def _calibration(reports: dict) -> None:
+    st.subheader("Calibration, threshold and refer band")
+    calibrated = [n for n, r in reports.items() if calibration_of(r)]
+    st.caption("Fitted on the validation cells: " + plain(role_text({"key": "x/val", "role": "val"})) + ". "
+               "ECE: expected calibration error (10 bins, each dataset and class weighted equally; 0 = "
+               "perfect). Cells whose calibrated P(ALL) falls inside the refer band are marked for a person "
+               "to look at.")
+    show_table(calibration_table(reports), key="comparison_calibration_table", static=True,
+               percent=["balanced accuracy at threshold", "refer share"],
+               decimals={"threshold": 2, "ECE before": 3, "ECE after": 3},
+               units={"threshold": "P(ALL)", "field threshold": "P(ALL)", "refer band": "P(ALL)",
+                      "ECE before": "0-1", "ECE after": "0-1",
+                      "validation cells": "count"})
+    if not calibrated:
+        st.info("No model has a calibration yet: evaluate writes one from the validation cells.")
+        return
+    name = st.selectbox("Reliability plot of", calibrated, key="comparison_calibration_model")
+    reliability_chart(reports[name], name, "comparison_reliability_chart")
+    st.caption("Reliability on the validation cells (not a test set): each point is a bin of cells; a "
+               "calibrated model lies on the diagonal. Marker size: the bin's weight.")
+
+
+def _by_role(reports: dict, reference: dict | None, level: str) -> None:
+    st.subheader("Accuracy on test, validation and training images")
+    datasets = datasets_of(reports)
+    ds = st.selectbox("Dataset", datasets, key="comparison_dataset")
+    has_ref = bool(reference) and reference.get("dataset") == ds
+    show_ref = st.toggle("Show the reference system's published figures", key="comparison_reference", value=False,
+                         disabled=not has_ref,
+                         help=(reference_label(reference) + ". " if reference else "")
+                         + "Only for C-NMC (one cell per image); not measured on the same images as ours.")
+    df = accuracy_by_role(reports, ds, reference if (has_ref and show_ref) else None, level)
+    fig = go.Figure()
+    for (source, role), part in df.groupby(["source", "role"], sort=False):
+        ours = source == "this project"
+        ys, texts = bar_values(part["value"])
+        fig.add_trace(go.Bar(
+            x=part["model"], y=ys, name=role, text=texts, textposition="outside",
+            marker_color=ROLE_COLOURS.get(role), marker_pattern_shape="" if ours else "/",
+            opacity=1.0 if ours else 0.6,
+            customdata=part[["set", "scored", "groups"]].astype(object).fillna("n/a").to_numpy(),
+            hovertemplate=("%{x}: %{text}<br>set %{customdata[0]}, %{customdata[1]} scored, "
+                           "%{customdata[2]} groups<extra>" + role + "</extra>") if ours else
+                          "%{x}: %{text}<extra>" + source + "</extra>"))
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1.15], yaxis_title="accuracy (%)",
+                      legend_title_text="role")
+    st.plotly_chart(fig, key="comparison_accuracy_chart", config=PLOT_CONFIG)
+    st.caption(f"Accuracy of the {LEVEL_NAMES[level]} at each report's own threshold. Test: reported only, never "
+               "used to choose anything. Validation: chose the epoch, calibrator, threshold and refer band (not a "
+               "test set). Training: the weights were fitted on these images.")
+    if has_ref and show_ref:
+        st.caption(f"Hatched bars: {reference_label(reference)}. {reference.get('note', '')}")
+        show_table(reference_table(reference), key="comparison_reference_table", static=True,
+                   percent=["published train accuracy", "published validation accuracy"])
+    elif reference:
+        st.caption(f"The published figures are hidden ({reference_label(reference)}); "
+                   + ("turn on the switch above to show them." if has_ref else
+                      "they exist for C-NMC only."))
+
+
+#: History columns that are curves, longest first (``val_<dataset>_<metric>`` is split on these).
+CURVE_METRICS = ("balanced_accuracy", "learning_rate", "accuracy", "score", "loss", "auc")
+
+
+def _curve_of(col: str) -> tuple[str, str] | None:
+    """``(subset, metric)`` of a history column, or None: ``loss`` -> (training, loss);
+    ``val_cnmc_auc`` -> (validation, cnmc, auc); ``val_score`` -> (validation, score)."""
+    subset, rest = ("validation", col[4:]) if col.startswith("val_") else ("training", col)
+    for m in CURVE_METRICS:
+        if rest == m or rest.endswith("_" + m):
+            ds = rest[: -len(m)].strip("_")
+            return (f"{subset}, {ds}" if ds else subset), m
+    return None
 
 
 def _curves(names: list[str]) -> None:
@@ -101,15 +175,25 @@ def _curves(names: list[str]) -> None:
         st.info("No training history yet (<model>.history.json is written by training).")
         return
     hist = pd.concat(frames, ignore_index=True)
-    options = [m for m in ("balanced_accuracy", "accuracy", "loss", "auc", "learning_rate") if m in hist.columns]
-    metric = st.selectbox("Curve", options, key="comparison_curve", format_func=lambda m: m.replace("_", " "))
-    parts = [hist.assign(subset="training", value=hist[metric])]
-    if f"val_{metric}" in hist.columns:
-        parts.append(hist.assign(subset="validation", value=hist[f"val_{metric}"]))
+    parts = []
+    for col in hist.columns:
+        cm = _curve_of(col)
+        if cm is not None and pd.api.types.is_numeric_dtype(hist[col]):
+            parts.append(hist.assign(subset=cm[0], metric=cm[1], value=hist[col]))
+    if not parts:
+        st.info("The training histories hold no curves.")
+        return
     long = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
+    options = [m for m in CURVE_METRICS if m in set(long["metric"])]
+    options.sort(key=lambda m: ("balanced_accuracy", "score", "accuracy", "auc", "loss", "learning_rate").index(m))
+    metric = st.selectbox("Curve", options, key="comparison_curve", format_func=lambda m: m.replace("_", " "))
+    long = long[long["metric"] == metric]
+    hover = [c for c in ("phase", "epoch", "seconds") if c in long.columns]
     fig = px.line(long, x="step", y="value", color="model", line_dash="subset", markers=True,
-                  hover_data=["phase", "epoch", "seconds"], labels={"step": "epoch", "value": metric})
+                  hover_data=hover, labels={"step": "epoch", "value": metric.replace("_", " "), "subset": "data"})
     st.plotly_chart(fig, key="comparison_curves_chart", config=PLOT_CONFIG)
+    st.caption("Training: the training images (augmented). Validation: the validation role, which chose the epoch "
+               "kept; score = the figure the epoch was chosen by. Not a test set.")
 
 
 def _size_speed(names: list[str]) -> None:
@@ -118,14 +202,16 @@ def _size_speed(names: list[str]) -> None:
     if facts.empty:
         st.info("No model manifests yet, so no sizes to show.")
     else:
-        fig = px.bar(facts, x="model", y="parameters", hover_data=["file MB", "input size"], text_auto=".3s")
+        fig = px.bar(facts, x="model", y="parameters", hover_data=["file size (MB)", "input size (px)"],
+                     text_auto=".3s", labels={"parameters": "parameters (count)"})
         st.plotly_chart(fig, key="comparison_size_chart", config=PLOT_CONFIG)
-        st.dataframe(facts.drop(columns=["description"]), hide_index=True, key="comparison_facts")
+        show_table(facts.drop(columns=["description"]), key="comparison_facts", static=True,
+                   units={"parameters": "count"})
     bench = per_model_table(safe_load(load_bench))
     if bench.empty:
         show_missing("bench")
     else:
-        st.dataframe(bench, hide_index=True, key="comparison_bench")
+        show_table(human_columns(bench), key="comparison_bench", static=True)
         st.caption("Speed figures from bench.json.")
 
 
@@ -135,32 +221,36 @@ def render() -> None:
     reports, problems = load_reports(report_names(weights_dir(), models))
     for p in problems:
         show_error(p)
+    absent = [m for m in models if not report_path(m).is_file()]  # present but unreadable: said above
     if not reports:
         st.warning(f"No evaluation reports in {weights_dir()} yet, so there are no results to compare.")
-        show_missing("report", names=models)
-        show_missing("baseline")
-    else:
-        lacking = [m for m in models if m not in reports]
-        if lacking:
-            show_missing("report", names=lacking)
-        if BASELINE not in reports:
+        if absent:
+            show_missing("report", names=absent)
+        if not report_path(BASELINE).is_file():
             show_missing("baseline")
-        st.subheader("What each set is")
-        st.dataframe(sets_table(reports), hide_index=True, key="comparison_sets")
+    else:
+        if absent:
+            show_missing("report", names=absent)
+        if not report_path(BASELINE).is_file():
+            show_missing("baseline")
+        keys = all_set_keys(reports)
+        sets = {k: first_set(reports, k) for k in keys}
+        set_key = st.selectbox("Set for the figures below (test sets first)", keys, key="comparison_set",
+                               format_func=lambda k: set_label(sets[k]))
+        st.caption(plain(set_caption(sets[set_key])))
+        role = role_of(sets[set_key])
+        if role != "test":
+            st.warning(f"{set_key} is a {ROLE_NAMES.get(role, role)} set, not a test set: its figures are "
+                       f"optimistic.", icon=":material/warning:")
+        _metrics(reports, set_key, sets[set_key])
+        level = _level()
+        _prf(reports, set_key, sets[set_key], level)
+        _roc(reports, set_key, sets[set_key], level)
+        _calibration(reports)
         reference = safe_load(load_reference)
-        _accuracy(reports, reference)
-        keys = list(dict.fromkeys(s["key"] for r in reports.values() for s in r["sets"] if s.get("held_out")))
-        keys = keys or list(dict.fromkeys(s["key"] for r in reports.values() for s in r["sets"]))
-        keys.sort(key=lambda k: not k.startswith("cnmc/"))
-        set_key = st.selectbox("Set for the metrics and ROC curves below", keys, key="comparison_set")
-        _set_captions(reports, key=set_key)
-        _prf(reports, set_key)
-        _roc(reports, set_key)
-        if reference:
-            st.subheader("Published figures of the reference system")
-            st.caption(f"{reference_label(reference)}. {reference.get('note', '')}")
-            show_table(reference_table(reference), percent=["train accuracy", "validation accuracy"],
-                       key="comparison_reference_table")
+        _by_role(reports, reference, level)
+        st.subheader("What each set is")
+        show_table(sets_table(reports), static=True, key="comparison_sets")
     _curves(models)
     _size_speed(models)
     st.subheader("Where the Grad-CAM maps fall")
@@ -168,9 +258,10 @@ def render() -> None:
     if cam.empty:
         show_missing("cam_check")
     else:
-        st.dataframe(cam, hide_index=True, key="comparison_cam_check")
-        st.caption("Share of Grad-CAM energy on the cells (Aria held-out fields, the dataset's segmented "
-                   "masks), from cam_check.json. A low share means the model looks at the background.")
+        show_table(human_columns(cam), key="comparison_cam_check", static=True)
+        st.caption("Share of each map's energy on the cell's own pixels, on cell crops of the test role, from "
+                   "cam_check.json. A share near the cell's area share means the map is spread evenly; a low "
+                   "share means the model looks at the background.")
 
 
 render()

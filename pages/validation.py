@@ -1,4 +1,8 @@
-"""Validation page: confusion matrix at any threshold, from stored probabilities; the mistakes, with CAMs."""
+"""Validation page: one model on one set (a test set first): cell- and image-level figures at any
+threshold from the stored probabilities, the colour-only baseline on the same set, the model's
+calibration, and its mistakes with the cells it read."""
+
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -9,76 +13,169 @@ from leukemia_core.explain import METHODS, overlay
 from leukemia_core.images import read_image
 from leukemia_core.inference import weights_status
 from leukemia_core.metrics import CLASS_NAMES
-from leukemia_core.reports import (BASELINE, CAM_METHOD_NAMES, app_models, confusion_at, data_hint, display_copy,
-                                   explain_image, get_set, heatmap_on_image, load_manifest, load_report,
-                                   misclassified, report_is_current, report_names, resolve_image, set_caption,
-                                   set_keys, short_sha, weights_dir)
-from pages._shared import model_tools, pct, safe_load, selected_model, show_error, show_missing, threshold
+from leukemia_core.reports import (BASELINE, CAM_METHOD_NAMES, LEVEL_NAMES, app_models, calibration_of, confusion_at,
+                                   data_hint, get_set, load_manifest, load_report, metrics_table, misclassified,
+                                   refer_band, report_is_current, report_names, report_path, resolve_image, role_of,
+                                   set_facts, set_keys, set_label, short_sha, threshold_text, weights_dir)
+from pages._shared import (PLOT_CONFIG, effective_threshold, model_tools, pct, plain, reliability_chart,
+                           role_caption, safe_load, selected_model, show_error, show_missing, show_summary,
+                           show_table, threshold)
 
 GALLERY_MAX = 24
 
 
-def _matrix(m: dict, key: str) -> None:
+def _matrix(m: dict, key: str, level: str) -> None:
     counts, rates = m["counts"], m["rates"]
     text = [[f"{counts[i, j]}<br>{pct(rates[i, j])}" for j in range(2)] for i in range(2)]
     fig = go.Figure(go.Heatmap(z=np.nan_to_num(rates), x=[f"called {c}" for c in CLASS_NAMES],
                                y=[f"true {c}" for c in CLASS_NAMES], text=text, texttemplate="%{text}",
                                textfont={"size": 18}, colorscale="Blues", zmin=0, zmax=1,
-                               colorbar={"title": {"text": "rate in row"}, "tickformat": ".0%"},
-                               hovertemplate="%{y}, %{x}: %{text}<extra></extra>"))
+                               colorbar={"title": {"text": "share of row (%)"}, "tickformat": ".0%"},
+                               hovertemplate="%{y}, %{x}: %{text}<extra>" + level + "</extra>"))
     fig.update_layout(yaxis_autorange="reversed", height=420, margin={"t": 30})
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
+
+
+def _figures(report: dict, report_set: dict, thr: float) -> None:
+    """Balanced accuracy, sensitivity, specificity and ROC AUC of cells and images at ``thr``."""
+    import pandas as pd
+
+    rows = []
+    for level in ("cells", "images"):
+        m = confusion_at(report_set, thr, level, report)
+        rows.append({"level": LEVEL_NAMES[level], "scored": m["n"],
+                     "threshold": threshold_text(report, level, thr), "balanced accuracy": m["balanced_accuracy"],
+                     "sensitivity, ALL recall": m["sensitivity"], "specificity, HEM recall": m["specificity"],
+                     "ROC AUC": m["roc_auc"]})
+    show_table(pd.DataFrame(rows), key="validation_figures", static=True,
+               percent=("balanced accuracy", "sensitivity, ALL recall", "specificity, HEM recall"),
+               decimals={"ROC AUC": 3}, units={"scored": "count", "threshold": "P(ALL)", "ROC AUC": "0-1"})
+    st.caption("Recomputed from the stored P(ALL) of every cell (with its image's label) and every image. An image "
+               "of one cell takes its cell's call; an image of several cells is called on the mean P(ALL) of its "
+               "whole cells, against the field threshold when the model has one (chosen on validation fields).")
+
+
+def _beside_baseline(name: str, report: dict, key: str, report_set: dict) -> None:
+    st.subheader("Beside the colour-only baseline")
+    base = safe_load(load_report, BASELINE) if name != BASELINE else None
+    reps = {name: report}
+    if base is not None and get_set(base, key) is not None:
+        reps[BASELINE] = base
+    show_summary(metrics_table(reps, key, levels=("cells", "images", "images, grayscale")),
+                 key="validation_baseline_table")
+    role_caption(report_set, "Stored figures at each report's own threshold,")
+    if name == BASELINE:
+        st.caption("This is the colour-only baseline itself.")
+    elif base is None:
+        if not report_path(BASELINE).is_file():
+            show_missing("baseline")
+    elif BASELINE not in reps:
+        st.caption(f"The colour-only baseline has no {key} set.")
+    else:
+        st.caption("The baseline reads only the colour of the same cells: a model that does not clearly beat "
+                   "it may be reading the stain rather than the cell.")
+
+
+def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
+    st.subheader("Calibration and the refer band")
+    cal = calibration_of(report)
+    if cal is None:
+        st.info(f"{name} has no calibration: its probabilities are its own, its threshold "
+                f"{report.get('threshold', 0.5)}, and it has no refer band.")
+        return
+    info = cal.get("info") or {}
+    band = refer_band(report)
+    c = st.columns(4)
+    c[0].metric("ECE before calibration", "n/a" if info.get("ece_before") is None else f"{info['ece_before']:.3f}")
+    c[1].metric("ECE after calibration", "n/a" if info.get("ece_after") is None else f"{info['ece_after']:.3f}")
+    c[2].metric("validated threshold", f"{float(report.get('threshold', cal.get('threshold', 0.5))):.2f}")
+    c[3].metric("refer band (P(ALL))", f"{band[0]:.2f}–{band[1]:.2f}" if band else "none")
+    reliability_chart(report, name, "validation_reliability_chart")
+    st.caption(f"Fitted on the validation cells ({', '.join(info.get('fitted_on') or ['validation role'])}): they "
+               "chose the epoch, calibrator, threshold and refer band, so this plot is not a test. ECE: "
+               "expected calibration error, 10 bins, each dataset and class weighted equally (0 = perfect).")
+    half = float(cal.get("refer_half_width") or 0)
+    if half > 0:
+        from leukemia_core.reports import labels_probs
+
+        _, p = labels_probs(report_set, "cells")
+        inside = int(np.sum((p >= thr - half) & (p <= thr + half))) if len(p) else 0
+        role_caption(report_set, f"{inside} of {len(p)} cells fall in the refer band around threshold "
+                                 f"{thr:.2f} (a person must look at them)")
+
+
+def _cell_view(full: np.ndarray, tools, thr: float, true: str):
+    """The field with its cells outlined in the colour of their call, and the map of the cell that
+    argues most for the wrong call."""
+    from leukemia_core.cells.draw import draw_cells
+    from pages._cells import read_cells
+
+    res = read_cells(full, *tools)
+    outlined = full if res.whole_image else draw_cells(full, res.cells, res.calls(thr), list(res.refer(thr)))
+    i = int(np.argmax(res.p_all) if true == "HEM" else np.argmin(res.p_all))
+    crop = overlay(res.crops[i], res.map_of(i, thr), 0.4)
+    name = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
+    return outlined, crop, f"{name}: P(ALL) {res.p_all[i]:.2f}"
 
 
 def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
     st.subheader("Misclassified images")
-    wrong = misclassified(report_set, thr)
-    st.caption(f"{len(wrong)} of {report_set['n_images']} images called wrongly at threshold {thr:.2f}, "
+    wrong = misclassified(report_set, thr, report)
+    st.caption(f"{len(wrong)} of {report_set['n_images']} images called wrongly at threshold "
+               f"{threshold_text(report, 'images', thr)}, "
                f"most confident mistakes first.")
     if wrong.empty:
         st.success("No misclassified image in this set at this threshold.")
         return
-    st.dataframe(wrong.drop(columns=["confidence"]), hide_index=True, key="validation_wrong_table",
-                 column_config={"p_all": st.column_config.NumberColumn("P(ALL)", format="%.3f")})
-    n = st.slider("Images in the gallery", 1, min(GALLERY_MAX, len(wrong)), min(6, len(wrong)),
-                  key="validation_gallery_n") if len(wrong) > 1 else 1
-    shown = wrong.head(n)
-    paths = [resolve_image(p, report.get("data", [])) for p in shown["path"]]
-    if not any(paths):
+    table = wrong.drop(columns=["confidence", "part"]).rename(columns={"path": "image", "true": "true class",
+                                                              "predicted": "called", "p_all": "P(ALL)",
+                                                              "ALL cells": "cells called ALL"})
+    table["image"] = [Path(p).name for p in table["image"]]
+    show_table(table, key="validation_wrong_table", decimals={"P(ALL)": 3, "threshold": 2},
+               units={"P(ALL)": "image mean", "threshold": "P(ALL)", "cells": "count", "cells called ALL": "count"})
+    candidates = wrong.head(GALLERY_MAX)
+    found = [(row, path) for row, path in zip(candidates.itertuples(),
+                                              (resolve_image(p, report.get("data", [])) for p in candidates["path"]))
+             if path is not None]
+    if not found:  # nothing to draw: no gallery controls either
         st.info(data_hint(report), icon=":material/folder_off:")
         return
+    n = st.slider("Images in the gallery", 1, len(found), min(6, len(found)),
+                  key="validation_gallery_n") if len(found) > 1 else 1
     with_cam = name != BASELINE and weights_status(name, weights_dir()) == "ok"
     method = st.selectbox("Class-activation map", METHODS, format_func=CAM_METHOD_NAMES.get,
                           key="validation_method") if with_cam else None
     if not with_cam:
-        st.caption("No class-activation map: " + ("the colour-only baseline has none." if name == BASELINE
-                                                  else f"no trained weights for {name} here."))
+        st.caption("No cells or class-activation maps: " + ("the colour-only baseline has none." if name == BASELINE
+                                                           else f"no trained weights for {name} here."))
     tools = None
     if with_cam:
         try:
             tools = model_tools(name, method)
         except LeukemiaCoreError as exc:
             show_error(exc, "weights", name)
+    shown = found[:n]
     for start in range(0, len(shown), 2):
         cols = st.columns(4)
-        for k, (row, path) in enumerate(zip(shown.iloc[start:start + 2].itertuples(), paths[start:start + 2])):
+        for k, (row, path) in enumerate(shown[start:start + 2]):
             c_img, c_cam = cols[2 * k], cols[2 * k + 1]
-            label = f"true {row.true}, called {row.predicted}, P(ALL) {row.p_all:.3f}"
-            if path is None:
-                c_img.caption(f"Not found here: {row.path}")
-                continue
+            label = f"{Path(row.path).name}: true {row.true}, called {row.predicted}, P(ALL) {row.p_all:.3f}"
             try:
                 full = read_image(path)
             except ImageReadError as exc:
-                c_img.caption(str(exc))
+                c_img.caption(plain(str(exc)))
                 continue
-            rgb = display_copy(full)
-            c_img.image(rgb, caption=label, width="stretch")
-            if tools is not None:
-                _, cam = explain_image(full, *tools)
-                pic = overlay(rgb, heatmap_on_image(cam, rgb.shape[:2]), 0.4)
-                c_cam.image(pic, caption=f"{CAM_METHOD_NAMES[method]}, {row.group}", width="stretch")
-    st.caption("Maps are computed now, from the weights in " + str(weights_dir()) + ".")
+            if tools is None:
+                from leukemia_core.reports import display_copy
+
+                c_img.image(display_copy(full), caption=label, width="stretch")
+                continue
+            outlined, crop, crop_label = _cell_view(full, tools, thr, row.true)
+            c_img.image(outlined, caption=label + " (red = cell called ALL, blue = HEM)", width="stretch")
+            c_cam.image(crop, caption=f"{CAM_METHOD_NAMES[method]}, {crop_label}: the cell that argues most "
+                                      f"for the wrong call", width="stretch")
+    if tools is not None:
+        st.caption("Cells and maps are computed now, from the weights in " + str(weights_dir()) + ".")
 
 
 def render() -> None:
@@ -99,29 +196,32 @@ def render() -> None:
     if not keys:
         st.warning(f"The report of {name} holds no image sets.")
         return
-    held = {s["key"]: s.get("held_out") for s in report["sets"]}
-    key = c2.selectbox("Image set", keys, key="validation_set",
-                       format_func=lambda k: k if held.get(k) else f"{k} (training images)")
+    labels = {k: set_label(get_set(report, k)) for k in keys}
+    key = c2.selectbox("Image set (test sets first)", keys, key="validation_set", format_func=labels.get)
     report_set = get_set(report, key)
-    st.caption(set_caption(report_set))
+    role_caption(report_set, "Every figure on this page is")
+    st.caption(plain(set_facts(report_set)))
+    if role_of(report_set) != "test":
+        st.warning(f"{labels[key]}: not a test set, so its figures are optimistic.", icon=":material/warning:")
     manifest = safe_load(load_manifest, name)
     if not report_is_current(report, manifest):
         st.warning(f"This report was made with weights {short_sha(report.get('weights_sha256'))}..., "
                    f"but the current weights are {short_sha(manifest.get('weights_sha256'))}...: re-run "
                    f"the evaluation to refresh it.")
-    thr = threshold()
-    if thr is None:  # each model's own threshold, chosen on validation cells
-        thr = float(report.get("threshold", 0.5))
-    m = confusion_at(report_set, thr)
-    cols = st.columns(5)
-    for col, (label, value) in zip(cols, [("accuracy", m["accuracy"]), ("balanced accuracy", m["balanced_accuracy"]),
-                                          ("sensitivity (ALL)", m["sensitivity"]),
-                                          ("specificity (HEM)", m["specificity"]), ("ROC AUC", m["roc_auc"])]):
-        col.metric(label, pct(value) if label != "ROC AUC" else ("n/a" if value is None else f"{value:.3f}"))
-    _matrix(m, "validation_confusion_chart")
-    st.caption(f"Rows: true class; columns: the call at threshold {thr:.2f} (the sidebar's slider). Recomputed "
-               f"from the {m['n']} per-image probabilities stored in {name}.report.json; the report's own "
-               f"threshold was {report.get('threshold', 'n/a')}.")
+    thr = effective_threshold(report)
+    source = ("the sidebar's threshold" if threshold() is not None else
+              f"{name}'s validated threshold" if calibration_of(report) else f"{name}'s own threshold")
+    _figures(report, report_set, thr)
+    level = st.radio("Confusion matrix of", ["cells", "images"], horizontal=True, key="validation_level",
+                     format_func=LEVEL_NAMES.get)
+    m = confusion_at(report_set, thr, level, report)
+    _matrix(m, "validation_confusion_chart", LEVEL_NAMES[level])
+    st.caption(f"Rows: true class; columns: the call at threshold {threshold_text(report, level, thr)} "
+               f"({source}). Recomputed from the "
+               f"{m['n']} stored P(ALL) of the {LEVEL_NAMES[level]} in {name}.report.json (a cell carries its "
+               f"image's label); the report's own threshold is {report.get('threshold', 'n/a')}.")
+    _beside_baseline(name, report, key, report_set)
+    _calibration(name, report, report_set, thr)
     _gallery(name, report, report_set, thr)
 
 

@@ -15,17 +15,43 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 
 
+#: Test-role images of the fixture: (sample file, new name). Rotated copies under names without a
+#: C-NMC patient id, so each is its own group and the leakage check of ``evaluate`` passes; two
+#: single cells (C-NMC) and two smear fields (Aria) so that every level has both classes.
+TEST_IMAGES = (("UID_18_1_1_all.png", "t1_cell_all.png"), ("UID_H20_37_1_hem.png", "t2_cell_hem.png"),
+               ("WBC-Malignant-Pre-790.jpg", "t3_field_all.png"), ("WBC-Benign-400.jpg", "t4_field_hem.png"))
+
+
+def _with_test_role(src: Path, dst: Path) -> Path:
+    """``src``'s train/ and val/ folders, plus a test/ folder of rotated sample copies."""
+    import cv2
+
+    from leukemia_core.images import read_image
+    from leukemia_core.samples import list_samples
+
+    shutil.copytree(src, dst)
+    by_name = {s.path.name: s for s in list_samples()}
+    for name, new in TEST_IMAGES:
+        s = by_name[name]
+        d = dst / "test" / s.label
+        d.mkdir(parents=True, exist_ok=True)
+        rgb = cv2.rotate(read_image(s.path), cv2.ROTATE_90_CLOCKWISE)
+        cv2.imwrite(str(d / new), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return dst
+
+
 @pytest.fixture(scope="session")
 def app_weights(trained_tiny, tmp_path_factory):
-    """A copy of the tiny model's weights folder with its report, the colour baseline's report, the
-    reference figures and a Grad-CAM check; ``bench.json`` is left out on purpose ("not measured")."""
+    """A copy of the tiny model's weights folder with its report (sets folder/train, folder/val and
+    folder/test), the colour baseline's report, the reference figures and a Grad-CAM check;
+    ``bench.json`` is left out on purpose ("not measured")."""
     from leukemia_core.baseline import run_baseline
     from leukemia_core.evaluate import evaluate
 
     wdir = tmp_path_factory.mktemp("app_weights")
     for f in Path(trained_tiny["weights_dir"]).iterdir():
         shutil.copy(f, wdir / f.name)
-    data = str(trained_tiny["data"])
+    data = str(_with_test_role(Path(trained_tiny["data"]), tmp_path_factory.mktemp("app_data") / "data"))
     evaluate("tiny_cnn", [data], out=wdir / "tiny_cnn.report.json", weights_dir=wdir)
     run_baseline([data], wdir / "colour_baseline.report.json")
     shutil.copy(ROOT / "model_weights" / "reference_published.json", wdir / "reference_published.json")

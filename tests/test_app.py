@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -36,8 +37,8 @@ def _no_exception(at) -> None:
 
 
 def _frame(at, column: str):
-    """The first table of the last run that has ``column``."""
-    for df in at.dataframe:
+    """The first table (interactive or static) of the last run that has ``column``."""
+    for df in list(at.dataframe) + list(at.table):
         if column in df.value.columns:
             return df.value
     raise AssertionError(f"no table with a column {column!r}")
@@ -45,6 +46,64 @@ def _frame(at, column: str):
 
 def _charts(at) -> int:
     return len(at.get("plotly_chart"))
+
+
+def _no_none_cells(at) -> None:
+    """No table of the last run shows a missing value as None/NaN (they must read "n/a")."""
+    for t in list(at.dataframe) + list(at.table):
+        df = t.value
+        assert not df.isna().any().any(), (list(df.columns), df[df.isna().any(axis=1)])
+        assert not df.astype(str).isin(["None", "nan", "NaN"]).any().any(), list(df.columns)
+
+
+def _num(v):
+    """A shown table value as a number (None for "n/a"): numeric columns stay numbers, a column with a
+    gap is text ("87.5%", "0.023", "n/a")."""
+    if isinstance(v, str):
+        return None if v == "n/a" else float(v.rstrip("%"))
+    return float(v)
+
+
+def _classify_table(at):
+    return _frame(at, "blast %")
+
+
+_CELL_CAPTION = re.compile(r"^(cell \d+|whole image): :(red|blue)\[\*\*(ALL|HEM)\*\*\] (\d\.\d\d)")
+
+
+def _cell_captions(at) -> list[tuple[str, str]]:
+    """(call, P(ALL) with 2 decimals) of every cell crop drawn in the Classify gallery, in page order."""
+    return [(m.group(3), m.group(4)) for c in at.caption if (m := _CELL_CAPTION.match(c.value))]
+
+
+def _fields_drawn(at) -> int:
+    """Images drawn with their cells outlined (or whole, when no cell was found)."""
+    caps = [i.proto.imgs[0].caption for i in at.image if i.proto.imgs]
+    return sum(c.startswith(("Found white cells", "No white cell found")) for c in caps)
+
+
+def _expected_cells(a, thr) -> list[tuple[str, str]]:
+    """What the gallery must show for an analysis: cells by P(ALL), highest first, with their calls."""
+    return [("ALL" if p >= thr else "HEM", f"{p:.2f}") for p in sorted(a.p_all, reverse=True)]
+
+
+def _sample(dataset: str, label: str = ""):
+    return next(s for s in list_samples() if s.dataset == dataset and (not label or s.label == label))
+
+
+def _own_threshold_off(at, value: float):
+    """Turn off "each model's validated threshold" and set the sidebar threshold."""
+    at.toggle(key="app_own_threshold").set_value(False).run()
+    return at.slider(key="app_threshold").set_value(value).run()
+
+
+@pytest.fixture(scope="module")
+def tiny_analysis(app_weights):
+    """What ``Predictor.analyze_image`` gives for the samples with the fixture's model."""
+    from leukemia_core.inference import Predictor, load_model
+
+    pred = Predictor(load_model("tiny_cnn", app_weights["weights_dir"]))
+    return lambda path: pred.analyze_image(path)
 
 
 # --------------------------------------------------------------------------- AppTest, trained tiny model
@@ -57,101 +116,243 @@ def test_every_page_renders(app_env):
     for page in PAGES[1:]:
         at.switch_page(page).run()
         _no_exception(at)
+        _no_none_cells(at)
 
 
-def test_classify_sample_image(app_env):
+def test_classify_single_cell_sample(app_env, tiny_analysis):
     at = _app()
-    sample = list_samples()[0]
+    sample = _sample("C-NMC 2019")
     assert "Upload one or more images" in _texts(at)
     at.multiselect(key="classify_samples").set_value([sample.title]).run()
     _no_exception(at)
-    table = at.dataframe[0].value
+    table = _classify_table(at)
     assert list(table.columns[:4]) == ["image", "model", "call", "P(ALL)"]
-    assert table.loc[0, "image"] == sample.path.name and table.loc[0, "call"] in ("ALL", "HEM")
-    assert 0.0 <= table.loc[0, "P(ALL)"] <= 1.0
-    assert len(at.image) == 2  # the original and the overlay
-    assert f"[**{table.loc[0, 'call']}**] (P(ALL) = " in "\n".join(m.value for m in at.markdown)
+    a = tiny_analysis(sample.path)
+    thr = a.calibration.threshold  # the model's validated threshold (the sidebar default)
+    row = table.iloc[0]
+    assert row["image"] == sample.path.name and row["error"] == ""
+    assert row["cells"] == 1 == a.n_cells  # a C-NMC image holds one cell
+    assert row["P(ALL)"] == round(a.image_p_all, 4)
+    assert row["call"] == a.label(thr) and row["threshold"] == round(thr, 2)
+    assert row["ALL cells"] == int(a.calls(thr).sum()) and row["blast %"] == 100.0 * int(a.calls(thr).sum())
+    assert _fields_drawn(at) == 1 and _cell_captions(at) == _expected_cells(a, thr)  # one cell crop, its call
     assert len(at.download_button) == 1
     # other CAM method and colormap: the same call, a new map, no error
     for method in ("gradcam++", "scorecam"):
         at.selectbox(key="classify_method").set_value(method)
         at.selectbox(key="classify_colormap").set_value("viridis").run()
         _no_exception(at)
-        assert at.dataframe[0].value.loc[0, "call"] == table.loc[0, "call"]
-        assert len(at.image) == 2
+        assert _classify_table(at).loc[0, "call"] == row["call"]
+        assert _fields_drawn(at) == 1 and _cell_captions(at) == _expected_cells(a, thr)
+
+
+def test_classify_field_sample_counts_cells(app_env, tiny_analysis):
+    at = _app()
+    sample = next(s for s in list_samples() if s.path.name == "WBC-Malignant-Pre-790.jpg")  # 27 cells
+    at.multiselect(key="classify_samples").set_value([sample.title]).run()
+    _no_exception(at)
+    row = _classify_table(at).iloc[0]
+    a = tiny_analysis(sample.path)
+    thr = a.calibration.threshold
+    assert row["cells"] == a.n_cells > 1
+    n_all = int(a.calls(thr).sum())
+    assert row["ALL cells"] == n_all and row["blast %"] == round(100 * n_all / a.n_cells, 1)
+    assert row["P(ALL)"] == round(a.image_p_all, 4) and row["call"] == a.label(thr)
+    assert row["refer"] == int(a.refer(thr).sum())
+    assert _fields_drawn(at) == 1 and _cell_captions(at) == _expected_cells(a, thr)  # every cell, its call
+    assert f"{a.n_cells} white cell(s) found" in _texts(at)
 
 
 def test_classify_batch_is_paged(app_env):
     at = _app()
     titles = [s.title for s in list_samples()]
+    names = [s.path.name for s in list_samples()]
     at.multiselect(key="classify_samples").set_value(titles).run()
     _no_exception(at)
-    table = at.dataframe[0].value
-    assert len(table) == len(titles) and table["error"].eq("").all()
-    assert len(at.image) == 2 * 6  # the first page: six images, original and overlay each
+    table = _classify_table(at)
+    assert list(table["image"]) == names and table["error"].eq("").all()
+    shown = [m.value for m in at.markdown if m.value.startswith("**") and m.value.strip("*").replace("\\", "") in names]
+    assert len(shown) == 6  # the first page: six images
     at.selectbox(key="classify_page").set_value(6).run()
     _no_exception(at)
-    assert len(at.image) == 2 * (len(titles) - 6)
+    shown = [m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**")
+             and m.value.strip("*").replace("\\", "") in names]
+    assert shown == names[6:]
 
 
 def test_classify_bad_upload_gets_its_own_row(app_env):
     at = _app()
-    good = list_samples()[1].path
+    good = _sample("C-NMC 2019", "hem").path
     at.file_uploader(key="classify_uploads").set_value([
         ("broken.png", b"this is not an image", "image/png"),
         (good.name, good.read_bytes(), "image/png"),
         ("empty.bmp", b"", "image/bmp"),
     ]).run()
     _no_exception(at)
-    table = at.dataframe[0].value
+    table = _classify_table(at)
     assert list(table["image"]) == ["broken.png", good.name, "empty.bmp"]
     assert "not an image file" in table.loc[0, "error"] and table.loc[0, "call"] == ""
-    assert table.loc[1, "error"] == "" and table.loc[1, "call"] in ("ALL", "HEM")
+    assert table.loc[1, "error"] == "" and table.loc[1, "call"] in ("ALL", "HEM") and table.loc[1, "cells"] == 1
     assert "empty" in table.loc[2, "error"]
     errors = "\n".join(e.value for e in at.error).replace("\\", "")
     assert "broken.png: not an image file" in errors and "Traceback" not in errors
-    assert len(at.image) == 2  # only the good image is drawn
+    assert _fields_drawn(at) == 1 and len(_cell_captions(at)) == 1  # only the good image is drawn
 
 
-def test_classify_threshold_changes_the_call(app_env):
+def test_classify_threshold_relabels_without_running_the_model(app_env, tiny_analysis):
     at = _app()
-    at.multiselect(key="classify_samples").set_value([list_samples()[0].title]).run()
+    sample = _sample("Aria ALL", "hem")
+    at.multiselect(key="classify_samples").set_value([sample.title]).run()
+    a = tiny_analysis(sample.path)
+    cached = dict(at.session_state["classify_results"])
+    assert len(cached) == 1
+    at.toggle(key="app_own_threshold").set_value(False).run()
+    for thr in (0.0, 1.0, 0.5):
+        at.slider(key="app_threshold").set_value(thr).run()
+        _no_exception(at)
+        row = _classify_table(at).iloc[0]
+        assert row["call"] == a.label(thr) and row["threshold"] == thr
+        assert row["ALL cells"] == int(a.calls(thr).sum()) and row["refer"] == int(a.refer(thr).sum())
+        assert _cell_captions(at) == _expected_cells(a, thr)
+        # re-labelled from the stored results: no new entry, the same objects
+        assert at.session_state["classify_results"].keys() == cached.keys()
+        assert all(at.session_state["classify_results"][k] is v for k, v in cached.items())
+    assert _classify_table(at).loc[0, "call"] in ("ALL", "HEM")
     at.slider(key="app_threshold").set_value(0.0).run()
-    assert at.dataframe[0].value.loc[0, "call"] == "ALL"
-    at.slider(key="app_threshold").set_value(1.0).run()
-    p = at.dataframe[0].value.loc[0, "P(ALL)"]
-    assert at.dataframe[0].value.loc[0, "call"] == ("ALL" if p >= 1.0 else "HEM")
+    assert _classify_table(at).loc[0, "call"] == "ALL" and _classify_table(at).loc[0, "blast %"] == 100.0
 
 
 def test_comparison_page(app_env):
     at = _app()
     at.switch_page("pages/comparison.py").run()
     _no_exception(at)
-    assert _charts(at) >= 5  # accuracy, P/R/F1, ROC, training curves, size
+    _no_none_cells(at)
+    # opens on the test set, and says what the set's role was
+    assert at.selectbox(key="comparison_set").value == "folder/test"
+    assert at.selectbox(key="comparison_set").options[:3] == [
+        "folder/test (test)", "folder/val (validation, not a test set)", "folder/train (training)"]
     text = _texts(at)
-    assert "folder/val (held out)" in text  # every set names what it was measured on
+    assert "folder/test, test: reported only, never used to choose anything" in text
+    assert "validation: chose the epoch, calibrator, threshold and refer band (not a test set)" in text
+    # balanced accuracy, P/R/F1, ROC, reliability, accuracy by role, training curves, size
+    assert _charts(at) >= 7
+    assert at.get("plotly_chart")  # plotly only
     assert "Speed: not measured yet" in text and "python -m leukemia_core bench" in text
-    metrics = _frame(at, "F1 (weighted)")
+    # both levels, the models and the colour baseline, from the reports
+    reps = {n: json.loads((app_env["weights_dir"] / f"{n}.report.json").read_text())
+            for n in ("tiny_cnn", "colour_baseline")}
+    metrics = _frame(at, "F1 ALL (%)")
     assert set(metrics["model"]) == {"tiny_cnn", "colour_baseline"}
-    assert "Published figures of the reference system" in text
-    assert _frame(at, "mean_energy_on_cells").loc[0, "model"] == "tiny_cnn"
+    assert set(metrics["level"]) >= {"cells", "images (fields)"}
+    for name, rep in reps.items():
+        s = reports.get_set(rep, "folder/test")
+        for level, field in (("cells", "cell_metrics"), ("images (fields)", "metrics")):
+            row = metrics[(metrics["model"] == name) & (metrics["level"] == level)].iloc[0]
+            assert _num(row["scored (count)"]) == s[field]["n"]
+            exp = s[field]["balanced_accuracy"]
+            assert _num(row["balanced accuracy (%)"]) == (None if exp is None else pytest.approx(100 * exp, abs=0.05))
+    assert "tiny_cnn" in " ".join(map(str, metrics["model"]))
+    # calibration: ECE before/after and the refer band from the report
+    cal = _frame(at, "ECE after (0-1)")
+    row = cal[cal["model"] == "tiny_cnn"].iloc[0]
+    info = reps["tiny_cnn"]["calibration"]["info"]
+    assert row["ECE before (0-1)"] == f"{info['ece_before']:.3f}"  # text: the baseline's cell is "n/a"
+    assert row["ECE after (0-1)"] == f"{info['ece_after']:.3f}"
+    assert _num(row["threshold (P(ALL))"]) == pytest.approx(reps["tiny_cnn"]["threshold"])
+    base = cal[cal["model"] == "colour_baseline"].iloc[0]
+    assert base["ECE after (0-1)"] == "n/a" and "not calibrated" in base["calibrated on"]
+    # the published figures: off by default, and labelled with their source when on
+    assert at.toggle(key="comparison_reference").value is False
+    assert "The reference system's README figures (C-NMC 2019, unknown split, ImageNet initialisation" in text
+    assert _frame(at, "mean share of map energy on cells (0-1)").loc[0, "model"] == "tiny_cnn"
+    # the chart level
+    at.radio(key="comparison_level").set_value("cells").run()
+    _no_exception(at)
+    assert "From every stored P(ALL) of the cells on" in _texts(at)
+
+
+def test_comparison_opens_on_cnmc_test_and_shows_published_figures_on_request(app_env, tmp_path, monkeypatch):
+    wdir = tmp_path / "w"
+    shutil.copytree(app_env["weights_dir"], wdir)
+    for name in ("tiny_cnn", "colour_baseline"):
+        path = wdir / f"{name}.report.json"
+        rep = json.loads(path.read_text())
+        for s in rep["sets"]:
+            s["key"] = s["key"].replace("folder/", "cnmc/")
+        aria = json.loads(json.dumps(next(s for s in rep["sets"] if s["key"] == "cnmc/test")))
+        aria["key"] = "aria-original/test"
+        rep["sets"].insert(0, aria)  # file order is not page order
+        path.write_text(json.dumps(rep))
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
+    at = _app()
+    at.switch_page("pages/comparison.py").run()
+    _no_exception(at)
+    assert at.selectbox(key="comparison_set").value == "cnmc/test"
+    assert at.selectbox(key="comparison_set").options[:2] == ["cnmc/test (test)", "aria-original/test (test)"]
+    assert at.selectbox(key="comparison_dataset").value == "cnmc"
+    assert at.toggle(key="comparison_reference").value is False
+    assert "Hatched bars" not in _texts(at)
+    at.toggle(key="comparison_reference").set_value(True).run()
+    _no_exception(at)
+    text = _texts(at)
+    assert ("Hatched bars: The reference system's README figures (C-NMC 2019, unknown split, ImageNet "
+            "initialisation, 60 epochs)") in text
+    assert set(_frame(at, "published validation accuracy (%)")["model"]) == {
+        "resnet50", "efficientnet_b0", "inception_v3", "proposed"}
+    _no_none_cells(at)
+    # published figures are C-NMC figures: not offered beside another dataset
+    at.selectbox(key="comparison_dataset").set_value("aria-original").run()
+    _no_exception(at)
+    assert at.toggle(key="comparison_reference").disabled and "Hatched bars" not in _texts(at)
+    at.switch_page("pages/validation.py").run()
+    _no_exception(at)
+    assert at.selectbox(key="validation_set").value == "cnmc/test"
 
 
 def test_validation_page_threshold_and_gallery(app_env):
     at = _app()
-    at.slider(key="app_threshold").set_value(0.0).run()  # everything called ALL: every HEM image is wrong
+    _own_threshold_off(at, 0.0)  # everything called ALL: every HEM image is wrong
     at.switch_page("pages/validation.py").run()
     _no_exception(at)
-    assert _charts(at) == 1
+    _no_none_cells(at)
+    assert _charts(at) == 2  # confusion matrix, reliability plot
     assert at.selectbox(key="validation_model").value == "tiny_cnn"
-    wrong = _frame(at, "predicted")
-    assert set(wrong["true"]) == {"HEM"} and set(wrong["predicted"]) == {"ALL"}
-    assert len(at.image) >= 2  # the image and its Grad-CAM
+    assert at.selectbox(key="validation_set").value == "folder/test"
+    text = _texts(at)
+    assert "Every figure on this page is on folder/test, test: reported only, never used to choose anything" in text
+    assert "threshold 0.00 (the sidebar's threshold)" in text
+    wrong = _frame(at, "called")
+    assert set(wrong["true class"]) == {"HEM"} and set(wrong["called"]) == {"ALL"}
+    assert list(wrong["image"]) and all("/" not in i for i in wrong["image"])  # names, not long paths
+    assert len(at.image) >= 2  # the field with its cells, and a cell's map
+    figures = _frame(at, "specificity, HEM recall (%)")
+    assert list(figures["level"]) == ["cells", "images (fields)"]
+    assert list(figures["specificity, HEM recall (%)"]) == ["0.0%"] * 2
+    assert list(figures["sensitivity, ALL recall (%)"]) == ["100.0%"] * 2
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["specificity (HEM)"] == "0.0%" and metrics["sensitivity (ALL)"] == "100.0%"
+    rep = json.loads((app_env["weights_dir"] / "tiny_cnn.report.json").read_text())
+    info = rep["calibration"]["info"]
+    assert metrics["ECE before calibration"] == f"{info['ece_before']:.3f}"
+    assert metrics["ECE after calibration"] == f"{info['ece_after']:.3f}"
+    beside = _frame(at, "F1 ALL (%)")
+    assert set(beside["model"]) == {"tiny_cnn", "colour_baseline"}
     at.selectbox(key="validation_model").set_value("colour_baseline").run()
     _no_exception(at)
+    _no_none_cells(at)
     assert "colour-only baseline has none" in _texts(at)
+    assert _charts(at) == 1  # no calibration, no reliability plot
+
+
+def test_validation_uses_the_validated_threshold_by_default(app_env):
+    at = _app()
+    at.switch_page("pages/validation.py").run()
+    _no_exception(at)
+    rep = json.loads((app_env["weights_dir"] / "tiny_cnn.report.json").read_text())
+    assert f"threshold {rep['threshold']:.2f} (tiny_cnn's validated threshold)" in _texts(at)
+    at.selectbox(key="validation_set").set_value("folder/val").run()
+    _no_exception(at)
+    text = _texts(at)
+    assert "folder/val (validation, not a test set): not a test set" in text
 
 
 def test_validation_without_image_files(app_env, tmp_path, monkeypatch):
@@ -164,48 +365,55 @@ def test_validation_without_image_files(app_env, tmp_path, monkeypatch):
     (wdir / "tiny_cnn.report.json").write_text(json.dumps(rep))
     monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
     at = _app()
-    at.slider(key="app_threshold").set_value(0.0).run()
+    _own_threshold_off(at, 0.0)
     at.switch_page("pages/validation.py").run()
     _no_exception(at)
     assert "LEUKEMIA_DATA" in _texts(at)
     assert len(at.image) == 0
+    # nothing to show: no gallery controls
+    assert not [w for w in at.slider if w.key == "validation_gallery_n"]
+    assert not [w for w in at.selectbox if w.key == "validation_method"]
+
+
+def test_validation_gallery_hides_when_nothing_is_wrong(app_env, tmp_path, monkeypatch):
+    wdir = tmp_path / "w"
+    shutil.copytree(app_env["weights_dir"], wdir)
+    rep = json.loads((wdir / "tiny_cnn.report.json").read_text())
+    for s in rep["sets"]:  # a perfect model
+        for img in s["images"]:
+            img["p_all"] = 1.0 if img["label"] == "all" else 0.0
+            img["cells"] = [img["p_all"]] * len(img["cells"])
+    (wdir / "tiny_cnn.report.json").write_text(json.dumps(rep))
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
+    at = _app()
+    at.switch_page("pages/validation.py").run()
+    _no_exception(at)
+    assert "No misclassified image in this set at this threshold" in _texts(at)
+    assert len(at.image) == 0 and not [t for t in at.dataframe if "called" in t.value.columns]
+    assert not [w for w in at.slider if w.key == "validation_gallery_n"]
+    assert not [w for w in at.selectbox if w.key == "validation_method"]
 
 
 def test_about_page_reads_numbers_from_files(app_env):
     at = _app()
     at.switch_page("pages/about.py").run()
     _no_exception(at)
+    _no_none_cells(at)
     text = _texts(at)
     for needle in ("not a diagnostic device", "CC BY 3.0", "10.34740/KAGGLE/DSV/2175623", "fold_2",
-                   "patient leakage possible", "colour-only baseline", "random initialisation",
+                   "patient leakage possible", "colour-only baseline", "random initialisation", "not a test set",
+                   "reported only, never used to choose anything", "refer",
+                   "The reference system's README figures (C-NMC 2019, unknown split, ImageNet initialisation",
                    "python -m leukemia_core train --model proposed --data /path/to/C-NMC_Leukemia"):
         assert needle in text, needle
     models = _frame(at, "epochs run")
-    assert models.loc[0, "model"] == "tiny_cnn" and models.loc[0, "parameters"] > 0
-    assert set(_frame(at, "validation accuracy")["model"]) == {
+    assert models.loc[0, "model"] == "tiny_cnn" and _num(models.loc[0, "parameters (count)"]) > 0
+    assert _frame(at, "ECE after (0-1)").loc[0, "model"] == "tiny_cnn"
+    assert not [t for t in at.dataframe if "published validation accuracy (%)" in t.value.columns]
+    at.toggle(key="about_reference").set_value(True).run()
+    _no_exception(at)
+    assert set(_frame(at, "published validation accuracy (%)")["model"]) == {
         "resnet50", "efficientnet_b0", "inception_v3", "proposed"}
-
-
-def test_comparison_shows_published_figures_beside_cnmc(app_env, tmp_path, monkeypatch):
-    wdir = tmp_path / "w"
-    shutil.copytree(app_env["weights_dir"], wdir)
-    for name in ("tiny_cnn", "colour_baseline"):
-        path = wdir / f"{name}.report.json"
-        rep = json.loads(path.read_text())
-        for s in rep["sets"]:
-            s["key"] = s["key"].replace("folder/", "cnmc/")
-        path.write_text(json.dumps(rep))
-    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
-    at = _app()
-    at.switch_page("pages/comparison.py").run()
-    _no_exception(at)
-    assert at.selectbox(key="comparison_dataset").value == "cnmc"
-    assert at.toggle(key="comparison_reference").value is True
-    text = _texts(at)
-    assert "Hatched bars: Published figures of the reference system" in text and "unknown" in text
-    at.toggle(key="comparison_reference").set_value(False).run()
-    _no_exception(at)
-    assert "Hatched bars" not in _texts(at)
 
 
 def test_classify_with_altered_weights_says_so(app_env, tmp_path, monkeypatch):
@@ -261,27 +469,99 @@ def test_report_tables(app_weights):
     assert names == ["tiny_cnn", "colour_baseline"]
     reps, problems = reports.load_reports(names, wdir)
     assert not problems
-    table = reports.metrics_table(reps, "folder/val")
-    assert list(table["model"]) == names
-    stored = reps["tiny_cnn"]["sets"]
-    val = reports.get_set(reps["tiny_cnn"], "folder/val")
-    assert table.loc[0, "accuracy"] == val["metrics"]["accuracy"]
-    assert reports.set_keys(reps["tiny_cnn"])[0] == "folder/val"
-    assert set(reports.sets_table(reps)["set"]) == {s["key"] for s in stored}
+    test = reports.get_set(reps["tiny_cnn"], "folder/test")
+    assert test["role"] == "test" and test["held_out"]
+    table = reports.metrics_table(reps, "folder/test", levels=("cells", "images", "images, grayscale"))
+    assert list(zip(table["model"], table["level"])) == [
+        ("tiny_cnn", "cells"), ("tiny_cnn", "images (fields)"), ("tiny_cnn", "images, grayscale crops"),
+        ("colour_baseline", "cells"), ("colour_baseline", "images (fields)")]  # the baseline has no grayscale run
+    for (name, level), field in zip(table[["model", "level"]].itertuples(index=False),
+                                    ["cell_metrics", "metrics", "grayscale_metrics", "cell_metrics", "metrics"]):
+        m = reports.get_set(reps[name], "folder/test")[field]
+        row = table[(table["model"] == name) & (table["level"] == level)].iloc[0]
+        assert row["scored"] == m["n"]
+        assert row["threshold"] == reports.threshold_text(reps[name], "cells" if level == "cells" else "images")
+        for col, key in (("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"),
+                         ("sensitivity (ALL recall)", "sensitivity"), ("ROC AUC", "roc_auc")):
+            assert (np.isnan(row[col]) if m[key] is None else row[col] == m[key]), (name, level, col)
+    # the cell level scores every cell with its image's label
+    y, p = reports.labels_probs(test, "cells")
+    assert len(p) == test["n_cells"] == sum(len(i["cells"]) for i in test["images"])
+    assert y.sum() == sum(len(i["cells"]) for i in test["images"] if i["label"] == "all")
+    assert reports.set_keys(reps["tiny_cnn"]) == ["folder/test", "folder/val", "folder/train"]
+    sets = reports.sets_table(reps)
+    assert list(sets["set"]) == ["folder/test", "folder/val", "folder/train"]
+    assert list(sets["role"]) == ["test", "validation", "training"]
+    assert sets.loc[1, "used for"] == "validation: chose the epoch, calibrator, threshold and refer band (not a test set)"
+    assert "folder/test: test: reported only" in reports.set_caption(test) and "cells" in reports.set_caption(test)
     ref = reports.load_reference(wdir)
-    acc = reports.accuracy_by_split(reps, "cnmc", ref)
+    acc = reports.accuracy_by_role(reps, "cnmc", ref)
     assert len(acc) == 8 and set(acc["source"]) == {reports.reference_label(ref)}
-    acc = reports.accuracy_by_split(reps, "folder")
-    assert set(acc["split"]) == {"train", "val"}
-    curves = reports.roc_curves(reps, "folder/train")
-    assert set(curves) <= set(names)
+    assert set(acc["role"]) == {"published train", "published validation"}
+    acc = reports.accuracy_by_role(reps, "folder", level="cells", metric="balanced_accuracy")
+    assert list(acc["role"].unique()) == ["test", "validation", "training"]
+    row = acc[(acc["model"] == "tiny_cnn") & (acc["role"] == "test")].iloc[0]
+    assert row["value"] == test["cell_metrics"]["balanced_accuracy"] and row["scored"] == test["n_cells"]
+    assert reports.accuracy_by_role(reps, "cnmc", ref, metric="balanced_accuracy").empty  # published: accuracy only
+    for level in ("images", "cells"):
+        curves = reports.roc_curves(reps, "folder/test", level)
+        assert set(curves) == set(names)
+        assert curves["tiny_cnn"]["auc"] == test["cell_metrics" if level == "cells" else "metrics"]["roc_auc"]
+    cal = reports.calibration_table(reps)
+    info = reps["tiny_cnn"]["calibration"]["info"]
+    row = cal.iloc[0]
+    assert row["model"] == "tiny_cnn"
+    assert row["ECE before"] == info["ece_before"] and row["ECE after"] == info["ece_after"]
+    lo, hi = reports.refer_band(reps["tiny_cnn"])
+    assert row["refer band"] == f"{lo:.2f}–{hi:.2f}" and row["threshold"] == reps["tiny_cnn"]["threshold"]
+    assert cal.iloc[1]["refer band"] == "none" and np.isnan(cal.iloc[1]["ECE after"])
+    rel = reports.reliability_frame(reps)
+    assert set(rel["model"]) == {"tiny_cnn"} and set(rel["stage"]) == {"before calibration", "after calibration"}
+    assert rel["cells"].sum() == 2 * info["n_cells"]
     hist = reports.load_history("tiny_cnn", wdir)
-    assert list(hist["step"]) == list(range(1, len(hist) + 1)) and "val_loss" in hist
+    assert list(hist["step"]) == list(range(1, len(hist) + 1)) and "val_score" in hist
     facts = reports.model_facts(["tiny_cnn", "proposed"], wdir)
-    assert list(facts["model"]) == ["tiny_cnn"] and facts.loc[0, "file MB"] > 0
-    assert reports.per_model_table(reports.load_cam_check(wdir)).loc[0, "mean_energy_on_cells"] == 0.61
+    assert list(facts["model"]) == ["tiny_cnn"] and facts.loc[0, "file size (MB)"] > 0
+    cam = reports.human_columns(reports.per_model_table(reports.load_cam_check(wdir)))
+    assert cam.loc[0, "mean share of map energy on cells (0-1)"] == 0.61
     assert reports.per_model_table(reports.load_bench(wdir)).empty
     assert reports.report_is_current(reps["tiny_cnn"], reports.load_manifest("tiny_cnn", wdir))
+
+
+def test_set_order_puts_cnmc_test_first():
+    rep = {"sets": [{"key": k} for k in ("aria-original/test", "cnmc/val", "folder/test", "cnmc/train",
+                                         "aria-original/val", "cnmc/test", "cnmc-prelim/test")]}
+    assert reports.set_keys(rep) == ["cnmc/test", "cnmc-prelim/test", "aria-original/test", "folder/test",
+                                     "cnmc/val", "aria-original/val", "cnmc/train"]
+    # a report without role fields (older writer) still gets roles from the key
+    assert reports.set_label({"key": "cnmc/val"}) == "cnmc/val (validation, not a test set)"
+    assert reports.role_text({"key": "cnmc/test"}) == "test: reported only, never used to choose anything"
+
+
+def test_reference_label_names_its_source(app_weights):
+    ref = reports.load_reference(app_weights["weights_dir"])
+    assert reports.reference_label(ref) == ("The reference system's README figures (C-NMC 2019, unknown split, "
+                                            "ImageNet initialisation, 60 epochs); not measured here")
+    assert "unknown split" in reports.reference_label({})
+    table = reports.reference_table(ref)
+    assert list(table.columns) == ["model", "published train accuracy", "published validation accuracy"]
+
+
+def test_display_table_never_shows_none():
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["a", None], "balanced accuracy": [0.875, None], "ROC AUC": [0.9, 0.75],
+                       "cells": [12, None], "held": [True, False]})
+    shown, formats = reports.display_table(df, percent=["balanced accuracy"], decimals={"ROC AUC": 3},
+                                           units={"cells": "count"})
+    assert list(shown.columns) == ["model", "balanced accuracy (%)", "ROC AUC", "cells (count)", "held"]
+    assert shown.to_dict("list") == {"model": ["a", "n/a"], "balanced accuracy (%)": ["87.5%", "n/a"],
+                                     "ROC AUC": [0.9, 0.75], "cells (count)": ["12", "n/a"], "held": ["yes", "no"]}
+    assert formats == {"ROC AUC": "%.3f"}  # a complete numeric column stays numeric (sortable)
+    ys, texts = reports.bar_values([0.5, 0.0, None, float("nan")])
+    assert ys == [0.5, 0.0, 0.0, 0.0] and texts == ["50.0%", "0 (zero)", "n/a (undefined)", "n/a (undefined)"]
+    assert reports.human_name("predict_ms") == "predict, one image (ms)"
+    assert reports.human_name("x_img_s") == "x (images/s)"
 
 
 def test_confusion_and_misclassified_follow_the_threshold():
@@ -297,6 +577,34 @@ def test_confusion_and_misclassified_follow_the_threshold():
     assert reports.misclassified(s, 0.0)["true"].tolist() == ["HEM", "HEM"]
     one_class = {"images": [{"path": "a", "label": "all", "p_all": 0.9}]}
     assert np.isnan(reports.confusion_at(one_class, 0.5)["rates"][0]).all()
+    # cell level: every cell carries its image's label
+    cells = {"images": [{"path": "f1", "label": "all", "p_all": 0.6, "n_cells": 3, "cells": [0.9, 0.6, 0.3]},
+                        {"path": "f2", "label": "hem", "p_all": 0.55, "n_cells": 2, "cells": [0.8, 0.3]}]}
+    m = reports.confusion_at(cells, 0.5, "cells")
+    assert m["counts"].tolist() == [[1, 1], [1, 2]] and m["n"] == 5
+    assert reports.confusion_at(cells, 0.5)["counts"].tolist() == [[0, 1], [0, 1]]
+    wrong = reports.misclassified(cells, 0.5)
+    assert wrong.to_dict("records")[0] | {"confidence": 0} == {
+        "path": "f2", "true": "HEM", "predicted": "ALL", "p_all": 0.55, "threshold": 0.5, "cells": 2, "ALL cells": 1,
+        "group": "", "subclass": "", "part": "", "confidence": 0}
+    # the field rule: images of several cells are called against the field threshold, moved with the cell
+    # threshold by the validated offset (field 0.6 - cell 0.5); one-cell images take the cell threshold
+    rep = {"threshold": 0.5, "field_threshold": 0.6, "calibration": {"threshold": 0.5, "fitted": True}}
+    mixed = {"images": [{"path": "one", "label": "hem", "p_all": 0.55, "n_cells": 1, "cells": [0.55]},
+                        {"path": "many", "label": "hem", "p_all": 0.55, "n_cells": 2, "n_found": 2,
+                         "cells": [0.8, 0.3]},
+                        {"path": "many_all", "label": "all", "p_all": 0.62, "n_cells": 3, "n_found": 3,
+                         "cells": [0.7, 0.6, 0.56]}]}
+    assert reports.image_thresholds(rep, mixed, 0.5) == pytest.approx([0.5, 0.6, 0.6])
+    assert reports.image_thresholds(rep, mixed, 0.3) == pytest.approx([0.3, 0.4, 0.4])
+    assert reports.image_thresholds(None, mixed, 0.5).tolist() == [0.5] * 3
+    assert reports.confusion_at(mixed, 0.5, "images", rep)["counts"].tolist() == [[1, 1], [0, 1]]
+    assert reports.confusion_at(mixed, 0.5, "images")["counts"].tolist() == [[0, 2], [0, 1]]
+    wrong = reports.misclassified(mixed, 0.5, rep)
+    assert list(wrong["path"]) == ["one"] and wrong.loc[0, "threshold"] == 0.5
+    assert reports.threshold_text(rep, "images") == "0.50 one cell, 0.60 several"
+    assert reports.threshold_text(rep, "cells") == "0.50" and reports.threshold_text(rep, "images", 0.3) == (
+        "0.30 one cell, 0.40 several")
 
 
 def test_resolve_image(tmp_path, monkeypatch):
@@ -319,7 +627,7 @@ def test_unreadable_files_raise_readable_errors(tmp_path):
     (tmp_path / "y.report.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(LeukemiaCoreError, match="unreadable JSON"):
         reports.load_report("x", tmp_path)
-    with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/1 report"):
+    with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/2 report"):
         reports.load_report("y", tmp_path)
     reps, problems = reports.load_reports(["x", "y", "absent"], tmp_path)
     assert reps == {} and len(problems) == 2
