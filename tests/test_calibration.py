@@ -287,3 +287,54 @@ def test_fit_field_threshold_hand_made():
     y = np.array([0] * 8 + [1] + [0, 1])
     t, ba = fit_field_threshold(p, y, np.array(["a"] * 9 + ["b"] * 2))
     assert (t, ba) == (0.51, 1.0)
+
+
+def test_ece_bin_edges():
+    # p = 1 falls in the last bin (not outside every bin): a wrong call at 1.0 is an error of 1
+    assert ece(np.array([0]), np.array([1.0])) == 1.0
+    # 0.85 and 0.95 are in bins 8 and 9, not one: 0.5 x 0.15 + 0.5 x 0.95 (one bin would give 0.4)
+    assert ece(np.array([1, 0]), np.array([0.85, 0.95])) == pytest.approx(0.55)
+    assert [b["bin"] for b in reliability(np.array([1, 0]), np.array([0.85, 1.0]))] == [[0.8, 0.9], [0.9, 1.0]]
+
+
+def test_raw_threshold_for_a_below_one_and_refer_dtype():
+    cal = Calibration(a=0.5, b=0.2, fitted=True)
+    # logit(r) = (logit(0.3) - 0.2) / 0.5
+    assert cal.raw_threshold(0.3) == pytest.approx(float(sigmoid((np.log(0.3 / 0.7) - 0.2) / 0.5)))
+    assert cal.apply(np.array(cal.raw_threshold(0.3))) == pytest.approx(0.3)
+    assert Calibration(threshold=0.5).refer(np.array([0.5])).dtype == bool
+
+
+def test_fit_calibration_weighs_datasets_equally():
+    # the cells of the first test plus a small second dataset: weighted by dataset, the 3 cells of b
+    # count as much as the 14 of a, which moves every fitted figure
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1])
+    p_raw = np.array([0.05, 0.1, 0.15, 0.2, 0.4, 0.45, 0.5, 0.55, 0.6, 0.8, 0.85, 0.9, 0.92, 0.95, 0.3, 0.7, 0.35])
+    ds = np.array(["a"] * 14 + ["b"] * 3)
+    cal = fit_calibration(p_raw, y, ds)
+    w = balanced_weights(y, ds)
+    assert (cal.a, cal.b) == pytest.approx((2.6007, 0.9324), abs=1e-3)
+    assert (cal.threshold, cal.refer_half_width) == (0.22, 0.0)
+    assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(11 / 12)
+    assert cal.info["ece_before"] == pytest.approx(ece(y, p_raw, w)) == pytest.approx(0.1025)
+    assert cal.info["ece_after"] == pytest.approx(ece(y, cal.apply(p_raw), w))
+    assert cal.info["reliability_before"] == reliability(y, p_raw, w)
+    # the same cells as one dataset
+    one = fit_calibration(p_raw, y, np.zeros(17, int))
+    assert (one.threshold, one.refer_half_width) == (0.19, 0.15) and one.info["refer_reached"] is False
+
+
+def test_fit_calibration_of_one_class_has_no_balanced_accuracy():
+    cal = fit_calibration(np.array([0.2, 0.4, 0.6]), np.array([0, 0, 0]), np.zeros(3, int))
+    assert cal.info["balanced_accuracy_at_threshold"] == 0.0 and cal.threshold == 0.05
+    assert cal.info["balanced_accuracy_outside_refer_band"] == 0.0 and cal.info["refer_reached"] is False
+
+
+def test_fit_field_threshold_weights_and_grid():
+    # a: 10 HEM at 0.2, 10 ALL at 0.4; b: HEM at 0.45, ALL at 0.8. Cuts in (0.2, 0.4] miss b's HEM,
+    # half the HEM weight when datasets weigh equally: (0.5 + 1) / 2 = 0.75 (by cells it would be 0.95)
+    p = np.array([0.2] * 10 + [0.4] * 10 + [0.45, 0.8])
+    y = np.array([0] * 10 + [1] * 10 + [0, 1])
+    assert fit_field_threshold(p, y, np.array(["a"] * 20 + ["b"] * 2)) == (0.21, 0.75)
+    # the grid ends at 0.98: a cut at 0.99 is not tried
+    assert fit_field_threshold(np.array([0.1, 0.985, 0.99, 0.995]), np.array([0, 0, 1, 1]), np.zeros(4)) == (0.11, 0.75)

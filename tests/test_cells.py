@@ -507,3 +507,35 @@ def test_segmented_on_black_thresholds():
     img[1, 0] = 0
     assert is_segmented_on_black(img)
     assert violet_excess(np.zeros((2, 2, 3), np.uint8)).dtype == np.float32
+
+
+def test_check_aria_sums_fields_per_subclass(aria_tree):
+    from leukemia_core.cells.check import check_aria, run_cells_check
+    # the test role by default: two fields per subclass, each the val field's twin (see above)
+    r = check_aria(aria_tree)
+    assert (r["role"], r["n_fields"], r["found"], r["reference"], r["matched"]) == ("test", 8, 76, 60, 44)
+    assert r["per_subclass"]["Pre"] == {"found": 54, "reference": 50, "matched": 34, "recall": 0.68,
+                                        "precision": pytest.approx(34 / 54)}
+    assert r["per_subclass"]["Pro"] == {"found": 10, "reference": 0, "matched": 0, "recall": None, "precision": 0.0}
+    assert run_cells_check(aria_tree, None, limit=1)["aria"]["role"] == "test"
+
+
+def test_check_aria_with_nothing_found_or_no_reference(tmp_path):
+    from leukemia_core.cells.check import check_aria
+    # Benign: a blank field whose Segmented twin holds one cell; Early: blank and empty
+    for sub, prefix, seg_cell in (("Benign", "WBC-Benign", True), ("Early", "WBC-Malignant-Early", False)):
+        (tmp_path / "Original" / sub).mkdir(parents=True)
+        (tmp_path / "Segmented" / sub).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "Original" / sub / f"{prefix}-001.png"), np.full((224, 224, 3), 235, np.uint8))
+        seg = np.zeros((224, 224, 3), np.uint8)
+        if seg_cell:
+            seg[50:80, 50:80] = 200
+        cv2.imwrite(str(tmp_path / "Segmented" / sub / f"{prefix}-001.png"), seg)
+    r = check_aria(tmp_path, "train")
+    assert (r["n_fields"], r["found"], r["reference"], r["matched"]) == (2, 0, 1, 0)
+    assert r["recall"] == 0.0 and r["precision"] is None
+    assert r["per_subclass"] == {
+        "Benign": {"found": 0, "reference": 1, "matched": 0, "recall": 0.0, "precision": None},
+        "Early": {"found": 0, "reference": 0, "matched": 0, "recall": None, "precision": None}}
+    r = check_aria(tmp_path, "train", limit=1)
+    assert r["n_fields"] == 1

@@ -82,6 +82,9 @@ def test_cell_rows_hand_computed():
     # another threshold moves the calls and the band
     assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.5)] == [("HEM", False), ("HEM", True),
                                                                          ("ALL", False)]
+    # the band moves with the threshold given, not the calibration's own (0.5): 0.7 +- 0.1 holds none
+    assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.7)] == [("HEM", False), ("HEM", False),
+                                                                         ("ALL", False)]
 
 
 def test_cell_rows_of_an_error_row_is_empty():

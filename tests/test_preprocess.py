@@ -288,10 +288,12 @@ def test_pad_to_square_fill_is_the_median_of_the_four_edges():
     assert (out[1:6] == img).all()
     tall = pad_to_square(np.ascontiguousarray(img.transpose(1, 0, 2)))
     assert (tall[:, 1:6] == img.transpose(1, 0, 2)).all()
-    wide = np.zeros((3, 9, 3), np.uint8)
-    wide[:] = 7
+    wide = np.full((3, 9, 3), 7, np.uint8)
+    wide[1] = 200  # border median 7 (20 of 22 border pixels); the middle row lands on row (9 - 3) // 2 + 1 = 4
     out = pad_to_square(wide)
-    assert (out[3:6] == 7).all() and out.shape == (9, 9, 3)  # (9 - 3) // 2 = 3 rows above
+    assert out.shape == (9, 9, 3) and out[:, :, 0].tolist() == [[7] * 9] * 4 + [[200] * 9] + [[7] * 9] * 4
+    tall = pad_to_square(np.ascontiguousarray(wide.transpose(1, 0, 2)))
+    assert (tall[:, 4] == 200).all() and (tall[:, 3] == 7).all() and (tall[:, 5] == 7).all()
     sq = np.zeros((4, 4, 3), np.uint8)
     assert pad_to_square(sq) is sq
 
@@ -308,16 +310,17 @@ def _spy_bilateral(monkeypatch):
     return shapes
 
 
+@pytest.mark.parametrize("last", ["red", "blue"])
 @pytest.mark.parametrize("box", [(40, 30, 10, 10), (0, 0, 7, 5), (90, 93, 10, 7), (0, 50, 100, 3), (45, 0, 3, 100)])
-def test_denoise_on_black_equals_the_full_filter_bit_for_bit(box, monkeypatch):
+def test_denoise_on_black_equals_the_full_filter_bit_for_bit(box, last, monkeypatch):
     # dark noisy content (the filter spreads it into the black around it) in a box, black elsewhere;
-    # the box's last pixel in a row has only red, so the byte box ends on a pixel's first byte
+    # the box's last pixel in a row has only red (or only blue), so the byte box ends on a pixel's
+    # first (or last) byte
     from leukemia_core.preprocess import _bilateral
     y, x, h, w = box
     img = np.zeros((100, 100, 3), np.uint8)
     img[y:y + h, x:x + w] = np.random.default_rng(sum(box)).integers(0, 60, (h, w, 3))
-    img[y:y + h, x + w - 1, 1:] = 0
-    img[y:y + h, x + w - 1, 0] = 50
+    img[y:y + h, x + w - 1] = (50, 0, 0) if last == "red" else (0, 0, 50)
     full = _bilateral(img)
     assert (full[img.max(axis=2) == 0] > 0).any()  # the filter does reach into the black
     shapes = _spy_bilateral(monkeypatch)
@@ -370,7 +373,7 @@ def test_bilateral_settings():
 
 def test_prepare_shrinks_huge_images_by_area_before_filtering():
     import cv2
-    img = np.random.default_rng(4).integers(0, 256, (2048, 1500, 3)).astype(np.uint8)
+    img = np.random.default_rng(4).integers(0, 256, (2500, 1500, 3)).astype(np.uint8)  # by 2.44: area != linear
     out = prepare(img, 1024, noise_reduction=False)
     np.testing.assert_array_equal(out, cv2.resize(pad_to_square(img), (1024, 1024), interpolation=cv2.INTER_AREA))
     with pytest.raises(ValueError) as err:
