@@ -338,3 +338,7 @@ def test_fit_field_threshold_weights_and_grid():
     assert fit_field_threshold(p, y, np.array(["a"] * 20 + ["b"] * 2)) == (0.21, 0.75)
     # the grid ends at 0.98: a cut at 0.99 is not tried
     assert fit_field_threshold(np.array([0.1, 0.985, 0.99, 0.995]), np.array([0, 0, 1, 1]), np.zeros(4)) == (0.11, 0.75)
+
+
+def test_fit_field_threshold_of_one_class_scores_zero():
+    assert fit_field_threshold(np.array([0.3, 0.6]), np.array([1, 1]), np.zeros(2)) == (0.02, 0.0)
