@@ -143,11 +143,11 @@ def test_browser_end_to_end(server, shots):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    sample = next(s for s in list_samples() if s.dataset == "C-NMC 2019")
+    sample = next(s for s in list_samples() if s.path.name == "WBC-Malignant-Pro-660.jpg")  # an Aria field
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
             requests: list[str] = []
             page.on("request", lambda request: requests.append(request.url))
             page.on("websocket", lambda ws: requests.append(ws.url))
@@ -155,16 +155,34 @@ def test_browser_end_to_end(server, shots):
             page.get_by_role("heading", name="Classify cells").wait_for(timeout=WAIT_MS)
             assert page.get_by_text("Not a diagnostic device").first.is_visible()
             page.locator('input[type="file"]').set_input_files(str(sample.path))
-            verdict = page.get_by_text(re.compile(r"\(P\(ALL\) = [01]\.\d{3}, model " + MODEL + r"\)"))
+            verdict = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\) [01]\.\d{2}, image threshold"))
             verdict.wait_for(timeout=WAIT_MS)
             _idle(page)
-            assert verdict.locator("strong").inner_text() in ("ALL", "HEM")
+            assert re.search(r"\d+ white cell\(s\) found", verdict.inner_text())
+            n_cells = int(re.search(r"(\d+) white cell", verdict.inner_text()).group(1))
+            assert n_cells >= 2  # a smear field holds several white cells
+            page.get_by_text("Found white cells, numbered").wait_for(timeout=WAIT_MS)
             images = page.locator('[data-testid="stImage"] img')
-            assert images.count() == 2
-            page.get_by_text(f"Grad-CAM overlay, {MODEL}").wait_for(timeout=WAIT_MS)
-            assert images.nth(1).evaluate("img => img.complete && img.naturalWidth > 0")
-            assert page.get_by_text(sample.path.name).first.is_visible()
+            # outlined field, original, one crop per cell, the colour bar
+            assert images.count() == 2 + n_cells + 1
+            assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+                       for i in range(images.count()))
+            assert page.get_by_text("cell 1:").first.is_visible()
+            names = page.get_by_text(sample.path.name, exact=True)
+            assert any(names.nth(i).is_visible() for i in range(names.count()))
             _shot(page, shots / "classify.png")
+
+            page.get_by_text("Prepare case report").click()
+            page.get_by_text("Download case report").wait_for(timeout=WAIT_MS)
+            with page.expect_download() as download:
+                page.get_by_text("Download case report").click()
+            report = Path(download.value.path()).read_text()
+            assert "Not a diagnostic device" in report and sample.path.name in report
+            assert "http://" not in report and "https://" not in report
+            report_page = browser.new_page(viewport={"width": 1000, "height": 1300})
+            report_page.set_content(report)
+            report_page.screenshot(path=str(shots / "case_report.png"))
+            report_page.close()
 
             _go(page, "Model comparison", "Model comparison")
             page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
@@ -185,7 +203,7 @@ def test_browser_end_to_end(server, shots):
                                       ".concat([...document.querySelectorAll('[src]')].map(e => e.src))")
         finally:
             browser.close()
-    for name in ("classify", "comparison", "validation", "about"):
+    for name in ("classify", "case_report", "comparison", "validation", "about"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
     assert any(u.startswith(server) for u in requests)  # the recording works
     assert _outside(requests) == [], "requests that left the machine"
