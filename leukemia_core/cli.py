@@ -167,7 +167,8 @@ def cmd_evaluate(args) -> int:
 def cmd_baseline(args) -> int:
     from .baseline import run_baseline
 
-    report = run_baseline(args.data, Path(args.out), exclude_parts=args.exclude_part or [],
+    report = run_baseline(args.data, Path(args.out),
+                          exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
                           threshold=args.threshold, cache_dir=args.cache_dir)
     _print_report(report)
     print(f"report -> {args.out}")
