@@ -269,9 +269,12 @@ def cmd_cam_check(args) -> int:
     result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
                            limit=args.limit, cache_dir=args.cache_dir or None)
     for name, r in result["models"].items():
+        if r["mean_energy_on_cells"] is None:
+            print(f"{name:<16} every map was flat ({r['n_flat_maps']} cells): nothing to measure")
+            continue
         print(f"{name:<16} mean share of CAM energy on the cell: {r['mean_energy_on_cells']:.3f} "
-              f"(median {r['median_energy_on_cells']:.3f}, {r['n_cells']} test cells; the cell covers "
-              f"{r['mask_area_mean']:.3f} of the crop)")
+              f"(median {r['median_energy_on_cells']:.3f}, {r['n_cells']} test cells, {r['n_flat_maps']} flat "
+              f"maps; the cell covers {r['mask_area_mean']:.3f} of the crop)")
     print(f"-> {args.out}")
     return 0
 
