@@ -1,4 +1,5 @@
-"""Training options: resume after an interruption, a weights-file init with head-then-fine-tune, strategies."""
+"""Training options: resume after an interruption, a weights-file init with head-then-fine-tune,
+--init-from, and the score that chooses the epoch."""
 
 import json
 import shutil
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from leukemia_core.train import TrainConfig, get_strategy, train
+import numpy as np
+
+from leukemia_core.train import TrainConfig, train, validation_score
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +66,31 @@ def test_weights_file_init_trains_head_then_fine_tunes(tmp_path, samples, traine
     assert manifest["init"] == str(init)
 
 
-def test_strategies():
-    assert get_strategy("default").num_replicas_in_sync == 1
-    assert get_strategy("mirrored").num_replicas_in_sync >= 1
-    with pytest.raises(ValueError, match="mirrored"):
-        get_strategy("tpu-pod")
+def test_init_from_loads_matching_arrays_and_records_the_file(tmp_path, samples, trained_tiny):
+    from leukemia_core.models import create_model
+    from leukemia_core.weights import load_matching_weights, sha256_of
+
+    init = trained_tiny["weights_dir"] / "tiny_cnn.weights.npz"
+    model = create_model("tiny_cnn", 32)
+    assert load_matching_weights(model, init) == (len(model.weights), len(model.weights))
+    with np.load(init) as z:
+        assert np.array_equal(model.weights[0].numpy(), z["w00000"].astype(np.float32))
+    effnet = create_model("efficientnet_b0", 32)
+    # only what matches by name and shape is loaded: of tiny_cnn, just the 2-class logits bias
+    assert load_matching_weights(effnet, init)[0] == 1
+    data = _data(tmp_path, samples)
+    cfg = TrainConfig(model="tiny_cnn", data=[str(data)], epochs=1, batch_size=4, init_from=str(init),
+                      steps_per_epoch=2, run_dir=str(tmp_path / "run"), weights_dir=str(tmp_path / "w"),
+                      cache_dir=None, verbose=0)
+    manifest = train(cfg)
+    assert manifest["init_from"] == {"file": "tiny_cnn.weights.npz", "sha256": sha256_of(init)}
+
+
+def test_epoch_score_weights_datasets_by_the_square_root_of_their_cells():
+    # dataset a: 100 cells, AUC 1.0; dataset b: 4 cells, AUC 0.0 -> (10 * 1 + 2 * 0) / 12
+    y = np.array([0] * 50 + [1] * 50 + [0, 0, 1, 1])
+    p = np.concatenate([np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50), [0.9, 0.8, 0.2, 0.1]])
+    ds = np.array(["a"] * 100 + ["b"] * 4)
+    out = validation_score(y, p, ds)
+    assert out["val_a_auc"] == 1.0 and out["val_b_auc"] == 0.0
+    assert out["val_score"] == pytest.approx(10 / 12)
