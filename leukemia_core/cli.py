@@ -179,7 +179,6 @@ def cmd_predict(args) -> int:
     from .explain import Explainer, heatmap_on_image, overlay
     from .inference import Predictor, cell_rows, default_weights_dir, expand_paths, load_model, predict_files
     from .models import get_spec, list_models
-    from .reports import display_copy
     from .weights import read_manifest
 
     names = list_models() if args.model == ["all"] else args.model

@@ -32,7 +32,12 @@ def _load_one(path: Path, size: int, noise_reduction: bool):
 
 
 def _cache_key(records: Sequence[Record], size: int, noise_reduction: bool) -> str:
-    h = hashlib.sha1(f"{size}|{noise_reduction}|v1".encode())
+    return files_key(records, f"{size}|{noise_reduction}|v1")
+
+
+def files_key(records: Sequence[Record], settings: str) -> str:
+    """A short cache key for ``settings`` applied to these files (path, size and mtime of each)."""
+    h = hashlib.sha1(settings.encode())
     for r in records:
         st = r.path.stat()
         h.update(f"{r.path.resolve()}|{st.st_size}|{int(st.st_mtime)}\n".encode())

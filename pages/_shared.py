@@ -253,3 +253,14 @@ def show_summary(table, key: str, static: bool = True) -> None:
 
     show_table(summary_table(table), key=key, static=static, percent=SUMMARY_PERCENT,
                decimals={"ROC AUC": 3}, units=SUMMARY_UNITS, help=SUMMARY_HELP)
+
+
+def show_calibration_table(reports: dict, key: str) -> None:
+    """The calibration table (threshold, field threshold, refer band, ECE) of the given reports."""
+    from leukemia_core.reports import calibration_table
+
+    show_table(calibration_table(reports), key=key, static=True,
+               percent=["balanced accuracy at threshold", "refer share"],
+               decimals={"threshold": 2, "ECE before": 3, "ECE after": 3},
+               units={"threshold": "P(ALL)", "field threshold": "P(ALL)", "refer band": "P(ALL)",
+                      "ECE before": "0-1", "ECE after": "0-1", "validation cells": "count"})

@@ -4,11 +4,11 @@ import streamlit as st
 
 from leukemia_core.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
-from leukemia_core.reports import (BASELINE, LEVEL_NAMES, app_models, calibration_table, load_manifest,
+from leukemia_core.reports import (BASELINE, LEVEL_NAMES, app_models, load_manifest,
                                    load_reference, load_report, load_reports, metrics_table, model_facts,
                                    reference_label, reference_table, report_names, report_path, set_sort_key,
                                    training_data_table, weights_dir)
-from pages._shared import pct, safe_load, show_missing, show_table
+from pages._shared import pct, safe_load, show_calibration_table, show_missing, show_table
 
 
 def _intended_use() -> None:
@@ -88,12 +88,7 @@ def _calibration(models: list[str], wdir) -> None:
     if not reps:
         st.info("No evaluation report yet, so no calibration to show.")
         return
-    show_table(calibration_table(reps), key="about_calibration_table", static=True,
-               percent=["balanced accuracy at threshold", "refer share"],
-               decimals={"threshold": 2, "ECE before": 3, "ECE after": 3},
-               units={"threshold": "P(ALL)", "field threshold": "P(ALL)", "refer band": "P(ALL)",
-                      "ECE before": "0-1", "ECE after": "0-1",
-                      "validation cells": "count"})
+    show_calibration_table(reps, key="about_calibration_table")
 
 
 def _models(models: list[str], wdir) -> None:

@@ -7,14 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from leukemia_core.reports import (BASELINE, LEVEL_NAMES, ROLE_NAMES, accuracy_by_role,
-                                   all_set_keys, app_models, bar_values, calibration_of, calibration_table,
+                                   all_set_keys, app_models, bar_values, calibration_of,
                                    datasets_of, first_set, human_columns, load_bench, load_cam_check,
                                    load_history, load_reference, load_reports, metrics_table, model_facts,
                                    per_model_table, reference_label, reference_table, report_names, report_path,
                                    role_of, role_text,
                                    roc_curves, set_caption, set_label, sets_table, weights_dir)
-from pages._shared import (PLOT_CONFIG, plain, reliability_chart, role_caption, safe_load, show_error,
-                           show_missing, show_summary, show_table)
+from pages._shared import (PLOT_CONFIG, plain, reliability_chart, role_caption, safe_load, show_calibration_table,
+                           show_error, show_missing, show_summary, show_table)
 
 ROLE_COLOURS = {"test": "#4f9d69", "validation": "#e07b39", "training": "#1f5f8b", "unsplit": "#888888",
                 "published train": "#1f5f8b", "published validation": "#e07b39"}
@@ -96,12 +96,7 @@ def _calibration(reports: dict) -> None:
                "ECE: expected calibration error (10 bins, each dataset and class weighted equally; 0 = "
                "perfect). Cells whose calibrated P(ALL) falls inside the refer band are marked for a person "
                "to look at.")
-    show_table(calibration_table(reports), key="comparison_calibration_table", static=True,
-               percent=["balanced accuracy at threshold", "refer share"],
-               decimals={"threshold": 2, "ECE before": 3, "ECE after": 3},
-               units={"threshold": "P(ALL)", "field threshold": "P(ALL)", "refer band": "P(ALL)",
-                      "ECE before": "0-1", "ECE after": "0-1",
-                      "validation cells": "count"})
+    show_calibration_table(reports, key="comparison_calibration_table")
     if not calibrated:
         st.info("No model has a calibration yet: evaluate writes one from the validation cells.")
         return

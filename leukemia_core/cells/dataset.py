@@ -9,7 +9,6 @@ leakage check on images covers cells too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from ..datasets import Record
 from ..errors import ImageReadError
 from ..images import read_image
+from ..pipeline import files_key
 from .crop import CELL_SHARE, crop_cell
 from .finder import find_cells
 
@@ -72,11 +72,7 @@ def _cells_of(record: Record, size: int, share: float):
 
 
 def _cache_key(records: Sequence[Record], size: int, share: float) -> str:
-    h = hashlib.sha1(f"{CELLS_VERSION}|{size}|{share}".encode())
-    for r in records:
-        st = r.path.stat()
-        h.update(f"{r.path.resolve()}|{st.st_size}|{int(st.st_mtime)}\n".encode())
-    return h.hexdigest()[:20]
+    return files_key(records, f"{CELLS_VERSION}|{size}|{share}")
 
 
 def extract_cells(records: Sequence[Record], size: int, share: float = CELL_SHARE,
