@@ -17,7 +17,7 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
                    menu_items={"About": "Research and education use only; not a diagnostic device."})
 
 from leukemia_core.inference import weights_status  # noqa: E402
-from leukemia_core.reports import app_models, default_model, weights_dir  # noqa: E402
+from leukemia_core.reports.files import app_models, default_model, weights_dir  # noqa: E402
 from pages._shared import warm_up  # noqa: E402
 
 # Load the model in the background while the first page renders (TensorFlow takes seconds to import).

@@ -92,7 +92,7 @@ def _set_row(m: str, r: dict, s: dict) -> str:
 
 
 def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
-    from .reports import set_sort_key
+    from .reports.sets import set_sort_key
 
     keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if _role(s) == role},
                   key=set_sort_key)
@@ -134,13 +134,13 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
 
 
 def _role_text(s: dict) -> str:
-    from .reports import role_text
+    from .reports.sets import role_text
 
     return role_text(s)
 
 
 def _reference_label(ref: dict) -> str:
-    from .reports import reference_label
+    from .reports.scores import reference_label
 
     return reference_label(ref)
 

@@ -12,7 +12,7 @@ import re
 import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
-from leukemia_core.reports import app_models, default_model, how_to_make, missing_what, weights_dir
+from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what, weights_dir
 
 #: Session-state keys of the sidebar widgets (set in app.py).
 MODEL_KEY = "app_model"
@@ -46,7 +46,7 @@ def threshold() -> float | None:
 
 def weights_sha(name: str) -> str:
     """The sha256 the model's manifest records ("" when there is no readable manifest)."""
-    from leukemia_core.reports import load_manifest
+    from leukemia_core.reports.files import load_manifest
 
     try:
         man = load_manifest(name) or {}
@@ -71,7 +71,7 @@ def _predictor(name: str, wdir: str, sha: str):
 
 @st.cache_resource(show_spinner="Preparing the class-activation maps ...", max_entries=24)
 def _explainer(name: str, wdir: str, sha: str, method: str):
-    from leukemia_core.reports import make_explainer
+    from leukemia_core.reports.classify import make_explainer
 
     return make_explainer(_load(name, wdir, sha), method)
 
@@ -136,7 +136,7 @@ def show_table(df, percent=(), decimals=None, units=None, key: str | None = None
     text); else ``st.dataframe``, sortable by value, with each column sized to its content.
     ``help``: a tooltip per column (original name).
     """
-    from leukemia_core.reports import display_table, shown_name
+    from leukemia_core.reports.display import display_table, shown_name
 
     dec = dict(decimals or {})
     dec.update({c: 3 for c in decimals3})
@@ -165,7 +165,7 @@ def effective_threshold(report: dict) -> float:
 
 def role_caption(report_set: dict, what: str = "") -> None:
     """A caption naming a figure's set and its role (validation: not a test set)."""
-    from leukemia_core.reports import role_text
+    from leukemia_core.reports.sets import role_text
 
     lead = f"{what} on " if what else ""
     st.caption(f"{lead}{plain(report_set['key'])}, {plain(role_text(report_set))}.")
@@ -209,7 +209,7 @@ def reliability_chart(report: dict, name: str, key: str) -> bool:
     with the threshold and the refer band; False (nothing drawn) when the model is not calibrated."""
     import plotly.graph_objects as go
 
-    from leukemia_core.reports import calibration_of, refer_band, reliability_frame
+    from leukemia_core.reports.thresholds import calibration_of, refer_band, reliability_frame
 
     cal = calibration_of(report)
     bins = reliability_frame({name: report})
@@ -249,7 +249,7 @@ SUMMARY_UNITS = {"scored": "count", "ROC AUC": "0-1", "threshold": "P(ALL)"}
 
 def show_summary(table, key: str, static: bool = True) -> None:
     """A :func:`~leukemia_core.reports.metrics_table`'s summary columns, short names with tooltips."""
-    from leukemia_core.reports import SUMMARY_HELP, summary_table
+    from leukemia_core.reports.scores import SUMMARY_HELP, summary_table
 
     show_table(summary_table(table), key=key, static=static, percent=SUMMARY_PERCENT,
                decimals={"ROC AUC": 3}, units=SUMMARY_UNITS, help=SUMMARY_HELP)
@@ -257,7 +257,7 @@ def show_summary(table, key: str, static: bool = True) -> None:
 
 def show_calibration_table(reports: dict, key: str) -> None:
     """The calibration table (threshold, field threshold, refer band, ECE) of the given reports."""
-    from leukemia_core.reports import calibration_table
+    from leukemia_core.reports.thresholds import calibration_table
 
     show_table(calibration_table(reports), key=key, static=True,
                percent=["balanced accuracy at threshold", "refer share"],

@@ -4,10 +4,11 @@ import streamlit as st
 
 from leukemia_core.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
-from leukemia_core.reports import (BASELINE, LEVEL_NAMES, app_models, load_manifest,
-                                   load_reference, load_report, load_reports, metrics_table, model_facts,
-                                   reference_label, reference_table, report_names, report_path, set_sort_key,
-                                   training_data_table, weights_dir)
+from leukemia_core.reports.facts import model_facts, training_data_table
+from leukemia_core.reports.files import (BASELINE, app_models, load_manifest, load_reference, load_report, load_reports,
+                                         report_names, report_path, weights_dir)
+from leukemia_core.reports.scores import metrics_table, reference_label, reference_table
+from leukemia_core.reports.sets import LEVEL_NAMES, set_sort_key
 from pages._shared import pct, safe_load, show_calibration_table, show_missing, show_table
 
 

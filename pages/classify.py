@@ -11,8 +11,9 @@ from leukemia_core.images import IMAGE_SUFFIXES
 from leukemia_core.inference import weights_status
 from leukemia_core.casereport import ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.cells.draw import draw_cells
-from leukemia_core.reports import (CAM_METHOD_NAMES, ImageInput, app_models, decode, display_copy, load_manifest,
-                                   load_report, weights_dir)
+from leukemia_core.reports.classify import CAM_METHOD_NAMES
+from leukemia_core.reports.files import app_models, load_manifest, load_report, weights_dir
+from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, read_cells, results_table, summary_row
 from pages._shared import model_tools, plain, selected_model, show_error, show_missing, threshold, weights_sha

@@ -6,13 +6,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from leukemia_core.reports import (BASELINE, LEVEL_NAMES, ROLE_NAMES, accuracy_by_role,
-                                   all_set_keys, app_models, bar_values, calibration_of,
-                                   datasets_of, first_set, human_columns, load_bench, load_cam_check,
-                                   load_history, load_reference, load_reports, metrics_table, model_facts,
-                                   per_model_table, reference_label, reference_table, report_names, report_path,
-                                   role_of, role_text,
-                                   roc_curves, set_caption, set_label, sets_table, weights_dir)
+from leukemia_core.reports.display import bar_values, human_columns
+from leukemia_core.reports.facts import model_facts, per_model_table
+from leukemia_core.reports.files import (BASELINE, app_models, load_bench, load_cam_check, load_history, load_reference,
+                                         load_reports, report_names, report_path, weights_dir)
+from leukemia_core.reports.scores import accuracy_by_role, metrics_table, reference_label, reference_table, roc_curves
+from leukemia_core.reports.sets import (LEVEL_NAMES, ROLE_NAMES, all_set_keys, datasets_of, first_set, role_of,
+                                        role_text, set_caption, set_label, sets_table)
+from leukemia_core.reports.thresholds import calibration_of
 from pages._shared import (PLOT_CONFIG, plain, reliability_chart, role_caption, safe_load, show_calibration_table,
                            show_error, show_missing, show_summary, show_table)
 

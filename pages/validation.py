@@ -13,10 +13,13 @@ from leukemia_core.explain import METHODS, overlay
 from leukemia_core.images import read_image
 from leukemia_core.inference import weights_status
 from leukemia_core.metrics import CLASS_NAMES
-from leukemia_core.reports import (BASELINE, CAM_METHOD_NAMES, LEVEL_NAMES, app_models, calibration_of, confusion_at,
-                                   data_hint, get_set, load_manifest, load_report, metrics_table, misclassified,
-                                   refer_band, report_is_current, report_names, report_path, resolve_image, role_of,
-                                   set_facts, set_keys, set_label, short_sha, threshold_text, weights_dir)
+from leukemia_core.reports.classify import CAM_METHOD_NAMES
+from leukemia_core.reports.dataset_images import data_hint, resolve_image
+from leukemia_core.reports.files import (BASELINE, app_models, load_manifest, load_report, report_is_current,
+                                         report_names, report_path, short_sha, weights_dir)
+from leukemia_core.reports.scores import confusion_at, metrics_table, misclassified
+from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
+from leukemia_core.reports.thresholds import calibration_of, refer_band, threshold_text
 from pages._shared import (PLOT_CONFIG, effective_threshold, model_tools, pct, plain, reliability_chart,
                            role_caption, safe_load, selected_model, show_error, show_missing, show_summary,
                            show_table, threshold)
@@ -96,7 +99,7 @@ def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
                "expected calibration error, 10 bins, each dataset and class weighted equally (0 = perfect).")
     half = float(cal.get("refer_half_width") or 0)
     if half > 0:
-        from leukemia_core.reports import labels_probs
+        from leukemia_core.reports.sets import labels_probs
 
         _, p = labels_probs(report_set, "cells")
         inside = int(np.sum((p >= thr - half) & (p <= thr + half))) if len(p) else 0
@@ -166,7 +169,7 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
                 c_img.caption(plain(str(exc)))
                 continue
             if tools is None:
-                from leukemia_core.reports import display_copy
+                from leukemia_core.reports.inputs import display_copy
 
                 c_img.image(display_copy(full), caption=label, width="stretch")
                 continue

@@ -10,8 +10,21 @@ import numpy as np
 import pytest
 from app_fixtures import APP, app_env, app_weights, empty_env, navigation_v2  # noqa: F401  (fixtures)
 
-from leukemia_core import reports
 from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.explain import heatmap_on_image
+from leukemia_core.reports.classify import results_csv, results_frame
+from leukemia_core.reports.dataset_images import data_hint, resolve_image
+from leukemia_core.reports.display import bar_values, display_table, human_columns, human_name
+from leukemia_core.reports.facts import model_facts, per_model_table
+from leukemia_core.reports.files import (app_models, default_model, load_bench, load_cam_check, load_history,
+                                         load_manifest, load_reference, load_report, load_reports, missing_message,
+                                         report_is_current, report_names)
+from leukemia_core.reports.inputs import ImageInput, decode, display_copy
+from leukemia_core.reports.scores import (accuracy_by_role, confusion_at, metrics_table, misclassified,
+                                          reference_label, reference_table, roc_curves)
+from leukemia_core.reports.sets import get_set, labels_probs, role_text, set_caption, set_keys, set_label, sets_table
+from leukemia_core.reports.thresholds import (calibration_table, image_thresholds, refer_band, reliability_frame,
+                                              threshold_text)
 from leukemia_core.samples import list_samples
 
 PAGES = ["pages/classify.py", "pages/comparison.py", "pages/validation.py", "pages/about.py"]
@@ -245,7 +258,7 @@ def test_comparison_page(app_env):
     assert set(metrics["model"]) == {"tiny_cnn", "colour_baseline"}
     assert set(metrics["level"]) >= {"cells", "images (fields)"}
     for name, rep in reps.items():
-        s = reports.get_set(rep, "folder/test")
+        s = get_set(rep, "folder/test")
         for level, field in (("cells", "cell_metrics"), ("images (fields)", "metrics")):
             row = metrics[(metrics["model"] == name) & (metrics["level"] == level)].iloc[0]
             assert _num(row["scored (count)"]) == s[field]["n"]
@@ -456,94 +469,94 @@ def test_pages_with_empty_weights_folder(empty_env):
 
 def test_app_models_from_environment(monkeypatch):
     monkeypatch.setenv("LEUKEMIA_APP_MODELS", "tiny_cnn, nonsense")
-    assert reports.app_models() == ["tiny_cnn"]
+    assert app_models() == ["tiny_cnn"]
     monkeypatch.delenv("LEUKEMIA_APP_MODELS")
-    models = reports.app_models()
+    models = app_models()
     assert "proposed" in models and "tiny_cnn" not in models
-    assert reports.default_model(models) == "proposed" and reports.default_model([]) is None
+    assert default_model(models) == "proposed" and default_model([]) is None
 
 
 def test_report_tables(app_weights):
     wdir = app_weights["weights_dir"]
-    names = reports.report_names(wdir, ["tiny_cnn"])
+    names = report_names(wdir, ["tiny_cnn"])
     assert names == ["tiny_cnn", "colour_baseline"]
-    reps, problems = reports.load_reports(names, wdir)
+    reps, problems = load_reports(names, wdir)
     assert not problems
-    test = reports.get_set(reps["tiny_cnn"], "folder/test")
+    test = get_set(reps["tiny_cnn"], "folder/test")
     assert test["role"] == "test" and test["held_out"]
-    table = reports.metrics_table(reps, "folder/test", levels=("cells", "images", "images, grayscale"))
+    table = metrics_table(reps, "folder/test", levels=("cells", "images", "images, grayscale"))
     assert list(zip(table["model"], table["level"])) == [
         ("tiny_cnn", "cells"), ("tiny_cnn", "images (fields)"), ("tiny_cnn", "images, grayscale crops"),
         ("colour_baseline", "cells"), ("colour_baseline", "images (fields)")]  # the baseline has no grayscale run
     for (name, level), field in zip(table[["model", "level"]].itertuples(index=False),
                                     ["cell_metrics", "metrics", "grayscale_metrics", "cell_metrics", "metrics"]):
-        m = reports.get_set(reps[name], "folder/test")[field]
+        m = get_set(reps[name], "folder/test")[field]
         row = table[(table["model"] == name) & (table["level"] == level)].iloc[0]
         assert row["scored"] == m["n"]
-        assert row["threshold"] == reports.threshold_text(reps[name], "cells" if level == "cells" else "images")
+        assert row["threshold"] == threshold_text(reps[name], "cells" if level == "cells" else "images")
         for col, key in (("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"),
                          ("sensitivity (ALL recall)", "sensitivity"), ("ROC AUC", "roc_auc")):
             assert (np.isnan(row[col]) if m[key] is None else row[col] == m[key]), (name, level, col)
     # the cell level scores every cell with its image's label
-    y, p = reports.labels_probs(test, "cells")
+    y, p = labels_probs(test, "cells")
     assert len(p) == test["n_cells"] == sum(len(i["cells"]) for i in test["images"])
     assert y.sum() == sum(len(i["cells"]) for i in test["images"] if i["label"] == "all")
-    assert reports.set_keys(reps["tiny_cnn"]) == ["folder/test", "folder/val", "folder/train"]
-    sets = reports.sets_table(reps)
+    assert set_keys(reps["tiny_cnn"]) == ["folder/test", "folder/val", "folder/train"]
+    sets = sets_table(reps)
     assert list(sets["set"]) == ["folder/test", "folder/val", "folder/train"]
     assert list(sets["role"]) == ["test", "validation", "training"]
     assert sets.loc[1, "used for"] == "validation: chose the epoch, calibrator, threshold and refer band (not a test set)"
-    assert "folder/test: test: reported only" in reports.set_caption(test) and "cells" in reports.set_caption(test)
-    ref = reports.load_reference(wdir)
-    acc = reports.accuracy_by_role(reps, "cnmc", ref)
-    assert len(acc) == 8 and set(acc["source"]) == {reports.reference_label(ref)}
+    assert "folder/test: test: reported only" in set_caption(test) and "cells" in set_caption(test)
+    ref = load_reference(wdir)
+    acc = accuracy_by_role(reps, "cnmc", ref)
+    assert len(acc) == 8 and set(acc["source"]) == {reference_label(ref)}
     assert set(acc["role"]) == {"published train", "published validation"}
-    acc = reports.accuracy_by_role(reps, "folder", level="cells", metric="balanced_accuracy")
+    acc = accuracy_by_role(reps, "folder", level="cells", metric="balanced_accuracy")
     assert list(acc["role"].unique()) == ["test", "validation", "training"]
     row = acc[(acc["model"] == "tiny_cnn") & (acc["role"] == "test")].iloc[0]
     assert row["value"] == test["cell_metrics"]["balanced_accuracy"] and row["scored"] == test["n_cells"]
-    assert reports.accuracy_by_role(reps, "cnmc", ref, metric="balanced_accuracy").empty  # published: accuracy only
+    assert accuracy_by_role(reps, "cnmc", ref, metric="balanced_accuracy").empty  # published: accuracy only
     for level in ("images", "cells"):
-        curves = reports.roc_curves(reps, "folder/test", level)
+        curves = roc_curves(reps, "folder/test", level)
         assert set(curves) == set(names)
         assert curves["tiny_cnn"]["auc"] == test["cell_metrics" if level == "cells" else "metrics"]["roc_auc"]
-    cal = reports.calibration_table(reps)
+    cal = calibration_table(reps)
     info = reps["tiny_cnn"]["calibration"]["info"]
     row = cal.iloc[0]
     assert row["model"] == "tiny_cnn"
     assert row["ECE before"] == info["ece_before"] and row["ECE after"] == info["ece_after"]
-    lo, hi = reports.refer_band(reps["tiny_cnn"])
+    lo, hi = refer_band(reps["tiny_cnn"])
     assert row["refer band"] == f"{lo:.2f}–{hi:.2f}" and row["threshold"] == reps["tiny_cnn"]["threshold"]
     assert cal.iloc[1]["refer band"] == "none" and np.isnan(cal.iloc[1]["ECE after"])
-    rel = reports.reliability_frame(reps)
+    rel = reliability_frame(reps)
     assert set(rel["model"]) == {"tiny_cnn"} and set(rel["stage"]) == {"before calibration", "after calibration"}
     assert rel["cells"].sum() == 2 * info["n_cells"]
-    hist = reports.load_history("tiny_cnn", wdir)
+    hist = load_history("tiny_cnn", wdir)
     assert list(hist["step"]) == list(range(1, len(hist) + 1)) and "val_score" in hist
-    facts = reports.model_facts(["tiny_cnn", "proposed"], wdir)
+    facts = model_facts(["tiny_cnn", "proposed"], wdir)
     assert list(facts["model"]) == ["tiny_cnn"] and facts.loc[0, "file size (MB)"] > 0
-    cam = reports.human_columns(reports.per_model_table(reports.load_cam_check(wdir)))
+    cam = human_columns(per_model_table(load_cam_check(wdir)))
     assert cam.loc[0, "mean share of map energy on cells (0-1)"] == 0.61
-    assert reports.per_model_table(reports.load_bench(wdir)).empty
-    assert reports.report_is_current(reps["tiny_cnn"], reports.load_manifest("tiny_cnn", wdir))
+    assert per_model_table(load_bench(wdir)).empty
+    assert report_is_current(reps["tiny_cnn"], load_manifest("tiny_cnn", wdir))
 
 
 def test_set_order_puts_cnmc_test_first():
     rep = {"sets": [{"key": k} for k in ("aria-original/test", "cnmc/val", "folder/test", "cnmc/train",
                                          "aria-original/val", "cnmc/test", "cnmc-prelim/test")]}
-    assert reports.set_keys(rep) == ["cnmc/test", "cnmc-prelim/test", "aria-original/test", "folder/test",
+    assert set_keys(rep) == ["cnmc/test", "cnmc-prelim/test", "aria-original/test", "folder/test",
                                      "cnmc/val", "aria-original/val", "cnmc/train"]
     # a report without role fields (older writer) still gets roles from the key
-    assert reports.set_label({"key": "cnmc/val"}) == "cnmc/val (validation, not a test set)"
-    assert reports.role_text({"key": "cnmc/test"}) == "test: reported only, never used to choose anything"
+    assert set_label({"key": "cnmc/val"}) == "cnmc/val (validation, not a test set)"
+    assert role_text({"key": "cnmc/test"}) == "test: reported only, never used to choose anything"
 
 
 def test_reference_label_names_its_source(app_weights):
-    ref = reports.load_reference(app_weights["weights_dir"])
-    assert reports.reference_label(ref) == ("The reference system's README figures (C-NMC 2019, unknown split, "
+    ref = load_reference(app_weights["weights_dir"])
+    assert reference_label(ref) == ("The reference system's README figures (C-NMC 2019, unknown split, "
                                             "ImageNet initialisation, 60 epochs); not measured here")
-    assert "unknown split" in reports.reference_label({})
-    table = reports.reference_table(ref)
+    assert "unknown split" in reference_label({})
+    table = reference_table(ref)
     assert list(table.columns) == ["model", "published train accuracy", "published validation accuracy"]
 
 
@@ -552,38 +565,38 @@ def test_display_table_never_shows_none():
 
     df = pd.DataFrame({"model": ["a", None], "balanced accuracy": [0.875, None], "ROC AUC": [0.9, 0.75],
                        "cells": [12, None], "held": [True, False]})
-    shown, formats = reports.display_table(df, percent=["balanced accuracy"], decimals={"ROC AUC": 3},
+    shown, formats = display_table(df, percent=["balanced accuracy"], decimals={"ROC AUC": 3},
                                            units={"cells": "count"})
     assert list(shown.columns) == ["model", "balanced accuracy (%)", "ROC AUC", "cells (count)", "held"]
     assert shown.to_dict("list") == {"model": ["a", "n/a"], "balanced accuracy (%)": ["87.5%", "n/a"],
                                      "ROC AUC": [0.9, 0.75], "cells (count)": ["12", "n/a"], "held": ["yes", "no"]}
     assert formats == {"ROC AUC": "%.3f"}  # a complete numeric column stays numeric (sortable)
-    ys, texts = reports.bar_values([0.5, 0.0, None, float("nan")])
+    ys, texts = bar_values([0.5, 0.0, None, float("nan")])
     assert ys == [0.5, 0.0, 0.0, 0.0] and texts == ["50.0%", "0 (zero)", "n/a (undefined)", "n/a (undefined)"]
-    assert reports.human_name("predict_ms") == "predict, one image (ms)"
-    assert reports.human_name("x_img_s") == "x (images/s)"
+    assert human_name("predict_ms") == "predict, one image (ms)"
+    assert human_name("x_img_s") == "x (images/s)"
 
 
 def test_confusion_and_misclassified_follow_the_threshold():
     s = {"images": [{"path": "a", "label": "all", "p_all": 0.9}, {"path": "b", "label": "all", "p_all": 0.3},
                     {"path": "c", "label": "hem", "p_all": 0.6}, {"path": "d", "label": "hem", "p_all": 0.1}]}
-    m = reports.confusion_at(s, 0.5)
+    m = confusion_at(s, 0.5)
     assert m["counts"].tolist() == [[1, 1], [1, 1]] and m["accuracy"] == 0.5
     assert np.allclose(m["rates"], 0.5)
-    m = reports.confusion_at(s, 0.25)
+    m = confusion_at(s, 0.25)
     assert m["counts"].tolist() == [[1, 1], [0, 2]]
-    wrong = reports.misclassified(s, 0.5)
+    wrong = misclassified(s, 0.5)
     assert list(wrong["path"]) == ["b", "c"] and list(wrong["predicted"]) == ["HEM", "ALL"]
-    assert reports.misclassified(s, 0.0)["true"].tolist() == ["HEM", "HEM"]
+    assert misclassified(s, 0.0)["true"].tolist() == ["HEM", "HEM"]
     one_class = {"images": [{"path": "a", "label": "all", "p_all": 0.9}]}
-    assert np.isnan(reports.confusion_at(one_class, 0.5)["rates"][0]).all()
+    assert np.isnan(confusion_at(one_class, 0.5)["rates"][0]).all()
     # cell level: every cell carries its image's label
     cells = {"images": [{"path": "f1", "label": "all", "p_all": 0.6, "n_cells": 3, "cells": [0.9, 0.6, 0.3]},
                         {"path": "f2", "label": "hem", "p_all": 0.55, "n_cells": 2, "cells": [0.8, 0.3]}]}
-    m = reports.confusion_at(cells, 0.5, "cells")
+    m = confusion_at(cells, 0.5, "cells")
     assert m["counts"].tolist() == [[1, 1], [1, 2]] and m["n"] == 5
-    assert reports.confusion_at(cells, 0.5)["counts"].tolist() == [[0, 1], [0, 1]]
-    wrong = reports.misclassified(cells, 0.5)
+    assert confusion_at(cells, 0.5)["counts"].tolist() == [[0, 1], [0, 1]]
+    wrong = misclassified(cells, 0.5)
     assert wrong.to_dict("records")[0] | {"confidence": 0} == {
         "path": "f2", "true": "HEM", "predicted": "ALL", "p_all": 0.55, "threshold": 0.5, "cells": 2, "ALL cells": 1,
         "group": "", "subclass": "", "part": "", "confidence": 0}
@@ -595,15 +608,15 @@ def test_confusion_and_misclassified_follow_the_threshold():
                          "cells": [0.8, 0.3]},
                         {"path": "many_all", "label": "all", "p_all": 0.62, "n_cells": 3, "n_found": 3,
                          "cells": [0.7, 0.6, 0.56]}]}
-    assert reports.image_thresholds(rep, mixed, 0.5) == pytest.approx([0.5, 0.6, 0.6])
-    assert reports.image_thresholds(rep, mixed, 0.3) == pytest.approx([0.3, 0.4, 0.4])
-    assert reports.image_thresholds(None, mixed, 0.5).tolist() == [0.5] * 3
-    assert reports.confusion_at(mixed, 0.5, "images", rep)["counts"].tolist() == [[1, 1], [0, 1]]
-    assert reports.confusion_at(mixed, 0.5, "images")["counts"].tolist() == [[0, 2], [0, 1]]
-    wrong = reports.misclassified(mixed, 0.5, rep)
+    assert image_thresholds(rep, mixed, 0.5) == pytest.approx([0.5, 0.6, 0.6])
+    assert image_thresholds(rep, mixed, 0.3) == pytest.approx([0.3, 0.4, 0.4])
+    assert image_thresholds(None, mixed, 0.5).tolist() == [0.5] * 3
+    assert confusion_at(mixed, 0.5, "images", rep)["counts"].tolist() == [[1, 1], [0, 1]]
+    assert confusion_at(mixed, 0.5, "images")["counts"].tolist() == [[0, 2], [0, 1]]
+    wrong = misclassified(mixed, 0.5, rep)
     assert list(wrong["path"]) == ["one"] and wrong.loc[0, "threshold"] == 0.5
-    assert reports.threshold_text(rep, "images") == "0.50 one cell, 0.60 several"
-    assert reports.threshold_text(rep, "cells") == "0.50" and reports.threshold_text(rep, "images", 0.3) == (
+    assert threshold_text(rep, "images") == "0.50 one cell, 0.60 several"
+    assert threshold_text(rep, "cells") == "0.50" and threshold_text(rep, "images", 0.3) == (
         "0.30 one cell, 0.40 several")
 
 
@@ -613,45 +626,45 @@ def test_resolve_image(tmp_path, monkeypatch):
     (data / "UID_1_1_1_all.bmp").write_bytes(b"x")
     stored = "../shared/data/cnmc2019/training_data/fold_2/all/UID_1_1_1_all.bmp"
     monkeypatch.delenv("LEUKEMIA_DATA", raising=False)
-    assert reports.resolve_image("/definitely/not/here.bmp") is None
+    assert resolve_image("/definitely/not/here.bmp") is None
     monkeypatch.setenv("LEUKEMIA_DATA", str(tmp_path / "mydata"))
-    found = reports.resolve_image(stored, ["../shared/data/cnmc2019"])
+    found = resolve_image(stored, ["../shared/data/cnmc2019"])
     assert found == tmp_path / "mydata" / "cnmc2019" / "training_data" / "fold_2" / "all" / "UID_1_1_1_all.bmp"
     monkeypatch.setenv("LEUKEMIA_DATA", str(tmp_path / "mydata" / "cnmc2019"))
-    assert reports.resolve_image(stored, ["../shared/data/cnmc2019"]) == found
-    assert "LEUKEMIA_DATA" in reports.data_hint({"data": ["../shared/data/cnmc2019"]})
+    assert resolve_image(stored, ["../shared/data/cnmc2019"]) == found
+    assert "LEUKEMIA_DATA" in data_hint({"data": ["../shared/data/cnmc2019"]})
 
 
 def test_unreadable_files_raise_readable_errors(tmp_path):
     (tmp_path / "x.report.json").write_text("{not json")
     (tmp_path / "y.report.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(LeukemiaCoreError, match="unreadable JSON"):
-        reports.load_report("x", tmp_path)
+        load_report("x", tmp_path)
     with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/2 report"):
-        reports.load_report("y", tmp_path)
-    reps, problems = reports.load_reports(["x", "y", "absent"], tmp_path)
+        load_report("y", tmp_path)
+    reps, problems = load_reports(["x", "y", "absent"], tmp_path)
     assert reps == {} and len(problems) == 2
-    assert reports.load_report("absent", tmp_path) is None
+    assert load_report("absent", tmp_path) is None
     for kind in ("weights", "report", "baseline", "cam_check", "bench", "reference"):
-        assert "Produce it with" in reports.missing_message(kind, "proposed", tmp_path)
+        assert "Produce it with" in missing_message(kind, "proposed", tmp_path)
 
 
 def test_classify_steps_without_streamlit():
     good = list_samples()[0]
-    rgb, err = reports.decode(reports.ImageInput(good.path.name, good.path.read_bytes()))
+    rgb, err = decode(ImageInput(good.path.name, good.path.read_bytes()))
     assert err == "" and rgb.dtype == np.uint8 and rgb.ndim == 3
-    rgb, err = reports.decode(reports.ImageInput("scan.tif", b"\x00" * 64))
+    rgb, err = decode(ImageInput("scan.tif", b"\x00" * 64))
     assert rgb is None and err.startswith("scan.tif: ")
     rows = [{"image": "a.png", "model": "m", "p_all": 0.7, "error": ""},
             {"image": "b.png", "model": "m", "p_all": None, "error": "b.png: the file is empty"}]
-    df = reports.results_frame(rows, 0.5)
+    df = results_frame(rows, 0.5)
     assert list(df["call"]) == ["ALL", ""] and np.isnan(df.loc[1, "P(ALL)"])
-    csv = reports.results_csv(df, 0.5).decode()
+    csv = results_csv(df, 0.5).decode()
     assert csv.splitlines()[0] == "image,model,call,threshold,P(ALL),error" and "the file is empty" in csv
     # a map of the padded square input, put back on a wide image, keeps the image's own region
     cam = np.zeros((32, 32), np.float32)
     cam[8:24, :] = 1.0  # the image occupies the middle half of the padded square
-    out = reports.heatmap_on_image(cam, (50, 100))
+    out = heatmap_on_image(cam, (50, 100))
     assert out.shape == (50, 100) and out[3:-3].min() > 0.99 and out.mean() > 0.9
-    big = reports.display_copy(np.zeros((2000, 1000, 3), np.uint8), 500)
+    big = display_copy(np.zeros((2000, 1000, 3), np.uint8), 500)
     assert big.shape == (500, 250, 3)

@@ -127,7 +127,7 @@ def test_heatmap_maps_back_onto_non_square_images():
 
 
 def test_app_maps_explain_the_called_class(tiny, samples_module):
-    from leukemia_core.reports import explain_image
+    from leukemia_core.reports.classify import explain_image
 
     class Identity:  # the image is already a prepared model input
         def prepare(self, rgb):

@@ -52,10 +52,10 @@ def profile_preprocessing(rgb: np.ndarray, size: int, repeats: int) -> dict:
 def profile_display(rgb: np.ndarray, cam: np.ndarray, repeats: int) -> float | None:
     """Milliseconds the dashboard spends drawing one map over the image (not in gradcam_ms)."""
     try:
-        from ..reports import display_copy, heatmap_on_image
+        from ..reports.inputs import display_copy
     except ImportError:
         return None
-    from ..explain import overlay
+    from ..explain import heatmap_on_image, overlay
 
     def draw():
         shown = display_copy(rgb)

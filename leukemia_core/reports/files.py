@@ -1,0 +1,201 @@
+"""The files the app reads from ``model_weights/``, and what to do when one is missing.
+
+* ``<model>.manifest.json``, ``<model>.history.json``, ``<model>.weights.npz`` (from ``train``),
+* ``<model>.report.json`` and ``colour_baseline.report.json`` (from ``evaluate`` / ``baseline``),
+* ``cam_check.json`` (from ``cam-check``), ``bench.json`` (from ``bench``),
+* ``reference_published.json`` (the reference system's published numbers, kept for context).
+
+A missing file is not an error here: loaders return ``None`` and :func:`how_to_make` gives the
+command that produces the file. A file that is present but unreadable raises
+:class:`~leukemia_core.errors.LeukemiaCoreError` with a message for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LeukemiaCoreError
+from ..evaluate import REPORT_FORMAT
+
+
+BASELINE = "colour_baseline"
+
+REFERENCE_FILE = "reference_published.json"
+
+CAM_CHECK_FILE = "cam_check.json"
+
+BENCH_FILE = "bench.json"
+
+#: Environment variable restricting the models the app offers (comma-separated names).
+APP_MODELS_ENV = "LEUKEMIA_APP_MODELS"
+
+
+def weights_dir() -> Path:
+    """The folder the app reads: ``$LEUKEMIA_WEIGHTS_DIR`` or the project's ``model_weights/``."""
+    from ..inference import default_weights_dir
+
+    return Path(default_weights_dir())
+
+
+def app_models() -> list[str]:
+    """Models the app offers: ``$LEUKEMIA_APP_MODELS`` (comma list) if set, else the registry's.
+
+    Unregistered names in the variable are dropped; if none is left, the registry's list is used.
+    """
+    from ..models import list_models
+
+    registered = list_models(include_test=True)
+    wanted = [n.strip() for n in os.environ.get(APP_MODELS_ENV, "").split(",") if n.strip()]
+    chosen = [n for n in wanted if n in registered]
+    return chosen or list_models()
+
+
+def default_model(models: Sequence[str]) -> str | None:
+    """``"proposed"`` when offered, else the first model (None for an empty list)."""
+    if "proposed" in models:
+        return "proposed"
+    return models[0] if models else None
+
+
+def how_to_make(kind: str, name: str = "NAME") -> str:
+    """The command that produces a missing file of ``kind``.
+
+    ``kind`` is one of ``weights``, ``report``, ``baseline``, ``cam_check``, ``bench``,
+    ``reference``.
+    """
+    commands = {
+        "weights": f"python -m leukemia_core train --model {name} --data /path/to/dataset "
+                   f"--weights-dir model_weights   (writes {name}.weights.npz, {name}.manifest.json "
+                   f"and {name}.history.json)",
+        "report": f"python -m leukemia_core evaluate --model {name} --data DIR "
+                  f"--out model_weights/{name}.report.json",
+        "baseline": f"python -m leukemia_core baseline --data DIR --out model_weights/{BASELINE}.report.json",
+        "cam_check": f"python -m leukemia_core cam-check --model all --data /path/to/aria_all "
+                     f"--out model_weights/{CAM_CHECK_FILE}",
+        "bench": f"python -m leukemia_core bench --out model_weights/{BENCH_FILE}",
+        "reference": f"restore model_weights/{REFERENCE_FILE} from the project's repository",
+    }
+    return commands[kind]
+
+
+def missing_what(kind: str, name: str = "", wdir: Path | None = None) -> str:
+    """One sentence saying which file of ``kind`` is missing where."""
+    wdir = Path(wdir or weights_dir())
+    return {
+        "weights": f"No trained weights for model '{name}' in {wdir}.",
+        "report": f"No evaluation report for model '{name}' in {wdir} (expected {name}.report.json).",
+        "baseline": f"No colour-only baseline report in {wdir} (expected {BASELINE}.report.json).",
+        "cam_check": f"No Grad-CAM check in {wdir} (expected {CAM_CHECK_FILE}).",
+        "bench": f"Speed: not measured yet (no {BENCH_FILE} in {wdir}).",
+        "reference": f"The published reference figures are not in {wdir} (expected {REFERENCE_FILE}).",
+    }[kind]
+
+
+def missing_message(kind: str, name: str = "", wdir: Path | None = None) -> str:
+    """What is missing where, and the command that produces it."""
+    return f"{missing_what(kind, name, wdir)} Produce it with: {how_to_make(kind, name or 'NAME')}"
+
+
+def _read_json(path: Path):
+    """Parsed JSON, ``None`` when the file does not exist; raises LeukemiaCoreError when unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LeukemiaCoreError(f"{path}: unreadable JSON file ({exc})") from None
+
+
+def load_manifest(name: str, wdir: Path | None = None) -> dict | None:
+    """``<name>.manifest.json`` or None."""
+    return _read_json(Path(wdir or weights_dir()) / f"{name}.manifest.json")
+
+
+def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
+    """``<name>.history.json`` as a table, one row per epoch, or None.
+
+    Adds ``step``: the epoch's position over all phases (a pretrained run's ``head`` phase comes
+    before ``main``), so curves of both phases draw as one line.
+    """
+    data = _read_json(Path(wdir or weights_dir()) / f"{name}.history.json")
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        raise LeukemiaCoreError(f"{name}.history.json: expected a list of epochs")
+    df = pd.DataFrame(data)
+    if df.empty:
+        return df
+    df.insert(0, "step", np.arange(1, len(df) + 1))
+    df.insert(0, "model", name)
+    return df
+
+
+def report_path(name: str, wdir: Path | None = None) -> Path:
+    return Path(wdir or weights_dir()) / f"{name}.report.json"
+
+
+def load_report(name: str, wdir: Path | None = None) -> dict | None:
+    """``<name>.report.json`` or None; raises LeukemiaCoreError for a file of another format."""
+    rep = _read_json(report_path(name, wdir))
+    if rep is None:
+        return None
+    if not isinstance(rep, dict) or rep.get("format") != REPORT_FORMAT:
+        found = rep.get("format") if isinstance(rep, dict) else None
+        raise LeukemiaCoreError(f"{report_path(name, wdir)}: not a {REPORT_FORMAT} report"
+                                + (f" (it is {found}: rerun the command that writes it)" if found else ""))
+    return rep
+
+
+def report_names(wdir: Path | None = None, models: Sequence[str] | None = None) -> list[str]:
+    """Names with a ``.report.json`` in ``wdir``: the given models' order first, the baseline last."""
+    wdir = Path(wdir or weights_dir())
+    found = sorted(p.name[: -len(".report.json")] for p in wdir.glob("*.report.json")) if wdir.is_dir() else []
+    order = list(models or [])
+    ranked = [n for n in order if n in found] + [n for n in found if n not in order and n != BASELINE]
+    return ranked + ([BASELINE] if BASELINE in found else [])
+
+
+def load_reports(names: Iterable[str], wdir: Path | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Reports by name, and one message per report that could not be read."""
+    out, problems = {}, []
+    for n in names:
+        try:
+            rep = load_report(n, wdir)
+        except LeukemiaCoreError as exc:
+            problems.append(str(exc))
+            continue
+        if rep is not None:
+            out[n] = rep
+    return out, problems
+
+
+def load_reference(wdir: Path | None = None) -> dict | None:
+    """``reference_published.json`` (the reference system's published numbers) or None."""
+    return _read_json(Path(wdir or weights_dir()) / REFERENCE_FILE)
+
+
+def load_cam_check(wdir: Path | None = None) -> dict | None:
+    """``cam_check.json`` or None."""
+    return _read_json(Path(wdir or weights_dir()) / CAM_CHECK_FILE)
+
+
+def load_bench(wdir: Path | None = None) -> dict | None:
+    """``bench.json`` or None."""
+    return _read_json(Path(wdir or weights_dir()) / BENCH_FILE)
+
+
+def short_sha(sha: str | None) -> str:
+    return (sha or "")[:12]
+
+
+def report_is_current(report: dict, manifest: dict | None) -> bool:
+    """False when the report was computed from another weights file than the manifest describes."""
+    sha = report.get("weights_sha256")
+    return sha is None or manifest is None or sha == manifest.get("weights_sha256")

@@ -1,0 +1,103 @@
+"""A report's decision thresholds, field rule, refer band and calibration (tables and reliability bins)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .files import BASELINE
+
+
+def field_threshold(report: dict) -> float | None:
+    """The report's threshold for images of several cells (None: the cell threshold for all)."""
+    ft = report.get("field_threshold", (report.get("calibration") or {}).get("field_threshold"))
+    return None if ft is None else float(ft)
+
+
+def threshold_text(report: dict, level: str = "cells", threshold: float | None = None) -> str:
+    """The threshold(s) a level was called at, for people: ``"0.45"``, or for images with a field
+    rule ``"0.45 one cell, 0.52 several"``. ``threshold``: a cell threshold other than the report's."""
+    cell = float(report.get("threshold", 0.5)) if threshold is None else float(threshold)
+    if level == "cells" or field_threshold(report) is None:
+        return f"{cell:.2f}"
+    several = _calibration_obj(report).image_threshold(cell, 2)
+    return f"{cell:.2f}" if abs(several - cell) < 1e-9 else f"{cell:.2f} one cell, {several:.2f} several"
+
+
+def _calibration_obj(report: dict):
+    from ..calibration import Calibration
+
+    cal = dict(report.get("calibration") or {})
+    if "field_threshold" not in cal and report.get("field_threshold") is not None:
+        cal["field_threshold"] = report["field_threshold"]
+    cal.setdefault("threshold", report.get("threshold", 0.5))
+    return Calibration.from_json(cal)
+
+
+def image_thresholds(report: dict | None, report_set: dict, threshold: float) -> np.ndarray:
+    """Each image's threshold at cell threshold ``threshold``: an image of several cells follows
+    the report's field rule (:meth:`~leukemia_core.calibration.Calibration.image_threshold`), one
+    of one cell (or a report without a field rule) takes ``threshold``."""
+    imgs = report_set.get("images", [])
+    if report is None or field_threshold(report) is None:
+        return np.full(len(imgs), float(threshold))
+    cal = _calibration_obj(report)
+    return np.array([cal.image_threshold(threshold, int(i.get("n_found", i.get("n_cells", 1)))) for i in imgs])
+
+
+def calibration_of(report: dict) -> dict | None:
+    """The report's fitted calibration (None when the model was not calibrated, e.g. the baseline)."""
+    cal = report.get("calibration")
+    return cal if isinstance(cal, dict) and cal.get("fitted") else None
+
+
+def refer_band(report: dict) -> tuple[float, float] | None:
+    """``(low, high)`` of the refer band around the report's threshold, or None without one."""
+    cal = calibration_of(report)
+    if not cal or not cal.get("refer_half_width"):
+        return None
+    thr, w = float(cal.get("threshold", report.get("threshold", 0.5))), float(cal["refer_half_width"])
+    return max(0.0, thr - w), min(1.0, thr + w)
+
+
+def calibration_table(reports: dict[str, dict]) -> pd.DataFrame:
+    """One row per report: threshold (cells, and images of one cell), field threshold (images of
+    several cells; "same" without a field rule), refer band, ECE before/after calibration and what
+    it was fitted on. A report without a fitted calibration says so (its ECE cells are missing)."""
+    rows = []
+    for name, rep in reports.items():
+        cal = calibration_of(rep)
+        info = (cal or {}).get("info") or {}
+        band = refer_band(rep)
+        ft = field_threshold(rep)
+        rows.append({
+            "model": name, "threshold": rep.get("threshold"),
+            "field threshold": "same" if ft is None else f"{ft:.2f}",
+            "refer band": f"{band[0]:.2f}–{band[1]:.2f}" if band else "none",
+            "ECE before": info.get("ece_before"), "ECE after": info.get("ece_after"),
+            "validation cells": info.get("n_cells"),
+            "balanced accuracy at threshold": info.get("balanced_accuracy_at_threshold"),
+            "refer share": info.get("refer_share"),
+            "calibrated on": ", ".join(info.get("fitted_on") or []) if cal else
+                             ("not calibrated: threshold 0.5 on its own probabilities" if name == BASELINE
+                              else "not calibrated"),
+        })
+    return pd.DataFrame(rows, columns=["model", "threshold", "field threshold", "refer band", "ECE before", "ECE after",
+                                       "validation cells", "balanced accuracy at threshold", "refer share",
+                                       "calibrated on"])
+
+
+def reliability_frame(reports: dict[str, dict]) -> pd.DataFrame:
+    """Reliability bins of every calibrated report, before and after calibration (validation cells).
+
+    Columns: model, stage (``before`` / ``after``), mean P(ALL), observed ALL share, cells, weight.
+    """
+    rows = []
+    for name, rep in reports.items():
+        info = (calibration_of(rep) or {}).get("info") or {}
+        for stage in ("before", "after"):
+            for b in info.get(f"reliability_{stage}") or []:
+                rows.append({"model": name, "stage": f"{stage} calibration", "mean P(ALL)": b.get("mean_p"),
+                             "observed ALL share": b.get("observed"), "cells": b.get("n"),
+                             "weight": b.get("weight")})
+    return pd.DataFrame(rows, columns=["model", "stage", "mean P(ALL)", "observed ALL share", "cells", "weight"])
