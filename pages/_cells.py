@@ -14,6 +14,7 @@ import pandas as pd
 
 from leukemia_core.calibration import Calibration
 from leukemia_core.cells.finder import Cell
+from leukemia_core.ood import NOTE_OOD, is_outside
 
 
 @dataclass
@@ -61,9 +62,12 @@ def read_cells(rgb: np.ndarray, predictor, explainer) -> CellResult:
     p_raw, maps_all = explainer.predict_and_explain(x, class_index=1)
     _, maps_hem = explainer.predict_and_explain(x, class_index=0)
     cal = predictor.loaded.calibration
+    notes = list(found.notes)
+    if not found.whole_image and is_outside(cal.reference, found.crops):  # as predict does
+        notes.append(NOTE_OOD)
     return CellResult(found.cells, found.crops, cal.apply(np.asarray(p_raw, np.float64)),
                       np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), found.whole_image,
-                      list(found.notes), cal)
+                      notes, cal)
 
 
 def summary_row(image: str, model: str, res: CellResult | None, thr: float, error: str = "") -> dict:
