@@ -1,0 +1,41 @@
+"""The out-of-distribution flag: colour profile of cell crops against the training cells'."""
+
+import numpy as np
+import pytest
+
+from leukemia_core.cells import crop_cells, find_cells
+from leukemia_core.images import read_image
+from leukemia_core.ood import distances, fit_reference, is_outside, wrong_inputs
+
+
+@pytest.fixture(scope="module")
+def crops(samples):
+    out = [crop_cells(rgb, find_cells(rgb), 40) for rgb in (read_image(s.path) for s in samples)]
+    return np.concatenate([c for c in out if len(c)])
+
+
+def test_reference_threshold_is_the_validation_percentile(crops):
+    ref = fit_reference(crops, crops, percentile=90.0)
+    d = distances(ref, crops)
+    assert ref["threshold"] == pytest.approx(np.percentile(d, 90.0))
+    assert np.mean(d > ref["threshold"]) == pytest.approx(0.1, abs=1.5 / len(d))
+
+
+def test_nearest_component_decides(crops):
+    half = len(crops) // 2
+    a, b = crops[:half], crops[half:]
+    both = fit_reference([a, b], crops)
+    only_a = fit_reference(a, crops)
+    # each crop is at least as close to the two-component reference as to one of its components
+    assert np.all(distances(both, crops) <= distances(only_a, crops) + 1e-9)
+    assert len(both["components"]) == 2 and both["components"][0]["n"] == half
+
+
+def test_wrong_inputs_are_far_and_flagged(crops):
+    ref = fit_reference(crops, crops, percentile=99.0)
+    for name in ("inverted", "noise"):
+        bad = wrong_inputs(crops)[name]
+        assert np.median(distances(ref, bad)) > ref["threshold"], name
+        assert is_outside(ref, bad)
+    assert not is_outside(ref, crops)
+    assert not is_outside({}, crops) and not is_outside(ref, crops[:0])
