@@ -14,92 +14,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
-import os
-import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LeukemiaCoreError
+from .tfstartup import import_tensorflow, quiet_tensorflow
 
 log = logging.getLogger("leukemia_core")
 
 
-#: stderr lines TensorFlow writes while it is imported that say nothing to a user: absl's note
-#: on early messages, C++ info/warning lines (oneDNN, CPU features) and CUDA factory registration.
-_TF_CHATTER = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
-    r"|E\d{4} .*(Unable to register|cuInit|cuda drivers)"
-    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "
-    r"|To enable the following instructions: .* rebuild TensorFlow")
-
-#: commands that load TensorFlow (``predict`` does so itself, after checking its paths)
 _TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench"}
-
-
-def _quiet_tensorflow(verbose: bool = False) -> None:
-    """Set TensorFlow's logging before it loads: quiet by default, everything with ``verbose``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
-    logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
-
-
-def _keras_backend() -> str:
-    """The Keras backend in use, or the one Keras will pick, found without importing Keras.
-
-    Importing Keras on the TensorFlow backend loads TensorFlow, whose start-up lines
-    :func:`_import_tensorflow` hides, so Keras' own rule is followed here instead:
-    ``$KERAS_BACKEND`` if set, else ``"backend"`` in ``keras.json`` (in ``$KERAS_HOME``, or
-    ``~/.keras``, or ``/tmp/.keras`` when home is not writable), else ``tensorflow``.
-    """
-    keras = sys.modules.get("keras")
-    if keras is not None and hasattr(keras, "config"):
-        return keras.config.backend()
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
-    home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~") if os.access(os.path.expanduser("~"), os.W_OK) else "/tmp", ".keras")
-    try:
-        with open(os.path.join(os.path.expanduser(home), "keras.json")) as f:
-            return str(json.load(f).get("backend") or "tensorflow")
-    except (OSError, ValueError, AttributeError):
-        return "tensorflow"
-
-
-def _import_tensorflow(verbose: bool = False) -> None:
-    """Import TensorFlow; unless ``verbose``, drop the lines it prints on stderr while loading.
-
-    Those come from C++ before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach
-    them: stderr (file descriptor 2) is sent to a temporary file during the import and written
-    back without them. Anything else (a real warning or error) is kept.
-
-    Does nothing on another Keras backend (``KERAS_BACKEND=jax``): ``train`` runs there on a
-    machine without TensorFlow (tests/test_train_jax.py), and Keras then never loads it.
-    """
-    if _keras_backend() != "tensorflow":
-        return
-    if verbose or "tensorflow" in sys.modules:
-        import tensorflow  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            kept = [line for line in tmp.read().decode(errors="replace").splitlines(keepends=True)
-                    if not _TF_CHATTER.match(line)]
-            if kept:
-                os.write(2, "".join(kept).encode())
 
 
 def cmd_models(args) -> int:
@@ -113,9 +40,9 @@ def cmd_models(args) -> int:
         status = weights_status(name, wdir)
         size = spec.input_size
         if status == "ok":
-            import json
+            from .weights import read_manifest
 
-            size = json.loads((wdir / f"{name}.manifest.json").read_text()).get("input_size", size)
+            size = read_manifest(wdir, name).get("input_size", size)
         print(f"{name:<16} {size:>5}  {spec.cam_layer:<18} {'present' if status == 'ok' else 'missing: ' + status}")
         print(f"{'':<16} {spec.description}")
     return 0
@@ -191,7 +118,7 @@ def cmd_predict(args) -> int:
     paths = expand_paths(args.paths)
     if not paths:
         raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
-    _import_tensorflow(args.verbose_log)
+    import_tensorflow(args.verbose_log)
     loaded = {n: load_model(n, args.weights_dir) for n in names}
     predictors = {n: Predictor(m) for n, m in loaded.items()}
     cam_dir = Path(args.cam) if args.cam else None
@@ -478,14 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = args.verbose_log = args.verbose_log and not args.quiet
-    _quiet_tensorflow(verbose)
+    quiet_tensorflow(verbose)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     if getattr(args, "cache_dir", None) == "":
         args.cache_dir = None
     try:
         if args.command in _TF_COMMANDS:
-            _import_tensorflow(verbose)
+            import_tensorflow(verbose)
         return args.func(args)
     except LeukemiaCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
