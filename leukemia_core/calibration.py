@@ -49,18 +49,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """Weights giving each group (dataset) an equal total and each class within it an equal share."""
+    """Weights giving each group (dataset) an equal total and each class within it an equal share
+    (the training sampler's weights with equal dataset shares); they sum to 1."""
+    from .pipeline import sample_weights
+
     y = np.asarray(y, int)
-    groups = np.zeros(len(y), int) if groups is None else np.asarray(groups)
-    w = np.zeros(len(y), np.float64)
-    names = sorted(set(groups.tolist()))
-    for g in names:
-        in_g = groups == g
-        classes = [c for c in (0, 1) if np.any(in_g & (y == c))]
-        for c in classes:
-            sel = in_g & (y == c)
-            w[sel] = 1.0 / len(names) / len(classes) / sel.sum()
-    return w / w.sum() if w.sum() else w
+    return sample_weights(y, np.zeros(len(y), int) if groups is None else np.asarray(groups))
 
 
 def weighted_balanced_accuracy(y: np.ndarray, called_all: np.ndarray, w: np.ndarray) -> float | None:

@@ -12,7 +12,6 @@ from app_fixtures import APP, app_env, app_weights, empty_env, navigation_v2  # 
 
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.explain import heatmap_on_image
-from leukemia_core.reports.classify import results_csv, results_frame
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
 from leukemia_core.reports.display import bar_values, display_table, human_columns, human_name
 from leukemia_core.reports.facts import model_facts, per_model_table
@@ -655,12 +654,13 @@ def test_classify_steps_without_streamlit():
     assert err == "" and rgb.dtype == np.uint8 and rgb.ndim == 3
     rgb, err = decode(ImageInput("scan.tif", b"\x00" * 64))
     assert rgb is None and err.startswith("scan.tif: ")
-    rows = [{"image": "a.png", "model": "m", "p_all": 0.7, "error": ""},
-            {"image": "b.png", "model": "m", "p_all": None, "error": "b.png: the file is empty"}]
-    df = results_frame(rows, 0.5)
-    assert list(df["call"]) == ["ALL", ""] and np.isnan(df.loc[1, "P(ALL)"])
-    csv = results_csv(df, 0.5).decode()
-    assert csv.splitlines()[0] == "image,model,call,threshold,P(ALL),error" and "the file is empty" in csv
+    from pages._cells import results_table, summary_row
+
+    df = results_table([summary_row("b.png", "m", None, 0.5, "b.png: the file is empty")])
+    assert df.loc[0, "call"] == "" and df.loc[0, "P(ALL)"] is None and df.loc[0, "error"] == "b.png: the file is empty"
+    csv = df.to_csv(index=False)
+    assert csv.splitlines()[0] == ("image,model,call,P(ALL),cells,ALL cells,blast %,refer,threshold,check by eye,"
+                                   "error") and "the file is empty" in csv
     # a map of the padded square input, put back on a wide image, keeps the image's own region
     cam = np.zeros((32, 32), np.float32)
     cam[8:24, :] = 1.0  # the image occupies the middle half of the padded square

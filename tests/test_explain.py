@@ -126,21 +126,15 @@ def test_heatmap_maps_back_onto_non_square_images():
     assert out[:, :18].max() < 0.1 and out[:, 22:].min() > 0.9
 
 
-def test_app_maps_explain_the_called_class(tiny, samples_module):
-    from leukemia_core.reports.classify import explain_image
-
-    class Identity:  # the image is already a prepared model input
-        def prepare(self, rgb):
-            return rgb
-
+def test_maps_explain_the_called_class(tiny, samples_module):
     ex = Explainer(tiny, "cam_conv", "gradcam")
     x = samples_module[0]
     _, hem_map = ex.predict_and_explain(x, class_index=0)
     _, all_map = ex.predict_and_explain(x, class_index=1)
-    _, called_hem = explain_image(x, Identity(), ex, threshold=1.01)  # every image called HEM
-    _, called_all = explain_image(x, Identity(), ex, threshold=0.0)   # every image called ALL
-    np.testing.assert_allclose(called_hem, hem_map[0])
-    np.testing.assert_allclose(called_all, all_map[0])
+    _, called_hem = ex.explain_called(x, threshold=1.01)  # every image called HEM
+    _, called_all = ex.explain_called(x, threshold=0.0)   # every image called ALL
+    np.testing.assert_allclose(called_hem[0], hem_map[0])
+    np.testing.assert_allclose(called_all[0], all_map[0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 
 from leukemia_core.augment import AugmentConfig, ColourJitter, ResolutionLoss, make_augmenter
 from leukemia_core.images import read_image
-from leukemia_core.pipeline import balanced_batches, class_weights, load_images, predict_array, sample_weights
+from leukemia_core.pipeline import balanced_batches, predict_array, sample_weights
 from leukemia_core.preprocess import denoise, pad_to_square, prepare, to_unit
 
 
@@ -172,23 +172,6 @@ def test_geometric_augmentation_changes_images_but_not_range():
     assert len(seen) >= 2  # the flips are random, not a fixed mirror
 
 
-def test_pipeline_decodes_once_and_caches(samples, tmp_path):
-    from leukemia_core.datasets import read_folder
-    import shutil
-    for s in samples:
-        (tmp_path / "d" / s.label).mkdir(parents=True, exist_ok=True)
-        shutil.copy(s.path, tmp_path / "d" / s.label)
-    (tmp_path / "d" / "all" / "broken.png").write_bytes(b"not a png")
-    recs = read_folder(tmp_path / "d")
-    x, y, kept, bad = load_images(recs, 32, cache_dir=tmp_path / "cache")
-    assert x.shape == (len(samples), 32, 32, 3) and x.dtype == np.uint8
-    assert y.tolist() == [r.y for r in kept] and sorted(y.tolist()) == [0] * 5 + [1] * 6
-    assert len(bad) == 1 and "broken.png" in str(bad[0][0].path)
-    assert list((tmp_path / "cache").glob("*.npz"))
-    x2, y2, kept2, bad2 = load_images(recs, 32, cache_dir=tmp_path / "cache")
-    assert np.array_equal(x, x2) and np.array_equal(y, y2) and len(kept2) == len(kept) and len(bad2) == 1
-
-
 def test_sample_weights_share_datasets_then_balance_classes():
     # aria: 3 HEM + 1 ALL; cnmc: 1 HEM + 4 ALL; folder: 2 ALL only (interleaved on purpose)
     ds = ["aria", "cnmc", "aria", "cnmc", "folder", "aria", "cnmc", "cnmc", "aria", "cnmc", "folder"]
@@ -269,12 +252,6 @@ def test_predict_array_batches_and_scales():
     np.testing.assert_allclose(p, (x.astype(np.float64) / 255).mean(axis=(1, 2, 3)), rtol=1e-6)
     assert calls == [(3, False, np.float32), (3, False, np.float32), (1, False, np.float32)]
     assert predict_array(model, np.zeros((0, 4, 4, 3), np.uint8)).shape == (0,)
-
-
-def test_class_weights_balance_the_classes():
-    w = class_weights(np.array([1, 1, 1, 0]))
-    assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(4 / 6)
-    assert class_weights(np.array([1, 1])) == {0: 1.0, 1: 1.0}
 
 
 def test_pad_to_square_fill_is_the_median_of_the_four_edges():

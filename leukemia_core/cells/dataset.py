@@ -9,6 +9,7 @@ leakage check on images covers cells too.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ import numpy as np
 from ..datasets import Record
 from ..errors import ImageReadError
 from ..images import read_image
-from ..pipeline import files_key
 from .crop import CELL_SHARE, crop_cell
 from .finder import find_cells
 
@@ -72,7 +72,12 @@ def _cells_of(record: Record, size: int, share: float):
 
 
 def _cache_key(records: Sequence[Record], size: int, share: float) -> str:
-    return files_key(records, f"{CELLS_VERSION}|{size}|{share}")
+    """A short key for these settings applied to these files (path, size and mtime of each)."""
+    h = hashlib.sha1(f"{CELLS_VERSION}|{size}|{share}".encode())
+    for r in records:
+        st = r.path.stat()
+        h.update(f"{r.path.resolve()}|{st.st_size}|{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:20]
 
 
 def extract_cells(records: Sequence[Record], size: int, share: float = CELL_SHARE,
