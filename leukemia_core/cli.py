@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LeukemiaCoreError
+from .models.calibration import DEFAULT_THRESHOLD
 from .tfstartup import import_tensorflow, quiet_tensorflow
 
 log = logging.getLogger("leukemia_core")
@@ -30,26 +31,24 @@ _TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench"}
 
 
 def cmd_models(args) -> int:
-    from .inference import default_weights_dir, weights_status
+    from .inference import weights_status
     from .models import get_spec, list_models
+    from .models.weights import read_manifest, resolve_input_config
+    from .paths import weights_dir_or_default
 
-    wdir = Path(args.weights_dir or default_weights_dir())
+    wdir = weights_dir_or_default(args.weights_dir)
     print(f"{'model':<16} {'input':>5}  {'Grad-CAM layer':<18} weights ({wdir})")
     for name in list_models(include_test=args.all):
         spec = get_spec(name)
         status = weights_status(name, wdir)
-        size = spec.input_size
-        if status == "ok":
-            from .weights import read_manifest
-
-            size = read_manifest(wdir, name).get("input_size", size)
+        size = resolve_input_config(name, read_manifest(name, wdir) if status == "ok" else None).input_size
         print(f"{name:<16} {size:>5}  {spec.cam_layer:<18} {'present' if status == 'ok' else 'missing: ' + status}")
         print(f"{'':<16} {spec.description}")
     return 0
 
 
 def cmd_train(args) -> int:
-    from .train import TrainConfig, train
+    from .training.train import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
                       exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
@@ -79,7 +78,7 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate
+    from .evaluation.evaluate import evaluate
 
     report = evaluate(args.model, args.data, Path(args.out), args.weights_dir, splits=args.splits,
                       threshold=args.threshold,
@@ -92,7 +91,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .baseline import run_baseline
+    from .evaluation.baseline import run_baseline
 
     report = run_baseline(args.data, Path(args.out),
                           exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
@@ -103,15 +102,17 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .explain import Explainer, heatmap_on_image, overlay
-    from .inference import Predictor, cell_rows, default_weights_dir, expand_paths, load_model, predict_files
+    from .explain import create_explainer
+    from .explain.maps import heatmap_on_image
+    from .explain.overlay import overlay
+    from .inference import Predictor, cell_rows, expand_paths, load_model, predict_files
     from .models import get_spec, list_models
-    from .weights import read_manifest
+    from .models.weights import read_manifest
 
     names = list_models() if args.model == ["all"] else args.model
     for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
         get_spec(n)
-        read_manifest(Path(args.weights_dir or default_weights_dir()), n)
+        read_manifest(n, args.weights_dir)
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise LeukemiaCoreError("no such file or folder: " + ", ".join(missing))
@@ -125,7 +126,7 @@ def cmd_predict(args) -> int:
     explainers = {}
     if cam_dir:
         cam_dir.mkdir(parents=True, exist_ok=True)
-        explainers = {n: Explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
+        explainers = {n: create_explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
     cell_csv = None
     cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
                    "p_all", "refer"] + (["cam"] if cam_dir else [])
@@ -190,7 +191,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_cam_check(args) -> int:
-    from .camcheck import run_cam_check
+    from .evaluation.camcheck import run_cam_check
 
     result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
                            limit=args.limit, cache_dir=args.cache_dir or None)
@@ -206,7 +207,7 @@ def cmd_cam_check(args) -> int:
 
 
 def cmd_adapt_check(args) -> int:
-    from .adaptation import run_adapt_check
+    from .evaluation.adaptation import run_adapt_check
 
     r = run_adapt_check(args.model, args.data, Path(args.out), args.weights_dir, args.cache_dir or None)
     print(f"{r['model']} at threshold {r['threshold']:.2f}: AUC / balanced accuracy on mixed batches; "
@@ -245,7 +246,7 @@ def cmd_cells_check(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .results import write_results
+    from .evaluation.results import write_results
 
     text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
     print(text)
@@ -354,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", action="append", required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--exclude-part", action="append")
-    sp.add_argument("--threshold", type=float, default=0.5)
+    sp.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     sp.add_argument("--cache-dir", default="runs/.cache")
     sp.set_defaults(func=cmd_baseline)
 

@@ -10,27 +10,20 @@ every model and sums up the image (:mod:`leukemia_core.cells.analyze`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from .calibration import Calibration, read_calibration
 from .cells.analyze import FoundCells, ImageAnalysis, analyze, find_and_crop
+from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
+from .data.preprocess import prepare, to_unit
 from .errors import ImageReadError, WeightsError
-from .images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .models import create_model, get_spec
-from .preprocess import prepare, to_unit
-from .weights import load_weights_into, read_manifest
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_weights_dir() -> Path:
-    """``$LEUKEMIA_WEIGHTS_DIR`` if set, else the project's ``model_weights/``."""
-    return Path(os.environ.get("LEUKEMIA_WEIGHTS_DIR", PROJECT_ROOT / "model_weights"))
+from .models.calibration import DEFAULT_THRESHOLD, Calibration, read_calibration
+from .models.weights import load_weights_into, read_manifest, resolve_input_config
+from .paths import weights_dir_or_default
 
 
 @dataclass
@@ -52,10 +45,10 @@ class LoadedModel:
 
 def weights_status(name: str, weights_dir: Path | None = None) -> str:
     """``"ok"``, or a sentence saying what is missing (for listings; reads no weights)."""
-    wdir = Path(weights_dir or default_weights_dir())
+    wdir = weights_dir_or_default(weights_dir)
     spec = get_spec(name)
     try:
-        read_manifest(wdir, name)
+        read_manifest(name, wdir)
     except WeightsError as exc:
         return str(exc)
     if not spec.weights_path(wdir).is_file():
@@ -71,19 +64,19 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
         WeightsError: manifest or weights file missing, altered (sha256) or not fitting.
     """
     spec = get_spec(name)
-    wdir = Path(weights_dir or default_weights_dir())
-    manifest = read_manifest(wdir, name)
-    size = int(manifest.get("input_size", spec.input_size))
+    wdir = weights_dir_or_default(weights_dir)
+    manifest = read_manifest(name, wdir)
+    config = resolve_input_config(name, manifest)
+    size = config.input_size
     path = spec.weights_path(wdir)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
     model = create_model(name, size)
     load_weights_into(model, path, manifest.get("weights_sha256") if verify else None)
-    nr = bool(manifest.get("training", {}).get("noise_reduction", True))
     cal = read_calibration(wdir, name)
     if cal.fitted and cal.info.get("weights_sha256") not in (None, manifest.get("weights_sha256")):
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
-    return LoadedModel(name, model, manifest, size, nr, cal, float(manifest.get("cell_share", 0.75)))
+    return LoadedModel(name, model, manifest, size, config.noise_reduction, cal, config.cell_share)
 
 
 class Predictor:
@@ -149,7 +142,7 @@ class Predictor:
         return self.analyze_image(source).image_p_all
 
 
-def label_of(p_all: float, threshold: float = 0.5) -> str:
+def label_of(p_all: float, threshold: float = DEFAULT_THRESHOLD) -> str:
     """``"ALL"`` when ``p_all >= threshold`` else ``"HEM"``."""
     return "ALL" if p_all >= threshold else "HEM"
 

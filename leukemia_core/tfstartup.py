@@ -11,7 +11,6 @@ import re
 import sys
 import tempfile
 
-
 #: stderr lines TensorFlow writes while it is imported that say nothing to a user: absl's note
 #: on early messages, C++ info/warning lines (oneDNN, CPU features) and CUDA factory registration.
 TF_CHATTER = re.compile(

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leukemia_core.calibration import Calibration
 from leukemia_core.cells.finder import Cell
-from leukemia_core.ood import NOTE_OOD, is_outside
+from leukemia_core.models.calibration import Calibration
+from leukemia_core.models.ood import NOTE_OOD, is_outside
 
 
 @dataclass

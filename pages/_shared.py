@@ -12,12 +12,12 @@ import re
 import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what, weights_dir
 
 #: Session-state keys of the sidebar widgets (set in app.py).
 MODEL_KEY = "app_model"
 THRESHOLD_KEY = "app_threshold"
-DEFAULT_THRESHOLD = 0.5
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
@@ -46,10 +46,10 @@ def threshold() -> float | None:
 
 def weights_sha(name: str) -> str:
     """The sha256 the model's manifest records ("" when there is no readable manifest)."""
-    from leukemia_core.reports.files import load_manifest
+    from leukemia_core.models.weights import read_manifest
 
     try:
-        man = load_manifest(name) or {}
+        man = read_manifest(name, missing_ok=True) or {}
     except LeukemiaCoreError:
         return ""
     return str(man.get("weights_sha256", ""))
@@ -71,9 +71,10 @@ def _predictor(name: str, wdir: str, sha: str):
 
 @st.cache_resource(show_spinner="Preparing the class-activation maps ...", max_entries=24)
 def _explainer(name: str, wdir: str, sha: str, method: str):
-    from leukemia_core.reports.classify import make_explainer
+    from leukemia_core.explain import create_explainer
 
-    return make_explainer(_load(name, wdir, sha), method)
+    loaded = _load(name, wdir, sha)
+    return create_explainer(loaded.model, loaded.cam_layer, method)
 
 
 def model_tools(name: str, method: str):
@@ -118,10 +119,10 @@ def pct(x) -> str:
         return "n/a"
 
 
-def safe_load(loader, *args):
-    """``loader(*args)``; an unreadable file shows its message and gives None (the page goes on)."""
+def safe_load(loader, *args, **kwargs):
+    """``loader(*args, **kwargs)``; an unreadable file shows its message and gives None (the page goes on)."""
     try:
-        return loader(*args)
+        return loader(*args, **kwargs)
     except LeukemiaCoreError as exc:
         show_error(exc)
         return None
@@ -221,7 +222,7 @@ def reliability_chart(report: dict, name: str, key: str) -> bool:
     if band:
         fig.add_vrect(x0=band[0], x1=band[1], fillcolor="#f2c14e", opacity=0.25, line_width=0,
                       annotation_text="refer band", annotation_position="top left")
-    thr = float(report.get("threshold", cal.get("threshold", 0.5)))
+    thr = float(report.get("threshold", cal.get("threshold", DEFAULT_THRESHOLD)))
     fig.add_vline(x=thr, line_dash="dot", line_color="#555", annotation_text=f"threshold {thr:.2f}",
                   annotation_position="bottom right")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",

@@ -2,11 +2,20 @@
 
 import streamlit as st
 
-from leukemia_core.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
+from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
+from leukemia_core.models.weights import read_manifest
 from leukemia_core.reports.facts import model_facts, training_data_table
-from leukemia_core.reports.files import (BASELINE, app_models, load_manifest, load_reference, load_report, load_reports,
-                                         report_names, report_path, weights_dir)
+from leukemia_core.reports.files import (
+    BASELINE,
+    app_models,
+    load_reference,
+    load_report,
+    load_reports,
+    report_names,
+    report_path,
+    weights_dir,
+)
 from leukemia_core.reports.scores import metrics_table, reference_label, reference_table
 from leukemia_core.reports.sets import LEVEL_NAMES, set_sort_key
 from pages._shared import pct, safe_load, show_calibration_table, show_missing, show_table
@@ -107,7 +116,7 @@ def _models(models: list[str], wdir) -> None:
     show_table(facts.drop(columns=["description"]), key="about_models_table", static=True,
                units={"parameters": "count"})
     for name in facts["model"]:
-        man = safe_load(load_manifest, name, wdir) or {}
+        man = safe_load(read_manifest, name, wdir, missing_ok=True) or {}
         with st.expander(f"Model card: {name}"):
             spec = get_spec(name)
             tr = man.get("training", {})

@@ -5,14 +5,16 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from leukemia_core.errors import LeukemiaCoreError
-from leukemia_core.explain import COLORMAPS, METHODS, overlay
-from leukemia_core.images import IMAGE_SUFFIXES
-from leukemia_core.inference import weights_status
-from leukemia_core.casereport import ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.cells.draw import draw_cells
-from leukemia_core.reports.classify import CAM_METHOD_NAMES
-from leukemia_core.reports.files import app_models, load_manifest, load_report, weights_dir
+from leukemia_core.data.images import IMAGE_SUFFIXES
+from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.explain import METHODS, method_title
+from leukemia_core.explain.overlay import COLORMAPS, overlay
+from leukemia_core.inference import weights_status
+from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.weights import read_manifest
+from leukemia_core.reports.casereport import ReportImage, batch_summary, build_case_report, model_info
+from leukemia_core.reports.files import app_models, load_report, weights_dir
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, read_cells, results_table, summary_row
@@ -96,7 +98,7 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
     b1, b2 = st.columns([1, 3])
     b1.image(bar, width="stretch")
     b1.caption("no evidence ← → strongest evidence for the cell's call")
-    b2.caption(f"{CAM_METHOD_NAMES[method]} of {model}. Each map shows the evidence for the class the cell is "
+    b2.caption(f"{method_title(method)} of {model}. Each map shows the evidence for the class the cell is "
                f"called at the current threshold: ALL evidence under an ALL label, HEM evidence under a HEM "
                f"label. **refer**: P(ALL) within {res.calibration.refer_half_width:.2f} of the threshold; "
                f"a person must look at this cell.")
@@ -167,7 +169,7 @@ def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_
                 rgb, err = decode(it)
                 images.append(ReportImage(it.name, rgb if rgb is not None else np.zeros((1, 1, 3), np.uint8),
                                           {m: (err or results[(i, m)]) for m in models}))
-            infos = [model_info(m, load_manifest(m), load_report(m)) for m in models]
+            infos = [model_info(m, read_manifest(m, missing_ok=True), load_report(m)) for m in models]
             st.session_state[REPORT_KEY] = (key, build_case_report(images, infos, {m: thr_of(m) for m in models},
                                                                    alpha=alpha, colormap=cmap))
     built = st.session_state.get(REPORT_KEY)
@@ -187,7 +189,7 @@ def render() -> None:
     c1, c2, c3, c4 = st.columns(4)
     compare = c1.toggle("Compare all models side by side", key="classify_compare",
                         disabled=len(ready) < 2, help="Every model with trained weights, one column each.")
-    method = c2.selectbox("Class-activation map", METHODS, format_func=CAM_METHOD_NAMES.get, key="classify_method",
+    method = c2.selectbox("Class-activation map", METHODS, format_func=method_title, key="classify_method",
                           help="Grad-CAM is fastest; Score-CAM runs the model once per channel (slow).")
     alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.4, 0.05, key="classify_alpha")
     cmap = c4.selectbox("Colormap", list(COLORMAPS), key="classify_colormap")
@@ -199,7 +201,7 @@ def render() -> None:
     items = _inputs()
     if not items:
         st.info("Upload one or more images, or pick sample images, to see the call and its "
-                f"{CAM_METHOD_NAMES[method]} map.")
+                f"{method_title(method)} map.")
         return
     if method == "scorecam":
         todo = sum(1 for it in items for m in chosen
@@ -220,7 +222,7 @@ def render() -> None:
         if chosen_thr is not None:
             return chosen_thr
         res = next((r for (_, mm), r in results.items() if mm == m and not isinstance(r, str)), None)
-        return res.calibration.threshold if res is not None else 0.5
+        return res.calibration.threshold if res is not None else DEFAULT_THRESHOLD
 
     rows = [summary_row(it.name, m, None if isinstance(results[(i, m)], str) else results[(i, m)], thr_of(m),
                         results[(i, m)] if isinstance(results[(i, m)], str) else "")

@@ -8,14 +8,44 @@ import streamlit as st
 
 from leukemia_core.reports.display import bar_values, human_columns
 from leukemia_core.reports.facts import model_facts, per_model_table
-from leukemia_core.reports.files import (BASELINE, app_models, load_bench, load_cam_check, load_history, load_reference,
-                                         load_reports, report_names, report_path, weights_dir)
+from leukemia_core.reports.files import (
+    BASELINE,
+    app_models,
+    load_bench,
+    load_cam_check,
+    load_history,
+    load_reference,
+    load_reports,
+    report_names,
+    report_path,
+    weights_dir,
+)
 from leukemia_core.reports.scores import accuracy_by_role, metrics_table, reference_label, reference_table, roc_curves
-from leukemia_core.reports.sets import (LEVEL_NAMES, ROLE_NAMES, all_set_keys, datasets_of, first_set, role_of,
-                                        role_text, set_caption, set_label, sets_table)
+from leukemia_core.reports.sets import (
+    LEVEL_NAMES,
+    ROLE_NAMES,
+    all_set_keys,
+    datasets_of,
+    first_set,
+    role_of,
+    role_text,
+    set_caption,
+    set_label,
+    sets_table,
+)
 from leukemia_core.reports.thresholds import calibration_of
-from pages._shared import (PLOT_CONFIG, plain, reliability_chart, role_caption, safe_load, show_calibration_table,
-                           show_error, show_missing, show_summary, show_table)
+from pages._shared import (
+    PLOT_CONFIG,
+    plain,
+    reliability_chart,
+    role_caption,
+    safe_load,
+    show_calibration_table,
+    show_error,
+    show_missing,
+    show_summary,
+    show_table,
+)
 
 ROLE_COLOURS = {"test": "#4f9d69", "validation": "#e07b39", "training": "#1f5f8b", "unsplit": "#888888",
                 "published train": "#1f5f8b", "published validation": "#e07b39"}

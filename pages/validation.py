@@ -8,21 +8,44 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from leukemia_core.data.images import read_image
 from leukemia_core.errors import ImageReadError, LeukemiaCoreError
-from leukemia_core.explain import METHODS, overlay
-from leukemia_core.images import read_image
+from leukemia_core.evaluation.metrics import CLASS_NAMES
+from leukemia_core.explain import METHODS, method_title
+from leukemia_core.explain.overlay import overlay
 from leukemia_core.inference import weights_status
-from leukemia_core.metrics import CLASS_NAMES
-from leukemia_core.reports.classify import CAM_METHOD_NAMES
+from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.weights import read_manifest
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
-from leukemia_core.reports.files import (BASELINE, app_models, load_manifest, load_report, report_is_current,
-                                         report_names, report_path, short_sha, weights_dir)
+from leukemia_core.reports.files import (
+    BASELINE,
+    app_models,
+    load_report,
+    report_is_current,
+    report_names,
+    report_path,
+    short_sha,
+    weights_dir,
+)
 from leukemia_core.reports.scores import confusion_at, metrics_table, misclassified
 from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
 from leukemia_core.reports.thresholds import calibration_of, refer_band, threshold_text
-from pages._shared import (PLOT_CONFIG, effective_threshold, model_tools, pct, plain, reliability_chart,
-                           role_caption, safe_load, selected_model, show_error, show_missing, show_summary,
-                           show_table, threshold)
+from pages._shared import (
+    PLOT_CONFIG,
+    effective_threshold,
+    model_tools,
+    pct,
+    plain,
+    reliability_chart,
+    role_caption,
+    safe_load,
+    selected_model,
+    show_error,
+    show_missing,
+    show_summary,
+    show_table,
+    threshold,
+)
 
 GALLERY_MAX = 24
 
@@ -84,14 +107,14 @@ def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
     cal = calibration_of(report)
     if cal is None:
         st.info(f"{name} has no calibration: its probabilities are its own, its threshold "
-                f"{report.get('threshold', 0.5)}, and it has no refer band.")
+                f"{report.get('threshold', DEFAULT_THRESHOLD)}, and it has no refer band.")
         return
     info = cal.get("info") or {}
     band = refer_band(report)
     c = st.columns(4)
     c[0].metric("ECE before calibration", "n/a" if info.get("ece_before") is None else f"{info['ece_before']:.3f}")
     c[1].metric("ECE after calibration", "n/a" if info.get("ece_after") is None else f"{info['ece_after']:.3f}")
-    c[2].metric("validated threshold", f"{float(report.get('threshold', cal.get('threshold', 0.5))):.2f}")
+    c[2].metric("validated threshold", f"{float(report.get('threshold', cal.get('threshold', DEFAULT_THRESHOLD))):.2f}")
     c[3].metric("refer band (P(ALL))", f"{band[0]:.2f}–{band[1]:.2f}" if band else "none")
     reliability_chart(report, name, "validation_reliability_chart")
     st.caption(f"Fitted on the validation cells ({', '.join(info.get('fitted_on') or ['validation role'])}): they "
@@ -146,7 +169,7 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
     n = st.slider("Images in the gallery", 1, len(found), min(6, len(found)),
                   key="validation_gallery_n") if len(found) > 1 else 1
     with_cam = name != BASELINE and weights_status(name, weights_dir()) == "ok"
-    method = st.selectbox("Class-activation map", METHODS, format_func=CAM_METHOD_NAMES.get,
+    method = st.selectbox("Class-activation map", METHODS, format_func=method_title,
                           key="validation_method") if with_cam else None
     if not with_cam:
         st.caption("No cells or class-activation maps: " + ("the colour-only baseline has none." if name == BASELINE
@@ -175,7 +198,7 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
                 continue
             outlined, crop, crop_label = _cell_view(full, tools, thr, row.true)
             c_img.image(outlined, caption=label + " (red = cell called ALL, blue = HEM)", width="stretch")
-            c_cam.image(crop, caption=f"{CAM_METHOD_NAMES[method]}, {crop_label}: the cell that argues most "
+            c_cam.image(crop, caption=f"{method_title(method)}, {crop_label}: the cell that argues most "
                                       f"for the wrong call", width="stretch")
     if tools is not None:
         st.caption("Cells and maps are computed now, from the weights in " + str(weights_dir()) + ".")
@@ -206,7 +229,7 @@ def render() -> None:
     st.caption(plain(set_facts(report_set)))
     if role_of(report_set) != "test":
         st.warning(f"{labels[key]}: not a test set, so its figures are optimistic.", icon=":material/warning:")
-    manifest = safe_load(load_manifest, name)
+    manifest = safe_load(read_manifest, name, missing_ok=True)
     if not report_is_current(report, manifest):
         st.warning(f"This report was made with weights {short_sha(report.get('weights_sha256'))}..., "
                    f"but the current weights are {short_sha(manifest.get('weights_sha256'))}...: re-run "

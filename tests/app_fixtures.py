@@ -26,7 +26,7 @@ def _with_test_role(src: Path, dst: Path) -> Path:
     """``src``'s train/ and val/ folders, plus a test/ folder of rotated sample copies."""
     import cv2
 
-    from leukemia_core.images import read_image
+    from leukemia_core.data.images import read_image
     from leukemia_core.samples import list_samples
 
     shutil.copytree(src, dst)
@@ -45,8 +45,8 @@ def app_weights(trained_tiny, tmp_path_factory):
     """A copy of the tiny model's weights folder with its report (sets folder/train, folder/val and
     folder/test), the colour baseline's report, the reference figures and a Grad-CAM check;
     ``bench.json`` is left out on purpose ("not measured")."""
-    from leukemia_core.baseline import run_baseline
-    from leukemia_core.evaluate import evaluate
+    from leukemia_core.evaluation.baseline import run_baseline
+    from leukemia_core.evaluation.evaluate import evaluate
 
     wdir = tmp_path_factory.mktemp("app_weights")
     for f in Path(trained_tiny["weights_dir"]).iterdir():

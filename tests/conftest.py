@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from leukemia_core.samples import SAMPLES_DIR, list_samples  # noqa: E402
+from leukemia_core.samples import list_samples  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -89,7 +89,7 @@ def folder_tree(tmp_path, samples):
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory, samples):
     """A tiny_cnn trained for one epoch on the samples, exported like a shipped model."""
-    from leukemia_core.train import TrainConfig, train
+    from leukemia_core.training.train import TrainConfig, train
 
     base = tmp_path_factory.mktemp("tiny")
     data = base / "data"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from leukemia_core.adaptation import bn_adapted, lab_stats, reinhard
 from leukemia_core.cells import crop_cells, find_cells
-from leukemia_core.images import read_image
+from leukemia_core.data.images import read_image
+from leukemia_core.evaluation.adaptation import bn_adapted, lab_stats, reinhard
 
 
 @pytest.fixture(scope="module")

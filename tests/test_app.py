@@ -11,19 +11,42 @@ import pytest
 from app_fixtures import APP, app_env, app_weights, empty_env, navigation_v2  # noqa: F401  (fixtures)
 
 from leukemia_core.errors import LeukemiaCoreError
-from leukemia_core.explain import heatmap_on_image
+from leukemia_core.explain.maps import heatmap_on_image
+from leukemia_core.models.weights import read_manifest
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
 from leukemia_core.reports.display import bar_values, display_table, human_columns, human_name
 from leukemia_core.reports.facts import model_facts, per_model_table
-from leukemia_core.reports.files import (app_models, default_model, load_bench, load_cam_check, load_history,
-                                         load_manifest, load_reference, load_report, load_reports, missing_message,
-                                         report_is_current, report_names)
+from leukemia_core.reports.files import (
+    app_models,
+    default_model,
+    load_bench,
+    load_cam_check,
+    load_history,
+    load_reference,
+    load_report,
+    load_reports,
+    missing_message,
+    report_is_current,
+    report_names,
+)
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
-from leukemia_core.reports.scores import (accuracy_by_role, confusion_at, metrics_table, misclassified,
-                                          reference_label, reference_table, roc_curves)
+from leukemia_core.reports.scores import (
+    accuracy_by_role,
+    confusion_at,
+    metrics_table,
+    misclassified,
+    reference_label,
+    reference_table,
+    roc_curves,
+)
 from leukemia_core.reports.sets import get_set, labels_probs, role_text, set_caption, set_keys, set_label, sets_table
-from leukemia_core.reports.thresholds import (calibration_table, image_thresholds, refer_band, reliability_frame,
-                                              threshold_text)
+from leukemia_core.reports.thresholds import (
+    calibration_table,
+    image_thresholds,
+    refer_band,
+    reliability_frame,
+    threshold_text,
+)
 from leukemia_core.samples import list_samples
 
 PAGES = ["pages/classify.py", "pages/comparison.py", "pages/validation.py", "pages/about.py"]
@@ -537,7 +560,7 @@ def test_report_tables(app_weights):
     cam = human_columns(per_model_table(load_cam_check(wdir)))
     assert cam.loc[0, "mean share of map energy on cells (0-1)"] == 0.61
     assert per_model_table(load_bench(wdir)).empty
-    assert report_is_current(reps["tiny_cnn"], load_manifest("tiny_cnn", wdir))
+    assert report_is_current(reps["tiny_cnn"], read_manifest("tiny_cnn", wdir))
 
 
 def test_set_order_puts_cnmc_test_first():

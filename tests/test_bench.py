@@ -180,14 +180,14 @@ def test_bench_app_writes_its_figures_into_the_same_report(trained_tiny, tmp_pat
 def _plain_bilateral(rgb):
     import cv2
 
-    from leukemia_core.preprocess import BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE
+    from leukemia_core.data.preprocess import BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE
 
     return cv2.bilateralFilter(rgb, BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE)
 
 
 def test_cropped_denoise_equals_the_full_filter_bit_for_bit(samples):
-    from leukemia_core.images import read_image
-    from leukemia_core.preprocess import denoise
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import denoise
 
     for s in samples:
         rgb = read_image(s.path)
@@ -208,18 +208,18 @@ def test_compiled_gradcam_equals_recording_the_whole_pass(samples):
     import keras
     import tensorflow as tf
 
-    from leukemia_core.explain import Explainer
-    from leukemia_core.images import read_image
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import prepare, to_unit
+    from leukemia_core.explain import GradCAM
     from leukemia_core.models import create_model
-    from leukemia_core.preprocess import prepare, to_unit
 
     keras.utils.set_random_seed(1)
     model = create_model("tiny_cnn", 32)
     x = np.stack([to_unit(prepare(read_image(s.path), 32)) for s in samples[:4]])
-    ex = Explainer(model, "cam_conv", "gradcam")
+    ex = GradCAM(model, "cam_conv")
     assert ex.split_head
     assert ex.warm() > 0
-    p, cams = ex.predict_and_explain(x)
+    p, cams = ex.predict_and_explain(x, class_index=1)
 
     grad_model = keras.Model(model.inputs[0], [model.get_layer("cam_conv").output, model.get_layer("logits").output])
     with tf.GradientTape() as tape:
@@ -235,7 +235,7 @@ def test_compiled_gradcam_equals_recording_the_whole_pass(samples):
 
 
 def test_predictor_warm_compiles_without_changing_results(trained_tiny, samples):
-    from leukemia_core.images import read_image
+    from leukemia_core.data.images import read_image
     from leukemia_core.inference import Predictor, load_model
 
     loaded = load_model("tiny_cnn", trained_tiny["weights_dir"])

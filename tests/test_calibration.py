@@ -1,14 +1,27 @@
-"""Calibration: Platt fit, weights, ECE, threshold and refer band (leukemia_core.calibration)."""
+"""Calibration: Platt fit, weights, ECE, threshold and refer band (leukemia_core.models.calibration)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from leukemia_core.calibration import (
-    DEFAULT_THRESHOLD, MAX_REFER_SHARE, REFER_TARGET, Calibration, balanced_weights, calibration_path, ece,
-    fit_calibration, fit_field_threshold, fit_platt, logit, read_calibration, reliability, sigmoid,
-    weighted_balanced_accuracy)
+from leukemia_core.models.calibration import (
+    DEFAULT_THRESHOLD,
+    MAX_REFER_SHARE,
+    REFER_TARGET,
+    Calibration,
+    balanced_weights,
+    calibration_path,
+    ece,
+    fit_calibration,
+    fit_field_threshold,
+    fit_platt,
+    logit,
+    read_calibration,
+    reliability,
+    sigmoid,
+    weighted_balanced_accuracy,
+)
 
 
 def test_constants():

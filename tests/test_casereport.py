@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from leukemia_core.calibration import Calibration
-from leukemia_core.casereport import NOTICE, ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.cells.finder import Cell
-from leukemia_core.evaluate import ROLE_TEXT
+from leukemia_core.evaluation.evaluate import ROLE_TEXT
+from leukemia_core.models.calibration import Calibration
+from leukemia_core.reports.casereport import NOTICE, ReportImage, batch_summary, build_case_report, model_info
 from pages._cells import CellResult
 
 S = 24  # crop side

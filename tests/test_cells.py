@@ -8,7 +8,7 @@ from leukemia_core.cells import CELL_SHARE, crop_cell, crop_cells, find_cells, w
 from leukemia_core.cells.check import GT_MIN_AREA, match, reference_cells
 from leukemia_core.cells.crop import crop_box
 from leukemia_core.cells.finder import MIN_VIOLET, violet_excess
-from leukemia_core.images import read_image
+from leukemia_core.data.images import read_image
 from leukemia_core.samples import SAMPLES_DIR
 
 PALE = (236, 232, 238)      # smear background: violet excess 5

@@ -6,13 +6,21 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 
 import pytest
-
-from leukemia_core.datasets import (ARIA_BLOCK, carve_validation, cnmc_patient, detect_layout, read_aria, read_cnmc,
-                                    read_dataset, read_folder, read_many)
-from leukemia_core.errors import DatasetLayoutError, LeakageError
-from leukemia_core.splits import check_against_groups, check_leakage, group_keys, select
-
 from conftest import SHARED_DATA
+
+from leukemia_core.data.datasets import (
+    ARIA_BLOCK,
+    carve_validation,
+    cnmc_patient,
+    detect_layout,
+    read_aria,
+    read_cnmc,
+    read_dataset,
+    read_folder,
+    read_many,
+)
+from leukemia_core.data.splits import check_against_groups, check_leakage, group_keys, select
+from leukemia_core.errors import DatasetLayoutError, LeakageError
 
 
 @pytest.mark.parametrize("name,group", [
@@ -351,8 +359,9 @@ def test_cnmc_errors_name_the_folder(tmp_path):
 def test_carve_validation_picks_by_hash_per_label():
     # HEM has one training group (never moved); ALL has 8: a quarter (2) move, the two whose sha1
     # ranks first (ALL-3, ALL-2), not the first two by name
-    from leukemia_core.datasets import Record
     from pathlib import Path
+
+    from leukemia_core.data.datasets import Record
     recs = [Record(Path("h.png"), "hem", "HEM-1", "x", "train")]
     recs += [Record(Path(f"a{i}.png"), "all", f"ALL-{i}", "x", "train") for i in range(1, 9)]
     recs += [Record(Path("t.png"), "all", "ALL-9", "x", "test")]
@@ -448,7 +457,7 @@ def test_folder_reader_parts_splits_and_messages(tmp_path):
 
 
 def test_summarize_counts_images_and_groups(tmp_path):
-    from leukemia_core.datasets import Record, summarize
+    from leukemia_core.data.datasets import Record, summarize
     recs = [Record(tmp_path / "a", "all", "g1", "cnmc", "train"), Record(tmp_path / "b", "all", "g1", "cnmc", "train"),
             Record(tmp_path / "c", "hem", "g2", "cnmc", "train"), Record(tmp_path / "d", "hem", "g3", "aria", "test")]
     assert summarize(recs) == {"images": {"cnmc/train/all": 2, "cnmc/train/hem": 1, "aria/test/hem": 1},

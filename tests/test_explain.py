@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from leukemia_core.explain import Explainer, energy_inside, normalize_heatmap, overlay
+from leukemia_core.explain import EXPLAINERS, Explainer, GradCAM, ScoreCAM, create_explainer
+from leukemia_core.explain.maps import energy_inside, normalize_heatmap, upsample_and_normalize
+from leukemia_core.explain.overlay import overlay
 from leukemia_core.models import create_model
 
 
@@ -21,28 +23,28 @@ def batch(samples_module):
 
 @pytest.fixture(scope="module")
 def samples_module():
-    from leukemia_core.images import read_image
-    from leukemia_core.preprocess import prepare, to_unit
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import prepare, to_unit
     from leukemia_core.samples import list_samples
     return np.stack([to_unit(prepare(read_image(s.path), 32)) for s in list_samples()[:3]])
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
 def test_heatmap_shape_and_range(tiny, batch, method):
-    ex = Explainer(tiny, "cam_conv", method, scorecam_max_n=8)
-    maps = ex.heatmap(batch)
+    ex = create_explainer(tiny, "cam_conv", method, **({"max_n": 8} if method == "scorecam" else {}))
+    maps = ex.heatmap(batch, class_index=1)
     assert maps.shape == (3, 32, 32) and maps.dtype == np.float32
     assert maps.min() >= 0 and maps.max() <= 1
-    single = ex.heatmap(batch[0])
+    single = ex.heatmap(batch[0], class_index=1)
     assert single.shape == (32, 32)
-    p, maps2 = ex.predict_and_explain(batch)
+    p, maps2 = ex.predict_and_explain(batch, class_index=1)
     assert p.shape == (3,) and np.all((p >= 0) & (p <= 1)) and maps2.shape == (3, 32, 32)
 
 
 def test_fast_gradcam_matches_tf_keras_vis(tiny, batch):
-    ex = Explainer(tiny, "cam_conv", "gradcam")
-    reference = ex.heatmap(batch)
-    p, fast = ex.predict_and_explain(batch)
+    ex = create_explainer(tiny, "cam_conv", "gradcam")
+    reference = ex.heatmap(batch, class_index=1)
+    p, fast = ex.predict_and_explain(batch, class_index=1)
     np.testing.assert_allclose(p, tiny(batch).numpy()[:, 1], rtol=1e-5, atol=1e-6)
     for a, b in zip(reference, fast):
         if a.max() == 0:
@@ -56,8 +58,8 @@ def test_fast_gradcam_matches_on_the_proposed_model(batch):
     import cv2
     m = create_model("proposed", 64)
     x = np.stack([cv2.resize(b, (64, 64)) for b in batch])
-    ex = Explainer(m, "attention_map", "gradcam")
-    ref, (_, fast) = ex.heatmap(x), ex.predict_and_explain(x)
+    ex = create_explainer(m, "attention_map", "gradcam")
+    ref, (_, fast) = ex.heatmap(x, class_index=1), ex.predict_and_explain(x, class_index=1)
     for a, b in zip(ref, fast):
         if a.max() > 0:
             assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
@@ -68,7 +70,7 @@ def test_explainer_does_not_mutate_the_model(tiny, batch):
     act = tiny.get_layer("probs").activation
     out_before = tiny(batch).numpy()
     for method in ("gradcam", "gradcam++", "scorecam"):
-        Explainer(tiny, "cam_conv", method, scorecam_max_n=4).predict_and_explain(batch)
+        create_explainer(tiny, "cam_conv", method, **({"max_n": 4} if method == "scorecam" else {})).predict_and_explain(batch, class_index=1)
     assert tiny.get_layer("probs").activation is act
     for a, b in zip(before, tiny.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -77,7 +79,7 @@ def test_explainer_does_not_mutate_the_model(tiny, batch):
 
 def test_unknown_method(tiny):
     with pytest.raises(ValueError, match="gradcam"):
-        Explainer(tiny, "cam_conv", "lime")
+        create_explainer(tiny, "cam_conv", "lime")
 
 
 def test_normalize_is_safe_on_flat_maps():
@@ -112,13 +114,13 @@ def test_energy_inside_mask():
 
 
 def test_scorecam_default_channels_capped_for_small_layers(tiny, batch):
-    ex = Explainer(tiny, "cam_conv", "scorecam")  # 64 by default; the layer has 16
+    ex = create_explainer(tiny, "cam_conv", "scorecam")  # 64 by default; the layer has 16
     assert ex.max_n == 16
-    assert ex.heatmap(batch).shape == (3, 32, 32)
+    assert ex.heatmap(batch, class_index=1).shape == (3, 32, 32)
 
 
 def test_heatmap_maps_back_onto_non_square_images():
-    from leukemia_core.explain import heatmap_on_image
+    from leukemia_core.explain.maps import heatmap_on_image
     cam = np.zeros((32, 32), np.float32)
     cam[:, 16:] = 1.0  # right half hot on the padded square
     out = heatmap_on_image(cam, (20, 40))  # a wide image: padding above and below
@@ -127,7 +129,7 @@ def test_heatmap_maps_back_onto_non_square_images():
 
 
 def test_maps_explain_the_called_class(tiny, samples_module):
-    ex = Explainer(tiny, "cam_conv", "gradcam")
+    ex = create_explainer(tiny, "cam_conv", "gradcam")
     x = samples_module[0]
     _, hem_map = ex.predict_and_explain(x, class_index=0)
     _, all_map = ex.predict_and_explain(x, class_index=1)
@@ -167,8 +169,8 @@ def two_evidence():
 @pytest.fixture(scope="module")
 def aria_fields():
     """Two real Aria fields (one ALL, one HEM) as 32 px model inputs, with their purple and pale masks."""
-    from leukemia_core.images import read_image
-    from leukemia_core.preprocess import prepare, to_unit
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import prepare, to_unit
     from leukemia_core.samples import SAMPLES_DIR
     x = np.stack([to_unit(prepare(read_image(SAMPLES_DIR / p), 32))
                   for p in ("all/WBC-Malignant-Early-800.jpg", "hem/WBC-Benign-400.jpg")])
@@ -196,8 +198,8 @@ def _check_class_maps(hem_maps, all_maps, purple, pale):
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
 def test_every_method_explains_each_class_on_its_own_evidence(two_evidence, aria_fields, method):
     x, purple, pale = aria_fields
-    ex = Explainer(two_evidence, "cam_conv", method)
-    _check_class_maps(ex.heatmap(x, 0), ex.heatmap(x, 1), purple, pale)
+    ex = create_explainer(two_evidence, "cam_conv", method)
+    _check_class_maps(ex.heatmap(x, class_index=0), ex.heatmap(x, class_index=1), purple, pale)
     # the path the app and the CLI use gives the same maps, and the model's own P(ALL)
     p_hem, hem_maps = ex.predict_and_explain(x, class_index=0)
     p_all, all_maps = ex.predict_and_explain(x, class_index=1)
@@ -213,7 +215,7 @@ def test_every_method_explains_each_class_on_its_own_evidence(two_evidence, aria
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "scorecam"])
 def test_explain_called_picks_the_called_class_map(two_evidence, aria_fields, method):
     x, _, _ = aria_fields
-    ex = Explainer(two_evidence, "cam_conv", method)
+    ex = create_explainer(two_evidence, "cam_conv", method)
     p = two_evidence(x).numpy()[:, 1]
     threshold = float(p.mean())  # one field called ALL, the other HEM
     called_all = p >= threshold
@@ -231,10 +233,68 @@ def test_explain_called_picks_the_called_class_map(two_evidence, aria_fields, me
 
 def test_fast_gradcam_matches_tf_keras_vis_for_both_classes(two_evidence, aria_fields):
     x, _, _ = aria_fields
-    ex = Explainer(two_evidence, "cam_conv", "gradcam")
+    ex = create_explainer(two_evidence, "cam_conv", "gradcam")
     for c in (0, 1):
-        ref = ex.heatmap(x, c)
+        ref = ex.heatmap(x, class_index=c)
         _, fast = ex.predict_and_explain(x, class_index=c)
         for a, b in zip(ref, fast):
             assert a.std() > 0.1
             assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+
+
+# ---------------------------------------------------------------------------------------------
+# The class family
+
+
+def test_registry_names_each_method_once_and_titles_it():
+    from leukemia_core.explain import METHODS, method_title
+    assert METHODS == ("gradcam", "gradcam++", "scorecam")
+    assert [EXPLAINERS[m].method for m in METHODS] == list(METHODS)
+    assert [method_title(m) for m in METHODS] == ["Grad-CAM", "Grad-CAM++", "Score-CAM"]
+    assert all(issubclass(c, Explainer) for c in EXPLAINERS.values())
+
+
+def test_the_class_to_explain_is_an_explicit_argument(tiny, batch):
+    ex = create_explainer(tiny, "cam_conv", "gradcam")
+    with pytest.raises(TypeError):
+        ex.heatmap(batch)
+    with pytest.raises(TypeError):
+        ex.predict_and_explain(batch)
+
+
+def test_base_class_has_one_hook(tiny, batch):
+    with pytest.raises(NotImplementedError):
+        Explainer(tiny, "cam_conv").heatmap(batch, class_index=1)
+
+
+def test_postprocessing_is_injectable_and_shared(tiny, batch):
+    seen = []
+
+    def keep_raw(cams, size):
+        seen.append((cams.shape, size))
+        return cams
+
+    ex = GradCAM(tiny, "cam_conv", postprocess=keep_raw)
+    raw = ex.heatmap(batch, class_index=1)
+    layer_hw = tuple(tiny.get_layer("cam_conv").output.shape[1:3])
+    assert raw.shape == (3, *layer_hw) and seen[0] == ((3, *layer_hw), (32, 32))
+    # the compiled path hands its raw maps to the same post-processing
+    _, fast = ex.predict_and_explain(batch, class_index=1)
+    assert fast.shape == (3, *layer_hw) and len(seen) == 2
+    np.testing.assert_allclose(upsample_and_normalize(raw, (32, 32)), GradCAM(tiny, "cam_conv").heatmap(
+        batch, class_index=1), atol=1e-6)
+
+
+def test_upsample_and_normalize_shapes():
+    cams = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
+    out = upsample_and_normalize(cams, (12, 9))
+    assert out.shape == (2, 12, 9) and out.dtype == np.float32 and out.min() == 0 and out.max() == 1
+    assert upsample_and_normalize(np.zeros((0, 3, 3)), (8, 8)).shape == (0, 8, 8)
+    with pytest.raises(ValueError, match="N, h, w"):
+        upsample_and_normalize(np.zeros((3, 3)), (8, 8))
+
+
+def test_wrong_input_shapes_are_refused(tiny):
+    ex = ScoreCAM(tiny, "cam_conv", max_n=4)
+    with pytest.raises(ValueError, match="N, H, W, 3"):
+        ex.heatmap(np.zeros((32, 32), np.float32), class_index=1)

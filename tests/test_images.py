@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from leukemia_core.data.images import read_image
 from leukemia_core.errors import ImageReadError
-from leukemia_core.images import read_image
 
 
 def _save(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -143,7 +143,7 @@ def test_pixel_limit_is_configurable():
 
 
 def test_to_uint8_exact_values():
-    from leukemia_core.images import _to_uint8
+    from leukemia_core.data.images import _to_uint8
     out = _to_uint8(np.array([True, False]))
     assert out.dtype == np.uint8 and out.tolist() == [255, 0]
     u8 = np.array([0, 7, 255], np.uint8)
@@ -171,7 +171,7 @@ def test_to_uint8_exact_values():
 def test_is_image_path():
     from pathlib import Path
 
-    from leukemia_core.images import is_image_path
+    from leukemia_core.data.images import is_image_path
     assert [is_image_path(Path(n)) for n in ("a.png", "B.JPG", "c.tiff", "d.jpeg", "e.bmp", "f.tif")] == [True] * 6
     assert [is_image_path(Path(n)) for n in ("notes.txt", ".hidden.png", "a.gif", "png", "a.png.zip")] == [False] * 5
     assert is_image_path(Path("XX.XX.png"))
@@ -186,7 +186,7 @@ def _padded_png(size: int) -> bytes:
 def test_byte_limit_for_files_and_streams(tmp_path, monkeypatch):
     import io
 
-    import leukemia_core.images as images
+    import leukemia_core.data.images as images
     monkeypatch.setattr(images, "MAX_BYTES", 2 ** 20)  # 1 MB
     at = tmp_path / "at.png"
     at.write_bytes(_padded_png(2 ** 20))
@@ -237,7 +237,7 @@ def test_one_pixel_wide_and_high_images():
 
 @pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L", "I;16N", "I", "F"])
 def test_deep_grey_modes_are_scaled_not_clipped(mode):
-    from leukemia_core.images import _pil_to_rgb
+    from leukemia_core.data.images import _pil_to_rgb
     arr = np.array([[0, 1000, 4095]], np.float32 if mode == "F" else np.int32)
     if mode == "F":
         arr = arr / 4095
@@ -252,7 +252,7 @@ def test_deep_grey_modes_are_scaled_not_clipped(mode):
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "PA", "P"])
 def test_transparency_becomes_black(mode):
-    from leukemia_core.images import _pil_to_rgb
+    from leukemia_core.data.images import _pil_to_rgb
     rgba = Image.new("RGBA", (3, 1))
     rgba.putdata([(200, 200, 200, 0), (200, 200, 200, 128), (200, 200, 200, 255)])
     if mode == "RGBA":

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from leukemia_core.calibration import Calibration
 from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
 from leukemia_core.cells.finder import Cell
 from leukemia_core.inference import cell_rows, image_row
+from leukemia_core.models.calibration import Calibration
 
 
 def _cell(i, bbox, border=False):

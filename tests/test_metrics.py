@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from leukemia_core.metrics import compute_metrics, confusion, roc_points
+from leukemia_core.evaluation.metrics import compute_metrics, confusion, roc_points
 
 
 def test_confusion_layout_rows_true_cols_pred():

@@ -9,7 +9,7 @@ import pytest
 from leukemia_core.errors import UnknownModelError, WeightsError
 from leukemia_core.models import create_model, get_spec, list_models
 from leukemia_core.models.builders import set_backbone_trainable
-from leukemia_core.weights import load_weights_into, save_weights_npz, sha256_of
+from leukemia_core.models.weights import load_weights_into, save_weights_npz, sha256_of
 
 REAL = ["efficientnet_b0", "resnet50", "inception_v3", "proposed"]
 
@@ -120,6 +120,7 @@ def test_missing_manifest_is_a_weights_error(tmp_path):
 
 def test_altered_shipped_file_is_refused(trained_tiny, tmp_path):
     import shutil
+
     from leukemia_core.inference import load_model
     wdir = tmp_path / "w"
     shutil.copytree(trained_tiny["weights_dir"], wdir)

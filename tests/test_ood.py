@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from leukemia_core.cells import crop_cells, find_cells
-from leukemia_core.images import read_image
-from leukemia_core.ood import distances, fit_reference, is_outside, wrong_inputs
+from leukemia_core.data.images import read_image
+from leukemia_core.models.ood import distances, fit_reference, is_outside, wrong_inputs
 
 
 @pytest.fixture(scope="module")

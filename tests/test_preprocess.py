@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from leukemia_core.augment import AugmentConfig, ColourJitter, ResolutionLoss, make_augmenter
-from leukemia_core.images import read_image
-from leukemia_core.pipeline import balanced_batches, predict_array, sample_weights
-from leukemia_core.preprocess import denoise, pad_to_square, prepare, to_unit
+from leukemia_core.data.augment import AugmentConfig, ColourJitter, ResolutionLoss, make_augmenter
+from leukemia_core.data.images import read_image
+from leukemia_core.data.pipeline import balanced_batches, predict_array, sample_weights
+from leukemia_core.data.preprocess import denoise, pad_to_square, prepare, to_unit
 
 
 def test_prepare_is_pad_then_denoise_then_resize(samples):
@@ -276,7 +276,7 @@ def test_pad_to_square_fill_is_the_median_of_the_four_edges():
 
 
 def _spy_bilateral(monkeypatch):
-    import leukemia_core.preprocess as pp
+    import leukemia_core.data.preprocess as pp
     shapes = []
     real = pp._bilateral
 
@@ -293,7 +293,7 @@ def test_denoise_on_black_equals_the_full_filter_bit_for_bit(box, last, monkeypa
     # dark noisy content (the filter spreads it into the black around it) in a box, black elsewhere;
     # the box's last pixel in a row has only red (or only blue), so the byte box ends on a pixel's
     # first (or last) byte
-    from leukemia_core.preprocess import _bilateral
+    from leukemia_core.data.preprocess import _bilateral
     y, x, h, w = box
     img = np.zeros((100, 100, 3), np.uint8)
     img[y:y + h, x:x + w] = np.random.default_rng(sum(box)).integers(0, 60, (h, w, 3))
@@ -307,7 +307,7 @@ def test_denoise_on_black_equals_the_full_filter_bit_for_bit(box, last, monkeypa
 
 
 def test_denoise_filters_whole_images_above_the_crop_share(monkeypatch):
-    from leukemia_core.preprocess import _bilateral
+    from leukemia_core.data.preprocess import _bilateral
     shapes = _spy_bilateral(monkeypatch)
     img = np.zeros((10, 10, 3), np.uint8)
     img[2:4, :] = 40  # crop rows 0-7 x all 10 columns: 80 px, exactly 0.8 of the image: cropped
@@ -342,7 +342,8 @@ def test_denoise_edge_cases(monkeypatch):
 
 def test_bilateral_settings():
     import cv2
-    from leukemia_core.preprocess import BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE, _bilateral
+
+    from leukemia_core.data.preprocess import BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE, _bilateral
     assert (BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE) == (5, 20, 3)
     img = np.random.default_rng(3).integers(0, 256, (32, 32, 3)).astype(np.uint8)
     np.testing.assert_array_equal(_bilateral(img), cv2.bilateralFilter(img, d=5, sigmaColor=20, sigmaSpace=3))

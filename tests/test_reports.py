@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 import pytest
-
-from leukemia_core.baseline import colour_features, run_baseline
-from leukemia_core.camcheck import crop_mask, run_cam_check
-from leukemia_core.evaluate import evaluate, read_report
-from leukemia_core.results import END, START, write_results
-
 from test_results import BASELINE_LABEL, SET_HEADER, _table_after, expected_set_row
+
+from leukemia_core.evaluation.baseline import colour_features, run_baseline
+from leukemia_core.evaluation.camcheck import crop_mask, run_cam_check
+from leukemia_core.evaluation.evaluate import evaluate, read_report
+from leukemia_core.evaluation.results import END, START, write_results
 
 
 def test_colour_features_are_nine_statistics():

@@ -2,7 +2,7 @@
 
 Reports are written in the format ``evaluate`` writes (``build_set`` on records, image and cell
 probabilities, at each report's threshold) with known confusion matrices; the expected cells are
-computed here by hand from the stored probabilities (not through ``leukemia_core.metrics``), so a
+computed here by hand from the stored probabilities (not through ``leukemia_core.evaluation.metrics``), so a
 swapped column, a wrong set, a wrong level, a wrong model row or a wrong formula shows.
 """
 
@@ -12,10 +12,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leukemia_core.datasets import Record
-from leukemia_core.evaluate import REPORT_FORMAT, build_set
-from leukemia_core.results import (BASELINE, BASELINE_LABEL, CAL_HEADER, CAL_TITLE, END, SET_HEADER, START,
-                                   TEST_TITLE, TRAIN_HEADER, TRAIN_TITLE, VAL_TITLE, build_tables, write_results)
+from leukemia_core.data.datasets import Record
+from leukemia_core.evaluation.evaluate import REPORT_FORMAT, build_set
+from leukemia_core.evaluation.results import (
+    BASELINE,
+    BASELINE_LABEL,
+    CAL_HEADER,
+    CAL_TITLE,
+    END,
+    SET_HEADER,
+    START,
+    TEST_TITLE,
+    TRAIN_HEADER,
+    TRAIN_TITLE,
+    VAL_TITLE,
+    build_tables,
+    write_results,
+)
 
 __all__ = ["BASELINE_LABEL", "SET_HEADER", "_table_after", "expected_set_row"]
 

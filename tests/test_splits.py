@@ -3,9 +3,9 @@ not only the very same file; disjoint groups pass; a manifest's training groups 
 
 import pytest
 
-from leukemia_core.datasets import Record, cnmc_patient
+from leukemia_core.data.datasets import Record, cnmc_patient
+from leukemia_core.data.splits import check_against_groups, check_leakage, group_keys, select
 from leukemia_core.errors import LeakageError
-from leukemia_core.splits import check_against_groups, check_leakage, group_keys, select
 
 
 def _file(tmp_path, rel: str):

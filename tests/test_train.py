@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-import numpy as np
-
-from leukemia_core.train import TrainConfig, train, validation_score
+from leukemia_core.training.train import TrainConfig, train, validation_score
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +67,7 @@ def test_weights_file_init_trains_head_then_fine_tunes(tmp_path, samples, traine
 
 def test_init_from_loads_matching_arrays_and_records_the_file(tmp_path, samples, trained_tiny):
     from leukemia_core.models import create_model
-    from leukemia_core.weights import load_matching_weights, sha256_of
+    from leukemia_core.models.weights import load_matching_weights, sha256_of
 
     init = trained_tiny["weights_dir"] / "tiny_cnn.weights.npz"
     model = create_model("tiny_cnn", 32)

@@ -53,7 +53,7 @@ import keras
 import numpy as np
 
 from leukemia_core.models import create_model
-from leukemia_core.weights import load_weights_into
+from leukemia_core.models.weights import load_weights_into
 
 model = create_model("tiny_cnn", spec["size"])
 load_weights_into(model, spec["weights"])  # the exported file, float16 storage included

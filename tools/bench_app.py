@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from leukemia_core.models import list_models
-    from leukemia_core.weights import write_json
+    from leukemia_core.models.weights import write_json
 
     path = Path(args.bench)
     if not path.is_file():

@@ -2,7 +2,7 @@
 # Mutation testing of the modules with fast tests (mutmut 3, configured in setup.cfg [mutmut]).
 # Not run in CI. Usage:
 #   bash tools/mutation.sh                      # every module below (about 25 minutes on 2 busy cores)
-#   bash tools/mutation.sh 'leukemia_core.metrics.*'   # only these mutants (fnmatch on mutant names)
+#   bash tools/mutation.sh 'leukemia_core.evaluation.metrics.*'   # only these mutants (fnmatch on mutant names)
 # Writes mutation/summary.json (counts per module, wall seconds of the last full run) and
 # mutation/survivors.txt (every mutant not killed);
 # `.venv/bin/mutmut show NAME` prints a mutant's diff. mutmut works in mutants/ (git-ignored).
@@ -23,12 +23,12 @@ fi
 # Mutants to run: whole modules, and of leukemia_core/inference.py only the CSV-row helpers
 # (the rest of it loads models and is tested by the slow tests).
 DEFAULT=(
-    'leukemia_core.metrics.*'
-    'leukemia_core.splits.*'
-    'leukemia_core.datasets.*'
-    'leukemia_core.calibration.*'
-    'leukemia_core.images.*'
-    'leukemia_core.preprocess.*'
+    'leukemia_core.evaluation.metrics.*'
+    'leukemia_core.data.splits.*'
+    'leukemia_core.data.datasets.*'
+    'leukemia_core.models.calibration.*'
+    'leukemia_core.data.images.*'
+    'leukemia_core.data.preprocess.*'
     'leukemia_core.cells.finder.*'
     'leukemia_core.cells.check.*'
     'leukemia_core.inference.x_image_row__mutmut_*'

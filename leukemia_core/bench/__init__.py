@@ -88,7 +88,7 @@ def _settings(names: list[str], wdir: Path, repeats: int, train_rounds: int, tra
         "floor": "tf.function(lambda x: model(x, training=False)) on the prepared float32 input, "
                  "result fetched with .numpy()",
         "predict_path": "Predictor.prepare(rgb) then Predictor.predict (uint8 RGB -> P(ALL))",
-        "gradcam_path": "Predictor.prepare(rgb) then Explainer(model, cam_layer, 'gradcam')"
+        "gradcam_path": "Predictor.prepare(rgb) then GradCAM(model, cam_layer)"
                         ".predict_and_explain (P(ALL) and the map at the input size)",
         "gradcam_naive": "prepare, eager model(x) for P(ALL), then a new tf_keras_vis Gradcam per image "
                          "(expand_cam and normalize_cam defaults)",
@@ -120,9 +120,9 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
     Returns:
         the report written (``app`` says it was not measured; see the module docstring).
     """
-    from ..inference import default_weights_dir
     from ..models import get_spec, list_models
-    from ..weights import write_json
+    from ..models.weights import write_json
+    from ..paths import weights_dir_or_default
     from .cells import bench_finder
     from .machine import loadavg, machine_info
     from .memory import measure_memory
@@ -130,7 +130,7 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
     names = list(models) if models else sorted(list_models(), key=lambda n: n != "proposed")
     for n in names:
         get_spec(n)  # unknown names fail before anything runs
-    wdir = Path(weights_dir) if weights_dir else default_weights_dir()
+    wdir = weights_dir_or_default(weights_dir)
     train_rounds = train_rounds if train_rounds is not None else max(1, min(3, repeats // 20))
     t_start = time.perf_counter()
     report: dict = {

@@ -1,7 +1,7 @@
 """The cell pipeline: how fast images become called cells, against the model alone.
 
 For one model, every bundled sample goes through the project's path as ``predict`` and the app
-run it: decode the file bytes (:func:`~leukemia_core.images.read_image`), find and crop the white
+run it: decode the file bytes (:func:`~leukemia_core.data.images.read_image`), find and crop the white
 cells (``Predictor.find_cells``), then ``Predictor.analyze`` (one batched forward pass over the
 image's crops, then calibration). ``cell_pipeline_cells_s`` is crops per second of that whole
 path; ``cell_forward_cells_s`` is the same forward passes alone (``Predictor.predict`` on each
@@ -69,7 +69,7 @@ def bench_cell_pipeline(pred, images: BenchImages, repeats: int) -> tuple[dict, 
     Returns:
         ``(figures, profile)``.
     """
-    from ..images import read_image
+    from ..data.images import read_image
 
     found = [pred.find_cells(rgb) for rgb in images.decoded]
     crops = [f.crops for f in found]

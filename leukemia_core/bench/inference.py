@@ -22,13 +22,20 @@ def profile_preprocessing(rgb: np.ndarray, size: int, repeats: int) -> dict:
     """Milliseconds of each preprocessing step on one decoded image (median).
 
     ``denoise_uncropped_ms`` is the bilateral filter over the whole image (OpenCV with the
-    project's settings), as before :func:`~leukemia_core.preprocess.denoise` limited it to the
+    project's settings), as before :func:`~leukemia_core.data.preprocess.denoise` limited it to the
     non-black part (``denoise_ms``, what ``prepare`` runs; same output).
     """
     import cv2
 
-    from ..preprocess import (BILATERAL_D, BILATERAL_SIGMA_COLOR, BILATERAL_SIGMA_SPACE, denoise, pad_to_square,
-                              prepare, to_unit)
+    from ..data.preprocess import (
+        BILATERAL_D,
+        BILATERAL_SIGMA_COLOR,
+        BILATERAL_SIGMA_SPACE,
+        denoise,
+        pad_to_square,
+        prepare,
+        to_unit,
+    )
 
     sq = pad_to_square(rgb)
     den = denoise(sq)
@@ -55,7 +62,8 @@ def profile_display(rgb: np.ndarray, cam: np.ndarray, repeats: int) -> float | N
         from ..reports.inputs import display_copy
     except ImportError:
         return None
-    from ..explain import heatmap_on_image, overlay
+    from ..explain.maps import heatmap_on_image
+    from ..explain.overlay import overlay
 
     def draw():
         shown = display_copy(rgb)
@@ -78,7 +86,7 @@ def naive_gradcam(model, logits, cam_layer: str, rgb: np.ndarray, size: int, nr:
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    from ..preprocess import prepare, to_unit
+    from ..data.preprocess import prepare, to_unit
 
     x = to_unit(prepare(rgb, size, nr))[None]
     p = float(np.asarray(model(x, training=False))[0, 1])
@@ -95,16 +103,16 @@ def bench_inference(loaded, images: BenchImages, repeats: int) -> tuple[dict, di
     """
     import tensorflow as tf
 
-    from ..explain import Explainer
+    from ..data.preprocess import prepare, to_unit
+    from ..explain import GradCAM
     from ..inference import Predictor
-    from ..preprocess import prepare, to_unit
 
     model, size, nr, rgb = loaded.model, loaded.input_size, loaded.noise_reduction, images.rgb
     t0 = time.perf_counter()
     pred = Predictor(loaded)
     predictor_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ex = Explainer(model, loaded.cam_layer, "gradcam")
+    ex = GradCAM(model, loaded.cam_layer)
     explainer_s = time.perf_counter() - t0
 
     @tf.function
@@ -120,13 +128,13 @@ def bench_inference(loaded, images: BenchImages, repeats: int) -> tuple[dict, di
     t = time_interleaved({
         "floor": lambda: plain(x1).numpy(),
         "predict": lambda: pred.predict(pred.prepare(rgb)),
-        "gradcam": lambda: ex.predict_and_explain(pred.prepare(rgb)),
+        "gradcam": lambda: ex.predict_and_explain(pred.prepare(rgb), class_index=1),
         "forward": lambda: pred.predict(x1),
-        "cam_pass": lambda: ex.predict_and_explain(x1),
+        "cam_pass": lambda: ex.predict_and_explain(x1, class_index=1),
         "prepare": lambda: pred.prepare(rgb),
     }, repeats)
     floor_ms, predict_ms, gradcam_ms = (med_ms(t[k]) for k in ("floor", "predict", "gradcam"))
-    display_ms = profile_display(rgb, ex.predict_and_explain(x1)[1][0], repeats)
+    display_ms = profile_display(rgb, ex.predict_and_explain(x1, class_index=1)[1][0], repeats)
 
     # the naive tf-keras-vis path (slow: fewer rounds)
     logits = logits_model(model)

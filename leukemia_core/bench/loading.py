@@ -41,7 +41,7 @@ class BenchImages:
 
 def sample_images() -> BenchImages:
     """The bench image, the Aria image and every bundled sample (labels, datasets, bytes)."""
-    from ..images import read_image
+    from ..data.images import read_image
     from ..samples import SAMPLES_DIR, list_samples
 
     samples = list_samples()
@@ -59,14 +59,10 @@ def sample_images() -> BenchImages:
 
 def input_size(name: str, weights_dir: Path) -> tuple[int, str]:
     """The shipped input size (manifest) or the spec's default, and where it came from."""
-    from ..errors import WeightsError
-    from ..models import get_spec
-    from ..weights import read_manifest
+    from ..models.weights import read_manifest, resolve_input_config
 
-    try:
-        return int(read_manifest(weights_dir, name).get("input_size", get_spec(name).input_size)), "manifest"
-    except WeightsError:
-        return get_spec(name).input_size, "spec default (no manifest)"
+    config = resolve_input_config(name, read_manifest(name, weights_dir, missing_ok=True))
+    return config.input_size, config.source
 
 
 def get_model(name: str, weights_dir: Path, export_dir: Path | None):
@@ -86,7 +82,7 @@ def get_model(name: str, weights_dir: Path, export_dir: Path | None):
     import keras
 
     from ..models import create_model, get_spec
-    from ..weights import save_weights_npz, write_json
+    from ..models.weights import save_weights_npz, write_json
 
     keras.utils.set_random_seed(0)
     model = create_model(name, size)

@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from ..paths import PROJECT_ROOT
 from .loading import BENCH_IMAGE
 from .machine import rss_mib
 from .timing import rnd
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _MARK = "BENCH-MEMORY "
 
 
@@ -30,8 +30,8 @@ def memory_child(names: list[str], weights_dir: str) -> None:
     t_start = time.perf_counter()
     import tensorflow  # noqa: F401
 
-    from ..explain import Explainer
-    from ..images import read_image
+    from ..data.images import read_image
+    from ..explain import GradCAM
     from ..inference import Predictor, load_model
     from ..samples import SAMPLES_DIR
 
@@ -44,7 +44,7 @@ def memory_child(names: list[str], weights_dir: str) -> None:
         t1 = time.perf_counter()
         pred = Predictor(loaded)
         t2 = time.perf_counter()
-        ex = Explainer(loaded.model, loaded.cam_layer, "gradcam")
+        ex = GradCAM(loaded.model, loaded.cam_layer)
         t3 = time.perf_counter()
         found = pred.find_cells(rgb)  # what the Classify page runs per image and model
         x = found.crops.astype("float32") / 255.0

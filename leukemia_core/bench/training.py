@@ -1,8 +1,8 @@
-"""Training throughput on white-cell crops, as :mod:`leukemia_core.train` trains.
+"""Training throughput on white-cell crops, as :mod:`leukemia_core.training.train` trains.
 
-The project's path: ``model.fit`` on :func:`~leukemia_core.pipeline.balanced_batches` (a Keras
+The project's path: ``model.fit`` on :func:`~leukemia_core.data.pipeline.balanced_batches` (a Keras
 ``PyDataset`` drawing crops by dataset and class) through
-:func:`~leukemia_core.train.training_model` (the augmentation layers in front of the classifier).
+:func:`~leukemia_core.training.train.training_model` (the augmentation layers in front of the classifier).
 The floor: the classifier alone (no augmentation) fitted on the same batches already in memory
 (numpy arrays, ``batch_size`` = the same). ``pipeline_ratio = train_img_s / train_memory_img_s``.
 Both are compiled as training compiles (Adam, cosine schedule, label-smoothed cross-entropy);
@@ -22,7 +22,7 @@ from .loading import BenchImages
 from .timing import med_ms, ratio, rnd, spread_ms, step_timer
 
 TRAIN_BATCH = 32
-#: As :mod:`leukemia_core.train` compiles (its defaults).
+#: As :mod:`leukemia_core.training.train` compiles (its defaults).
 LEARNING_RATE, LABEL_SMOOTHING = 1e-3, 0.05
 
 
@@ -59,8 +59,8 @@ def bench_training(loaded, images: BenchImages, rounds: int, steps: int, seed: i
     Returns:
         ``{"train_img_s", "train_memory_img_s", "pipeline_ratio", "profile"}``.
     """
-    from ..pipeline import balanced_batches, sample_weights
-    from ..train import training_model
+    from ..data.pipeline import balanced_batches, sample_weights
+    from ..training.train import training_model
 
     x, y, datasets = training_cells(loaded, images)
     batches = balanced_batches(x, y, sample_weights(y, datasets), TRAIN_BATCH, steps + 1, seed)

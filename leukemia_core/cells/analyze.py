@@ -4,7 +4,7 @@ crop, and sum up the image.
 The image's P(ALL) is the mean calibrated P(ALL) of its whole cells (cells cut by the image edge
 count only when there is no other); an image of one cell takes that cell's call, an image of
 several cells is called ALL when the mean reaches the field threshold (both thresholds chosen on
-validation, see :mod:`leukemia_core.calibration`). An image in which no white cell is found is classified whole
+validation, see :mod:`leukemia_core.models.calibration`). An image in which no white cell is found is classified whole
 (padded to square and resized), and says so.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..calibration import Calibration
+from ..models.calibration import Calibration
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
 
@@ -113,7 +113,7 @@ class ImageAnalysis:
 
 def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalysis:
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``)."""
-    from ..ood import NOTE_OOD, is_outside
+    from ..models.ood import NOTE_OOD, is_outside
 
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):

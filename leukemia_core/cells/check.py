@@ -20,9 +20,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..datasets import read_dataset
+from ..data.datasets import read_dataset
+from ..data.images import read_image
 from ..errors import LeukemiaCoreError
-from ..images import read_image
 from .finder import BLACK_LEVEL, find_cells
 
 #: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
@@ -117,7 +117,7 @@ def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = Non
     if cnmc:
         result["cnmc"] = {"data": str(cnmc), **check_cnmc(Path(cnmc))}
     if out is not None:
-        from ..weights import write_json
+        from ..models.weights import write_json
 
         write_json(Path(out), result)
     return result

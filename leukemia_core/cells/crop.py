@@ -76,7 +76,7 @@ def crop_cells(rgb: np.ndarray, cells: list[Cell], size: int, share: float = CEL
 
 def whole_image_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     """Fallback when no cell is found: the whole image padded to square and resized, ``uint8``."""
-    from ..preprocess import pad_to_square
+    from ..data.preprocess import pad_to_square
 
     sq = pad_to_square(rgb)
     interp = cv2.INTER_AREA if sq.shape[0] > size else cv2.INTER_CUBIC

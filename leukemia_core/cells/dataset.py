@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..datasets import Record
+from ..data.datasets import Record
+from ..data.images import read_image
 from ..errors import ImageReadError
-from ..images import read_image
 from .crop import CELL_SHARE, crop_cell
 from .finder import find_cells
 

@@ -33,6 +33,40 @@ def _backbone(app, size: int, weights, preprocess):
     return inputs, base.output
 
 
+@register_model("proposed", input_size=80, cam_layer="attention_map",
+                description="EfficientNet-B0 + multi-head self-attention over its feature map + dense head")
+def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout: float = 0.4,
+             units: tuple[int, int] = (256, 64)) -> "keras.Model":
+    """EfficientNet-B0; self-attention with the feature map's spatial positions as tokens.
+
+    ``feature map (h, w, 1280) -> tokens (h*w, 1280) -> x + MHA(x, x) -> LayerNorm -> (h, w, 1280)``
+    (the ``attention_map`` layer, which Grad-CAM explains), then global average pooling and two
+    ``Dense -> BatchNorm -> LeakyReLU -> Dropout`` blocks before the 2-class output. No positional
+    encoding: a cell's class does not depend on where in the frame a feature sits, and rotation
+    augmentation would blur any positional code anyway.
+    """
+    import keras
+    from keras import layers
+
+    inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
+                             layers.Rescaling(255.0, name="to_255"))
+    h, w, c = feat.shape[1], feat.shape[2], feat.shape[3]
+    tokens = layers.Reshape((h * w, c), name=f"{HEAD_PREFIX}tokens")(feat)
+    att = layers.MultiHeadAttention(heads, key_dim, dropout=0.1, name=f"{HEAD_PREFIX}mhsa")(tokens, tokens)
+    x = layers.Add(name=f"{HEAD_PREFIX}residual")([tokens, att])
+    x = layers.LayerNormalization(name=f"{HEAD_PREFIX}layernorm")(x)
+    x = layers.Reshape((h, w, c), name="attention_map")(x)
+    x = layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(x)
+    for i, n in enumerate(units):
+        x = layers.Dense(n, name=f"{HEAD_PREFIX}dense{i}")(x)
+        x = layers.BatchNormalization(name=f"{HEAD_PREFIX}bn{i}")(x)
+        x = layers.LeakyReLU(negative_slope=0.1, name=f"{HEAD_PREFIX}lrelu{i}")(x)
+        x = layers.Dropout(dropout if i == 0 else dropout / 2, name=f"{HEAD_PREFIX}dropout{i}")(x)
+    x = layers.Dense(2, name=LOGITS_LAYER)(x)
+    out = layers.Activation("softmax", name=PROBS_LAYER, dtype="float32")(x)
+    return keras.Model(inputs, out, name="proposed")
+
+
 @register_model("efficientnet_b0", input_size=80, cam_layer="top_activation",
                 description="EfficientNet-B0 with a plain classifier (baseline)")
 def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
@@ -67,40 +101,6 @@ def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model"
     inputs, feat = _backbone(keras.applications.InceptionV3, size, weights,
                              layers.Rescaling(2.0, offset=-1.0, name="to_pm1"))
     return keras.Model(inputs, _classifier(feat, dropout), name="inception_v3")
-
-
-@register_model("proposed", input_size=80, cam_layer="attention_map",
-                description="EfficientNet-B0 + multi-head self-attention over its feature map + dense head")
-def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout: float = 0.4,
-             units: tuple[int, int] = (256, 64)) -> "keras.Model":
-    """EfficientNet-B0; self-attention with the feature map's spatial positions as tokens.
-
-    ``feature map (h, w, 1280) -> tokens (h*w, 1280) -> x + MHA(x, x) -> LayerNorm -> (h, w, 1280)``
-    (the ``attention_map`` layer, which Grad-CAM explains), then global average pooling and two
-    ``Dense -> BatchNorm -> LeakyReLU -> Dropout`` blocks before the 2-class output. No positional
-    encoding: a cell's class does not depend on where in the frame a feature sits, and rotation
-    augmentation would blur any positional code anyway.
-    """
-    import keras
-    from keras import layers
-
-    inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
-                             layers.Rescaling(255.0, name="to_255"))
-    h, w, c = feat.shape[1], feat.shape[2], feat.shape[3]
-    tokens = layers.Reshape((h * w, c), name=f"{HEAD_PREFIX}tokens")(feat)
-    att = layers.MultiHeadAttention(heads, key_dim, dropout=0.1, name=f"{HEAD_PREFIX}mhsa")(tokens, tokens)
-    x = layers.Add(name=f"{HEAD_PREFIX}residual")([tokens, att])
-    x = layers.LayerNormalization(name=f"{HEAD_PREFIX}layernorm")(x)
-    x = layers.Reshape((h, w, c), name="attention_map")(x)
-    x = layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(x)
-    for i, n in enumerate(units):
-        x = layers.Dense(n, name=f"{HEAD_PREFIX}dense{i}")(x)
-        x = layers.BatchNormalization(name=f"{HEAD_PREFIX}bn{i}")(x)
-        x = layers.LeakyReLU(negative_slope=0.1, name=f"{HEAD_PREFIX}lrelu{i}")(x)
-        x = layers.Dropout(dropout if i == 0 else dropout / 2, name=f"{HEAD_PREFIX}dropout{i}")(x)
-    x = layers.Dense(2, name=LOGITS_LAYER)(x)
-    out = layers.Activation("softmax", name=PROBS_LAYER, dtype="float32")(x)
-    return keras.Model(inputs, out, name="proposed")
 
 
 @register_model("tiny_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,

@@ -70,7 +70,8 @@ def register_model(name: str, *, input_size: int, cam_layer: str, description: s
 
 
 def list_models(include_test: bool = False) -> list[str]:
-    """Registered names, in registration order (tiny test models only when asked)."""
+    """Registered names, in registration order: the proposed model first, then the baselines
+    (tiny test models only when asked)."""
     return [n for n, s in _REGISTRY.items() if include_test or not s.test_only]
 
 
@@ -109,7 +110,7 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"model {name!r} has no ImageNet weights")
     model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
     if init not in ("random", "imagenet"):
-        from ..weights import load_weights_into
+        from .weights import load_weights_into
 
         load_weights_into(model, Path(init))
     return model

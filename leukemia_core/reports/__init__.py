@@ -10,7 +10,7 @@
 * :mod:`.display`: tables and bar values for people (human names, units, no ``NaN`` shown);
 * :mod:`.dataset_images`: finding the dataset images a report names;
 * :mod:`.inputs`: images given to the Classify page (in memory, decoded, shrunk for display);
-* :mod:`.classify`: the Classify page's per-image steps (explain, results table and CSV).
+* :mod:`.casereport`: the HTML case report of one Classify run.
 
 Import from the submodule that holds a name.
 """

@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from ..paths import PROJECT_ROOT
 
 #: Environment variable naming the folder that holds the datasets (for report images).
 DATA_ENV = "LEUKEMIA_DATA"

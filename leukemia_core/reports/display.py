@@ -6,7 +6,6 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-
 MISSING = "n/a"
 
 #: Human names, with units, of the raw field names found in bench.json, cam_check.json, manifests.

@@ -8,7 +8,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from .files import BASELINE, load_manifest, short_sha, weights_dir
+from ..models.weights import read_manifest
+from .files import BASELINE, short_sha, weights_dir
 
 
 def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
@@ -16,7 +17,7 @@ def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
     wdir = Path(wdir or weights_dir())
     rows = []
     for n in names:
-        man = load_manifest(n, wdir)
+        man = read_manifest(n, wdir, missing_ok=True)
         if man is None:
             continue
         tr = man.get("training", {})
@@ -38,7 +39,7 @@ def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
 
 def training_data_table(name: str, wdir: Path | None = None) -> pd.DataFrame:
     """Image counts and groups per split the model's manifest records."""
-    man = load_manifest(name, wdir) or {}
+    man = read_manifest(name, wdir, missing_ok=True) or {}
     tr = man.get("training", {})
     rows = []
     for role in ("train", "val"):

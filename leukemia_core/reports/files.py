@@ -12,7 +12,6 @@ command that produces the file. A file that is present but unreadable raises
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -21,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LeukemiaCoreError
-from ..evaluate import REPORT_FORMAT
-
-
-BASELINE = "colour_baseline"
+from ..evaluation.baseline import NAME as BASELINE
+from ..evaluation.evaluate import REPORT_FORMAT
+from ..models.weights import read_json
+from ..paths import default_weights_dir
 
 REFERENCE_FILE = "reference_published.json"
 
@@ -38,9 +37,7 @@ APP_MODELS_ENV = "LEUKEMIA_APP_MODELS"
 
 def weights_dir() -> Path:
     """The folder the app reads: ``$LEUKEMIA_WEIGHTS_DIR`` or the project's ``model_weights/``."""
-    from ..inference import default_weights_dir
-
-    return Path(default_weights_dir())
+    return default_weights_dir()
 
 
 def app_models() -> list[str]:
@@ -102,29 +99,13 @@ def missing_message(kind: str, name: str = "", wdir: Path | None = None) -> str:
     return f"{missing_what(kind, name, wdir)} Produce it with: {how_to_make(kind, name or 'NAME')}"
 
 
-def _read_json(path: Path):
-    """Parsed JSON, ``None`` when the file does not exist; raises LeukemiaCoreError when unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LeukemiaCoreError(f"{path}: unreadable JSON file ({exc})") from None
-
-
-def load_manifest(name: str, wdir: Path | None = None) -> dict | None:
-    """``<name>.manifest.json`` or None."""
-    return _read_json(Path(wdir or weights_dir()) / f"{name}.manifest.json")
-
-
 def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
     """``<name>.history.json`` as a table, one row per epoch, or None.
 
     Adds ``step``: the epoch's position over all phases (a pretrained run's ``head`` phase comes
     before ``main``), so curves of both phases draw as one line.
     """
-    data = _read_json(Path(wdir or weights_dir()) / f"{name}.history.json")
+    data = read_json(Path(wdir or weights_dir()) / f"{name}.history.json")
     if data is None:
         return None
     if not isinstance(data, list):
@@ -143,7 +124,7 @@ def report_path(name: str, wdir: Path | None = None) -> Path:
 
 def load_report(name: str, wdir: Path | None = None) -> dict | None:
     """``<name>.report.json`` or None; raises LeukemiaCoreError for a file of another format."""
-    rep = _read_json(report_path(name, wdir))
+    rep = read_json(report_path(name, wdir))
     if rep is None:
         return None
     if not isinstance(rep, dict) or rep.get("format") != REPORT_FORMAT:
@@ -178,17 +159,17 @@ def load_reports(names: Iterable[str], wdir: Path | None = None) -> tuple[dict[s
 
 def load_reference(wdir: Path | None = None) -> dict | None:
     """``reference_published.json`` (the reference system's published numbers) or None."""
-    return _read_json(Path(wdir or weights_dir()) / REFERENCE_FILE)
+    return read_json(Path(wdir or weights_dir()) / REFERENCE_FILE)
 
 
 def load_cam_check(wdir: Path | None = None) -> dict | None:
     """``cam_check.json`` or None."""
-    return _read_json(Path(wdir or weights_dir()) / CAM_CHECK_FILE)
+    return read_json(Path(wdir or weights_dir()) / CAM_CHECK_FILE)
 
 
 def load_bench(wdir: Path | None = None) -> dict | None:
     """``bench.json`` or None."""
-    return _read_json(Path(wdir or weights_dir()) / BENCH_FILE)
+    return read_json(Path(wdir or weights_dir()) / BENCH_FILE)
 
 
 def short_sha(sha: str | None) -> str:

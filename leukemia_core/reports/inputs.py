@@ -9,9 +9,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ..data.images import read_image
 from ..errors import ImageReadError
-from ..images import read_image
-
 
 #: Longest side of the copy of an image shown on a page.
 DISPLAY_MAX_SIDE = 768

@@ -8,10 +8,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import compute_metrics, roc_points
+from ..evaluation.metrics import compute_metrics, roc_points
 from .sets import LEVEL_NAMES, LEVELS, ROLE_NAMES, get_set, labels_probs, role_of
 from .thresholds import image_thresholds, threshold_text
-
 
 #: Ratio columns of :func:`metrics_table` (0-1; pages show them as percentages).
 RATIO_COLUMNS = ("accuracy", "balanced accuracy", "sensitivity (ALL recall)", "specificity (HEM recall)",
@@ -96,7 +95,7 @@ def reference_label(reference: dict | None) -> str:
 
 def accuracy_by_role(reports: dict[str, dict], dataset: str, reference: dict | None = None,
                      level: str = "images", metric: str = "accuracy") -> pd.DataFrame:
-    """``metric`` (a :func:`~leukemia_core.metrics.compute_metrics` key) on every role of
+    """``metric`` (a :func:`~leukemia_core.evaluation.metrics.compute_metrics` key) on every role of
     ``dataset``, per model, at ``level``; roles in the order test, val, train.
 
     With ``reference``, the published training and validation accuracies are added as rows whose
@@ -158,7 +157,7 @@ def confusion_at(report_set: dict, threshold: float, level: str = "images", repo
     probabilities at ``level`` (``images`` or ``cells``). With ``report``, images of several cells
     follow its field rule (:func:`image_thresholds`).
 
-    Returns :func:`~leukemia_core.metrics.compute_metrics`'s dict plus ``counts`` (2x2 array,
+    Returns :func:`~leukemia_core.evaluation.metrics.compute_metrics`'s dict plus ``counts`` (2x2 array,
     rows true HEM/ALL, columns predicted HEM/ALL) and ``rates`` (each row divided by its total;
     NaN for a class without images).
     """

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..evaluate import ROLE_TEXT, labels_and_probs
-
+from ..evaluation.evaluate import ROLE_TEXT, labels_and_probs
 
 #: Order of the roles on the pages: the most informative set first.
 ROLE_ORDER = ("test", "val", "train", "unsplit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..models.calibration import DEFAULT_THRESHOLD
 from .files import BASELINE
 
 
@@ -17,7 +18,7 @@ def field_threshold(report: dict) -> float | None:
 def threshold_text(report: dict, level: str = "cells", threshold: float | None = None) -> str:
     """The threshold(s) a level was called at, for people: ``"0.45"``, or for images with a field
     rule ``"0.45 one cell, 0.52 several"``. ``threshold``: a cell threshold other than the report's."""
-    cell = float(report.get("threshold", 0.5)) if threshold is None else float(threshold)
+    cell = float(report.get("threshold", DEFAULT_THRESHOLD)) if threshold is None else float(threshold)
     if level == "cells" or field_threshold(report) is None:
         return f"{cell:.2f}"
     several = _calibration_obj(report).image_threshold(cell, 2)
@@ -25,18 +26,18 @@ def threshold_text(report: dict, level: str = "cells", threshold: float | None =
 
 
 def _calibration_obj(report: dict):
-    from ..calibration import Calibration
+    from ..models.calibration import Calibration
 
     cal = dict(report.get("calibration") or {})
     if "field_threshold" not in cal and report.get("field_threshold") is not None:
         cal["field_threshold"] = report["field_threshold"]
-    cal.setdefault("threshold", report.get("threshold", 0.5))
+    cal.setdefault("threshold", report.get("threshold", DEFAULT_THRESHOLD))
     return Calibration.from_json(cal)
 
 
 def image_thresholds(report: dict | None, report_set: dict, threshold: float) -> np.ndarray:
     """Each image's threshold at cell threshold ``threshold``: an image of several cells follows
-    the report's field rule (:meth:`~leukemia_core.calibration.Calibration.image_threshold`), one
+    the report's field rule (:meth:`~leukemia_core.models.calibration.Calibration.image_threshold`), one
     of one cell (or a report without a field rule) takes ``threshold``."""
     imgs = report_set.get("images", [])
     if report is None or field_threshold(report) is None:
@@ -56,7 +57,7 @@ def refer_band(report: dict) -> tuple[float, float] | None:
     cal = calibration_of(report)
     if not cal or not cal.get("refer_half_width"):
         return None
-    thr, w = float(cal.get("threshold", report.get("threshold", 0.5))), float(cal["refer_half_width"])
+    thr, w = float(cal.get("threshold", report.get("threshold", DEFAULT_THRESHOLD))), float(cal["refer_half_width"])
     return max(0.0, thr - w), min(1.0, thr + w)
 
 
@@ -79,7 +80,7 @@ def calibration_table(reports: dict[str, dict]) -> pd.DataFrame:
             "balanced accuracy at threshold": info.get("balanced_accuracy_at_threshold"),
             "refer share": info.get("refer_share"),
             "calibrated on": ", ".join(info.get("fitted_on") or []) if cal else
-                             ("not calibrated: threshold 0.5 on its own probabilities" if name == BASELINE
+                             (f"not calibrated: threshold {DEFAULT_THRESHOLD} on its own probabilities" if name == BASELINE
                               else "not calibrated"),
         })
     return pd.DataFrame(rows, columns=["model", "threshold", "field threshold", "refer band", "ECE before", "ECE after",

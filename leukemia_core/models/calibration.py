@@ -51,7 +51,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Weights giving each group (dataset) an equal total and each class within it an equal share
     (the training sampler's weights with equal dataset shares); they sum to 1."""
-    from .pipeline import sample_weights
+    from ..data.pipeline import sample_weights
 
     y = np.asarray(y, int)
     return sample_weights(y, np.zeros(len(y), int) if groups is None else np.asarray(groups))
@@ -127,7 +127,7 @@ class Calibration:
     fitted: bool = False
     info: dict = field(default_factory=dict)
     field_threshold: float | None = None  # None: the cell threshold
-    reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.ood)
+    reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.models.ood)
 
     def apply(self, p_raw: np.ndarray) -> np.ndarray:
         """Calibrated P(ALL) for raw model outputs (any shape)."""
@@ -220,7 +220,7 @@ def calibration_path(weights_dir: Path, name: str) -> Path:
 
 
 def read_calibration(weights_dir: Path, name: str) -> Calibration:
-    """The stored calibration of ``name``, or the identity (threshold 0.5, no band) when absent."""
+    """The stored calibration of ``name``, or the identity (threshold :data:`DEFAULT_THRESHOLD`, no band) when absent."""
     path = calibration_path(weights_dir, name)
     if not path.is_file():
         return Calibration()

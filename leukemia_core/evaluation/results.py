@@ -18,13 +18,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from ..models import list_models
+from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.weights import read_json, read_manifest
+from .baseline import NAME as BASELINE
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
-MODELS = ("proposed", "efficientnet_b0", "resnet50", "inception_v3")
-BASELINE = "colour_baseline"
 BASELINE_LABEL = "colour-only baseline (logistic regression on 9 colour statistics of each cell)"
 TEST_TITLE = "**Test sets** — reported only, never used to choose anything."
 VAL_TITLE = ("**Validation sets** — these chose the epoch, calibrator, threshold and refer band: "
@@ -40,13 +42,6 @@ CAL_HEADER = ["model", "threshold", "field threshold", "refer band", "ECE before
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
 TRAIN_HEADER = ["model", "epochs", "training time", "Grad-CAM energy on cells", "published: train accuracy",
                 "published: validation accuracy"]
-
-
-def _load(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _f(v, digits: int = 3) -> str:
@@ -92,7 +87,7 @@ def _set_row(m: str, r: dict, s: dict) -> str:
 
 
 def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
-    from .reports.sets import set_sort_key
+    from ..reports.sets import set_sort_key
 
     keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if _role(s) == role},
                   key=set_sort_key)
@@ -125,7 +120,7 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
             lines.append(_row([_label(m), _f(r.get("threshold"), 2), "–", "none", "–", "–", "–"]))
             continue
         info = cal.get("info") or {}
-        thr, w = float(r.get("threshold", cal.get("threshold", 0.5))), float(cal.get("refer_half_width") or 0)
+        thr, w = float(r.get("threshold", cal.get("threshold", DEFAULT_THRESHOLD))), float(cal.get("refer_half_width") or 0)
         band = f"{max(0.0, thr - w):.2f}–{min(1.0, thr + w):.2f}" if w else "none"
         ft = r.get("field_threshold", cal.get("field_threshold"))
         lines.append(_row([_label(m), f"{thr:.2f}", _f(ft, 2), band, _f(info.get("ece_before")),
@@ -134,13 +129,13 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
 
 
 def _role_text(s: dict) -> str:
-    from .reports.sets import role_text
+    from ..reports.sets import role_text
 
     return role_text(s)
 
 
 def _reference_label(ref: dict) -> str:
-    from .reports.scores import reference_label
+    from ..reports.scores import reference_label
 
     return reference_label(ref)
 
@@ -148,7 +143,8 @@ def _reference_label(ref: dict) -> str:
 def build_tables(weights_dir: Path) -> str:
     """Markdown tables of the test and validation sets, the calibration and the training facts."""
     wdir = Path(weights_dir)
-    reports = {m: _load(wdir / f"{m}.report.json") for m in (*MODELS, BASELINE)}
+    models = list_models()
+    reports = {m: read_json(wdir / f"{m}.report.json") for m in (*models, BASELINE)}
     reports = {m: r for m, r in reports.items() if r}
     if not reports:
         return "_No reports in model_weights/ yet: run the commands under “Reproduce the shipped models”._"
@@ -159,9 +155,9 @@ def build_tables(weights_dir: Path) -> str:
     if not reports:
         return (f"_No {REPORT_FORMAT} reports in model_weights/ yet (older format: {', '.join(older)}): "
                 "rerun the commands under “Reproduce the shipped models”._")
-    manifests = {m: _load(wdir / f"{m}.manifest.json") for m in MODELS}
-    cam = _load(wdir / "cam_check.json") or {}
-    ref = _load(wdir / "reference_published.json") or {}
+    manifests = {m: read_manifest(m, wdir, missing_ok=True) for m in models}
+    cam = read_json(wdir / "cam_check.json") or {}
+    ref = read_json(wdir / "reference_published.json") or {}
     lines: list[str] = []
     for title, role in ((TEST_TITLE, "test"), (VAL_TITLE, "val")):
         tables = _set_tables(reports, role)
@@ -169,7 +165,7 @@ def build_tables(weights_dir: Path) -> str:
             lines += [title, "", *tables]
     lines += _calibration_rows(reports)
     lines += [TRAIN_TITLE, "", *_header(TRAIN_HEADER)]
-    for m in MODELS:
+    for m in models:
         if m not in reports:
             continue
         man = manifests.get(m) or {}
@@ -204,7 +200,7 @@ def build_tables(weights_dir: Path) -> str:
 
 def build_bench(weights_dir: Path) -> str:
     """Markdown figures from ``bench.json`` (written by ``python -m leukemia_core bench``)."""
-    b = _load(Path(weights_dir) / "bench.json")
+    b = read_json(Path(weights_dir) / "bench.json")
     if not b or not isinstance(b.get("models"), dict):
         return "_Not measured yet: run `python -m leukemia_core bench --out model_weights/bench.json`._"
     m = b.get("machine", {})

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.calibration import DEFAULT_THRESHOLD
+
 CLASS_NAMES = ("HEM", "ALL")
 
 
@@ -22,7 +24,7 @@ def _div(a: float, b: float) -> float | None:
     return float(a / b) if b else None
 
 
-def compute_metrics(y_true, p_all, threshold: float = 0.5) -> dict:
+def compute_metrics(y_true, p_all, threshold: float = DEFAULT_THRESHOLD) -> dict:
     """Metrics of calling ALL when ``p_all >= threshold``.
 
     Args:

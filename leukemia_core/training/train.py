@@ -1,9 +1,9 @@
 """Training on white cells: every white cell of every training image, cropped at one scale.
 
-Data roles (see :mod:`leukemia_core.datasets`): **train** images give the cells the weights learn
+Data roles (see :mod:`leukemia_core.data.datasets`): **train** images give the cells the weights learn
 from; **val** cells choose the epoch (best mean ROC AUC over the validation datasets); **test**
 images are never read here. Adam with a cosine learning-rate schedule, label smoothing, batches
-balanced per dataset and class, augmentation as Keras layers (:mod:`leukemia_core.augment`),
+balanced per dataset and class, augmentation as Keras layers (:mod:`leukemia_core.data.augment`),
 early stopping, checkpoints and ``--resume``. Runs on the TensorFlow or JAX backend
 (``KERAS_BACKEND=jax``): nothing here uses tf.data.
 
@@ -33,16 +33,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .augment import AugmentConfig, make_augmenter
-from .cells.crop import CELL_SHARE
-from .cells.dataset import CellSet, extract_cells
-from .datasets import Record, read_many, summarize
-from .errors import LeukemiaCoreError
-from .metrics import compute_metrics
-from .models import create_model, get_spec
-from .pipeline import balanced_batches, predict_array, sample_weights
-from .splits import check_leakage, group_keys, select
-from .weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
+from ..cells.crop import CELL_SHARE
+from ..cells.dataset import CellSet, extract_cells
+from ..data.augment import AugmentConfig, make_augmenter
+from ..data.datasets import Record, read_many, summarize
+from ..data.pipeline import balanced_batches, predict_array, sample_weights
+from ..data.splits import check_leakage, group_keys, select
+from ..errors import LeukemiaCoreError
+from ..evaluation.metrics import compute_metrics
+from ..models import create_model, get_spec
+from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def validation_score(y: np.ndarray, p: np.ndarray, datasets: np.ndarray) -> dict
     out, aucs, weights = {}, [], []
     for name in sorted(set(datasets.tolist())):
         sel = datasets == name
-        m = compute_metrics(y[sel], p[sel], 0.5)
+        m = compute_metrics(y[sel], p[sel], DEFAULT_THRESHOLD)
         out[f"val_{name}_auc"] = m["roc_auc"]
         out[f"val_{name}_balanced_accuracy"] = m["balanced_accuracy"]
         if m["roc_auc"] is not None:
@@ -304,7 +305,7 @@ def train(cfg: TrainConfig) -> dict:
     trainer = training_model(model, cfg.augment, cfg.seed)
     head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
     if head_epochs and not (run_dir / "phase_head.done").exists():
-        from .models.builders import set_backbone_trainable
+        from ..models.builders import set_backbone_trainable
 
         set_backbone_trainable(model, False)
         _fit_phase(trainer, model, cfg, run_dir, "head", head_epochs, cfg.learning_rate, batches, va, verbose)

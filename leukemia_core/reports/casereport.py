@@ -13,7 +13,7 @@ A cell result is any object with the attributes of ``pages/_cells.CellResult`` (
 
 Example::
 
-    info = [model_info(m, load_manifest(m), load_report(m)) for m in models]
+    info = [model_info(m, read_manifest(m, missing_ok=True), load_report(m)) for m in models]
     imgs = [ReportImage(name, rgb, {m: results[(i, m)] for m in models}) for i, (name, rgb) in ...]
     data = build_case_report(imgs, info, {m: thr_of(m) for m in models})   # bytes, UTF-8 HTML
 """
@@ -29,9 +29,9 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 
-from .cells.draw import draw_cells
-from .evaluate import ROLE_TEXT
-from .explain import overlay
+from ..cells.draw import draw_cells
+from ..evaluation.evaluate import ROLE_TEXT
+from ..explain.overlay import overlay
 
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, treat or "
           "manage any patient.")

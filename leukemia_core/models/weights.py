@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .errors import WeightsError
+from ..errors import WeightsError
+from ..paths import weights_dir_or_default
+
+#: File name of a model's manifest: ``<name>.manifest.json``.
+MANIFEST_SUFFIX = ".manifest.json"
 
 FLOAT16_MIN_SIZE = 4096
 
@@ -111,20 +117,75 @@ def load_matching_weights(model, path: Path) -> tuple[int, int]:
     return loaded, len(model.weights)
 
 
-def manifest_path(weights_dir: Path, name: str) -> Path:
-    return Path(weights_dir) / f"{name}.manifest.json"
+def read_json(path: Path) -> Any:
+    """Parsed JSON of ``path``; None when the file does not exist.
 
-
-def read_manifest(weights_dir: Path, name: str) -> dict:
-    """Read ``<name>.manifest.json``; raise :class:`WeightsError` when missing or unreadable."""
-    p = manifest_path(weights_dir, name)
-    if not p.is_file():
-        raise WeightsError(f"no manifest for model {name!r} in {weights_dir} (expected {p.name}); "
-                           f"train it with: python -m leukemia_core train --model {name} ...")
+    Raises:
+        WeightsError: the file exists but is not readable JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
     try:
-        return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{p}: unreadable manifest ({exc})") from None
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{path}: unreadable JSON file ({exc})") from None
+
+
+def manifest_path(name: str, weights_dir: str | Path | None = None) -> Path:
+    """``<weights_dir>/<name>.manifest.json`` (default folder: :func:`~leukemia_core.paths.default_weights_dir`)."""
+    return weights_dir_or_default(weights_dir) / f"{name}{MANIFEST_SUFFIX}"
+
+
+def read_manifest(name: str, weights_dir: str | Path | None = None, *, missing_ok: bool = False) -> dict | None:
+    """The manifest ``train`` wrote for ``name``: the one reader of manifests.
+
+    Returns None for a missing file when ``missing_ok``.
+
+    Raises:
+        WeightsError: missing (unless ``missing_ok``), unreadable, or not a JSON object.
+    """
+    p = manifest_path(name, weights_dir)
+    man = read_json(p)
+    if man is None:
+        if missing_ok:
+            return None
+        raise WeightsError(f"no manifest for model {name!r} in {p.parent} (expected {p.name}); "
+                           f"train it with: python -m leukemia_core train --model {name} ...")
+    if not isinstance(man, dict):
+        raise WeightsError(f"{p}: not a manifest (expected a JSON object)")
+    return man
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How a model's inputs are made: the one place that resolves them (as timm's
+    ``resolve_data_config``): the manifest's values where it has them, else the defaults.
+
+    Attributes:
+        input_size: side of the square crop in pixels.
+        cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.cells.crop.CELL_SHARE`).
+        noise_reduction: whether crops are smoothed before the model (``training.noise_reduction``).
+        source: ``"manifest"`` or ``"defaults (no manifest)"``.
+    """
+
+    input_size: int
+    cell_share: float
+    noise_reduction: bool
+    source: str
+
+
+def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
+    """The :class:`InputConfig` of ``name`` given its manifest (None: the registry's defaults)."""
+    from ..cells.crop import CELL_SHARE
+    from .registry import get_spec
+
+    spec = get_spec(name)
+    if manifest is None:
+        return InputConfig(spec.input_size, CELL_SHARE, True, "defaults (no manifest)")
+    return InputConfig(int(manifest.get("input_size", spec.input_size)),
+                       float(manifest.get("cell_share", CELL_SHARE)),
+                       bool(manifest.get("training", {}).get("noise_reduction", True)), "manifest")
 
 
 def write_json(path: Path, data: dict) -> None:

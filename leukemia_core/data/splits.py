@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable, Sequence
 
+from ..errors import LeakageError
 from .datasets import Record
-from .errors import LeakageError
 
 
 def select(records: Iterable[Record], splits: Sequence[str]) -> list[Record]:

@@ -3,7 +3,7 @@
 Crops come decoded once (and cached) from :func:`leukemia_core.cells.dataset.extract_cells`.
 :func:`balanced_batches` draws training batches from them with plain NumPy, so training needs no
 tf.data and runs on the JAX backend too; augmentation runs as Keras layers in front of the model
-(:mod:`leukemia_core.augment`). :func:`sample_weights` also weights the calibration fit.
+(:mod:`leukemia_core.data.augment`). :func:`sample_weights` also weights the calibration fit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-
 
 
 def sample_weights(y: np.ndarray, datasets: Sequence[str], shares: dict[str, float] | None = None) -> np.ndarray:

@@ -14,10 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .datasets import read_many
-from .errors import LeukemiaCoreError
+from ..data.datasets import read_many
+from ..data.splits import check_leakage, select
+from ..errors import LeukemiaCoreError
+from ..models.calibration import DEFAULT_THRESHOLD
 from .evaluate import build_set, group_sets, make_report
-from .splits import check_leakage, select
 
 FEATURE_SIZE = 80
 NAME = "colour_baseline"
@@ -40,7 +41,7 @@ def _family(key: str) -> str:
 
 
 def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Sequence[str] = ("Segmented",),
-                 threshold: float = 0.5, seed: int = 0, cache_dir: Path | None = None) -> dict:
+                 threshold: float = DEFAULT_THRESHOLD, seed: int = 0, cache_dir: Path | None = None) -> dict:
     """Fit and report the colour-only baseline like ``evaluate`` reports a model.
 
     One classifier is fitted per dataset family (``cnmc``, ``aria-original``, ``folder``) on that
@@ -53,7 +54,7 @@ def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Se
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .cells.dataset import extract_cells
+    from ..cells.dataset import extract_cells
     from .evaluate import image_scores
 
     records = [r for r in read_many(data) if r.part not in exclude_parts]
@@ -88,7 +89,7 @@ def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Se
                          description="logistic regression on each cell's per-channel mean, std and median, "
                                      "fitted per dataset family on its training cells")
     if out is not None:
-        from .weights import write_json
+        from ..models.weights import write_json
 
         write_json(Path(out), report)
     return report

@@ -1,7 +1,7 @@
 """Training-time augmentation as Keras layers, so it runs on any Keras backend (TensorFlow, JAX).
 
 The augmentation model sits in front of the classifier only while training
-(:func:`leukemia_core.train.training_model`); the shipped model never contains it.
+(:func:`leukemia_core.training.train.training_model`); the shipped model never contains it.
 
 * Geometry: rotation (any angle: a cell has no up), zoom, shear and flips, filling with black
   (cell crops are cells on black).

@@ -25,7 +25,7 @@ Report format (``leukemia_core.report/2``, JSON)::
       "skipped": [{"path": "...", "error": "..."}]   # unreadable files, not scored
     }
 
-Probabilities are calibrated (:mod:`leukemia_core.calibration`, fitted on the val role's cells)
+Probabilities are calibrated (:mod:`leukemia_core.models.calibration`, fitted on the val role's cells)
 and stored, so another threshold can be applied later without running the model again.
 """
 
@@ -39,10 +39,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .datasets import LABELS, Record, read_many
-from .errors import LeukemiaCoreError
+from ..data.datasets import LABELS, Record, read_many
+from ..data.splits import check_against_groups
+from ..errors import LeukemiaCoreError
 from .metrics import compute_metrics
-from .splits import check_against_groups
 
 REPORT_FORMAT = "leukemia_core.report/2"
 
@@ -128,7 +128,7 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
 
 
 def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> dict:
-    from .train import git_commit
+    from ..training.train import git_commit
 
     return {"format": REPORT_FORMAT, "model": model, **meta,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -163,7 +163,7 @@ def _with_reference(cal, crops_by_key: dict[str, np.ndarray], scored: dict):
     share of flagged images per set (should be low) and of deliberately wrong inputs (should be all)."""
     from dataclasses import replace
 
-    from .ood import distances, fit_reference, wrong_inputs
+    from ..models.ood import distances, fit_reference, wrong_inputs
 
     train = [v for k, v in crops_by_key.items() if k.endswith("/train") and len(v) >= 20]
     val = [v for k, v in crops_by_key.items() if k.endswith("/val") and len(v)]
@@ -193,13 +193,14 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     whose groups the model trained or selected on (per its manifest) are refused with
     :class:`~leukemia_core.errors.LeakageError` unless ``allow_leakage``.
     """
-    from .calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
-    from .cells.crop import whole_image_crop
-    from .cells.dataset import extract_cells
-    from .images import read_image
-    from .inference import Predictor, default_weights_dir, load_model
+    from ..cells.crop import whole_image_crop
+    from ..cells.dataset import extract_cells
+    from ..data.images import read_image
+    from ..inference import Predictor, load_model
+    from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
+    from ..paths import weights_dir_or_default
 
-    wdir = Path(weights_dir or default_weights_dir())
+    wdir = weights_dir_or_default(weights_dir)
     loaded = load_model(name, wdir)
     pred = Predictor(loaded, batch_size)
     records = [r for r in read_many(data) if r.part not in exclude_parts]
@@ -207,7 +208,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     if not sets:
         raise LeukemiaCoreError(f"no images in splits {', '.join(splits)} under {', '.join(map(str, data))}")
     check_roles(sets, loaded.manifest, allow_leakage)
-    share = float(loaded.manifest.get("cell_share", 0.75))
+    share = loaded.cell_share
     scored = {}
     skipped = []
     crops_by_key: dict[str, np.ndarray] = {}
@@ -249,7 +250,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             cal.info["fitted_on"] = [k for k, _ in val]
             cal.info["weights_sha256"] = loaded.manifest.get("weights_sha256")
             cal = _with_reference(cal, crops_by_key, scored)
-            from .weights import write_json
+            from ..models.weights import write_json
 
             write_json(calibration_path(wdir, name), cal.to_json())
     cal = read_calibration(wdir, name)
@@ -275,7 +276,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
                                     "mean reaches field_threshold (both chosen on validation)",
                          data=[str(d) for d in data])
     if out is not None:
-        from .weights import write_json
+        from ..models.weights import write_json
 
         write_json(Path(out), report)
     return report

@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .datasets import read_many
-from .errors import LeukemiaCoreError
+from ..data.datasets import read_many
+from ..errors import LeukemiaCoreError
 
 #: A crop pixel brighter than this in some channel belongs to the cell.
 MASK_LEVEL = 8
@@ -40,10 +40,11 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
          "models": {name: {"mean_energy_on_cells", "median_energy_on_cells", "share_of_cells_above_0.6",
                            "mask_area_mean", "n_cells", "n_flat_maps", "per_dataset": {...}}}}
     """
-    from .cells.dataset import extract_cells
-    from .explain import Explainer, energy_inside
-    from .inference import load_model
-    from .models import list_models
+    from ..cells.dataset import extract_cells
+    from ..explain import create_explainer
+    from ..explain.maps import energy_inside
+    from ..inference import load_model
+    from ..models import list_models
 
     names = list_models() if list(models) == ["all"] else list(models)
     recs = [r for r in read_many([str(d) for d in data]) if r.split == "test" and r.part != "Segmented"]
@@ -61,7 +62,7 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
             idx = np.flatnonzero(ds == d)
             pick.extend(sorted(rng.choice(idx, min(limit or len(idx), len(idx)), replace=False)))
         pick = np.array(pick, int)
-        ex = Explainer(loaded.model, loaded.cam_layer, method)
+        ex = create_explainer(loaded.model, loaded.cam_layer, method)
         raw_thr = loaded.calibration.raw_threshold(loaded.calibration.threshold)
         shares, areas, dsets, flat = [], [], [], 0
         for i in range(0, len(pick), batch_size):
@@ -89,7 +90,7 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
         }
     result["mask_area_mean"] = float(np.mean([m["mask_area_mean"] for m in result["models"].values()]))
     if out is not None:
-        from .weights import write_json
+        from ..models.weights import write_json
 
         write_json(Path(out), result)
     return result

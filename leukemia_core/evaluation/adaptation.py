@@ -71,7 +71,7 @@ def bn_adapted(model, crops: np.ndarray, batch_size: int = 256):
 
 
 def _p(model, crops: np.ndarray, cal) -> np.ndarray:
-    from .pipeline import predict_array
+    from ..data.pipeline import predict_array
 
     return cal.apply(predict_array(model, crops))
 
@@ -85,10 +85,10 @@ def _figures(y: np.ndarray, p: np.ndarray, thr: float) -> dict:
 def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, weights_dir=None,
                     cache_dir: Path | None = None, roles: Sequence[str] = ("val", "test")) -> dict:
     """Measure no adaptation, Reinhard matching and batch-norm re-estimation (see module docstring)."""
-    from .cells.dataset import extract_cells
-    from .datasets import read_many
+    from ..cells.dataset import extract_cells
+    from ..data.datasets import read_many
+    from ..inference import load_model
     from .evaluate import group_sets
-    from .inference import load_model
 
     loaded = load_model(name, weights_dir)
     cal, thr = loaded.calibration, loaded.calibration.threshold
@@ -118,7 +118,7 @@ def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, wei
             "hem_only_called_all": float(np.mean(_p(hem_model, hem, cal) >= thr)) if hem_model is not None else None}
         result["sets"][key] = row
     if out is not None:
-        from .weights import write_json
+        from ..models.weights import write_json
 
         write_json(Path(out), result)
     return result

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from .errors import DatasetLayoutError
+from ..errors import DatasetLayoutError
 from .images import is_image_path
 
 LABELS = ("hem", "all")  # index = class id: 0 = HEM (normal), 1 = ALL (leukemic)

@@ -83,7 +83,7 @@ def prepare(rgb: np.ndarray, size: int, noise_reduction: bool = True) -> np.ndar
     """Make a model input from a decoded image.
 
     Args:
-        rgb: ``uint8 (H, W, 3)`` from :func:`leukemia_core.images.read_image`.
+        rgb: ``uint8 (H, W, 3)`` from :func:`leukemia_core.data.images.read_image`.
         size: output side in pixels.
         noise_reduction: apply :func:`denoise` before resizing.
 
