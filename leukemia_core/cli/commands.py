@@ -1,0 +1,165 @@
+"""The commands of ``python -m leukemia_core`` but ``predict`` (:mod:`.predict`): each takes the
+parsed arguments and returns the exit status. Heavy modules are imported inside each command: the
+CLI's cheap commands (``models``, ``table``, ``cells-check``) never import TensorFlow (about 3 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from ..paths import PROJECT_ROOT
+
+log = logging.getLogger("leukemia_core")
+
+
+def cmd_models(args) -> int:
+    from ..inference import weights_status
+    from ..models import get_spec, list_models
+    from ..models.weights import read_manifest, resolve_input_config
+    from ..paths import weights_dir_or_default
+
+    wdir = weights_dir_or_default(args.weights_dir)
+    print(f"{'model':<16} {'input':>5}  {'Grad-CAM layer':<18} weights ({wdir})")
+    for name in list_models(include_test=args.all):
+        spec = get_spec(name)
+        status = weights_status(name, wdir)
+        size = resolve_input_config(name, read_manifest(name, wdir) if status == "ok" else None).input_size
+        print(f"{name:<16} {size:>5}  {spec.cam_layer:<18} {'present' if status == 'ok' else 'missing: ' + status}")
+        print(f"{'':<16} {spec.description}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ..training.train import TrainConfig, train
+
+    cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
+                      exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
+                      input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                      batch_size=args.batch_size, learning_rate=args.lr, init=args.init, init_from=args.init_from,
+                      head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
+                      augment=not args.no_augment, run_dir=args.run_dir, weights_dir=args.weights_dir,
+                      cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
+                      verbose=args.verbose, bn_momentum=args.bn_momentum)
+    manifest = train(cfg)
+    sel = manifest["training"]["selected_epoch"]
+    print(f"trained {manifest['name']}: {manifest['training']['epochs_run']} epochs in "
+          f"{manifest['training']['seconds']:.0f} s; selected {sel}; weights -> "
+          f"{Path(cfg.weights_dir) / manifest['weights_file']}")
+    return 0
+
+
+def _print_report(report: dict) -> None:
+    print(f"{'set':<22} {'images':>6} {'groups':>6} {'acc':>6} {'bal.acc':>7} {'AUC':>6}")
+    for s in report["sets"]:
+        m = s["metrics"]
+        auc = f"{m['roc_auc']:.3f}" if m["roc_auc"] is not None else "  -  "
+        print(f"{s['key']:<22} {s['n_images']:>6} {s['n_groups']:>6} {m['accuracy']:>6.3f} "
+              f"{m['balanced_accuracy']:>7.3f} {auc:>6}")
+    if report["skipped"]:
+        print(f"{len(report['skipped'])} unreadable file(s) skipped; see the report's 'skipped' list")
+
+
+def cmd_evaluate(args) -> int:
+    from ..evaluation.evaluate import evaluate
+
+    report = evaluate(args.model, args.data, Path(args.out), args.weights_dir, splits=args.splits,
+                      threshold=args.threshold,
+                      exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
+                      cache_dir=args.cache_dir or None, allow_leakage=args.allow_leakage,
+                      calibrate=not args.no_calibrate, progress=lambda m: log.info(m))
+    _print_report(report)
+    print(f"report -> {args.out}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from ..evaluation.baseline import run_baseline
+
+    report = run_baseline(args.data, Path(args.out),
+                          exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
+                          threshold=args.threshold, cache_dir=args.cache_dir)
+    _print_report(report)
+    print(f"report -> {args.out}")
+    return 0
+
+
+def cmd_cam_check(args) -> int:
+    from ..evaluation.camcheck import run_cam_check
+
+    result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
+                           limit=args.limit, cache_dir=args.cache_dir or None)
+    for name, r in result["models"].items():
+        if r["mean_energy_on_cells"] is None:
+            print(f"{name:<16} every map was flat ({r['n_flat_maps']} cells): nothing to measure")
+            continue
+        print(f"{name:<16} mean share of CAM energy on the cell: {r['mean_energy_on_cells']:.3f} "
+              f"(median {r['median_energy_on_cells']:.3f}, {r['n_cells']} test cells, {r['n_flat_maps']} flat "
+              f"maps; the cell covers {r['mask_area_mean']:.3f} of the crop)")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_adapt_check(args) -> int:
+    from ..evaluation.adaptation import run_adapt_check
+
+    r = run_adapt_check(args.model, args.data, Path(args.out), args.weights_dir, args.cache_dir or None)
+    print(f"{r['model']} at threshold {r['threshold']:.2f}: AUC / balanced accuracy on mixed batches; "
+          f"share of HEM cells called ALL when the batch holds HEM cells only")
+    for key, row in r["sets"].items():
+        for how in ("none", "reinhard", "bn_reestimation"):
+            m = row[how]["mixed"]
+            auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.3f}"
+            ba = "n/a" if m["balanced_accuracy"] is None else f"{m['balanced_accuracy']:.3f}"
+            fa = row[how]["hem_only_called_all"]
+            print(f"  {key:<22} {how:<16} AUC {auc}  bal.acc {ba}  HEM-only called ALL "
+                  f"{'n/a' if fa is None else f'{fa:.3f}'}")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_cells_check(args) -> int:
+    from ..cells.check import run_cells_check
+
+    r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit)
+    if "aria" in r:
+        a = r["aria"]
+        print(f"Aria {a['role']} fields: {a['n_fields']}; reference cells {a['reference']}, found {a['found']}, "
+              f"matched at IoU >= {r['iou_match']}: {a['matched']} -> recall {a['recall']:.3f}, "
+              f"precision {a['precision']:.3f}")
+        for sub, v in a["per_subclass"].items():
+            rec = "n/a" if v["recall"] is None else f"{v['recall']:.3f}"
+            pre = "n/a" if v["precision"] is None else f"{v['precision']:.3f}"
+            print(f"  {sub:<7} reference {v['reference']:>5}  found {v['found']:>5}  recall {rec}  precision {pre}")
+    if "cnmc" in r:
+        c = r["cnmc"]
+        print(f"C-NMC images with exactly one cell: {c['exactly_one']} of {c['n_images']} "
+              f"({100 * c['share_exactly_one']:.1f} %)")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from ..evaluation.results import write_results
+
+    text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
+    print(text)
+    return 0
+
+
+def cmd_bench(args) -> int:
+
+    from ..bench import run_bench
+
+    run_bench(Path(args.out), args.model, args.weights_dir, repeats=args.repeats)
+    if args.no_app:
+        return 0
+    # the app's cold start starts Streamlit: a separate script, never imported by the package
+    tool = PROJECT_ROOT / "tools" / "bench_app.py"
+    if not tool.is_file():
+        print(f"app cold start not measured: {tool} not found")
+        return 0
+    cmd = [sys.executable, str(tool), "--bench", str(args.out)]
+    return subprocess.run(cmd + (["--weights-dir", str(args.weights_dir)] if args.weights_dir else [])).returncode

@@ -1,0 +1,110 @@
+"""``python -m leukemia_core predict``: classify images (every white cell of each), write one CSV
+row per image and model, optionally one row per cell and one overlay per cell.
+
+Exit status: 0 when every input was classified, 1 when some could not be read (the CSV is still
+written, with those rows' ``error`` filled), 2 when a named path does not exist or no input could
+be read at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LeukemiaCoreError
+from ..tfstartup import import_tensorflow
+
+log = logging.getLogger("leukemia_core")
+
+
+def cmd_predict(args) -> int:
+    from ..explain import create_explainer
+    from ..explain.maps import heatmap_on_image
+    from ..explain.overlay import overlay
+    from ..inference import Predictor, cell_rows, expand_paths, load_model, predict_files
+    from ..models import get_spec, list_models
+    from ..models.weights import read_manifest
+
+    names = list_models() if args.model == ["all"] else args.model
+    for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
+        get_spec(n)
+        read_manifest(n, args.weights_dir)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise LeukemiaCoreError("no such file or folder: " + ", ".join(missing))
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
+    import_tensorflow(args.verbose_log)
+    loaded = {n: load_model(n, args.weights_dir) for n in names}
+    predictors = {n: Predictor(m) for n, m in loaded.items()}
+    cam_dir = Path(args.cam) if args.cam else None
+    explainers = {}
+    if cam_dir:
+        cam_dir.mkdir(parents=True, exist_ok=True)
+        explainers = {n: create_explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
+    cell_csv = None
+    cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
+                   "p_all", "refer"] + (["cam"] if cam_dir else [])
+    if args.cells:
+        Path(args.cells).parent.mkdir(parents=True, exist_ok=True)
+        cell_csv = open(args.cells, "w", newline="")
+        cell_writer = csv.DictWriter(cell_csv, fieldnames=cell_fields, extrasaction="ignore")
+        cell_writer.writeheader()
+
+    def on_result(row, rgb):
+        a = row.get("analysis")
+        thr = row["cell_threshold"] if row["cell_threshold"] != "" else None
+        cells = cell_rows(row, thr) if a is not None else []
+        if cam_dir and a is not None:
+            import cv2
+
+            cal = loaded[row["model"]].calibration
+            x = a.found.crops.astype(np.float32) / 255.0
+            _, maps = explainers[row["model"]].explain_called(x, cal.raw_threshold(thr))
+            stem = f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}"
+            for i, m in enumerate(maps):
+                big = cv2.resize(a.found.crops[i], (160, 160), interpolation=cv2.INTER_CUBIC)
+                picture = overlay(big, heatmap_on_image(m, big.shape[:2]), alpha=args.alpha)
+                out = cam_dir / (f"{stem}.cell{i + 1:03d}.png" if not a.found.whole_image else f"{stem}.whole.png")
+                cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+                if i < len(cells):
+                    cells[i]["cam"] = str(out)
+            row["cam"] = str(cam_dir / f"{stem}.*.png")
+        if cell_csv is not None:
+            for c in cells:
+                cell_writer.writerow({k: c.get(k, "") for k in cell_fields})
+        if args.verbose_log:
+            log.info("%s %s: %s", row["model"], row["path"], row["error"] or
+                     f"{row['label']} p_all={row['p_all']} cells={row['n_cells']} blast%={row['blast_pct']}")
+
+    try:
+        rows = predict_files(paths, predictors, args.threshold, on_result)
+    finally:
+        if cell_csv is not None:
+            cell_csv.close()
+    fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "cell_threshold",
+              "notes", "error"] + (["cam"] if cam_dir else [])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in fields})
+    n_err = sum(1 for r in rows if r["error"])
+    print(f"{len(rows)} prediction row(s) for {len(paths)} file(s) x {len(names)} model(s); "
+          f"{n_err} error row(s); CSV -> {args.out}")
+    failed = len({r["path"] for r in rows if r["error"]})
+    if failed == len(paths):
+        print(f"error: none of the {len(paths)} input file(s) could be read; see the error column of "
+              f"{args.out}", file=sys.stderr)
+        return 2
+    if failed:
+        print(f"warning: {failed} of {len(paths)} input file(s) could not be read; see the error column of "
+              f"{args.out}", file=sys.stderr)
+        return 1
+    return 0
