@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled real sample images, and small dataset trees built from them."""
+"""Shared fixtures and helpers: the bundled real sample images, small dataset trees built from them,
+drawn smear fields, explainer fixtures and the registry's real architectures."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -102,3 +105,97 @@ def trained_tiny(tmp_path_factory, samples):
                       weights_dir=str(wdir), cache_dir=None, verbose=0)
     manifest = train(cfg)
     return {"weights_dir": wdir, "data": data, "manifest": manifest}
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawn smear fields (test_cells_finder, test_cells_crop, test_cells_check).
+
+PALE = (236, 232, 238)      # smear background: violet excess 5
+PINK = (222, 170, 178)      # red cell: violet excess 30
+VIOLET = (110, 50, 160)     # stained white cell: violet excess 85
+
+
+def _field(size=224):
+    return np.full((size, size, 3), PALE, np.uint8)
+
+
+def _disc(img, centre, r, colour=VIOLET):
+    cv2.circle(img, centre, r, colour, -1)
+    return img
+
+
+# ---------------------------------------------------------------------------------------------
+# Explainer fixtures (test_explain_base, test_explain_gradcam, test_explain_scorecam): a tiny
+# model and real samples as 32 px inputs.
+
+@pytest.fixture(scope="module")
+def tiny():
+    # lazy: imports Keras and TensorFlow (about 3 s), which most test files never need
+    import keras
+
+    from leukemia_core.models import create_model
+    keras.utils.set_random_seed(0)
+    return create_model("tiny_cnn", 32)
+
+
+@pytest.fixture(scope="module")
+def batch(samples_module):
+    return samples_module
+
+
+@pytest.fixture(scope="module")
+def samples_module():
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import prepare, to_unit
+    from leukemia_core.samples import list_samples
+    return np.stack([to_unit(prepare(read_image(s.path), 32)) for s in list_samples()[:3]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Maps that carry information: a tiny model whose two classes rest on different evidence.
+
+
+@pytest.fixture(scope="module")
+def two_evidence():
+    # lazy: imports Keras and TensorFlow (about 3 s), which most test files never need
+    from leukemia_core.models import create_model
+
+    """tiny_cnn with set weights: purple pixels (blue well above green: stained nuclei) are
+    evidence for ALL, pale pixels (bright green: the field's background) evidence for HEM.
+
+    Every method must then explain ALL on the purple regions and HEM on the pale ones.
+    """
+    model = create_model("tiny_cnn", 32)
+    k1, b1 = np.zeros((3, 3, 3, 8), np.float32), np.zeros(8, np.float32)
+    k1[1, 1, 2, 0], k1[1, 1, 1, 0], b1[0] = 1.0, -1.0, -0.25   # relu(B - G - 0.25): purple
+    k1[1, 1, 1, 1], b1[1] = 1.0, -0.8                         # relu(G - 0.8): pale
+    k2, b2 = np.zeros((3, 3, 8, 16), np.float32), np.zeros(16, np.float32)
+    k2[1, 1, 0, 0] = 1.0  # cam_conv channel 0: purple
+    k2[1, 1, 1, 1] = 1.0  # cam_conv channel 1: pale
+    w = np.zeros((16, 2), np.float32)
+    w[0] = (-100.0, 100.0)  # purple -> ALL
+    w[1] = (100.0, -100.0)  # pale -> HEM
+    model.get_layer("conv1").set_weights([k1, b1])
+    model.get_layer("cam_conv").set_weights([k2, b2])
+    model.get_layer("logits").set_weights([w, np.zeros(2, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def aria_fields():
+    """Two real Aria fields (one ALL, one HEM) as 32 px model inputs, with their purple and pale masks."""
+    from leukemia_core.data.images import read_image
+    from leukemia_core.data.preprocess import prepare, to_unit
+    from leukemia_core.samples import SAMPLES_DIR
+    x = np.stack([to_unit(prepare(read_image(SAMPLES_DIR / p), 32))
+                  for p in ("all/WBC-Malignant-Early-800.jpg", "hem/WBC-Benign-400.jpg")])
+    purple = x[..., 2] - x[..., 1] > 0.3
+    pale = x[..., 1] > 0.85
+    assert purple.sum(axis=(1, 2)).min() >= 20 and pale.sum(axis=(1, 2)).min() >= 300  # both kinds present
+    return x, purple, pale
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry's real (full-size) architectures (test_models_registry, test_models_builders).
+
+REAL = ["efficientnet_b0", "resnet50", "inception_v3", "proposed"]

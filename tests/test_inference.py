@@ -1,9 +1,14 @@
-"""The CSV rows of a classification: one per image and model (image_row), one per cell (cell_rows)."""
+"""inference: the CSV rows of a classification (image_row, cell_rows) and loading shipped weights (missing
+manifest, altered file)."""
+
+import json
 
 import numpy as np
+import pytest
 
 from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
 from leukemia_core.cells.finder import Cell
+from leukemia_core.errors import WeightsError
 from leukemia_core.inference import cell_rows, image_row
 from leukemia_core.models.calibration import Calibration
 
@@ -90,3 +95,30 @@ def test_cell_rows_hand_computed():
 def test_cell_rows_of_an_error_row_is_empty():
     assert cell_rows({"path": "x.png", "model": "m", "analysis": None, "error": "bad"}, 0.5) == []
     assert cell_rows({"path": "x.png", "model": "m", "error": "bad"}, 0.5) == []
+
+
+def test_missing_manifest_is_a_weights_error(tmp_path):
+    from leukemia_core.inference import load_model, weights_status
+    with pytest.raises(WeightsError, match="train it with"):
+        load_model("proposed", tmp_path)
+    assert "no manifest" in weights_status("proposed", tmp_path)
+
+
+def test_altered_shipped_file_is_refused(trained_tiny, tmp_path):
+    import shutil
+
+    from leukemia_core.inference import load_model
+    wdir = tmp_path / "w"
+    shutil.copytree(trained_tiny["weights_dir"], wdir)
+    assert load_model("tiny_cnn", wdir).input_size == 32
+    f = wdir / "tiny_cnn.weights.npz"
+    data = bytearray(f.read_bytes())
+    data[-100] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_model("tiny_cnn", wdir)
+    f.unlink()
+    with pytest.raises(WeightsError, match="not found"):
+        load_model("tiny_cnn", wdir)
+    manifest = json.loads((wdir / "tiny_cnn.manifest.json").read_text())
+    assert manifest["weights_sha256"] and manifest["training"]["seed"] == 42

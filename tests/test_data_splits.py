@@ -1,9 +1,14 @@
 """The leakage guard: a group (patient, Aria block) on both sides of a split is refused by name,
 not only the very same file; disjoint groups pass; a manifest's training groups are honoured."""
 
+
 import pytest
 
-from leukemia_core.data.datasets import Record, cnmc_patient
+from leukemia_core.data.datasets import (
+    Record,
+    cnmc_patient,
+    read_cnmc,
+)
 from leukemia_core.data.splits import check_against_groups, check_leakage, group_keys, select
 from leukemia_core.errors import LeakageError
 
@@ -175,3 +180,14 @@ def test_check_against_groups_message_in_full(tmp_path):
     names = ", ".join(f"cnmc:ALL-{i}" for i in range(10, 20))
     assert str(err.value) == (f"cnmc/val: 11 group(s) of this evaluation set were used to train the model "
                               f"({names}); this is not a held-out result.")
+
+
+def test_leakage_check_refuses_shared_groups(cnmc_tree):
+    recs = read_cnmc(cnmc_tree)
+    train = select(recs, ["train"])
+    check_leakage(train, select(recs, ["val"]))  # the val share takes whole patients
+    check_leakage(select(recs, ["train", "val"]), select(recs, ["test"]))  # official folds are patient-disjoint
+    with pytest.raises(LeakageError, match="group"):
+        check_leakage(train, train[:1])
+    with pytest.raises(LeakageError, match="not a held-out"):
+        check_against_groups(train[:1], group_keys(train), "cnmc/test")

@@ -1,0 +1,35 @@
+"""evaluation.baseline: the colour features and the colour baseline's report on real samples."""
+
+
+import numpy as np
+import pytest
+
+from leukemia_core.evaluation.baseline import colour_features, run_baseline
+from leukemia_core.evaluation.evaluate import read_report
+
+
+def test_colour_features_are_nine_statistics():
+    x = np.zeros((2, 4, 4, 3), np.uint8)
+    x[1, ..., 0] = 255
+    f = colour_features(x)
+    assert f.shape == (2, 9)
+    assert f[1, 0] == 1.0 and f[0].sum() == 0
+
+
+def test_colour_baseline_report(aria_tree, tmp_path):
+    rep = run_baseline([str(aria_tree)], tmp_path / "b.json")
+    assert read_report(tmp_path / "b.json")["model"] == "colour_baseline"
+    # Segmented fields are left out by default; ten fields per subclass: 7 train, 1 val, 2 test
+    assert {s["key"]: s["n_images"] for s in rep["sets"]} == {
+        "aria-original/train": 4 * 7, "aria-original/val": 4 * 1, "aria-original/test": 4 * 2}
+    for s in rep["sets"]:
+        assert len(s["images"]) == s["n_images"] > 0
+        # the stored metrics are those of the stored per-image probabilities
+        y = np.array([i["label"] == "all" for i in s["images"]])
+        called = np.array([i["p_all"] >= 0.5 for i in s["images"]])
+        m = s["metrics"]
+        assert m["accuracy"] == pytest.approx(np.mean(y == called), abs=1e-6)
+        assert m["sensitivity"] == pytest.approx(np.mean(called[y]), abs=1e-6)
+        assert m["specificity"] == pytest.approx(np.mean(~called[~y]), abs=1e-6)
+        assert m["confusion_matrix"] == [[int(np.sum(~y & ~called)), int(np.sum(~y & called))],
+                                         [int(np.sum(y & ~called)), int(np.sum(y & called))]]
