@@ -1,0 +1,100 @@
+"""cells.analyze: find and crop an image's cells (notes for grayscale, tiny and cell-less images), the
+image call from its whole cells' mean P(ALL), and scoring crops with a model."""
+
+import numpy as np
+import pytest
+from conftest import _disc, _field
+
+from leukemia_core.cells.analyze import (
+    MIN_IMAGE_SIDE,
+    NOTE_GRAYSCALE,
+    NOTE_NO_CELL,
+    NOTE_TOO_SMALL,
+    FoundCells,
+    ImageAnalysis,
+    analyze,
+    find_and_crop,
+    is_grayscale,
+)
+from leukemia_core.cells.finder import Cell
+from leukemia_core.models.calibration import Calibration
+
+
+def test_is_grayscale():
+    g = np.random.default_rng(0).integers(0, 256, (40, 40, 1), np.uint8).repeat(3, axis=2)
+    assert is_grayscale(g)
+    g2 = g.copy().astype(np.int16)
+    g2[..., 2] += 3
+    assert is_grayscale(np.clip(g2, 0, 255).astype(np.uint8))  # within the tolerance
+    assert not is_grayscale(_disc(_field(), (100, 100), 20))
+
+
+def test_find_and_crop_one_cell():
+    found = find_and_crop(_disc(_field(), (100, 120), 22), 64)
+    assert not found.whole_image and found.notes == []
+    assert len(found.cells) == 1
+    assert found.crops.shape == (1, 64, 64, 3) and found.crops.dtype == np.uint8
+
+
+def test_images_without_a_cell_are_classified_whole_and_say_why():
+    found = find_and_crop(_field(), 32)
+    assert found.whole_image and found.cells == [] and found.notes == [NOTE_NO_CELL]
+    assert found.crops.shape == (1, 32, 32, 3) and found.crops.dtype == np.uint8
+    tiny = find_and_crop(_field(MIN_IMAGE_SIDE - 1), 32)
+    assert tiny.whole_image and tiny.notes == [NOTE_TOO_SMALL]  # no "no cell" note on top
+    grey = find_and_crop(np.full((100, 100, 3), 128, np.uint8), 32)
+    assert grey.notes == [NOTE_GRAYSCALE, NOTE_NO_CELL]
+
+
+def _cell(i, border):
+    return Cell(i, (0, 0, 10, 10), 80, (5.0, 5.0), np.zeros((4, 2), np.int32), border)
+
+
+def _analysis(p, border, whole=False, field=None):
+    found = FoundCells([] if whole else [_cell(i + 1, b) for i, b in enumerate(border)],
+                       np.zeros((len(p), 8, 8, 3), np.uint8), whole)
+    cal = Calibration(threshold=0.5, refer_half_width=0.1, fitted=True, field_threshold=field)
+    return ImageAnalysis(found, np.asarray(p, float), np.asarray(p, float), cal)
+
+
+def test_image_call_counts_whole_cells_only_when_there_are_some():
+    a = _analysis([0.9, 0.2, 0.3], [True, False, False])
+    assert a.n_cells == 3
+    np.testing.assert_array_equal(a.counted(), [False, True, True])
+    assert a.image_p_all == pytest.approx(0.25)
+    assert a.label(0.5) == "HEM" and a.label(0.2) == "ALL"
+    np.testing.assert_array_equal(a.calls(0.5), [True, False, False])
+    np.testing.assert_array_equal(a.refer(0.5), [False, False, False])
+    np.testing.assert_array_equal(a.refer(0.25), [False, True, True])
+    assert a.blast_pct(0.5) == pytest.approx(100 / 3)
+    edge = _analysis([0.9, 0.3], [True, True])  # every cell cut by the edge: all count
+    assert edge.image_p_all == pytest.approx(0.6)
+
+
+def test_field_threshold_applies_to_images_of_several_cells():
+    several = _analysis([0.55, 0.55], [False, False], field=0.6)
+    assert several.image_threshold(0.5) == pytest.approx(0.6) and several.label(0.5) == "HEM"
+    one = _analysis([0.55], [False], field=0.6)
+    assert one.image_threshold(0.5) == 0.5 and one.label(0.5) == "ALL"
+    whole = _analysis([0.55], [], whole=True, field=0.6)
+    assert whole.n_cells == 0 and whole.image_threshold(0.5) == 0.5
+    np.testing.assert_array_equal(whole.counted(), [True])
+    assert whole.blast_pct(0.5) is None
+
+
+def test_analyze_scales_crops_to_unit_floats_and_calibrates():
+    found = find_and_crop(_disc(_field(), (100, 120), 22), 16)
+    seen = {}
+
+    def predict(x):
+        seen["x"] = x
+        return np.full(len(x), 0.8, np.float32)
+
+    cal = Calibration(a=2.0, b=0.0, fitted=True)
+    a = analyze(found, predict, cal)
+    assert seen["x"].dtype == np.float32 and seen["x"].shape == (1, 16, 16, 3)
+    np.testing.assert_allclose(seen["x"], found.crops / 255.0, atol=1e-7)
+    assert 0.0 <= seen["x"].min() and seen["x"].max() <= 1.0
+    assert a.p_raw.dtype == np.float64 and a.p_raw[0] == pytest.approx(0.8)
+    assert a.p_all[0] == pytest.approx(0.8**2 / (0.8**2 + 0.2**2))  # sigmoid(2 logit(0.8))
+    assert a.found.notes == []  # no reference statistics: never flagged as outside

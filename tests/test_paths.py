@@ -1,0 +1,30 @@
+"""paths: the project root and the one weights-folder resolver ($LEUKEMIA_WEIGHTS_DIR or model_weights/)."""
+
+from pathlib import Path
+
+from leukemia_core.paths import PROJECT_ROOT, WEIGHTS_ENV, default_weights_dir, weights_dir_or_default
+
+
+def test_project_root_holds_the_package_and_the_app():
+    assert PROJECT_ROOT.is_absolute()
+    assert (PROJECT_ROOT / "leukemia_core" / "paths.py").is_file()
+    assert (PROJECT_ROOT / "app.py").is_file()
+
+
+def test_default_weights_dir_follows_the_environment(monkeypatch, tmp_path):
+    assert WEIGHTS_ENV == "LEUKEMIA_WEIGHTS_DIR"
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    assert default_weights_dir() == PROJECT_ROOT / "model_weights"
+    monkeypatch.setenv(WEIGHTS_ENV, "")  # empty: as if unset
+    assert default_weights_dir() == PROJECT_ROOT / "model_weights"
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "w"))
+    assert default_weights_dir() == tmp_path / "w"
+
+
+def test_weights_dir_or_default(monkeypatch, tmp_path):
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "env"))
+    for empty in (None, ""):
+        assert weights_dir_or_default(empty) == tmp_path / "env"
+    assert weights_dir_or_default(str(tmp_path / "given")) == tmp_path / "given"
+    got = weights_dir_or_default(tmp_path / "given")
+    assert isinstance(got, Path) and got == tmp_path / "given"

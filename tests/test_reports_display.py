@@ -1,0 +1,57 @@
+"""reports.display: human column names with units, tables that never show None/NaN, visible bars."""
+
+import numpy as np
+import pandas as pd
+
+from leukemia_core.reports.display import (
+    HUMAN_NAMES,
+    MISSING,
+    bar_values,
+    display_table,
+    human_columns,
+    human_name,
+    shown_name,
+)
+
+
+def test_human_names():
+    assert human_name("predict_ms") == HUMAN_NAMES["predict_ms"]
+    assert human_name("load_time_ms") == "load time (ms)"
+    assert human_name("train_img_s") == HUMAN_NAMES["train_img_s"]
+    assert human_name("x_img_s") == "x (images/s)"
+    assert human_name("peak_mb") == "peak (MB)"
+    assert human_name("cold_start_s") == "cold start (s)"
+    assert human_name("model") == "model" and human_name("some_field") == "some field"
+    df = human_columns(pd.DataFrame({"predict_ms": [1.0], "model": ["m"]}))
+    assert list(df.columns) == [HUMAN_NAMES["predict_ms"], "model"]
+
+
+def test_shown_name():
+    assert shown_name("acc", percent=["acc"]) == "acc (%)"
+    assert shown_name("t", units={"t": "s"}) == "t (s)"
+    assert shown_name("x") == "x"
+
+
+def test_display_table_formats_and_fills_gaps():
+    df = pd.DataFrame({"acc": [0.5, None], "auc": [0.91234, 0.8], "n": [3, 4], "r": [0.25, 0.5],
+                       "name": ["a", None], "ok": [True, False], "t": [1.5, np.nan]}, index=[5, 6])
+    out, formats = display_table(df, percent=["acc", "r"], decimals={"auc": 2}, units={"t": "s"})
+    assert list(out.columns) == ["acc (%)", "auc", "n", "r (%)", "name", "ok", "t (s)"]
+    assert out.index.tolist() == [0, 1]
+    assert out["acc (%)"].tolist() == ["50.0%", MISSING]  # a gap makes the column text
+    assert out["r (%)"].tolist() == [25.0, 50.0] and formats["r (%)"] == "%.1f%%"  # no gap: stays numeric
+    assert out["auc"].tolist() == [0.91234, 0.8] and formats["auc"] == "%.2f"
+    assert out["n"].tolist() == [3, 4] and formats["n"] == "%.0f"
+    assert out["name"].tolist() == ["a", MISSING] and out["ok"].tolist() == ["yes", "no"]
+    assert out["t (s)"].tolist() == ["1.500", MISSING]
+    assert "acc (%)" not in formats and "name" not in formats
+    shown = out.astype(str).to_numpy().ravel().tolist()
+    assert not any(v in ("None", "nan", "NaN") for v in shown)
+
+
+def test_bar_values_never_hide_a_bar():
+    ys, texts = bar_values([0.5, 0.0, None, float("nan")])
+    assert ys == [0.5, 0.0, 0.0, 0.0]
+    assert texts == ["50.0%", "0 (zero)", "n/a (undefined)", "n/a (undefined)"]
+    assert bar_values([0.12345], percent=False) == ([0.12345], ["0.123"])
+    assert bar_values([]) == ([], [])

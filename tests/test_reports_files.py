@@ -1,0 +1,111 @@
+"""reports.files: the weights folder, the models offered, how to make a missing file, and the JSON loaders
+(missing: None; present but wrong: an error for a person)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.evaluation.evaluate import REPORT_FORMAT
+from leukemia_core.models import list_models
+from leukemia_core.reports.files import (
+    APP_MODELS_ENV,
+    BASELINE,
+    app_models,
+    default_model,
+    how_to_make,
+    load_bench,
+    load_cam_check,
+    load_history,
+    load_reference,
+    load_report,
+    load_reports,
+    missing_message,
+    missing_what,
+    report_is_current,
+    report_names,
+    report_path,
+    short_sha,
+    weights_dir,
+)
+
+KINDS = ("weights", "report", "baseline", "cam_check", "bench", "reference")
+
+
+def _report(path, **extra):
+    path.write_text(json.dumps({"format": REPORT_FORMAT, "sets": [], **extra}))
+
+
+def test_weights_dir_and_models_offered(monkeypatch, tmp_path):
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(tmp_path))
+    assert weights_dir() == tmp_path
+    monkeypatch.delenv(APP_MODELS_ENV, raising=False)
+    assert app_models() == list_models()
+    monkeypatch.setenv(APP_MODELS_ENV, " tiny_cnn , nope,")
+    assert app_models() == ["tiny_cnn"]  # test-only models may be asked for; unknown names dropped
+    monkeypatch.setenv(APP_MODELS_ENV, "nope")
+    assert app_models() == list_models()
+    assert default_model(["a", "proposed"]) == "proposed" and default_model(["a", "b"]) == "a"
+    assert default_model([]) is None
+
+
+def test_how_to_make_and_missing_messages(tmp_path):
+    for kind in KINDS:
+        assert how_to_make(kind, "m")
+        assert str(tmp_path) in missing_what(kind, "m", tmp_path)
+        assert missing_message(kind, "m", tmp_path) == f"{missing_what(kind, 'm', tmp_path)} Produce it with: " \
+                                                       f"{how_to_make(kind, 'm')}"
+    assert "train --model m" in how_to_make("weights", "m") and "evaluate --model m" in how_to_make("report", "m")
+    assert "--model NAME" in missing_message("report", "", tmp_path)
+    with pytest.raises(KeyError):
+        how_to_make("other")
+
+
+def test_load_history_adds_model_and_step(tmp_path):
+    assert load_history("m", tmp_path) is None
+    (tmp_path / "m.history.json").write_text(json.dumps([{"epoch": 1, "phase": "head"}, {"epoch": 1, "phase": "main"}]))
+    h = load_history("m", tmp_path)
+    assert isinstance(h, pd.DataFrame) and list(h.columns[:2]) == ["model", "step"]
+    assert h["step"].tolist() == [1, 2] and h["model"].tolist() == ["m", "m"]
+    (tmp_path / "e.history.json").write_text("[]")
+    assert load_history("e", tmp_path).empty
+    (tmp_path / "d.history.json").write_text("{}")
+    with pytest.raises(LeukemiaCoreError, match="expected a list of epochs"):
+        load_history("d", tmp_path)
+
+
+def test_load_report_names_and_problems(tmp_path):
+    assert report_path("m", tmp_path) == tmp_path / "m.report.json"
+    assert load_report("m", tmp_path) is None
+    _report(tmp_path / "m.report.json", model="m")
+    assert load_report("m", tmp_path)["model"] == "m"
+    (tmp_path / "old.report.json").write_text(json.dumps({"format": "leukemia_core.report/1"}))
+    with pytest.raises(LeukemiaCoreError, match="it is leukemia_core.report/1: rerun"):
+        load_report("old", tmp_path)
+    (tmp_path / "list.report.json").write_text("[]")
+    with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/2 report$"):
+        load_report("list", tmp_path)
+    _report(tmp_path / f"{BASELINE}.report.json")
+    _report(tmp_path / "a.report.json")
+    assert report_names(tmp_path, ["m", "zz"]) == ["m", "a", "list", "old", BASELINE]
+    assert report_names(tmp_path / "absent") == []
+    reps, problems = load_reports(["m", "old", "absent"], tmp_path)
+    assert list(reps) == ["m"] and len(problems) == 1 and "old.report.json" in problems[0]
+
+
+def test_other_loaders(tmp_path):
+    for load in (load_reference, load_cam_check, load_bench):
+        assert load(tmp_path) is None
+    (tmp_path / "reference_published.json").write_text('{"models": {}}')
+    (tmp_path / "cam_check.json").write_text('{"models": {"a": {}}}')
+    (tmp_path / "bench.json").write_text('{"models": {"b": {}}}')
+    assert load_reference(tmp_path) == {"models": {}}
+    assert load_cam_check(tmp_path) == {"models": {"a": {}}} and load_bench(tmp_path) == {"models": {"b": {}}}
+
+
+def test_short_sha_and_current_reports():
+    assert short_sha("0123456789abcdef") == "0123456789ab" and short_sha(None) == ""
+    assert report_is_current({"weights_sha256": "x"}, {"weights_sha256": "x"})
+    assert not report_is_current({"weights_sha256": "x"}, {"weights_sha256": "y"})
+    assert report_is_current({}, {"weights_sha256": "y"}) and report_is_current({"weights_sha256": "x"}, None)
