@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models.calibration import Calibration
+from ..models.ood import NOTE_OOD, is_outside
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
 
@@ -37,7 +38,10 @@ class FoundCells:
 
 
 def is_grayscale(rgb: np.ndarray, tol: int = 3) -> bool:
-    """True when the three channels are (nearly) equal everywhere."""
+    """True when the three channels are (nearly) equal everywhere.
+
+    ``rgb``: ``uint8 (H, W, 3)``; every 4th pixel each way is compared, channels within ``tol``.
+    """
     sample = rgb[::4, ::4].astype(np.int16)
     return bool(np.abs(sample[..., 0] - sample[..., 1]).max() <= tol and np.abs(sample[..., 1] - sample[..., 2]).max() <= tol)
 
@@ -75,9 +79,13 @@ class ImageAnalysis:
 
     @property
     def n_cells(self) -> int:
+        """Cells found in the image (0 when it was classified whole)."""
         return len(self.found.cells)
 
     def counted(self) -> np.ndarray:
+        """``bool (N,)``: the crops that count for the image call: the whole cells, or every cell
+        when all touch the image edge (one ``True`` for a whole-image crop).
+        """
         if self.found.whole_image:
             return np.ones(1, bool)
         whole = np.array([not c.touches_border for c in self.found.cells])
@@ -113,8 +121,6 @@ class ImageAnalysis:
 
 def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalysis:
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``)."""
-    from ..models.ood import NOTE_OOD, is_outside
-
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
         found = FoundCells(found.cells, found.crops, found.whole_image, found.notes + [NOTE_OOD])

@@ -23,6 +23,7 @@ import numpy as np
 from ..data.datasets import read_dataset
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
+from ..models.weights import write_json
 from .finder import BLACK_LEVEL, find_cells
 
 #: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
@@ -55,7 +56,11 @@ def found_masks(rgb: np.ndarray) -> list[np.ndarray]:
 
 
 def match(found: Sequence[np.ndarray], reference: Sequence[np.ndarray], iou_min: float = IOU_MATCH) -> int:
-    """Number of one-to-one matches at IoU >= ``iou_min`` (greedy, highest IoU first)."""
+    """Number of one-to-one matches at IoU >= ``iou_min`` (greedy, highest IoU first).
+
+    ``found``, ``reference``: ``bool (H, W)`` masks of one cell each (same image size).
+    Returns an ``int`` in ``[0, min(len(found), len(reference))]``.
+    """
     pairs = []
     for i, f in enumerate(found):
         for j, r in enumerate(reference):
@@ -74,6 +79,13 @@ def match(found: Sequence[np.ndarray], reference: Sequence[np.ndarray], iou_min:
 
 
 def check_aria(root: Path, role: str = "test", limit: int | None = None) -> dict:
+    """Score the finder on Aria's ``role`` fields against their Segmented twins (``limit``: the
+    first fields only): found, reference and matched cells (IoU >= 0.5), recall and precision (None
+    without cells), in total and per subclass.
+
+    Raises:
+        LeukemiaCoreError: no Original field of ``role`` has a Segmented twin.
+    """
     recs = read_dataset(root)
     seg = {(r.subclass, r.path.name): r for r in recs if r.part == "Segmented" and r.split == role}
     fields = [r for r in recs if r.part == "Original" and r.split == role and (r.subclass, r.path.name) in seg]
@@ -98,6 +110,9 @@ def check_aria(root: Path, role: str = "test", limit: int | None = None) -> dict
 
 
 def check_cnmc(root: Path) -> dict:
+    """Count the cells the finder sees in each C-NMC image (each holds exactly one): images,
+    images with exactly one cell, its share (None without images) and a histogram ``{cells: images}``.
+    """
     recs = read_dataset(root)
     counts = [len(find_cells(read_image(r.path))) for r in recs]
     hist = {str(k): counts.count(k) for k in sorted(set(counts))}
@@ -117,7 +132,5 @@ def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = Non
     if cnmc:
         result["cnmc"] = {"data": str(cnmc), **check_cnmc(Path(cnmc))}
     if out is not None:
-        from ..models.weights import write_json
-
         write_json(Path(out), result)
     return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..data.preprocess import pad_to_square
 from .finder import Cell
 
 #: The cell's diameter as a share of the crop's side.
@@ -76,8 +77,6 @@ def crop_cells(rgb: np.ndarray, cells: list[Cell], size: int, share: float = CEL
 
 def whole_image_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     """Fallback when no cell is found: the whole image padded to square and resized, ``uint8``."""
-    from ..data.preprocess import pad_to_square
-
     sq = pad_to_square(rgb)
     interp = cv2.INTER_AREA if sq.shape[0] > size else cv2.INTER_CUBIC
     return cv2.resize(sq, (size, size), interpolation=interp)

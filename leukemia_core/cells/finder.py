@@ -71,6 +71,9 @@ class Cell:
         return float(max(self.bbox[2], self.bbox[3]))
 
     def as_dict(self) -> dict:
+        """The cell as a flat table row: id, ``x, y, w, h`` (px), area (px), centre rounded to 0.1 px,
+        ``touches_border``.
+        """
         x, y, w, h = self.bbox
         return {"cell": self.id, "x": x, "y": y, "w": w, "h": h, "area": self.area,
                 "cx": round(self.centre[0], 1), "cy": round(self.centre[1], 1),
@@ -78,7 +81,10 @@ class Cell:
 
 
 def is_segmented_on_black(rgb: np.ndarray) -> bool:
-    """True when more than :data:`BLACK_SHARE` of the pixels are black (a pre-segmented cell)."""
+    """True when more than :data:`BLACK_SHARE` of the pixels are black (a pre-segmented cell).
+
+    ``rgb``: ``uint8 (H, W, 3)``; a pixel is black when all three channels are at most :data:`BLACK_LEVEL`.
+    """
     black = rgb.max(axis=2) <= BLACK_LEVEL
     return float(black.mean()) > BLACK_SHARE
 

@@ -24,6 +24,11 @@ from keras import ops
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    """Strength of each training augmentation: geometric (rotation, zoom, shear, flips), colour
+    (hue, saturation, brightness, contrast, channel gain, grayscale) and resolution loss. Each field
+    is a +- range or a probability, as noted beside it.
+    """
+
     rotation: float = 0.5       # fraction of a full turn either way (0.5 = any angle)
     zoom: float = 0.08          # +-8 % zoom
     shear: float = 0.05         # shear factor on each axis
@@ -57,6 +62,9 @@ class ColourJitter(keras.layers.Layer):
         return keras.random.uniform(shape, lo, hi, seed=self.seed_generator)
 
     def call(self, x, training=None):
+        """``x``: ``float32 (B, H, W, 3)`` in [0, 1] -> the same shape and range; ``x`` itself unless
+        ``training`` (black background pixels stay black).
+        """
         if not training:
             return x
         b = ops.shape(x)[0]
@@ -78,6 +86,7 @@ class ColourJitter(keras.layers.Layer):
         return ops.clip(x, 0.0, 1.0) * cell
 
     def get_config(self):
+        """The constructor arguments, for saving and loading the layer."""
         return {**super().get_config(), "hue": self.hue, "saturation": self.saturation,
                 "brightness": self.brightness, "contrast": self.contrast,
                 "channel_gain": self.channel_gain, "grayscale": self.grayscale, "seed": self.seed}
@@ -93,6 +102,9 @@ class ResolutionLoss(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=None):
+        """``x``: ``float32 (B, H, W, 3)`` in [0, 1] -> the same shape and range; ``x`` itself unless
+        ``training`` with ``rate > 0``.
+        """
         if not training or self.rate <= 0:
             return x
         h, w = x.shape[1], x.shape[2]
@@ -114,6 +126,7 @@ class ResolutionLoss(keras.layers.Layer):
         return out
 
     def get_config(self):
+        """The constructor arguments, for saving and loading the layer."""
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 

@@ -88,6 +88,7 @@ class Record:
         return LABELS.index(self.label)
 
     def as_dict(self) -> dict:
+        """The record as a JSON-ready dict (``path`` as a string)."""
         d = asdict(self)
         d["path"] = str(self.path)
         return d

@@ -15,7 +15,11 @@ import numpy as np
 
 def sample_weights(y: np.ndarray, datasets: Sequence[str], shares: dict[str, float] | None = None) -> np.ndarray:
     """Per-sample drawing weights: each dataset gets its ``shares`` entry (equal shares by default)
-    and within a dataset the two classes are drawn equally often. Sums to 1."""
+    and within a dataset the two classes are drawn equally often. Sums to 1.
+
+    ``y``: ``int (N,)`` class ids (0 HEM, 1 ALL); ``datasets``: ``(N,)`` names. Returns
+    ``float64 (N,)``, non-negative, summing to 1.
+    """
     datasets = np.asarray(datasets)
     if not len(y):
         return np.zeros(0, np.float64)
@@ -40,6 +44,7 @@ def balanced_batches(x: np.ndarray, y: np.ndarray, weights: np.ndarray, batch_si
     ``model.fit`` runs the same on the TensorFlow and JAX backends without tf.data. Batch ``i`` of
     epoch ``e`` depends only on ``(seed, e, i)``.
     """
+    # lazy: Keras imports TensorFlow (about 4 s here); the sampler's weights are used without it (calibration)
     import keras
 
     class _Batches(keras.utils.PyDataset):

@@ -24,6 +24,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..cells.dataset import extract_cells
+from ..data.datasets import read_many
+from ..data.pipeline import predict_array
+from ..inference import load_model
+from ..models.weights import write_json
+from .evaluate import group_sets
 from .metrics import compute_metrics
 
 
@@ -35,7 +41,10 @@ def lab_stats(crops: np.ndarray) -> dict:
 
 
 def reinhard(crops: np.ndarray, target: dict) -> np.ndarray:
-    """Each crop's cell pixels matched in Lab to ``target`` (from :func:`lab_stats`); black stays black."""
+    """Each crop's cell pixels matched in Lab to ``target`` (from :func:`lab_stats`); black stays black.
+
+    ``crops``: ``uint8 (N, S, S, 3)`` RGB on black; returns ``uint8 (N, S, S, 3)``.
+    """
     out = crops.copy()
     tm, ts = np.asarray(target["mean"]), np.asarray(target["std"])
     for i, c in enumerate(crops):
@@ -57,6 +66,7 @@ def bn_adapted(model, crops: np.ndarray, batch_size: int = 256):
     Every batch-norm layer's momentum is set to 0 in the copy and one training-mode pass over (at
     most ``batch_size``) crops replaces its statistics; nothing else is trained.
     """
+    # lazy: Keras imports TensorFlow (about 4 s here); the CLI's cheap commands import this module
     import keras
 
     copy = keras.models.clone_model(model)
@@ -71,8 +81,6 @@ def bn_adapted(model, crops: np.ndarray, batch_size: int = 256):
 
 
 def _p(model, crops: np.ndarray, cal) -> np.ndarray:
-    from ..data.pipeline import predict_array
-
     return cal.apply(predict_array(model, crops))
 
 
@@ -85,11 +93,6 @@ def _figures(y: np.ndarray, p: np.ndarray, thr: float) -> dict:
 def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, weights_dir=None,
                     cache_dir: Path | None = None, roles: Sequence[str] = ("val", "test")) -> dict:
     """Measure no adaptation, Reinhard matching and batch-norm re-estimation (see module docstring)."""
-    from ..cells.dataset import extract_cells
-    from ..data.datasets import read_many
-    from ..inference import load_model
-    from .evaluate import group_sets
-
     loaded = load_model(name, weights_dir)
     cal, thr = loaded.calibration, loaded.calibration.threshold
     records = [r for r in read_many(list(data)) if r.part != "Segmented"]
@@ -118,7 +121,5 @@ def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, wei
             "hem_only_called_all": float(np.mean(_p(hem_model, hem, cal) >= thr)) if hem_model is not None else None}
         result["sets"][key] = row
     if out is not None:
-        from ..models.weights import write_json
-
         write_json(Path(out), result)
     return result

@@ -14,11 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cells.dataset import extract_cells
 from ..data.datasets import read_many
 from ..data.splits import check_leakage, select
 from ..errors import LeukemiaCoreError
 from ..models.calibration import DEFAULT_THRESHOLD
-from .evaluate import build_set, group_sets, make_report
+from ..models.weights import write_json
+from .evaluate import build_set, group_sets, image_scores, make_report
 
 FEATURE_SIZE = 80
 NAME = "colour_baseline"
@@ -50,12 +52,10 @@ def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Se
     shortcut, and the fairest bar for the models. Classes are weighted to balance, so 0.5 is its
     threshold.
     """
+    # lazy: scikit-learn (about 1.2 s); the app's pages import this module for its NAME
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from ..cells.dataset import extract_cells
-    from .evaluate import image_scores
 
     records = [r for r in read_many(data) if r.part not in exclude_parts]
     train = select(records, ["train", "unsplit"])
@@ -89,7 +89,5 @@ def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Se
                          description="logistic regression on each cell's per-channel mean, std and median, "
                                      "fitted per dataset family on its training cells")
     if out is not None:
-        from ..models.weights import write_json
-
         write_json(Path(out), report)
     return report

@@ -16,8 +16,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cells.dataset import extract_cells
 from ..data.datasets import read_many
 from ..errors import LeukemiaCoreError
+from ..explain import create_explainer
+from ..explain.maps import energy_inside
+from ..inference import load_model
+from ..models import list_models
+from ..models.weights import write_json
 
 #: A crop pixel brighter than this in some channel belongs to the cell.
 MASK_LEVEL = 8
@@ -40,12 +46,6 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
          "models": {name: {"mean_energy_on_cells", "median_energy_on_cells", "share_of_cells_above_0.6",
                            "mask_area_mean", "n_cells", "n_flat_maps", "per_dataset": {...}}}}
     """
-    from ..cells.dataset import extract_cells
-    from ..explain import create_explainer
-    from ..explain.maps import energy_inside
-    from ..inference import load_model
-    from ..models import list_models
-
     names = list_models() if list(models) == ["all"] else list(models)
     recs = [r for r in read_many([str(d) for d in data]) if r.split == "test" and r.part != "Segmented"]
     if not recs:
@@ -90,7 +90,5 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
         }
     result["mask_area_mean"] = float(np.mean([m["mask_area_mean"] for m in result["models"].values()]))
     if out is not None:
-        from ..models.weights import write_json
-
         write_json(Path(out), result)
     return result

@@ -34,14 +34,23 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..cells.crop import whole_image_crop
+from ..cells.dataset import extract_cells
 from ..data.datasets import LABELS, Record, read_many
+from ..data.images import read_image
 from ..data.splits import check_against_groups
 from ..errors import LeukemiaCoreError
+from ..inference import Predictor, load_model
+from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
+from ..models.ood import distances, fit_reference, wrong_inputs
+from ..models.weights import write_json
+from ..paths import weights_dir_or_default
 from .metrics import compute_metrics
 
 REPORT_FORMAT = "leukemia_core.report/2"
@@ -75,10 +84,12 @@ def set_key(r: Record) -> str:
 
 
 def describe_set(key: str) -> str:
+    """What a set key holds, for people (the known C-NMC and Aria sets; else a user folder)."""
     return _SET_TEXT.get(key, f"{key} (user folder; groups = patient ids from C-NMC file names, else files)")
 
 
 def group_sets(records: Iterable[Record], splits: Sequence[str] | None = None) -> dict[str, list[Record]]:
+    """Records by report set key (:func:`set_key`), keys sorted; only ``splits`` when given."""
     sets: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         if splits is None or r.split in splits:
@@ -128,6 +139,11 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
 
 
 def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> dict:
+    """A report dict: format tag, model, ``meta`` fields, creation time (UTC), commit, sets and
+    skipped images.
+    """
+    # lazy: training.train imports Keras, which imports TensorFlow (about 4 s here);
+    # the app reads reports through this module
     from ..training.train import git_commit
 
     return {"format": REPORT_FORMAT, "model": model, **meta,
@@ -149,7 +165,12 @@ def check_roles(sets: dict[str, list[Record]], manifest: dict, allow_leakage: bo
 
 def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarray, n_images: int) -> list[np.ndarray]:
     """Per image, the P(ALL) of the cells that count for the image call (whole cells; all cells
-    when every one touches the edge)."""
+    when every one touches the edge).
+
+    ``cells_p``: P(ALL) ``float (C,)`` in [0, 1]; ``image_index``: ``int (C,)`` in
+    ``[0, n_images)``; ``border``: ``bool (C,)``. Returns ``n_images`` float arrays (empty for an image
+    without cells).
+    """
     out = []
     for i in range(n_images):
         sel = image_index == i
@@ -161,10 +182,6 @@ def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarra
 def _with_reference(cal, crops_by_key: dict[str, np.ndarray], scored: dict):
     """Add the training cells' colour reference (out-of-distribution flag) and measure the flag:
     share of flagged images per set (should be low) and of deliberately wrong inputs (should be all)."""
-    from dataclasses import replace
-
-    from ..models.ood import distances, fit_reference, wrong_inputs
-
     train = [v for k, v in crops_by_key.items() if k.endswith("/train") and len(v) >= 20]
     val = [v for k, v in crops_by_key.items() if k.endswith("/val") and len(v)]
     if not train or not val:
@@ -193,13 +210,6 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     whose groups the model trained or selected on (per its manifest) are refused with
     :class:`~leukemia_core.errors.LeakageError` unless ``allow_leakage``.
     """
-    from ..cells.crop import whole_image_crop
-    from ..cells.dataset import extract_cells
-    from ..data.images import read_image
-    from ..inference import Predictor, load_model
-    from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
-    from ..paths import weights_dir_or_default
-
     wdir = weights_dir_or_default(weights_dir)
     loaded = load_model(name, wdir)
     pred = Predictor(loaded, batch_size)
@@ -241,8 +251,6 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             fields = [(r, cal.apply(c).mean()) for _, (recs, cells, _, n) in val for r, c, k in zip(recs, cells, n)
                       if k > 1]
             if fields and len({r.y for r, _ in fields}) == 2:
-                from dataclasses import replace
-
                 ft, fba = fit_field_threshold(np.array([q for _, q in fields]), np.array([r.y for r, _ in fields]),
                                               np.array([r.dataset for r, _ in fields]))
                 cal = replace(cal, field_threshold=ft)
@@ -250,8 +258,6 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             cal.info["fitted_on"] = [k for k, _ in val]
             cal.info["weights_sha256"] = loaded.manifest.get("weights_sha256")
             cal = _with_reference(cal, crops_by_key, scored)
-            from ..models.weights import write_json
-
             write_json(calibration_path(wdir, name), cal.to_json())
     cal = read_calibration(wdir, name)
     thr = cal.threshold if threshold is None else threshold
@@ -276,8 +282,6 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
                                     "mean reaches field_threshold (both chosen on validation)",
                          data=[str(d) for d in data])
     if out is not None:
-        from ..models.weights import write_json
-
         write_json(Path(out), report)
     return report
 
@@ -294,7 +298,10 @@ def read_report(path: Path) -> dict:
 
 
 def labels_and_probs(report_set: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``(y, p_all)`` arrays from a report set's stored per-image results."""
+    """``(y, p_all)`` arrays from a report set's stored per-image results.
+
+    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p_all``: ``float64 (N,)`` in [0, 1].
+    """
     y = np.array([LABELS.index(i["label"]) for i in report_set["images"]], int)
     p = np.array([i["p_all"] for i in report_set["images"]], float)
     return y, p

@@ -71,6 +71,7 @@ def compute_metrics(y_true, p_all, threshold: float = DEFAULT_THRESHOLD) -> dict
     recalls = [per_class[c]["recall"] for c in CLASS_NAMES]
     auc = None
     if len(set(y.tolist())) == 2:
+        # lazy: scikit-learn (about 1.2 s here); the app's pages import this module
         from sklearn.metrics import roc_auc_score
 
         auc = float(roc_auc_score(y, p))
@@ -90,10 +91,15 @@ def compute_metrics(y_true, p_all, threshold: float = DEFAULT_THRESHOLD) -> dict
 
 
 def roc_points(y_true, p_all) -> dict:
-    """ROC curve ``{"fpr": [...], "tpr": [...], "thresholds": [...]}`` (empty with one class)."""
+    """ROC curve ``{"fpr": [...], "tpr": [...], "thresholds": [...]}`` (empty with one class).
+
+    ``y_true``: ``int`` or ``bool (N,)`` (1 = ALL); ``p_all``: P(ALL) ``float (N,)`` in [0, 1].
+    The lists are plain floats; ``fpr`` and ``tpr`` rise from 0 to 1.
+    """
     y = np.asarray(y_true, int)
     if len(set(y.tolist())) < 2:
         return {"fpr": [], "tpr": [], "thresholds": []}
+    # lazy: scikit-learn (about 1.2 s here), as above
     from sklearn.metrics import roc_curve
 
     fpr, tpr, thr = roc_curve(y, np.asarray(p_all, float))

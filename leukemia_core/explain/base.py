@@ -14,12 +14,14 @@ sessions of the dashboard.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Callable
 
 import numpy as np
 
 from ..models.registry import LOGITS_LAYER
+from .maps import upsample_and_normalize
 
 #: Post-processing of raw maps: ``(cams (N, h, w), size (H, W)) -> float32 (N, H, W) in [0, 1]``.
 PostProcess = Callable[[np.ndarray, tuple], np.ndarray]
@@ -59,9 +61,8 @@ class Explainer:
     title: str = ""
 
     def __init__(self, model, cam_layer: str, postprocess: PostProcess | None = None):
+        # lazy: Keras imports TensorFlow (about 4 s here); the app imports this package before any model is loaded
         import keras
-
-        from .maps import upsample_and_normalize
 
         self.cam_layer = cam_layer
         self.layer_channels = int(model.get_layer(cam_layer).output.shape[-1])
@@ -141,8 +142,6 @@ class VisExplainer(Explainer):
     vis_class: tuple[str, str] = ("", "")
 
     def __init__(self, model, cam_layer: str, postprocess: PostProcess | None = None):
-        import importlib
-
         super().__init__(model, cam_layer, postprocess)
         module, name = self.vis_class
         self._vis = getattr(importlib.import_module(module), name)(self._logits_model, clone=False)
@@ -152,6 +151,10 @@ class VisExplainer(Explainer):
         return {}
 
     def raw_maps(self, x: np.ndarray, class_index: int) -> np.ndarray:
+        """Maps of ``class_index`` from tf-keras-vis: ``x`` ``float32 (N, S, S, 3)`` in [0, 1] ->
+        ``float32 (N, h, w)`` at the CAM layer's resolution, not normalised.
+        """
+        # lazy: tf-keras-vis imports TensorFlow (about 4 s here)
         from tf_keras_vis.utils.scores import CategoricalScore
 
         cams = self._vis(CategoricalScore([class_index] * len(x)), x, penultimate_layer=self.cam_layer,

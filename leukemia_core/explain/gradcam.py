@@ -21,6 +21,7 @@ class GradCAM(VisExplainer):
     vis_class = ("tf_keras_vis.gradcam", "Gradcam")
 
     def __init__(self, model, cam_layer: str, postprocess: PostProcess | None = None):
+        # lazy: Keras imports TensorFlow (about 4 s here); the app imports this package before any model is loaded
         import keras
         import tensorflow as tf
 
@@ -61,7 +62,11 @@ class GradCAM(VisExplainer):
         self._fast = fast_gradcam
 
     def predict_and_explain(self, x: np.ndarray, *, class_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """P(ALL) and the maps of ``class_index`` in one compiled pass (see the module)."""
+        """P(ALL) and the maps of ``class_index`` in one compiled pass (see the module).
+
+        ``x``: ``float32 (N, S, S, 3)`` in [0, 1]. Returns P(ALL) ``float32 (N,)`` in [0, 1] and
+        the maps ``float32 (N, S, S)`` in [0, 1].
+        """
         xb, _ = as_batch(x)
         p, cam = self._fast(xb, np.int32(class_index))
         return p.numpy(), self.postprocess(cam.numpy(), self.size)

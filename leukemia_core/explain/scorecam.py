@@ -26,4 +26,5 @@ class ScoreCAM(VisExplainer):
         self.max_n = min(int(max_n), self.layer_channels)
 
     def vis_kwargs(self) -> dict:
+        """``max_N``: how many of the layer's channels Score-CAM scores."""
         return {"max_N": self.max_n}

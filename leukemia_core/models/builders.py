@@ -16,6 +16,7 @@ HEAD_PREFIX = "head_"
 
 
 def _classifier(x, dropout: float):
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     from keras import layers
 
     x = layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(x)
@@ -25,6 +26,7 @@ def _classifier(x, dropout: float):
 
 
 def _backbone(app, size: int, weights, preprocess):
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
 
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
@@ -45,6 +47,7 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
     encoding: a cell's class does not depend on where in the frame a feature sits, and rotation
     augmentation would blur any positional code anyway.
     """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
 
@@ -70,6 +73,10 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
 @register_model("efficientnet_b0", input_size=80, cam_layer="top_activation",
                 description="EfficientNet-B0 with a plain classifier (baseline)")
 def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    """EfficientNet-B0 backbone with the shared classifier head; input ``float32 (N, size, size, 3)``
+    in [0, 1] (rescaled to [0, 255] inside the graph), output P(HEM), P(ALL) ``(N, 2)``.
+    """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
     # Keras' EfficientNet rescales from [0, 255] and normalises inside its graph.
@@ -81,6 +88,10 @@ def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Mod
 @register_model("resnet50", input_size=80, cam_layer="conv5_block3_out",
                 description="ResNet-50 with a plain classifier (baseline)")
 def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    """ResNet-50 backbone (Caffe-style BGR input made inside the graph by :class:`CaffeInput`) with
+    the shared classifier head; input ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax.
+    """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
 
     from .layers import CaffeInput
@@ -94,6 +105,10 @@ def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
 @register_model("inception_v3", input_size=80, cam_layer="mixed7",
                 description="InceptionV3 with a plain classifier (baseline)")
 def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+    """Inception-v3 backbone with the shared classifier head; input ``float32 (N, size, size, 3)``
+    in [0, 1] (scaled to [-1, 1] inside the graph), output ``(N, 2)`` softmax.
+    """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
     if size < 75:
@@ -106,6 +121,10 @@ def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model"
 @register_model("tiny_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,
                 description="a two-layer CNN for tests (seconds to build and train)")
 def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
+    """Two small convolutions and the shared head, for tests (a few thousand weights); input
+    ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax; CAM layer ``cam_conv``.
+    """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.pipeline import sample_weights
+
 #: The decision threshold when a model has no calibration file.
 DEFAULT_THRESHOLD = 0.5
 REFER_TARGET = 0.90
@@ -40,19 +42,25 @@ _EPS = 1e-6
 
 
 def logit(p: np.ndarray) -> np.ndarray:
+    """``log(p / (1 - p))`` elementwise, float64 of ``p``'s shape; ``p`` clipped to
+    ``[1e-6, 1 - 1e-6]`` first, so 0 and 1 give finite values.
+    """
     p = np.clip(np.asarray(p, np.float64), _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-z))`` elementwise, float64 in [0, 1] of ``z``'s shape (stable for any ``z``)."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, np.float64)))
 
 
 def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Weights giving each group (dataset) an equal total and each class within it an equal share
-    (the training sampler's weights with equal dataset shares); they sum to 1."""
-    from ..data.pipeline import sample_weights
+    (the training sampler's weights with equal dataset shares); they sum to 1.
 
+    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``groups``: ``(N,)`` dataset names (None: one group).
+    Returns ``float64 (N,)``, non-negative, summing to 1 (empty for ``N = 0``).
+    """
     y = np.asarray(y, int)
     return sample_weights(y, np.zeros(len(y), int) if groups is None else np.asarray(groups))
 
@@ -82,7 +90,11 @@ def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, bins: int = 1
 
 
 def reliability(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, bins: int = 10) -> list[dict]:
-    """Per-bin mean predicted P(ALL), observed share of ALL and weight share (for a plot)."""
+    """Per-bin mean predicted P(ALL), observed share of ALL and weight share (for a plot).
+
+    ``y``: ``int (N,)``; ``p``: P(ALL) ``float (N,)`` in [0, 1]; ``w``: ``float (N,)`` weights
+    (None: equal). One dict per non-empty bin of ``[0, 1]``.
+    """
     y, p = np.asarray(y, float), np.asarray(p, float)
     w = np.ones(len(y)) if w is None else np.asarray(w, float)
     idx = np.minimum((p * bins).astype(int), bins - 1)
@@ -97,7 +109,11 @@ def reliability(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, bins:
 
 
 def fit_platt(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted logistic fit of ``y`` on ``logit(p)``: returns ``(a, b)`` (L-BFGS on the log loss)."""
+    """Weighted logistic fit of ``y`` on ``logit(p)``: returns ``(a, b)`` (L-BFGS on the log loss).
+
+    ``p``: raw P(ALL) ``float (N,)`` in [0, 1]; ``y``: ``int (N,)``; ``w``: ``float (N,)`` weights.
+    """
+    # lazy: SciPy's optimiser (about 0.5 s here); the app only applies calibrations
     from scipy.optimize import minimize
 
     z = logit(p)
@@ -152,6 +168,7 @@ class Calibration:
 
     @property
     def refer_band(self) -> tuple[float, float]:
+        """``(low, high)`` of the refer band around the fitted threshold, clipped to [0, 1]."""
         return (max(0.0, self.threshold - self.refer_half_width), min(1.0, self.threshold + self.refer_half_width))
 
     def band_at(self, threshold: float) -> tuple[float, float]:
@@ -159,22 +176,31 @@ class Calibration:
         return (max(0.0, threshold - self.refer_half_width), min(1.0, threshold + self.refer_half_width))
 
     def refer(self, p_cal: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """``bool`` of ``p_cal``'s shape: calibrated P(ALL) inside the refer band around ``threshold``
+        (default: the fitted one); all False without a band.
+        """
         lo, hi = self.band_at(self.threshold if threshold is None else threshold)
         p = np.asarray(p_cal)
         return (p >= lo) & (p <= hi) if self.refer_half_width > 0 else np.zeros(p.shape, bool)
 
     def to_json(self) -> dict:
+        """The calibration as a JSON-ready dict (every field)."""
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict) -> "Calibration":
+        """The calibration stored by :meth:`to_json`; fields absent from ``d`` take their defaults."""
         return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference",
                                              "field_threshold")
                       if k in d})
 
 
 def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> Calibration:
-    """Fit calibrator, threshold and refer band on validation cells (see module docstring)."""
+    """Fit calibrator, threshold and refer band on validation cells (see module docstring).
+
+    ``p_raw``: the model's P(ALL) ``float (N,)`` in [0, 1]; ``y``: ``int (N,)`` (0 HEM, 1 ALL);
+    ``datasets``: ``(N,)`` dataset names (each weighs the same).
+    """
     y = np.asarray(y, int)
     w = balanced_weights(y, datasets)
     a, b = fit_platt(p_raw, y, w)
@@ -207,7 +233,11 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
 
 
 def fit_field_threshold(image_p: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> tuple[float, float]:
-    """Threshold on the mean cell P(ALL) of multi-cell validation images: ``(threshold, balanced acc.)``."""
+    """Threshold on the mean cell P(ALL) of multi-cell validation images: ``(threshold, balanced acc.)``.
+
+    ``image_p``: mean cell P(ALL) per image ``float (M,)`` in [0, 1]; ``y``: ``int (M,)``;
+    ``datasets``: ``(M,)`` names. The threshold is on a 0.01 grid in [0.02, 0.98].
+    """
     w = balanced_weights(np.asarray(y, int), datasets)
     grid = np.round(np.arange(0.02, 0.981, 0.01), 2)
     scores = [weighted_balanced_accuracy(np.asarray(y, int), np.asarray(image_p) >= t, w) or 0.0 for t in grid]
@@ -216,6 +246,7 @@ def fit_field_threshold(image_p: np.ndarray, y: np.ndarray, datasets: np.ndarray
 
 
 def calibration_path(weights_dir: Path, name: str) -> Path:
+    """``<weights_dir>/<name>.calibration.json``."""
     return Path(weights_dir) / f"{name}.calibration.json"
 
 

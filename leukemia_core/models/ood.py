@@ -19,6 +19,8 @@ NOTE_OOD = "stain/colour profile outside what the model was trained on; check by
 
 
 def _features(crops: np.ndarray) -> np.ndarray:
+    # here, not at the top: evaluation.baseline -> evaluation.evaluate -> inference ->
+    # cells.analyze -> models.ood would be an import cycle
     from ..evaluation.baseline import colour_features
 
     return colour_features(crops)
@@ -54,7 +56,10 @@ def distances(ref: dict, crops: np.ndarray) -> np.ndarray:
 
 
 def is_outside(ref: dict | None, crops: np.ndarray) -> bool:
-    """True when the median distance of the image's cell crops exceeds the reference threshold."""
+    """True when the median distance of the image's cell crops exceeds the reference threshold.
+
+    ``crops``: ``uint8 (N, S, S, 3)`` cell crops on black. False without a reference or crops.
+    """
     if not ref or ref.get("threshold") is None or not len(crops):
         return False
     return bool(np.median(distances(ref, crops)) > ref["threshold"])

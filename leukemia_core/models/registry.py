@@ -49,6 +49,7 @@ class ModelSpec:
         return f"{self.name}.weights.npz"
 
     def weights_path(self, weights_dir: Path) -> Path:
+        """The model's weights file in ``weights_dir``."""
         return Path(weights_dir) / self.weights_file
 
 
@@ -110,6 +111,7 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"model {name!r} has no ImageNet weights")
     model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
     if init not in ("random", "imagenet"):
+        # here, not at the top: models.weights imports this module (get_spec): an import cycle
         from .weights import load_weights_into
 
         load_weights_into(model, Path(init))

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..cells.crop import CELL_SHARE
 from ..errors import WeightsError
 from ..paths import weights_dir_or_default
+from .registry import get_spec
 
 #: File name of a model's manifest: ``<name>.manifest.json``.
 MANIFEST_SUFFIX = ".manifest.json"
@@ -25,6 +27,7 @@ FLOAT16_MIN_SIZE = 4096
 
 
 def sha256_of(path: Path) -> str:
+    """Hex sha256 of the file's bytes (read in 1 MiB chunks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -177,9 +180,6 @@ class InputConfig:
 
 def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
     """The :class:`InputConfig` of ``name`` given its manifest (None: the registry's defaults)."""
-    from ..cells.crop import CELL_SHARE
-    from .registry import get_spec
-
     spec = get_spec(name)
     if manifest is None:
         return InputConfig(spec.input_size, CELL_SHARE, True, "defaults (no manifest)")

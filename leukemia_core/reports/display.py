@@ -39,6 +39,7 @@ def human_name(col: str) -> str:
 
 
 def human_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its columns renamed by :func:`human_name`."""
     return df.rename(columns={c: human_name(c) for c in df.columns})
 
 

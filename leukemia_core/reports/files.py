@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import LeukemiaCoreError
 from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
+from ..models import list_models
 from ..models.weights import read_json
 from ..paths import default_weights_dir
 
@@ -45,8 +46,6 @@ def app_models() -> list[str]:
 
     Unregistered names in the variable are dropped; if none is left, the registry's list is used.
     """
-    from ..models import list_models
-
     registered = list_models(include_test=True)
     wanted = [n.strip() for n in os.environ.get(APP_MODELS_ENV, "").split(",") if n.strip()]
     chosen = [n for n in wanted if n in registered]
@@ -119,6 +118,7 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
 
 
 def report_path(name: str, wdir: Path | None = None) -> Path:
+    """``<wdir>/<name>.report.json`` (default folder: :func:`weights_dir`)."""
     return Path(wdir or weights_dir()) / f"{name}.report.json"
 
 
@@ -173,6 +173,7 @@ def load_bench(wdir: Path | None = None) -> dict | None:
 
 
 def short_sha(sha: str | None) -> str:
+    """The first 12 characters of a commit or file hash (``""`` for None)."""
     return (sha or "")[:12]
 
 

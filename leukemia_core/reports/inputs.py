@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 from functools import cached_property
 
+import cv2
 import numpy as np
 
 from ..data.images import read_image
@@ -40,9 +41,10 @@ def decode(item: ImageInput) -> tuple[np.ndarray | None, str]:
 
 
 def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
-    """A copy small enough to show (aspect kept); the image itself when already small."""
-    import cv2
+    """A copy small enough to show (aspect kept); the image itself when already small.
 
+    ``rgb``: ``uint8 (H, W, 3)``; returns ``uint8 (h, w, 3)`` with ``max(h, w) <= max_side``.
+    """
     h, w = rgb.shape[:2]
     scale = max_side / max(h, w)
     if scale >= 1:

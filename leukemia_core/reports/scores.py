@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.metrics import compute_metrics, roc_points
+from ..inference import label_of
 from .sets import LEVEL_NAMES, LEVELS, ROLE_NAMES, get_set, labels_probs, role_of
 from .thresholds import image_thresholds, threshold_text
 
@@ -181,8 +182,6 @@ def misclassified(report_set: dict, threshold: float, report: dict | None = None
     image), ALL cells (those called ALL at ``threshold``; None when the report stores no cells),
     group, subclass, part, confidence (distance of P(ALL) from the image's threshold).
     """
-    from ..inference import label_of
-
     rows = []
     thresholds = image_thresholds(report, report_set, threshold)
     for img, thr in zip(report_set.get("images", []), thresholds):

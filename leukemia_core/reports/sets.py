@@ -51,6 +51,7 @@ def all_set_keys(reports: dict[str, dict]) -> list[str]:
 
 
 def get_set(report: dict, key: str) -> dict | None:
+    """The set of ``report`` whose key is ``key``, or None."""
     return next((s for s in report.get("sets", []) if s["key"] == key), None)
 
 
@@ -110,7 +111,10 @@ def datasets_of(reports: dict[str, dict]) -> list[str]:
 
 def labels_probs(report_set: dict, level: str = "images") -> tuple[np.ndarray, np.ndarray]:
     """``(y, p_all)`` of a set at ``level``: per image (``images``) or per cell (``cells``: each
-    cell carries its image's label). Empty arrays when the set stores no cells."""
+    cell carries its image's label). Empty arrays when the set stores no cells.
+
+    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p_all``: ``float64 (N,)`` in [0, 1].
+    """
     if level == "images":
         return labels_and_probs(report_set)
     y, p = [], []

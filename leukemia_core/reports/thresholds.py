@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.calibration import DEFAULT_THRESHOLD, Calibration
 from .files import BASELINE
 
 
@@ -26,8 +26,6 @@ def threshold_text(report: dict, level: str = "cells", threshold: float | None =
 
 
 def _calibration_obj(report: dict):
-    from ..models.calibration import Calibration
-
     cal = dict(report.get("calibration") or {})
     if "field_threshold" not in cal and report.get("field_threshold") is not None:
         cal["field_threshold"] = report["field_threshold"]
@@ -38,7 +36,10 @@ def _calibration_obj(report: dict):
 def image_thresholds(report: dict | None, report_set: dict, threshold: float) -> np.ndarray:
     """Each image's threshold at cell threshold ``threshold``: an image of several cells follows
     the report's field rule (:meth:`~leukemia_core.models.calibration.Calibration.image_threshold`), one
-    of one cell (or a report without a field rule) takes ``threshold``."""
+    of one cell (or a report without a field rule) takes ``threshold``.
+
+    Returns ``float64 (N,)`` in [0, 1], one per image of the set.
+    """
     imgs = report_set.get("images", [])
     if report is None or field_threshold(report) is None:
         return np.full(len(imgs), float(threshold))

@@ -10,6 +10,8 @@ SAMPLES_DIR = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Sample:
+    """One bundled sample image, its label, its dataset and (Aria) its segmented mask."""
+
     path: Path
     label: str          # "all" or "hem"
     dataset: str        # "C-NMC 2019" or "Aria ALL"
@@ -17,6 +19,7 @@ class Sample:
 
     @property
     def title(self) -> str:
+        """``"ALL - Aria ALL - WBC-Malignant-Early-800.jpg"``: label, dataset, file name."""
         return f"{self.label.upper()} - {self.dataset} - {self.path.name}"
 
 

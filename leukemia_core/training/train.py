@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
@@ -42,6 +43,7 @@ from ..data.splits import check_leakage, group_keys, select
 from ..errors import LeukemiaCoreError
 from ..evaluation.metrics import compute_metrics
 from ..models import create_model, get_spec
+from ..models.builders import set_backbone_trainable
 from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
 
@@ -92,6 +94,7 @@ def set_bn_momentum(model, momentum: float) -> None:
 
 
 def git_commit() -> str:
+    """The checkout's ``HEAD`` commit, or ``"unknown"`` outside a git checkout or without git."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -134,7 +137,11 @@ def validation_score(y: np.ndarray, p: np.ndarray, datasets: np.ndarray) -> dict
 
     An AUC's standard error shrinks like one over the square root of the number of cells; with equal
     weights, the 17 C-NMC validation cells of our data (AUC swinging between 0.26 and 0.94 from one
-    epoch to the next, measured) chose the epoch by chance. ``{}`` when nothing can be scored."""
+    epoch to the next, measured) chose the epoch by chance. ``{}`` when nothing can be scored.
+
+    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p``: P(ALL) ``float (N,)`` in [0, 1]; ``datasets``:
+    ``(N,)`` names.
+    """
     out, aucs, weights = {}, [], []
     for name in sorted(set(datasets.tolist())):
         sel = datasets == name
@@ -154,7 +161,10 @@ MONITOR_CELLS = 1500
 
 
 def monitor_subset(datasets: np.ndarray, per_dataset: int, seed: int = 0) -> np.ndarray:
-    """Boolean mask keeping at most ``per_dataset`` cells of each dataset (fixed random choice)."""
+    """Boolean mask keeping at most ``per_dataset`` cells of each dataset (fixed random choice).
+
+    ``datasets``: ``(N,)`` names; returns ``bool (N,)``.
+    """
     keep = np.zeros(len(datasets), bool)
     rng = np.random.default_rng(seed)
     for name in sorted(set(datasets.tolist())):
@@ -177,9 +187,13 @@ class CellValidation(keras.callbacks.Callback):
             self.datasets = cell_datasets(self.val)
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Start the epoch's clock."""
         self._t0 = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Score the validation cells, write the epoch to ``history.json``, keep the best weights
+        and stop after ``patience`` epochs without improvement.
+        """
         logs = dict(logs or {})
         if self.datasets is not None:
             p = predict_array(self.classifier, self.val.x)
@@ -202,6 +216,7 @@ class CellValidation(keras.callbacks.Callback):
 
 
 def write_json_list(path: Path, items: list) -> None:
+    """Write ``items`` as a JSON list, atomically (through a ``.tmp`` file)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(items, indent=1) + "\n")
     tmp.replace(path)
@@ -240,8 +255,6 @@ def _fit_phase(trainer, classifier, cfg: TrainConfig, run_dir: Path, phase: str,
 def _drop_unreadable_backup(backup: Path) -> None:
     """A run killed while writing its first checkpoint leaves a file that cannot be read and no
     previous copy to fall back on; start that phase again instead of failing."""
-    import h5py
-
     for f in backup.glob("*.h5") if backup.is_dir() else []:
         try:
             with h5py.File(f, "r"):
@@ -305,8 +318,6 @@ def train(cfg: TrainConfig) -> dict:
     trainer = training_model(model, cfg.augment, cfg.seed)
     head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
     if head_epochs and not (run_dir / "phase_head.done").exists():
-        from ..models.builders import set_backbone_trainable
-
         set_backbone_trainable(model, False)
         _fit_phase(trainer, model, cfg, run_dir, "head", head_epochs, cfg.learning_rate, batches, va, verbose)
         set_backbone_trainable(model, True)
