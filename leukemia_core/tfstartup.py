@@ -59,7 +59,7 @@ def import_tensorflow(verbose: bool = False) -> None:
     back without them. Anything else (a real warning or error) is kept.
 
     Does nothing on another Keras backend (``KERAS_BACKEND=jax``): ``train`` runs there on a
-    machine without TensorFlow (tests/test_train_jax.py), and Keras then never loads it.
+    machine without TensorFlow (tests/test_training_train.py, the JAX test), and Keras then never loads it.
     """
     if keras_backend() != "tensorflow":
         return

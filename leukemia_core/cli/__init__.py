@@ -24,6 +24,8 @@ _TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m leukemia_core`` with ``argv`` (default ``sys.argv[1:]``); return the exit status
+    (2 for an error a user can cause, printed as one line)."""
     args = build_parser().parse_args(argv)
     verbose = args.verbose_log = args.verbose_log and not args.quiet
     quiet_tensorflow(verbose)

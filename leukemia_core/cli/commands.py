@@ -1,6 +1,9 @@
 """The commands of ``python -m leukemia_core`` but ``predict`` (:mod:`.predict`): each takes the
-parsed arguments and returns the exit status. Heavy modules are imported inside each command: the
-CLI's cheap commands (``models``, ``table``, ``cells-check``) never import TensorFlow (about 3 s).
+parsed arguments and returns the exit status.
+
+Lazy imports: each command imports the modules that pull in TensorFlow/Keras (about 4.0 s on the
+2-core machine), scikit-learn (1.2 s) or the benchmark when it runs, so ``--help``, ``models``,
+``table`` and ``cells-check`` start without them.
 """
 
 from __future__ import annotations
@@ -10,17 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..paths import PROJECT_ROOT
+from ..inference import weights_status
+from ..models import get_spec, list_models
+from ..models.weights import read_manifest, resolve_input_config
+from ..paths import PROJECT_ROOT, weights_dir_or_default
 
 log = logging.getLogger("leukemia_core")
 
 
 def cmd_models(args) -> int:
-    from ..inference import weights_status
-    from ..models import get_spec, list_models
-    from ..models.weights import read_manifest, resolve_input_config
-    from ..paths import weights_dir_or_default
-
+    """List the registered models, their input size (manifest, else default), CAM layer and whether weights are present."""
     wdir = weights_dir_or_default(args.weights_dir)
     print(f"{'model':<16} {'input':>5}  {'Grad-CAM layer':<18} weights ({wdir})")
     for name in list_models(include_test=args.all):
@@ -33,6 +35,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """Train one model on cells (``train``); export weights, manifest and history to ``--weights-dir``."""
     from ..training.train import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
@@ -63,6 +66,7 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    """Evaluate one model on the given sets (``evaluate``); fit the calibration on validation; write the report."""
     from ..evaluation.evaluate import evaluate
 
     report = evaluate(args.model, args.data, Path(args.out), args.weights_dir, splits=args.splits,
@@ -76,6 +80,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_baseline(args) -> int:
+    """Fit and evaluate the colour-only baseline on the same cells (``baseline``); write its report."""
     from ..evaluation.baseline import run_baseline
 
     report = run_baseline(args.data, Path(args.out),
@@ -87,6 +92,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_cam_check(args) -> int:
+    """Share of Grad-CAM energy on the cell, per model, on test cells (``cam-check``)."""
     from ..evaluation.camcheck import run_cam_check
 
     result = run_cam_check(args.model, args.data, Path(args.out), args.weights_dir, args.cam_method,
@@ -103,6 +109,7 @@ def cmd_cam_check(args) -> int:
 
 
 def cmd_adapt_check(args) -> int:
+    """Measure Reinhard matching and batch-norm re-estimation on mixed and normal-only batches (``adapt-check``)."""
     from ..evaluation.adaptation import run_adapt_check
 
     r = run_adapt_check(args.model, args.data, Path(args.out), args.weights_dir, args.cache_dir or None)
@@ -121,6 +128,7 @@ def cmd_adapt_check(args) -> int:
 
 
 def cmd_cells_check(args) -> int:
+    """Cell finder against the reference segmentations (``cells-check``)."""
     from ..cells.check import run_cells_check
 
     r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit)
@@ -142,6 +150,7 @@ def cmd_cells_check(args) -> int:
 
 
 def cmd_table(args) -> int:
+    """Print the README's results and speed tables from ``model_weights/`` (``table``); ``--readme`` rewrites them in place."""
     from ..evaluation.results import write_results
 
     text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
@@ -150,6 +159,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    """Speed and memory benchmark (``bench``), then the app's cold start in a browser unless ``--no-app``."""
 
     from ..bench import run_bench
 

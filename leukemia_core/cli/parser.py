@@ -20,6 +20,7 @@ from .predict import cmd_predict
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``argparse`` parser: global ``-q``/``-v`` and one sub-command per command function."""
     p = argparse.ArgumentParser(prog="python -m leukemia_core",
                                 description="ALL vs HEM classification of blood-cell images.")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")

@@ -16,18 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LeukemiaCoreError
+from ..explain import create_explainer
+from ..explain.maps import heatmap_on_image
+from ..explain.overlay import overlay
+from ..inference import Predictor, cell_rows, expand_paths, load_model, predict_files
+from ..models import get_spec, list_models
+from ..models.weights import read_manifest
 from ..tfstartup import import_tensorflow
 
 log = logging.getLogger("leukemia_core")
 
 
 def cmd_predict(args) -> int:
-    from ..explain import create_explainer
-    from ..explain.maps import heatmap_on_image
-    from ..explain.overlay import overlay
-    from ..inference import Predictor, cell_rows, expand_paths, load_model, predict_files
-    from ..models import get_spec, list_models
-    from ..models.weights import read_manifest
+    """Classify images cell by cell (``predict``); write the CSV(s) and maps; return the exit status (see the module)."""
 
     names = list_models() if args.model == ["all"] else args.model
     for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
