@@ -1,0 +1,46 @@
+"""An upload that races with a rerun must not be lost (found by tools/loadtest.py).
+
+Dropping files asks the server for upload URLs; the browser uploads only when the reply arrives. A
+script run that starts before the reply is sent clears the session's outgoing queue; Streamlit keeps
+only lifecycle messages there, so the Classify page keeps the upload replies too.
+"""
+
+from __future__ import annotations
+
+from app_fixtures import APP, app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+
+def _reply(request_id: str) -> ForwardMsg:
+    msg = ForwardMsg()
+    msg.file_urls_response.response_id = request_id
+    return msg
+
+
+def _delta() -> ForwardMsg:
+    msg = ForwardMsg()
+    msg.delta.new_element.markdown.body = "old result"
+    msg.metadata.delta_path[:] = [0, 3]
+    return msg
+
+
+def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    AppTest.from_file(str(APP), default_timeout=180).run()  # the Classify page (default) applies the fix
+    queue = ForwardMsgQueue()
+    queue.enqueue(_delta())
+    queue.enqueue(_reply("r1"))
+    queue.clear(retain_lifecycle_msgs=True)  # what a starting script run does
+    assert [m.WhichOneof("type") for m in queue._queue] == ["file_urls_response"]
+    assert queue._queue[0].file_urls_response.response_id == "r1"
+    queue.clear()  # a flush (or a plain clear) still empties the queue
+    assert queue.is_empty()
+    queue.enqueue(_reply("r2"))
+    assert [m.file_urls_response.response_id for m in queue.flush()] == ["r2"]
+    # applying it twice (every rerun imports the page) wraps clear once
+    AppTest.from_file(str(APP), default_timeout=180).run()
+    queue.enqueue(_reply("r3"))
+    queue.clear(retain_lifecycle_msgs=True)
+    assert len(queue._queue) == 1
