@@ -12,6 +12,8 @@ import re
 import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.inference import (  # the server's memory bounds (see there)
+    MAX_EXPLAINERS, MAX_MODELS, SCORECAM_CELLS_PER_CALL, CellBatches, release_memory)
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what, weights_dir
 
@@ -55,26 +57,39 @@ def weights_sha(name: str) -> str:
     return str(man.get("weights_sha256", ""))
 
 
-@st.cache_resource(show_spinner="Loading the model ...", max_entries=8)
+@st.cache_resource(show_spinner="Loading the model ...", max_entries=MAX_MODELS, on_release=lambda _: release_memory())
 def _load(name: str, wdir: str, sha: str):
     from leukemia_core.inference import load_model
 
     return load_model(name, wdir)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=MAX_MODELS)
 def _predictor(name: str, wdir: str, sha: str):
     from leukemia_core.inference import Predictor
 
     return Predictor(_load(name, wdir, sha))
 
 
-@st.cache_resource(show_spinner="Preparing the class-activation maps ...", max_entries=24)
+#: Methods whose explainer compiles a ``tf.function`` (Grad-CAM's one-pass path): the cached
+#: explainer is traced once when it is built (:meth:`~leukemia_core.explain.Explainer.warm`).
+COMPILED_METHODS = ("gradcam",)
+
+
+@st.cache_resource(show_spinner="Preparing the class-activation maps ...", max_entries=MAX_EXPLAINERS,
+                   on_release=lambda _: release_memory())
 def _explainer(name: str, wdir: str, sha: str, method: str):
     from leukemia_core.explain import create_explainer
 
     loaded = _load(name, wdir, sha)
-    return create_explainer(loaded.model, loaded.cam_layer, method)
+    explainer = create_explainer(loaded.model, loaded.cam_layer, method)
+    if method in COMPILED_METHODS:
+        # compiled here, inside the cached call, so that a page asking for this explainer while the
+        # server's warm-up builds it waits for that one trace instead of tracing a second time
+        explainer.warm()
+    if method == "scorecam":
+        return CellBatches(explainer, SCORECAM_CELLS_PER_CALL)
+    return explainer
 
 
 def model_tools(name: str, method: str):
@@ -178,14 +193,19 @@ def start_warmup(name: str, wdir: str, sha: str):
 
     The first visitor's page renders meanwhile; when they ask for a prediction, the cached
     loaders hand over the same objects (or wait for the thread to finish building them). Errors
-    are left for the page to report when the user asks, so the thread swallows them.
+    are left for the page to report when the user asks, so the thread swallows them. Only the
+    Grad-CAM pass is compiled: the Classify page reads cells through the explainer
+    (P(ALL) and the map in one pass), so the predictor's own forward pass is not traced here.
     """
     import threading
 
     def work() -> None:
         try:
+            from leukemia_core.tfstartup import import_tensorflow
+
+            import_tensorflow()
             _predictor(name, wdir, sha)
-            _explainer(name, wdir, sha, "gradcam").warm()
+            _explainer(name, wdir, sha, "gradcam")  # built and compiled once (COMPILED_METHODS)
         except Exception:  # noqa: BLE001 - reported by the page on use
             pass
 
@@ -200,6 +220,13 @@ def warm_up(name: str | None) -> None:
 
     if name and weights_status(name, weights_dir()) == "ok":
         start_warmup(name, str(weights_dir()), weights_sha(name))
+
+
+def server_start() -> None:
+    """What the server does when it starts (``serve.py``), before any visitor: start
+    :func:`warm_up` for the default model, so that TensorFlow's import, the model and its
+    Grad-CAM trace are under way (or done) when the first visitor asks for a call."""
+    warm_up(default_model(app_models()))
 
 
 PLOT_CONFIG = {"displaylogo": False}

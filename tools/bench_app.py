@@ -2,8 +2,8 @@
 
     python tools/bench_app.py --bench model_weights/bench.json
 
-Starts ``streamlit run app.py`` (with a headless Chromium already running, driven by
-Playwright), opens the Classify page, picks the bench's bundled sample as a user would and
+Starts the dashboard as ``./run app`` does (``streamlit run serve.py``, read from the ``run``
+script; see :func:`served_script`) with a headless Chromium already running, driven by Playwright, opens the Classify page, picks the bench's bundled sample as a user would and
 stops the clock when the page shows the image's call (``ALL|HEM (mean cell P(ALL) 0.xx ...``).
 The figures replace the ``app`` entry of the report written by ``python -m leukemia_core bench``
 and the targets are recomputed (:func:`leukemia_core.bench.finalize`). Models the report lists
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +48,17 @@ PREDICTION_JS = r"""() => {
 }"""
 
 
+def served_script(project_root: Path = PROJECT_ROOT) -> str:
+    """The script ``./run app`` serves (``streamlit run SCRIPT`` in the ``run`` file), so that the
+    benchmark starts exactly what the README's command starts; ``app.py`` without a ``run`` file."""
+    run = project_root / "run"
+    if run.is_file():
+        found = re.search(r"^\s*exec \S*streamlit run (\S+)", run.read_text(), re.M)
+        if found:
+            return found.group(1)
+    return "app.py"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,7 +83,7 @@ def wait_http(url: str, deadline: float, proc: subprocess.Popen) -> bool:
 
 def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str = "classify",
                        app_models: Sequence[str] | None = None, project_root: Path = PROJECT_ROOT) -> dict:
-    """Seconds from ``streamlit run app.py`` to the first call rendered in a real browser.
+    """Seconds from starting the server as ``./run app`` does to the first call rendered in a real browser.
 
     The browser is started first (its start-up is not the app's); the clock starts when the
     Streamlit process is spawned. Returns ``cold_start_s`` None with ``reason`` when the app,
@@ -79,7 +91,8 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     restricts the models the app offers (``$LEUKEMIA_APP_MODELS``).
     """
     out: dict = {"cold_start_s": None, "method": "playwright+chromium (headless)",
-                 "measures": "clock starts when `streamlit run app.py` is spawned (browser already running) and "
+                 "measures": f"clock starts when `streamlit run {served_script(project_root)}` (what `./run app` "
+                             "starts) is spawned (browser already running) and "
                              "stops when the Classify page shows the image's call 'ALL|HEM (mean cell P(ALL) "
                              f"0.xx ...' for the bundled sample {BENCH_IMAGE.split('/')[-1]}, picked as soon as "
                              "the picker appears",
@@ -87,6 +100,10 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     app = project_root / "app.py"
     if not app.is_file():
         out["reason"] = "app.py not found"
+        return out
+    script = project_root / served_script(project_root)
+    if not script.is_file():
+        out["reason"] = f"{script.name} (started by ./run app) not found"
         return out
     if not Path(CHROMIUM).is_file():
         out["reason"] = f"browser absent: {CHROMIUM} not found (Debian package chromium)"
@@ -105,7 +122,7 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     if app_models:
         env["LEUKEMIA_APP_MODELS"] = ",".join(app_models)
         out["app_models"] = list(app_models)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
            f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
            "--server.fileWatcherType=none"]
     log_file = tempfile.NamedTemporaryFile("w+", suffix=".streamlit.log", delete=False)
