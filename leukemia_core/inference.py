@@ -266,12 +266,6 @@ MAX_MODELS = 4
 #: explainer holds derived models sharing the loaded weights, and its traced functions; switching
 #: the method for all models evicts the least recently used ones (rebuilt in about a second).
 MAX_EXPLAINERS = 4
-#: Cells per Score-CAM call. Faster Score-CAM masks the input with the union of every image's top
-#: channels, so one call on a field of N cells builds up to N x 64 masked copies of every cell
-#: (hundreds of MB for a crowded field); cells are explained this many at a time instead.
-SCORECAM_CELLS_PER_CALL = 4
-
-
 def release_memory(_evicted=None) -> None:
     """Called when a cached model or explainer is evicted (``on_release``): collect the
     reference cycles Keras objects form and hand freed heap pages back to the system
@@ -286,21 +280,3 @@ def release_memory(_evicted=None) -> None:
     except (OSError, AttributeError):  # not glibc
         pass
 
-
-class CellBatches:
-    """An explainer whose :meth:`predict_and_explain` runs ``cells`` images at a time (results
-    concatenated); everything else is the wrapped explainer's. It never changes the wrapped one."""
-
-    def __init__(self, explainer, cells: int):
-        self.explainer, self.cells = explainer, max(1, int(cells))
-
-    def __getattr__(self, name):
-        return getattr(self.explainer, name)
-
-    def predict_and_explain(self, x, *, class_index: int):
-        x = np.asarray(x, np.float32)
-        if x.ndim != 4 or len(x) <= self.cells:
-            return self.explainer.predict_and_explain(x, class_index=class_index)
-        parts = [self.explainer.predict_and_explain(x[i:i + self.cells], class_index=class_index)
-                 for i in range(0, len(x), self.cells)]
-        return np.concatenate([p for p, _ in parts]), np.concatenate([m for _, m in parts])

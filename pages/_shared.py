@@ -12,8 +12,7 @@ import re
 import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
-from leukemia_core.inference import (  # the server's memory bounds (see there)
-    MAX_EXPLAINERS, MAX_MODELS, SCORECAM_CELLS_PER_CALL, CellBatches, release_memory)
+from leukemia_core.inference import MAX_EXPLAINERS, MAX_MODELS, release_memory  # the server's memory bounds (see there)
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what, weights_dir
 
@@ -87,8 +86,6 @@ def _explainer(name: str, wdir: str, sha: str, method: str):
         # compiled here, inside the cached call, so that a page asking for this explainer while the
         # server's warm-up builds it waits for that one trace instead of tracing a second time
         explainer.warm()
-    if method == "scorecam":
-        return CellBatches(explainer, SCORECAM_CELLS_PER_CALL)
     return explainer
 
 

@@ -35,15 +35,15 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
     Score-CAM for every model, keeping every explainer and explaining a field's cells in one call
     (the server before its bounds); ``"bounded"`` does the same under the server's bounds
     (:data:`~leukemia_core.inference.MAX_EXPLAINERS` explainers, least recently used evicted and
-    :func:`~leukemia_core.inference.release_memory` called; cells explained
-    :data:`~leukemia_core.inference.SCORECAM_CELLS_PER_CALL` at a time).
+    :func:`~leukemia_core.inference.release_memory` called). Score-CAM explains each cell alone in
+    both (:class:`~leukemia_core.explain.ScoreCAM`).
     """
     t_start = time.perf_counter()
     import tensorflow  # noqa: F401
 
     from ..data.images import read_image
     from ..explain import GradCAM, ScoreCAM
-    from ..inference import MAX_EXPLAINERS, SCORECAM_CELLS_PER_CALL, CellBatches, Predictor, load_model, release_memory
+    from ..inference import MAX_EXPLAINERS, Predictor, load_model, release_memory
     from ..samples import SAMPLES_DIR
 
     import_s = time.perf_counter() - t_start
@@ -79,8 +79,6 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
         cells = 0
         for loaded, pred in keep:
             ex = ScoreCAM(loaded.model, loaded.cam_layer)
-            if scorecam == "bounded":
-                ex = CellBatches(ex, SCORECAM_CELLS_PER_CALL)
             found = pred.find_cells(field)
             x = found.crops.astype("float32") / 255.0
             cells += len(x)
@@ -132,14 +130,13 @@ def _rounded(d: dict) -> dict:
 
 def measure_scorecam_memory(names: list[str], weights_dir: Path, timeout: float = 900) -> dict:
     """The server's RSS after every model read a field with Grad-CAM and then Score-CAM, without
-    and with the bounds (:data:`~leukemia_core.inference.MAX_EXPLAINERS`,
-    :data:`~leukemia_core.inference.SCORECAM_CELLS_PER_CALL`), each in a fresh process."""
-    from ..inference import MAX_EXPLAINERS, MAX_MODELS, SCORECAM_CELLS_PER_CALL
+    and with the bounds (:data:`~leukemia_core.inference.MAX_EXPLAINERS`), each in a fresh process."""
+    from ..inference import MAX_EXPLAINERS, MAX_MODELS
 
     runs = {mode: measure_memory(names, weights_dir, timeout, mode) for mode in ("unbounded", "bounded")}
     out: dict = {"image": SCORECAM_IMAGE,
                  "bounds": {"max_models": MAX_MODELS, "max_explainers": MAX_EXPLAINERS,
-                            "scorecam_cells_per_call": SCORECAM_CELLS_PER_CALL},
+                            "scorecam": "one cell per call"},
                  "method": "fresh process per mode: the memory figure's loading (all models, Grad-CAM on the "
                            "bench sample), then Score-CAM (both classes) on the field for every model; "
                            "unbounded = every explainer kept and a field's cells in one call (before the bounds), "
