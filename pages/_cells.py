@@ -30,6 +30,11 @@ class CellResult:
     notes: list[str] = field(default_factory=list)
     calibration: Calibration = Calibration()
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays kept (crops, P(ALL), both maps): what the session store counts."""
+        return int(self.crops.nbytes + self.p_all.nbytes + self.maps_all.nbytes + self.maps_hem.nbytes)
+
     def counted(self) -> np.ndarray:
         if self.whole_image:
             return np.ones(1, bool)
@@ -53,6 +58,25 @@ class CellResult:
     def map_of(self, i: int, thr: float) -> np.ndarray:
         """The map explaining cell ``i``'s call at ``thr`` (float32 (S, S) in [0, 1])."""
         return (self.maps_all[i] if self.p_all[i] >= thr else self.maps_hem[i]).astype(np.float32)
+
+
+#: Results one session keeps at most (entries of (image, model, weights, CAM method)).
+SESSION_RESULTS = 400
+#: Bytes of results one session keeps at most (crops and both maps of every cell read): a crowded
+#: field of 27 cells takes about 1.2 MB, so about 50 such fields. The oldest results go first and
+#: are recomputed if asked for again; eight sessions hold at most eight times this.
+SESSION_RESULT_BYTES = 64 * 2**20
+
+
+def store_result(cache: dict, key, result: CellResult, max_entries: int = SESSION_RESULTS,
+                 max_bytes: int = SESSION_RESULT_BYTES) -> None:
+    """Keep ``result`` in a session's store (``dict``, oldest first), dropping the oldest entries
+    beyond ``max_entries`` or ``max_bytes`` (:attr:`CellResult.nbytes`); the newest always stays."""
+    cache.pop(key, None)
+    cache[key] = result
+    total = sum(r.nbytes for r in cache.values())
+    while len(cache) > 1 and (len(cache) > max_entries or total > max_bytes):
+        total -= cache.pop(next(iter(cache))).nbytes
 
 
 def read_cells(rgb: np.ndarray, predictor, explainer) -> CellResult:

@@ -17,12 +17,11 @@ from leukemia_core.reports.casereport import ReportImage, batch_summary, build_c
 from leukemia_core.reports.files import app_models, load_report, weights_dir
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
-from pages._cells import consensus, read_cells, results_table, summary_row
+from pages._cells import consensus, read_cells, results_table, store_result, summary_row
 from pages._shared import model_tools, plain, selected_model, show_error, show_missing, threshold, weights_sha
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
-CACHE_LIMIT = 400
 REPORT_KEY = "classify_case_report"
 CALL_COLOURS = {"ALL": "red", "HEM": "blue"}
 GALLERY_COLUMNS = 8
@@ -96,9 +95,7 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
         for m, key in keys.items():
             if key not in cache:
                 predictor, explainer = model_tools(m, method)
-                if len(cache) >= CACHE_LIMIT:
-                    cache.pop(next(iter(cache)))
-                cache[key] = read_cells(rgb, predictor, explainer)
+                store_result(cache, key, read_cells(rgb, predictor, explainer))
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
             out[(i, m)] = cache[key]

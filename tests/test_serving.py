@@ -80,3 +80,30 @@ def test_server_start_warms_the_default_model_once(app_env, shared, monkeypatch)
     monkeypatch.setattr(shared, "start_warmup", lambda *a: started.append(a))
     shared.server_start()
     assert started and started[0][0] == "tiny_cnn"
+
+
+def test_a_sessions_store_drops_its_oldest_results_beyond_its_bounds():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from pages._cells import CellResult, store_result
+    finally:
+        sys.path.remove(str(ROOT))
+
+    def result(n_cells: int) -> CellResult:
+        return CellResult([], np.zeros((n_cells, 8, 8, 3), np.uint8), np.zeros(n_cells),
+                          np.zeros((n_cells, 8, 8), np.float16), np.zeros((n_cells, 8, 8), np.float16), False)
+
+    one = result(1).nbytes
+    assert one == 8 * 8 * 3 + 8 + 2 * 8 * 8 * 2  # crops, P(ALL), both maps
+    cache = {}
+    for k in range(5):
+        store_result(cache, k, result(1), max_entries=3, max_bytes=10 * one)
+    assert list(cache) == [2, 3, 4]  # the count bound: oldest out first
+    for k in range(5, 8):
+        store_result(cache, k, result(2), max_entries=100, max_bytes=5 * one)
+    assert list(cache) == [6, 7] and sum(r.nbytes for r in cache.values()) <= 5 * one  # the byte bound
+    store_result(cache, 8, result(50), max_entries=100, max_bytes=5 * one)
+    assert list(cache) == [8]  # the newest always stays, even alone over the bound
+    store_result(cache, 9, result(1), max_entries=100, max_bytes=100 * one)
+    store_result(cache, 8, result(1), max_entries=100, max_bytes=100 * one)
+    assert list(cache) == [9, 8]  # storing a key again makes it the newest
