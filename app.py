@@ -17,7 +17,8 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
                    menu_items={"About": "Research and education use only; not a diagnostic device."})
 
 from leukemia_core.inference import weights_status  # noqa: E402
-from leukemia_core.reports.files import app_models, default_model, weights_dir  # noqa: E402
+from leukemia_core.paths import default_weights_dir
+from leukemia_core.reports.files import app_models, default_model  # noqa: E402
 from pages._shared import warm_up  # noqa: E402
 
 # Load the model in the background while the first page renders (TensorFlow takes seconds to import).
@@ -40,7 +41,7 @@ with st.sidebar:
     st.selectbox("Model", models, index=models.index(first) if first in models else 0, key="app_model",
                  help="Used on every page; Classify can also compare all models side by side.")
     chosen = st.session_state.get("app_model")
-    if chosen and weights_status(chosen, weights_dir()) != "ok":
+    if chosen and weights_status(chosen, default_weights_dir()) != "ok":
         st.caption(f"No trained weights for {chosen} yet (see Classify).")
     own = st.toggle("Each model's validated threshold", value=True, key="app_own_threshold",
                     help="The threshold each model's calibration chose on validation cells. Turn off to set "

@@ -14,7 +14,8 @@ import streamlit as st
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.inference import MAX_EXPLAINERS, MAX_MODELS, release_memory  # the server's memory bounds (see there)
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
-from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what, weights_dir
+from leukemia_core.paths import default_weights_dir
+from leukemia_core.reports.files import app_models, default_model, how_to_make, missing_what
 
 #: Session-state keys of the sidebar widgets (set in app.py).
 MODEL_KEY = "app_model"
@@ -95,7 +96,7 @@ def model_tools(name: str, method: str):
     Raises:
         WeightsError: weights or manifest missing or altered.
     """
-    wdir, sha = str(weights_dir()), weights_sha(name)
+    wdir, sha = str(default_weights_dir()), weights_sha(name)
     return _predictor(name, wdir, sha), _explainer(name, wdir, sha, method)
 
 
@@ -107,7 +108,7 @@ def show_missing(kind: str, name: str = "", names: list[str] | None = None) -> N
     names = names or [name]
     if len(names) > 1:
         thing = {"weights": "trained weights", "report": "evaluation report"}.get(kind, kind)
-        what = f"No {thing} yet in {weights_dir()} for: {', '.join(names)}."
+        what = f"No {thing} yet in {default_weights_dir()} for: {', '.join(names)}."
     else:
         what = missing_what(kind, names[0])
     st.warning(plain(what), icon=":material/info:")
@@ -215,8 +216,8 @@ def warm_up(name: str | None) -> None:
     """Start :func:`start_warmup` for ``name`` when its weights are present."""
     from leukemia_core.inference import weights_status
 
-    if name and weights_status(name, weights_dir()) == "ok":
-        start_warmup(name, str(weights_dir()), weights_sha(name))
+    if name and weights_status(name, default_weights_dir()) == "ok":
+        start_warmup(name, str(default_weights_dir()), weights_sha(name))
 
 
 def server_start() -> None:

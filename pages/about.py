@@ -5,6 +5,7 @@ import streamlit as st
 from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
 from leukemia_core.models.weights import read_manifest
+from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.facts import model_facts, training_data_table
 from leukemia_core.reports.files import (
     BASELINE,
@@ -14,7 +15,6 @@ from leukemia_core.reports.files import (
     load_reports,
     report_names,
     report_path,
-    weights_dir,
 )
 from leukemia_core.reports.scores import metrics_table, reference_label, reference_table
 from leukemia_core.reports.sets import LEVEL_NAMES, set_sort_key
@@ -162,7 +162,7 @@ def _reference(wdir) -> None:
 
 def render() -> None:
     st.header("About this tool and its models")
-    wdir = weights_dir()
+    wdir = default_weights_dir()
     models = app_models()
     _intended_use()
     _data()

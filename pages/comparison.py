@@ -6,6 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.display import bar_values, human_columns
 from leukemia_core.reports.facts import model_facts, per_model_table
 from leukemia_core.reports.files import (
@@ -18,7 +19,6 @@ from leukemia_core.reports.files import (
     load_reports,
     report_names,
     report_path,
-    weights_dir,
 )
 from leukemia_core.reports.scores import accuracy_by_role, metrics_table, reference_label, reference_table, roc_curves
 from leukemia_core.reports.sets import (
@@ -244,12 +244,12 @@ def _size_speed(names: list[str]) -> None:
 def render() -> None:
     st.header("Model comparison")
     models = app_models()
-    reports, problems = load_reports(report_names(weights_dir(), models))
+    reports, problems = load_reports(report_names(default_weights_dir(), models))
     for p in problems:
         show_error(p)
     absent = [m for m in models if not report_path(m).is_file()]  # present but unreadable: said above
     if not reports:
-        st.warning(f"No evaluation reports in {weights_dir()} yet, so there are no results to compare.")
+        st.warning(f"No evaluation reports in {default_weights_dir()} yet, so there are no results to compare.")
         if absent:
             show_missing("report", names=absent)
         if not report_path(BASELINE).is_file():

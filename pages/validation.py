@@ -16,6 +16,7 @@ from leukemia_core.explain.overlay import overlay
 from leukemia_core.inference import weights_status
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.models.weights import read_manifest
+from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
 from leukemia_core.reports.files import (
     BASELINE,
@@ -25,7 +26,6 @@ from leukemia_core.reports.files import (
     report_names,
     report_path,
     short_sha,
-    weights_dir,
 )
 from leukemia_core.reports.scores import confusion_at, metrics_table, misclassified
 from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
@@ -168,7 +168,7 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
         return
     n = st.slider("Images in the gallery", 1, len(found), min(6, len(found)),
                   key="validation_gallery_n") if len(found) > 1 else 1
-    with_cam = name != BASELINE and weights_status(name, weights_dir()) == "ok"
+    with_cam = name != BASELINE and weights_status(name, default_weights_dir()) == "ok"
     method = st.selectbox("Class-activation map", METHODS, format_func=method_title,
                           key="validation_method") if with_cam else None
     if not with_cam:
@@ -201,15 +201,15 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
             c_cam.image(crop, caption=f"{method_title(method)}, {crop_label}: the cell that argues most "
                                       f"for the wrong call", width="stretch")
     if tools is not None:
-        st.caption("Cells and maps are computed now, from the weights in " + str(weights_dir()) + ".")
+        st.caption("Cells and maps are computed now, from the weights in " + str(default_weights_dir()) + ".")
 
 
 def render() -> None:
     st.header("Validation")
     models = app_models()
-    names = report_names(weights_dir(), models)
+    names = report_names(default_weights_dir(), models)
     if not names:
-        st.warning(f"No evaluation reports in {weights_dir()} yet, so there is nothing to validate.")
+        st.warning(f"No evaluation reports in {default_weights_dir()} yet, so there is nothing to validate.")
         show_missing("report", selected_model() or "proposed")
         return
     first = selected_model() if selected_model() in names else names[0]

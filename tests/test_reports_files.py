@@ -9,6 +9,7 @@ import pytest
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.evaluation.evaluate import REPORT_FORMAT
 from leukemia_core.models import list_models
+from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import (
     APP_MODELS_ENV,
     BASELINE,
@@ -27,7 +28,6 @@ from leukemia_core.reports.files import (
     report_names,
     report_path,
     short_sha,
-    weights_dir,
 )
 
 KINDS = ("weights", "report", "baseline", "cam_check", "bench", "reference")
@@ -39,7 +39,7 @@ def _report(path, **extra):
 
 def test_weights_dir_and_models_offered(monkeypatch, tmp_path):
     monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(tmp_path))
-    assert weights_dir() == tmp_path
+    assert default_weights_dir() == tmp_path
     monkeypatch.delenv(APP_MODELS_ENV, raising=False)
     assert app_models() == list_models()
     monkeypatch.setenv(APP_MODELS_ENV, " tiny_cnn , nope,")

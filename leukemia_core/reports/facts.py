@@ -9,12 +9,13 @@ from typing import Sequence
 import pandas as pd
 
 from ..models.weights import read_manifest
-from .files import BASELINE, short_sha, weights_dir
+from ..paths import weights_dir_or_default
+from .files import BASELINE, short_sha
 
 
 def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
     """One row per model with a manifest: parameters, file size, input size, training facts."""
-    wdir = Path(wdir or weights_dir())
+    wdir = weights_dir_or_default(wdir)
     rows = []
     for n in names:
         man = read_manifest(n, wdir, missing_ok=True)

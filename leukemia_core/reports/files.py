@@ -24,7 +24,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
 from ..models import list_models
 from ..models.weights import read_json
-from ..paths import default_weights_dir
+from ..paths import weights_dir_or_default
 
 REFERENCE_FILE = "reference_published.json"
 
@@ -34,11 +34,6 @@ BENCH_FILE = "bench.json"
 
 #: Environment variable restricting the models the app offers (comma-separated names).
 APP_MODELS_ENV = "LEUKEMIA_APP_MODELS"
-
-
-def weights_dir() -> Path:
-    """The folder the app reads: ``$LEUKEMIA_WEIGHTS_DIR`` or the project's ``model_weights/``."""
-    return default_weights_dir()
 
 
 def app_models() -> list[str]:
@@ -82,7 +77,7 @@ def how_to_make(kind: str, name: str = "NAME") -> str:
 
 def missing_what(kind: str, name: str = "", wdir: Path | None = None) -> str:
     """One sentence saying which file of ``kind`` is missing where."""
-    wdir = Path(wdir or weights_dir())
+    wdir = weights_dir_or_default(wdir)
     return {
         "weights": f"No trained weights for model '{name}' in {wdir}.",
         "report": f"No evaluation report for model '{name}' in {wdir} (expected {name}.report.json).",
@@ -104,7 +99,7 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
     Adds ``step``: the epoch's position over all phases (a pretrained run's ``head`` phase comes
     before ``main``), so curves of both phases draw as one line.
     """
-    data = read_json(Path(wdir or weights_dir()) / f"{name}.history.json")
+    data = read_json(weights_dir_or_default(wdir) / f"{name}.history.json")
     if data is None:
         return None
     if not isinstance(data, list):
@@ -119,7 +114,7 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
 
 def report_path(name: str, wdir: Path | None = None) -> Path:
     """``<wdir>/<name>.report.json`` (default folder: :func:`weights_dir`)."""
-    return Path(wdir or weights_dir()) / f"{name}.report.json"
+    return weights_dir_or_default(wdir) / f"{name}.report.json"
 
 
 def load_report(name: str, wdir: Path | None = None) -> dict | None:
@@ -136,7 +131,7 @@ def load_report(name: str, wdir: Path | None = None) -> dict | None:
 
 def report_names(wdir: Path | None = None, models: Sequence[str] | None = None) -> list[str]:
     """Names with a ``.report.json`` in ``wdir``: the given models' order first, the baseline last."""
-    wdir = Path(wdir or weights_dir())
+    wdir = weights_dir_or_default(wdir)
     found = sorted(p.name[: -len(".report.json")] for p in wdir.glob("*.report.json")) if wdir.is_dir() else []
     order = list(models or [])
     ranked = [n for n in order if n in found] + [n for n in found if n not in order and n != BASELINE]
@@ -159,17 +154,17 @@ def load_reports(names: Iterable[str], wdir: Path | None = None) -> tuple[dict[s
 
 def load_reference(wdir: Path | None = None) -> dict | None:
     """``reference_published.json`` (the reference system's published numbers) or None."""
-    return read_json(Path(wdir or weights_dir()) / REFERENCE_FILE)
+    return read_json(weights_dir_or_default(wdir) / REFERENCE_FILE)
 
 
 def load_cam_check(wdir: Path | None = None) -> dict | None:
     """``cam_check.json`` or None."""
-    return read_json(Path(wdir or weights_dir()) / CAM_CHECK_FILE)
+    return read_json(weights_dir_or_default(wdir) / CAM_CHECK_FILE)
 
 
 def load_bench(wdir: Path | None = None) -> dict | None:
     """``bench.json`` or None."""
-    return read_json(Path(wdir or weights_dir()) / BENCH_FILE)
+    return read_json(weights_dir_or_default(wdir) / BENCH_FILE)
 
 
 def short_sha(sha: str | None) -> str:
