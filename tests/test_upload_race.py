@@ -25,7 +25,7 @@ def _delta() -> ForwardMsg:
     return msg
 
 
-def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):
+def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):  # noqa: F811 (fixture)
     from streamlit.testing.v1 import AppTest
 
     AppTest.from_file(str(APP), default_timeout=180).run()  # the Classify page (default) applies the fix
