@@ -23,3 +23,29 @@ def test_unknown_model_names_the_valid_ones():
 def test_init_must_be_known():
     with pytest.raises(ValueError, match="init"):
         create_model("tiny_cnn", init="pretrained")
+
+
+def test_models_are_built_one_at_a_time_across_threads(monkeypatch):
+    import threading
+    import time
+
+    from leukemia_core.models import registry
+
+    spec = registry.get_spec("tiny_cnn")
+    inside, most = [], []
+
+    def slow_builder(size, weights, **kw):
+        inside.append(1)
+        most.append(len(inside))
+        time.sleep(0.05)
+        inside.pop()
+        return "built"
+
+    import dataclasses
+    monkeypatch.setitem(registry._REGISTRY, "tiny_cnn", dataclasses.replace(spec, builder=slow_builder))
+    threads = [threading.Thread(target=registry.create_model, args=("tiny_cnn",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(most) == 4 and max(most) == 1  # never two builds at once

@@ -81,14 +81,17 @@ def wait_http(url: str, deadline: float, proc: subprocess.Popen) -> bool:
     return False
 
 
-def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str = "classify",
+def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str = "",
                        app_models: Sequence[str] | None = None, project_root: Path = PROJECT_ROOT) -> dict:
     """Seconds from starting the server as ``./run app`` does to the first call rendered in a real browser.
 
     The browser is started first (its start-up is not the app's); the clock starts when the
     Streamlit process is spawned. Returns ``cold_start_s`` None with ``reason`` when the app,
     Playwright or Chromium is missing, or no call appeared within ``timeout``. ``app_models``
-    restricts the models the app offers (``$LEUKEMIA_APP_MODELS``).
+    restricts the models the app offers (``$LEUKEMIA_APP_MODELS``). The browser opens the server's
+    root URL, the address ``./run app`` prints (its default page is Classify): on a freshly started
+    server, Streamlit runs a page URL such as ``/classify`` once without ``app.py`` (the folder
+    ``pages/`` makes the first run an old-style multipage run), so that URL is not what users meet.
     """
     out: dict = {"cold_start_s": None, "method": "playwright+chromium (headless)",
                  "measures": f"clock starts when `streamlit run {served_script(project_root)}` (what `./run app` "

@@ -2,7 +2,7 @@
 
     python tools/loadtest.py --sessions 1 8 --duration 180 --out model_weights/loadtest.json
 
-For each number of sessions it starts ``streamlit run app.py`` (headless, free port, the shipped
+For each number of sessions it starts what ``./run app`` serves (``streamlit run serve.py``) (headless, free port, the shipped
 models), opens that many Playwright browser contexts in one headless Chromium (one Streamlit session
 each) and drives them concurrently for ``--duration`` seconds. Every session loops over:
 
@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_app import served_script  # noqa: E402  (the same rule as the cold-start benchmark)
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
@@ -280,7 +282,9 @@ def start_server(wdir: Path, models: list[str], timeout: float = 120.0, app_root
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = SHOTS / f"streamlit-{port}.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+    # what `./run app` serves (serve.py: app.py with the warm-up at server start), else app.py
+    script = served_script(app_root) if (app_root / "run").is_file() else "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true", f"--server.port={port}",
            "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
     t0 = time.perf_counter()
     with open(log, "w") as fh:

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+from ..models.registry import BUILD_LOCK
 from .base import Explainer
 from .gradcam import GradCAM, GradCAMPlusPlus
 from .scorecam import ScoreCAM
@@ -32,7 +33,8 @@ def create_explainer(model, cam_layer: str, method: str = "gradcam", **kwargs) -
     ``max_n`` for Score-CAM). Raises ValueError naming the methods for an unknown one."""
     if method not in EXPLAINERS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(METHODS)}")
-    return EXPLAINERS[method](model, cam_layer, **kwargs)
+    with BUILD_LOCK:  # an explainer builds derived Keras models (see BUILD_LOCK)
+        return EXPLAINERS[method](model, cam_layer, **kwargs)
 
 
 def method_title(method: str) -> str:

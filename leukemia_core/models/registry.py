@@ -5,6 +5,7 @@ Nothing else in the project hard-codes an input size or a layer name: ask :func:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -54,6 +55,12 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+
+#: Held while a Keras graph is built (:func:`create_model`, :func:`leukemia_core.explain.create_explainer`).
+#: Keras does not support building models from several threads at once; under the dashboard's
+#: load test (8 sessions switching models) concurrent builds failed with 'The name "conv2d" is used
+#: 2 times in the model'. Builds are serialised on purpose; calling built models is not.
+BUILD_LOCK = threading.RLock()
 
 
 def register_model(name: str, *, input_size: int, cam_layer: str, description: str,
@@ -109,7 +116,8 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"init must be 'random', 'imagenet' or a weights file path, not {init!r}")
     if init == "imagenet" and not spec.imagenet:
         raise ValueError(f"model {name!r} has no ImageNet weights")
-    model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
+    with BUILD_LOCK:
+        model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
     if init not in ("random", "imagenet"):
         # here, not at the top: models.weights imports this module (get_spec): an import cycle
         from .weights import load_weights_into
