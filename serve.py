@@ -16,6 +16,9 @@ import streamlit as st
 async def lifespan(_app):
     import threading
 
+    from pages._streamlit_fixes import apply
+
+    apply()  # before any session runs (see pages/_streamlit_fixes.py)
     threading.Thread(target=_start, name="server-start", daemon=True).start()  # the server is up meanwhile
     yield
 

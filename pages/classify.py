@@ -31,34 +31,6 @@ GALLERY_SIDE = 128
 SCORECAM_SECONDS_PER_IMAGE = 20
 
 
-def _keep_upload_replies() -> None:
-    """Stop Streamlit from losing an upload that races with a rerun.
-
-    Dropping files sends the server a request for upload URLs; the browser uploads only when the
-    reply comes. When a script run starts, Streamlit (1.67) clears the session's outgoing queue,
-    keeping only lifecycle messages: a reply still queued then is lost, the browser waits for it
-    forever, and the upload shows no file and no result. It happens when files are dropped just
-    after another change (a removed file, the model, the threshold) asked for a rerun, more often
-    under load (measured by tools/loadtest.py). This keeps those replies across the clear; once
-    per server process.
-    """
-    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
-
-    clear = ForwardMsgQueue.clear
-    if getattr(clear, "keeps_upload_replies", False):
-        return
-
-    def clear_keeping_replies(self, retain_lifecycle_msgs: bool = False, fragment_ids_this_run=None) -> None:
-        replies = [m for m in self._queue if m.WhichOneof("type") == "file_urls_response"] \
-            if retain_lifecycle_msgs else []
-        clear(self, retain_lifecycle_msgs, fragment_ids_this_run)
-        self._queue.extend(m for m in replies if all(m is not k for k in self._queue))
-
-    clear_keeping_replies.keeps_upload_replies = True
-    ForwardMsgQueue.clear = clear_keeping_replies
-
-
-_keep_upload_replies()
 
 
 def _inputs() -> list[ImageInput]:

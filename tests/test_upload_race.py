@@ -2,7 +2,7 @@
 
 Dropping files asks the server for upload URLs; the browser uploads only when the reply arrives. A
 script run that starts before the reply is sent clears the session's outgoing queue; Streamlit keeps
-only lifecycle messages there, so the Classify page keeps the upload replies too.
+only lifecycle messages there, so the app keeps the upload replies too (pages/_streamlit_fixes.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _delta() -> ForwardMsg:
 def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):  # noqa: F811 (fixture)
     from streamlit.testing.v1 import AppTest
 
-    AppTest.from_file(str(APP), default_timeout=180).run()  # the Classify page (default) applies the fix
+    AppTest.from_file(str(APP), default_timeout=180).run()  # app.py applies the fix
     queue = ForwardMsgQueue()
     queue.enqueue(_delta())
     queue.enqueue(_reply("r1"))
@@ -39,8 +39,24 @@ def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):  # noqa:
     assert queue.is_empty()
     queue.enqueue(_reply("r2"))
     assert [m.file_urls_response.response_id for m in queue.flush()] == ["r2"]
-    # applying it twice (every rerun imports the page) wraps clear once
+    # applying it twice (every run of app.py does) wraps clear once
     AppTest.from_file(str(APP), default_timeout=180).run()
     queue.enqueue(_reply("r3"))
     queue.clear(retain_lifecycle_msgs=True)
     assert len(queue._queue) == 1
+
+
+def test_keras_state_survives_the_end_of_a_script_run(app_env):  # noqa: F811 (fixture)
+    # Streamlit calls keras.backend.clear_session() after every run, which resets the layer-naming
+    # state of every thread: a model built meanwhile in another session got duplicate layer names
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.testing.v1 import AppTest
+
+    AppTest.from_file(str(APP), default_timeout=180).run()  # app.py installs the fix
+    from keras.src.utils.naming import uniquify
+
+    uniquify("leukemia_probe")  # the next one is leukemia_probe_1, _2 ... unless the state is reset
+    script_runner._clean_problem_modules()  # what ends every script run
+    assert uniquify("leukemia_probe") != "leukemia_probe", "the layer-naming state was reset"
+    assert keras.backend.backend() == "tensorflow"

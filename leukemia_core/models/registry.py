@@ -57,9 +57,10 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 #: Held while a Keras graph is built (:func:`create_model`, :func:`leukemia_core.explain.create_explainer`).
-#: Keras does not support building models from several threads at once; under the dashboard's
-#: load test (8 sessions switching models) concurrent builds failed with 'The name "conv2d" is used
-#: 2 times in the model'. Builds are serialised on purpose; calling built models is not.
+#: Keras does not promise thread-safe graph building, and its layer-naming state can be reset from
+#: another thread (Streamlit's clean-up after each script run did that: 'The name "conv2d" is used
+#: 4 times in the model' under the 8-session load test; see pages/_streamlit_fixes.py). Builds are
+#: serialised on purpose (they are CPU-bound anyway); calling built models is not.
 BUILD_LOCK = threading.RLock()
 
 
