@@ -93,7 +93,7 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     server, Streamlit runs a page URL such as ``/classify`` once without ``app.py`` (the folder
     ``pages/`` makes the first run an old-style multipage run), so that URL is not what users meet.
     """
-    out: dict = {"cold_start_s": None, "method": "playwright+chromium (headless)",
+    out: dict = {"cold_start_s": None, "method": "playwright+chromium (headless)", "script": served_script(project_root),
                  "measures": f"clock starts when `streamlit run {served_script(project_root)}` (what `./run app` "
                              "starts) is spawned (browser already running) and "
                              "stops when the Classify page shows the image's call 'ALL|HEM (mean cell P(ALL) "

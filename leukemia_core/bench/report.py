@@ -15,7 +15,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "pipeline_ratio": (">=", 0.9),
     "cell_pipeline_ratio": (">=", 0.8),
     "rss_mb": ("<=", 2048.0),
-    "cold_start_s": ("<=", 10.0),
+    "cold_start_s": ("<=", 5.0),
 }
 #: The targets every model has a figure for.
 MODEL_TARGETS = ("predict_ratio", "gradcam_ratio", "batch_ratio", "pipeline_ratio", "cell_pipeline_ratio")
@@ -73,10 +73,11 @@ def explain_misses(report: dict) -> dict[str, list[str]]:
         prof = a.get("profile", {})
         out["cold_start_s"] = [
             f"server up at {a.get('server_ready_s')} s, page at {a.get('page_loaded_s')} s, sample picker at "
-            f"{a.get('picker_ready_s')} s (the page imports TensorFlow first: {prof.get('imports_s')} s in a fresh "
-            f"process), sample chosen at {a.get('sample_chosen_s')} s; then loading the model "
-            f"({prof.get('load_model_s')} s) and finding the cells plus compiling and running Grad-CAM "
-            f"({prof.get('first_cells_and_gradcam_s')} s) before the verdict at {a.get('cold_start_s')} s"]
+            f"{a.get('picker_ready_s')} s, sample chosen at {a.get('sample_chosen_s')} s; meanwhile the server's "
+            f"start-up thread imports TensorFlow and Keras ({prof.get('imports_s')} s in a fresh process), loads "
+            f"the model ({prof.get('load_model_s')} s) and compiles and runs Grad-CAM on the first cells "
+            f"({prof.get('first_cells_and_gradcam_s')} s), one after the other; the verdict at "
+            f"{a.get('cold_start_s')} s"]
     return out
 
 

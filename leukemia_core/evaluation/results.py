@@ -232,10 +232,17 @@ def build_bench(weights_dir: Path) -> str:
               "with augmentation against in-memory batches without (pipeline ratio)."
               + (f" Cell finder alone: {_f(finder.get('finder_img_s'), 1)} images/s, "
                  f"{_f(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")]
-    lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**. "
-              f"Cold start, from `streamlit run app.py` to the first rendered prediction on a sample image "
-              f"({app.get('method') or 'not measured'}): **{_f(app.get('cold_start_s'), 1)} s**"
-              + (f" ({app.get('reason')})" if app.get("reason") else "") + "."]
+    sc = mem.get("scorecam") or {}
+    bounded, unbounded = sc.get("bounded") or {}, sc.get("unbounded") or {}
+    lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**."
+              + (f" Then Score-CAM (both classes) on a field of {bounded.get('cells', '?')} cells with every model: "
+                 f"**{_f(bounded.get('rss_mb'), 0)} MB RSS** (peak {_f(bounded.get('peak_rss_mb'), 0)} MB) under the "
+                 f"server's bounds ({(sc.get('bounds') or {}).get('max_explainers', '?')} explainers kept), against "
+                 f"{_f(unbounded.get('rss_mb'), 0)} MB (peak {_f(unbounded.get('peak_rss_mb'), 0)} MB) keeping every "
+                 "explainer." if bounded and unbounded else "")
+              + f" Cold start, from `./run app` (`streamlit run {app.get('script') or 'app.py'}`) to the first "
+              f"rendered prediction on a sample image ({app.get('method') or 'not measured'}): "
+              f"**{_f(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "") + "."]
     met = b.get("targets_met") or {}
     targets = b.get("targets") or {}
     if met:
