@@ -235,7 +235,8 @@ def build_bench(weights_dir: Path) -> str:
     sc = mem.get("scorecam") or {}
     bounded, unbounded = sc.get("bounded") or {}, sc.get("unbounded") or {}
     lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**."
-              + (f" Then Score-CAM (both classes) on a field of {bounded.get('cells', '?')} cells with every model: "
+              + (f" Then Score-CAM (both classes) on the bench's field with every model ({bounded.get('cells', '?')} cells "
+                 "in all): "
                  f"**{_f(bounded.get('rss_mb'), 0)} MB RSS** (peak {_f(bounded.get('peak_rss_mb'), 0)} MB) under the "
                  f"server's bounds ({(sc.get('bounds') or {}).get('max_explainers', '?')} explainers kept), against "
                  f"{_f(unbounded.get('rss_mb'), 0)} MB (peak {_f(unbounded.get('peak_rss_mb'), 0)} MB) keeping every "
