@@ -26,6 +26,8 @@ from pathlib import Path
 from ..models import list_models
 from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.weights import read_json, read_manifest
+from ..reports.scores import reference_label
+from ..reports.sets import role_text
 from .baseline import NAME as BASELINE
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -101,9 +103,9 @@ def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
     lines: list[str] = []
     for key in keys:
         first = next(s for r in reports.values() for s in r["sets"] if s["key"] == key)
-        role_text = _role_text(first)
+        role_desc = role_text(first)
         desc = str(first.get("description", "")).rstrip(". ")
-        lines += [f"**{key}** — {desc}. Role: {role_text}.", "", *_header(SET_HEADER)]
+        lines += [f"**{key}** — {desc}. Role: {role_desc}.", "", *_header(SET_HEADER)]
         cells = {}
         for m, r in reports.items():
             s = next((s for s in r["sets"] if s["key"] == key), None)
@@ -133,18 +135,6 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
         lines.append(_row([_label(m), f"{thr:.2f}", _f(ft, 2), band, _f(info.get("ece_before")),
                            _f(info.get("ece_after")), _n(info.get("n_cells"))]))
     return lines + [""]
-
-
-def _role_text(s: dict) -> str:
-    from ..reports.sets import role_text
-
-    return role_text(s)
-
-
-def _reference_label(ref: dict) -> str:
-    from ..reports.scores import reference_label
-
-    return reference_label(ref)
 
 
 def build_tables(weights_dir: Path) -> str:
@@ -191,7 +181,7 @@ def build_tables(weights_dir: Path) -> str:
         lines += [f"Left out, written in an older report format (rerun `evaluate` / `baseline`): "
                   f"{', '.join(_label(m) for m in older)}.", ""]
     if ref:
-        lines += [f"Published columns: {_reference_label(ref)}, so not comparable with the tables above.", ""]
+        lines += [f"Published columns: {reference_label(ref)}, so not comparable with the tables above.", ""]
     sizes = sorted({(man or {}).get("input_size") for man in manifests.values() if man} - {None})
     inits = sorted({(man or {}).get("init") for man in manifests.values() if man} - {None})
     seeded = [f"`{name}` from {man['init_from']['file']}" for name, man in manifests.items()
