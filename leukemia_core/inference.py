@@ -266,6 +266,8 @@ MAX_MODELS = 4
 #: explainer holds derived models sharing the loaded weights, and its traced functions; switching
 #: the method for all models evicts the least recently used ones (rebuilt in about a second).
 MAX_EXPLAINERS = 4
+
+
 def release_memory(_evicted=None) -> None:
     """Called when a cached model or explainer is evicted (``on_release``): collect the
     reference cycles Keras objects form and hand freed heap pages back to the system
@@ -279,4 +281,3 @@ def release_memory(_evicted=None) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
-

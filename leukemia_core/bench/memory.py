@@ -32,8 +32,8 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
     """Runs in a fresh interpreter: load every model as the app does, print one JSON line.
 
     ``scorecam``: ``""`` stops there; ``"unbounded"`` then reads :data:`SCORECAM_IMAGE` with
-    Score-CAM for every model, keeping every explainer and explaining a field's cells in one call
-    (the server before its bounds); ``"bounded"`` does the same under the server's bounds
+    Score-CAM for every model, keeping every explainer (the server before its bounds);
+    ``"bounded"`` does the same under the server's bounds
     (:data:`~leukemia_core.inference.MAX_EXPLAINERS` explainers, least recently used evicted and
     :func:`~leukemia_core.inference.release_memory` called). Score-CAM explains each cell alone in
     both (:class:`~leukemia_core.explain.ScoreCAM`).
@@ -139,8 +139,8 @@ def measure_scorecam_memory(names: list[str], weights_dir: Path, timeout: float 
                             "scorecam": "one cell per call"},
                  "method": "fresh process per mode: the memory figure's loading (all models, Grad-CAM on the "
                            "bench sample), then Score-CAM (both classes) on the field for every model; "
-                           "unbounded = every explainer kept and a field's cells in one call (before the bounds), "
-                           "bounded = the server's bounds; VmRSS in MiB after gc"}
+                           "Score-CAM explains one cell per call in both; unbounded = every explainer kept "
+                           "(before the bounds), bounded = the server's bounds; VmRSS in MiB after gc"}
     for mode, r in runs.items():
         sc = r.get("scorecam")
         out[mode] = ({k: sc[k] for k in ("rss_mb", "peak_rss_mb", "cells", "explainers_kept", "seconds")}
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     memory figure and the Score-CAM figures (:func:`measure_scorecam_memory`) again and write
     them into the report's ``memory`` entry (targets recomputed)."""
     import argparse
+    import tempfile
 
     from ..models.weights import write_json
     from . import finalize
@@ -161,8 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=main.__doc__.split("\n\n")[0])
     p.add_argument("--bench", required=True, help="the report of `python -m leukemia_core bench` (updated in place)")
     args = p.parse_args(argv)
-    import tempfile
-
     path = Path(args.bench)
     report = json.loads(path.read_text())
     names = report["settings"]["models"]
