@@ -216,8 +216,9 @@ def warm_up(name: str | None) -> None:
     """Start :func:`start_warmup` for ``name`` when its weights are present."""
     from leukemia_core.inference import weights_status
 
-    if name and weights_status(name, default_weights_dir()) == "ok":
-        start_warmup(name, str(default_weights_dir()), weights_sha(name))
+    wdir = default_weights_dir()
+    if name and weights_status(name, wdir) == "ok":
+        start_warmup(name, str(wdir), weights_sha(name))
 
 
 def server_start() -> None:
