@@ -9,8 +9,9 @@ calibrator maps those weights' outputs only.
 
 The colour reference of the out-of-distribution flag (:mod:`leukemia_core.models.ood`) gets one
 more component, the lab's own cells (mean and a Ledoit-Wolf covariance of their nine colour
-statistics, well-conditioned from a few dozen cells), so the lab's stain is no longer "outside";
-the flag threshold stays the one chosen on the model's validation cells.
+statistics, well-conditioned from a few dozen cells), so the lab's stain is no longer "outside".
+The flag threshold stays the one chosen on the model's validation cells (their 99th percentile);
+the lab's component is scaled so that the 99th percentile of the lab's fit cells meets it.
 
 Profiles live in :func:`default_profiles_dir` (``$LEUKEMIA_SITE_PROFILES`` or ``site_profiles/``).
 """
@@ -127,7 +128,14 @@ def site_reference(stored: dict | None, crops: np.ndarray) -> dict:
     if len(crops) < MIN_REFERENCE_CELLS:
         return dict(stored or {})
     comp = _site_component(crops)
-    if stored and stored.get("components"):
+    if stored and stored.get("components") and stored.get("threshold"):
+        # the stored flag threshold is the 99th percentile of validation cells' distances; the lab's
+        # component is scaled so that the same percentile of the lab's own cells sits at it
+        thr = float(stored["threshold"])
+        q = float(np.percentile(distances({"components": [comp]}, crops), PERCENTILE))
+        if q > thr:
+            comp["cov_inv"] = (np.asarray(comp["cov_inv"]) * (thr / q) ** 2).tolist()
+            comp["scaled"] = thr / q
         ref = {k: v for k, v in stored.items() if k not in ("flagged_cells_share", "flagged_wrong_inputs_share")}
         ref["components"] = [c for c in stored["components"] if not c.get("site")] + [comp]
         return ref
