@@ -17,6 +17,7 @@ from .commands import (
     cmd_train,
 )
 from .predict import cmd_predict
+from .verify import add_parsers as add_verify_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cam", help="also write one Grad-CAM overlay (PNG) per cell into this folder")
     sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
     sp.add_argument("--alpha", type=float, default=0.4, help="overlay opacity")
+    sp.add_argument("--profile", action="append",
+                    help="a site profile (verify) to use for its model: its calibration and thresholds; repeatable")
     sp.add_argument("-v", "--verbose", dest="verbose_log", action="store_true", default=argparse.SUPPRESS,
                     help="also TensorFlow's start-up messages and a line per image on stderr")
     weights_opt(sp)
@@ -150,4 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the app cold-start measurement (tools/bench_app.py, run after the core figures)")
     weights_opt(sp)
     sp.set_defaults(func=cmd_bench)
+
+    add_verify_parsers(sub, weights_opt)  # verify, verify-kshot (issue 17)
     return p

@@ -19,10 +19,12 @@ from ..errors import LeukemiaCoreError
 from ..explain import create_explainer
 from ..explain.maps import heatmap_on_image
 from ..explain.overlay import overlay
-from ..inference import Predictor, cell_rows, expand_paths, load_model, predict_files
+from ..inference import cell_rows, expand_paths, load_model, predict_files
 from ..models import get_spec, list_models
 from ..models.weights import read_manifest
+from ..serving import fast_predictor, onnx_status, with_loaded
 from ..tfstartup import import_tensorflow
+from ..verification.profile import apply_profile, load_profile
 
 log = logging.getLogger("leukemia_core")
 
@@ -34,23 +36,37 @@ def cmd_predict(args) -> int:
     for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
         get_spec(n)
         read_manifest(n, args.weights_dir)
+    profiles = {}  # site profiles (verify): checked against the manifests' sha256 before TensorFlow loads
+    for path in getattr(args, "profile", None) or []:
+        prof = load_profile(path)
+        if prof.model not in names:
+            raise LeukemiaCoreError(f"{path}: site profile {prof.name!r} is for {prof.model}, not one of the "
+                                    f"models asked for ({', '.join(names)})")
+        prof.check(prof.model, (read_manifest(prof.model, args.weights_dir) or {}).get("weights_sha256"))
+        profiles[prof.model] = prof
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise LeukemiaCoreError("no such file or folder: " + ", ".join(missing))
     paths = expand_paths(args.paths)
     if not paths:
         raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
-    import_tensorflow(args.verbose_log)
-    loaded = {n: load_model(n, args.weights_dir) for n in names}
-    predictors = {n: Predictor(m) for n, m in loaded.items()}
     cam_dir = Path(args.cam) if args.cam else None
+    # calls run on ONNX Runtime where the model's ONNX export is current (leukemia_core.serving);
+    # TensorFlow is loaded only for the maps (--cam) or for a model without one
+    if cam_dir or not all(onnx_status(n, args.weights_dir) == "ok" for n in names):
+        import_tensorflow(args.verbose_log)
+    fast = {n: fast_predictor(n, args.weights_dir) for n in names}
+    loaded = {n: p.loaded for n, p in fast.items()}
+    loaded = {n: apply_profile(m, profiles[n]) if n in profiles else m for n, m in loaded.items()}
+    predictors = {n: with_loaded(fast[n], m) for n, m in loaded.items()}
     explainers = {}
     if cam_dir:
         cam_dir.mkdir(parents=True, exist_ok=True)
-        explainers = {n: create_explainer(m.model, m.cam_layer, args.cam_method) for n, m in loaded.items()}
+        keras = {n: m.model if m.model is not None else load_model(n, args.weights_dir).model for n, m in loaded.items()}
+        explainers = {n: create_explainer(keras[n], m.cam_layer, args.cam_method) for n, m in loaded.items()}
     cell_csv = None
     cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
-                   "p_all", "refer"] + (["cam"] if cam_dir else [])
+                   "p_all", "refer", "profile"] + (["cam"] if cam_dir else [])
     if args.cells:
         Path(args.cells).parent.mkdir(parents=True, exist_ok=True)
         cell_csv = open(args.cells, "w", newline="")
@@ -60,7 +76,10 @@ def cmd_predict(args) -> int:
     def on_result(row, rgb):
         a = row.get("analysis")
         thr = row["cell_threshold"] if row["cell_threshold"] != "" else None
+        row["profile"] = profiles[row["model"]].name if row["model"] in profiles else ""
         cells = cell_rows(row, thr) if a is not None else []
+        for c in cells:
+            c["profile"] = row["profile"]
         if cam_dir and a is not None:
             import cv2
 
@@ -89,7 +108,7 @@ def cmd_predict(args) -> int:
         if cell_csv is not None:
             cell_csv.close()
     fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "cell_threshold",
-              "notes", "error"] + (["cam"] if cam_dir else [])
+              "notes", "error", "profile"] + (["cam"] if cam_dir else [])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
