@@ -79,13 +79,14 @@ def store_result(cache: dict, key, result: CellResult, max_entries: int = SESSIO
         total -= cache.pop(next(iter(cache))).nbytes
 
 
-def read_cells(rgb: np.ndarray, predictor, explainer) -> CellResult:
-    """Find, crop, score and explain (both classes) every white cell of ``rgb``."""
+def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration | None = None) -> CellResult:
+    """Find, crop, score and explain (both classes) every white cell of ``rgb``; ``calibration``
+    (a site profile's) replaces the model's stored one when given."""
     found = predictor.find_cells(rgb)
     x = found.crops.astype(np.float32) / np.float32(255.0)
     p_raw, maps_all = explainer.predict_and_explain(x, class_index=1)
     _, maps_hem = explainer.predict_and_explain(x, class_index=0)
-    cal = predictor.loaded.calibration
+    cal = calibration or predictor.loaded.calibration
     notes = list(found.notes)
     if not found.whole_image and is_outside(cal.reference, found.crops):  # as predict does
         notes.append(NOTE_OOD)

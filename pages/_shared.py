@@ -46,6 +46,57 @@ def threshold() -> float | None:
     return float(st.session_state.get(THRESHOLD_KEY, DEFAULT_THRESHOLD))
 
 
+#: Session-state key of the sidebar's site profile (a profile file's path; "" = the stored calibration).
+PROFILE_KEY = "app_site_profile"
+
+
+def profile_choices(model: str) -> tuple[dict[str, str], list[str]]:
+    """``({label: path}, [refusal messages])``: the site profiles usable with ``model``'s current
+    weights, and why the others of that model (or unreadable files) are left out."""
+    from leukemia_core.verification.profile import ProfileError, list_profiles
+
+    sha, ok, refused = weights_sha(model), {}, []
+    for path, prof in list_profiles(model=model):
+        if isinstance(prof, str):
+            refused.append(prof)
+            continue
+        try:
+            prof.check(model, sha)
+        except ProfileError as exc:
+            refused.append(str(exc))
+            continue
+        ok[f"{prof.name} ({path.name})"] = str(path)
+    return ok, refused
+
+
+def site_profile(model: str):
+    """The site profile chosen in the sidebar when it is ``model``'s, else None (stored calibration).
+
+    Raises:
+        ProfileError: the chosen file is unreadable or was fitted on other weights of ``model``.
+    """
+    from leukemia_core.verification.profile import load_profile
+
+    path = st.session_state.get(PROFILE_KEY) or ""
+    if not path:
+        return None
+    prof = load_profile(path)
+    if prof.model != model:
+        return None
+    prof.check(model, weights_sha(model))
+    return prof
+
+
+def result_tag(model: str) -> str:
+    """What a stored result of ``model`` depends on besides the image: the weights' sha256 and the
+    site profile in use (its name and creation time), so a new choice is never served an old result."""
+    try:
+        prof = site_profile(model)
+    except LeukemiaCoreError:
+        prof = None
+    return weights_sha(model) + (f"|profile:{prof.name}|{prof.created}" if prof else "")
+
+
 def weights_sha(name: str) -> str:
     """The sha256 the model's manifest records ("" when there is no readable manifest)."""
     from leukemia_core.models.weights import read_manifest
