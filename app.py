@@ -19,7 +19,7 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
 from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models, default_model  # noqa: E402
-from pages._shared import warm_up  # noqa: E402
+from pages._shared import PROFILE_KEY, profile_choices, warm_up  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
 
 # Two Streamlit behaviours that break a server shared by sessions (see pages/_streamlit_fixes.py).
@@ -35,6 +35,7 @@ pages = [
     st.Page("pages/classify.py", title="Classify", icon=":material/biotech:", url_path="classify", default=True),
     st.Page("pages/comparison.py", title="Model comparison", icon=":material/bar_chart:", url_path="comparison"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),
+    st.Page("pages/verify.py", title="Verify at your lab", icon=":material/rule:", url_path="verify"),
     st.Page("pages/about.py", title="About / model card", icon=":material/info:", url_path="about"),
 ]
 current = st.navigation(pages)
@@ -54,6 +55,18 @@ with st.sidebar:
               key="app_threshold", disabled=own,
               help="A cell is called ALL when its calibrated P(ALL) is at least this. Classify and Validation "
                    "use it; stored results are re-labelled without running a model.")
+    if chosen:  # the lab's own calibration of this model (Verify at your lab), when it has one
+        usable, refused = profile_choices(chosen)
+        options = [""] + list(usable.values())
+        if st.session_state.get(PROFILE_KEY) not in options:
+            st.session_state[PROFILE_KEY] = ""
+        names = {v: k for k, v in usable.items()}
+        st.selectbox("Site profile", options, key=PROFILE_KEY, disabled=not usable,
+                     format_func=lambda p: names.get(p, "none (the model's stored calibration)"),
+                     help="A calibration and thresholds fitted on your lab's own labelled cells (Verify at your "
+                          "lab). It replaces the stored calibration of this model; it is named in every result.")
+        if refused:
+            st.caption(f"{len(refused)} site profile(s) not offered: " + "; ".join(refused[:2]))
     st.divider()
     st.caption(NOTICE)
 

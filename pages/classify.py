@@ -19,7 +19,16 @@ from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, read_cells, results_table, store_result, summary_row
-from pages._shared import model_tools, plain, selected_model, show_error, show_missing, threshold, weights_sha
+from pages._shared import (
+    model_tools,
+    plain,
+    result_tag,
+    selected_model,
+    show_error,
+    show_missing,
+    site_profile,
+    threshold,
+)
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
@@ -53,7 +62,8 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
     threshold or a slider re-labels them without running a model; the decoded images are not kept.
     """
     cache = st.session_state.setdefault(CACHE_KEY, {})
-    shas = {m: weights_sha(m) for m in models}
+    shas = {m: result_tag(m) for m in models}  # weights and site profile
+    profiles = {m: site_profile(m) for m in models}
     out: dict[tuple[int, str], object] = {}
     todo = sum(1 for it in items for m in models if (it.digest, m, shas[m], method) not in cache)
     bar = st.progress(0.0, text="Finding and classifying cells ...") if todo else None
@@ -68,7 +78,8 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
         for m, key in keys.items():
             if key not in cache:
                 predictor, explainer = model_tools(m, method)
-                store_result(cache, key, read_cells(rgb, predictor, explainer))
+                prof = profiles[m]
+                store_result(cache, key, read_cells(rgb, predictor, explainer, prof.calibration if prof else None))
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
             out[(i, m)] = cache[key]
@@ -159,9 +170,10 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
 
 
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,
-                 cmap: str) -> None:
+                 cmap: str, profiles: dict[str, str] | None = None) -> None:
     """A button that builds the printable HTML case report in memory, then offers it for download."""
-    key = (tuple(it.digest for it in items), tuple(models), tuple(round(thr_of(m), 4) for m in models), alpha, cmap)
+    key = (tuple(it.digest for it in items), tuple(models), tuple(round(thr_of(m), 4) for m in models), alpha, cmap,
+           tuple(sorted((profiles or {}).items())))
     if st.button("Prepare case report (HTML, prints to PDF)", key="classify_report_build"):
         with st.spinner("Building the case report ..."):
             images = []
@@ -171,7 +183,8 @@ def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_
                                           {m: (err or results[(i, m)]) for m in models}))
             infos = [model_info(m, read_manifest(m, missing_ok=True), load_report(m)) for m in models]
             st.session_state[REPORT_KEY] = (key, build_case_report(images, infos, {m: thr_of(m) for m in models},
-                                                                   alpha=alpha, colormap=cmap))
+                                                                   alpha=alpha, colormap=cmap,
+                                                                   site_profiles=profiles))
     built = st.session_state.get(REPORT_KEY)
     if built and built[0] == key:
         st.download_button("Download case report", built[1], file_name="case_report.html", mime="text/html",
@@ -205,12 +218,18 @@ def render() -> None:
         return
     if method == "scorecam":
         todo = sum(1 for it in items for m in chosen
-                   if (it.digest, m, weights_sha(m), method) not in st.session_state.get(CACHE_KEY, {}))
+                   if (it.digest, m, result_tag(m), method) not in st.session_state.get(CACHE_KEY, {}))
         if todo:
             st.info(f"Score-CAM runs each model once per feature channel for every cell, twice (ALL and HEM "
                     f"evidence): about {SCORECAM_SECONDS_PER_IMAGE * todo:.0f} s or more for {todo} image-model "
                     f"pair(s) on a 2-core machine, longer for fields with many cells. Press Stop (top right) to "
                     f"cancel; Grad-CAM takes about a second.", icon=":material/hourglass:")
+    try:  # the sidebar's site profile: refused (with its reason) when fitted on other weights
+        profile_names = {m: p.name for m in chosen if (p := site_profile(m)) is not None}
+    except LeukemiaCoreError as exc:
+        show_error(exc)
+        st.caption("Choose another site profile (or none) in the sidebar, or refit it on Verify at your lab.")
+        return
     try:
         results = _run(items, chosen, method)
     except LeukemiaCoreError as exc:
@@ -228,6 +247,8 @@ def render() -> None:
                         results[(i, m)] if isinstance(results[(i, m)], str) else "")
             for i, it in enumerate(items) for m in chosen]
     df = results_table(rows)
+    # the site profile each row's call used (Verify at your lab); empty = the stored calibration
+    df.insert(len(df.columns) - 1, "profile", df["model"].map(lambda m: profile_names.get(m, "")))
     st.subheader("Results")
     _batch_summary(items, results, chosen, thr_of)
     st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
@@ -246,7 +267,7 @@ def render() -> None:
                        file_name="classification_results.csv", mime="text/csv", key="classify_download",
                        on_click="ignore")
     with c2:
-        _case_report(items, results, chosen, thr_of, alpha, cmap)
+        _case_report(items, results, chosen, thr_of, alpha, cmap, profile_names)
     _details(items, results, chosen, alpha, cmap, method, thr_of)
 
 
