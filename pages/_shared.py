@@ -141,6 +141,15 @@ def _explainer(name: str, wdir: str, sha: str, method: str):
     return explainer
 
 
+def loaded_model(name: str):
+    """``name``'s loaded model from the server's cache (shared by sessions: only read, never changed).
+
+    Raises:
+        WeightsError: weights or manifest missing or altered.
+    """
+    return _load(name, str(default_weights_dir()), weights_sha(name))
+
+
 def model_tools(name: str, method: str):
     """``(predictor, explainer)`` for ``name``, built once per server and reused.
 
