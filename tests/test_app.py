@@ -691,3 +691,61 @@ def test_classify_steps_without_streamlit():
     assert out.shape == (50, 100) and out[3:-3].min() > 0.99 and out.mean() > 0.9
     big = display_copy(np.zeros((2000, 1000, 3), np.uint8), 500)
     assert big.shape == (500, 250, 3)
+
+
+# --------------------------------------------------------------------------- Verify at your lab (issue 17)
+
+@pytest.fixture
+def lab_env(app_env, tmp_path, monkeypatch):
+    """The app environment plus a lab folder (the samples as all/, hem/) and an empty profiles folder."""
+    lab = tmp_path / "lab"
+    for s in list_samples():
+        (lab / s.label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(s.path, lab / s.label / s.path.name)
+    monkeypatch.setenv("LEUKEMIA_SITE_PROFILES", str(tmp_path / "profiles"))
+    return {"lab": lab, "profiles": tmp_path / "profiles"}
+
+
+def test_verify_page_runs_saves_a_profile_and_the_sidebar_uses_it(lab_env):
+    at = _app()
+    assert at.selectbox(key="app_site_profile").disabled  # no profile yet: nothing changes
+    at.switch_page("pages/verify.py").run()
+    _no_exception(at)
+    at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()
+    at.button(key="verify_run").click().run()
+    _no_exception(at)
+    text = _texts(at)
+    assert "How many cells are enough" in text and "Fewer than 20" in text
+    assert any("Acceptance criteria" in e.value for e in list(at.success) + list(at.error))
+    assert _charts(at) >= 2
+    assert "sensitivity (ALL)" in _frame(at, "figure")["figure"].tolist()
+    at.button(key="verify_save_tiny_cnn").click().run()
+    _no_exception(at)
+    saved = list(lab_env["profiles"].glob("tiny_cnn.*.profile.json"))
+    assert len(saved) == 1
+    # the sidebar offers it; Classify calls with it and names it in every row
+    at.switch_page("pages/classify.py").run()
+    box = at.selectbox(key="app_site_profile")
+    assert not box.disabled and box.options == ["none (the model's stored calibration)",
+                                                f"my lab ({saved[0].name})"]
+    box.set_value(str(saved[0])).run()
+    at.multiselect(key="classify_samples").set_value([_sample("C-NMC 2019").title]).run()
+    _no_exception(at)
+    assert set(_classify_table(at)["profile"]) == {"my lab"}
+    thr = json.loads(saved[0].read_text())["calibration"]["threshold"]
+    assert _cell_captions(at) and all((c == "ALL") == (float(p) >= round(thr, 2) - 0.005) or abs(float(p) - thr) < .01
+                                      for c, p in _cell_captions(at))  # called at the profile's threshold
+    at.button(key="classify_report_build").click().run()
+    assert b"site profile <b>my lab</b>" in at.session_state["classify_case_report"][1]
+    box.set_value("").run()  # back to none: the stored calibration, no profile named
+    assert set(_classify_table(at)["profile"]) == {""}
+
+
+def test_verify_page_refuses_one_class(lab_env):
+    shutil.rmtree(lab_env["lab"] / "hem")
+    at = _app()
+    at.switch_page("pages/verify.py").run()
+    at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()
+    at.button(key="verify_run").click().run()
+    _no_exception(at)
+    assert "one class only" in " ".join(e.value for e in at.error)

@@ -200,3 +200,11 @@ def test_failed_image_and_missing_threshold():
     assert _summary(doc)[0]["read"] == "3"
     with pytest.raises(ValueError, match="m1"):
         build_case_report(imgs, [model_info("m1", MANIFEST, REPORT)], {})
+
+
+def test_site_profile_is_named_per_model():
+    infos = [model_info("m1", MANIFEST, REPORT)]
+    with_profile = build_case_report(_batch(), infos, {"m1": 0.5}, site_profiles={"m1": "Lab <A>"}).decode()
+    assert "m1: site profile <b>Lab &lt;A&gt;</b>" in with_profile
+    plain = build_case_report(_batch(), infos, {"m1": 0.5}).decode()
+    assert "site profile <b>" not in plain and "(no site profile)" in plain
