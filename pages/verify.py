@@ -23,7 +23,16 @@ from leukemia_core.verification.report import TARGET_WIDTH, figure_table, to_csv
 from leukemia_core.verification.run import run_verify
 from leukemia_core.verification.stats import MIN_PER_CLASS
 from leukemia_core.verification.study import read_labelled
-from pages._shared import PLOT_CONFIG, PROFILE_KEY, loaded_model, plain, selected_model, show_error, show_table
+from pages._shared import (
+    PLOT_CONFIG,
+    PROFILE_KEY,
+    loaded_model,
+    plain,
+    selected_model,
+    show_error,
+    show_table,
+    site_profile,
+)
 
 RESULT_KEY = "verify_result"
 TYPES = [s.lstrip(".") for s in IMAGE_SUFFIXES]
@@ -82,7 +91,8 @@ def _settings(ready: list[str]) -> dict:
 
 
 def _run(cfg: dict) -> None:
-    used = [p for p in [st.session_state.get(PROFILE_KEY) or ""] if p]
+    # the sidebar's site profile, when it is one of these models' (refused for other weights)
+    used = [st.session_state[PROFILE_KEY]] if any(site_profile(m) for m in cfg["models"]) else []
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:  # uploads live only for this run
         records, data = _records(Path(tmp))
         bar = st.progress(0.0, text=f"Reading {len(records)} images ...")
@@ -93,7 +103,6 @@ def _run(cfg: dict) -> None:
             bar.progress((k + done / total) / n, text=f"{model}: {done} of {total} images")
 
         loaded = {m: loaded_model(m) for m in cfg["models"]}
-        used = [p for p in used if json.loads(Path(p).read_text()).get("model") in loaded]
         res = run_verify(cfg["models"], records, default_weights_dir(), data, used, cfg["min_sensitivity"],
                          cfg["min_specificity"], cfg["level"], cfg["fit_share"], 0, cfg["profile_name"],
                          progress=progress, loaded_models=loaded)

@@ -43,3 +43,13 @@ def test_table_and_readme_block(lab_result, tmp_path):
         write_readme_block(readme, tmp_path / "k.json")
     with pytest.raises(LeukemiaCoreError, match="run verify-kshot first"):
         write_readme_block(readme, tmp_path / "missing.json")
+
+
+def test_the_readme_table_is_the_shipped_json():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "model_weights" / "site_kshot.json").read_text())
+    block = (root / "README.md").read_text().split(START, 1)[1].split(END, 1)[0]
+    assert block.strip() == kshot_table(result).strip()
+    assert result["role"] == "test" and set(result["labs"]) == {"cnmc", "aria"}
