@@ -118,7 +118,9 @@ def _resized(report: dict, records, width: float) -> dict:
     return sample_size(records, first, width, report["criteria"].get("level", "cell"))
 
 
-def _charts(figs: dict, after: dict | None, key: str) -> None:
+def _charts(figs: dict, before: dict | None, after: dict | None, key: str) -> None:
+    """ROC of the lab's cells and images; reliability under the stored calibration, or (with a site
+    calibration) stored and site on the same held-out part."""
     import plotly.graph_objects as go
 
     c1, c2 = st.columns(2)
@@ -134,7 +136,9 @@ def _charts(figs: dict, after: dict | None, key: str) -> None:
     rel = go.Figure()
     rel.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "grey"},
                              name="perfectly calibrated"))
-    for name, f in (("stored calibration", figs), ("site calibration (held-out part)", after)):
+    curves = (("stored calibration", figs),) if after is None else (("stored calibration (held-out part)", before),
+                                                                      ("site calibration (held-out part)", after))
+    for name, f in curves:
         if f:
             bins = f["cell"]["reliability"]
             rel.add_trace(go.Scatter(x=[b["mean_p"] for b in bins], y=[b["observed"] for b in bins],
@@ -171,13 +175,14 @@ def _model(model: str, res: dict, prof) -> None:
         (st.success if acc["met"] else st.error)(f"Acceptance criteria {'met' if acc['met'] else 'not met'}: {text}")
     _figures(res["all"], f"verify_{model}")
     sc = res.get("site_calibration") or {}
-    _charts(res["all"], sc.get("after"), f"verify_{model}")
+    _charts(res["all"], sc.get("before"), sc.get("after"), f"verify_{model}")
     st.markdown("**The model's own validation figures** (its evaluation report), for comparison")
     if res["validation"]:
-        show_table(_frame(res["validation"])[["key", "role_text", "cell_balanced_accuracy", "cell_roc_auc",
-                                               "image_balanced_accuracy", "image_roc_auc", "n_images"]],
-                   key=f"verify_{model}_val", static=True, decimals3=("cell_balanced_accuracy", "cell_roc_auc",
-                                                                      "image_balanced_accuracy", "image_roc_auc"))
+        names = {"key": "set", "role_text": "role of the data", "cell_balanced_accuracy": "cell bal. acc.",
+                 "cell_roc_auc": "cell ROC AUC", "image_balanced_accuracy": "image bal. acc.",
+                 "image_roc_auc": "image ROC AUC", "n_images": "images"}
+        show_table(_frame(res["validation"])[list(names)].rename(columns=names), key=f"verify_{model}_val",
+                   static=True, decimals3=("cell bal. acc.", "cell ROC AUC", "image bal. acc.", "image ROC AUC"))
     else:
         st.caption("No evaluation report for this model.")
     st.markdown("**Site calibration**")

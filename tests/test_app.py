@@ -737,7 +737,14 @@ def test_verify_page_runs_saves_a_profile_and_the_sidebar_uses_it(lab_env):
                                       for c, p in _cell_captions(at))  # called at the profile's threshold
     at.button(key="classify_report_build").click().run()
     assert b"site profile <b>my lab</b>" in at.session_state["classify_case_report"][1]
-    box.set_value("").run()  # back to none: the stored calibration, no profile named
+    # a verification run under the sidebar's profile names it
+    at.switch_page("pages/verify.py").run()
+    at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()
+    at.button(key="verify_run").click().run()
+    assert "tiny_cnn · site profile my lab" in [h.value for h in at.subheader]
+    at.switch_page("pages/classify.py").run()
+    at.selectbox(key="app_site_profile").set_value("").run()  # back to none: the stored calibration
+    at.multiselect(key="classify_samples").set_value([_sample("C-NMC 2019").title]).run()
     assert set(_classify_table(at)["profile"]) == {""}
 
 
