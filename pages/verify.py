@@ -146,6 +146,8 @@ def _charts(figs: dict, before: dict | None, after: dict | None, key: str) -> No
     rel.update_layout(xaxis_title="predicted P(ALL)", yaxis_title="observed share of ALL cells", height=380,
                       margin={"t": 30}, xaxis_range=[0, 1], yaxis_range=[0, 1.02], title="Reliability (cells)")
     c2.plotly_chart(rel, key=f"{key}_rel", config=PLOT_CONFIG)
+    c2.caption("Calibrated P(ALL) answers at even odds (both classes weighted equally when it was fitted): where "
+               "the lab's cells are mostly ALL, the observed share lies above the diagonal.")
 
 
 def _figures(figs: dict, key: str) -> None:
