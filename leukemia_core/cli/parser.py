@@ -17,6 +17,7 @@ from .commands import (
     cmd_train,
 )
 from .predict import cmd_predict
+from .screen import add_parsers as add_screen_parsers
 from .verify import add_parsers as add_verify_parsers
 
 
@@ -155,4 +156,5 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_bench)
 
     add_verify_parsers(sub, weights_opt)  # verify, verify-kshot (issue 17)
+    add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
     return p

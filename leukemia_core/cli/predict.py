@@ -22,7 +22,7 @@ from ..explain.overlay import overlay
 from ..inference import cell_rows, expand_paths, load_model, predict_files
 from ..models import get_spec, list_models
 from ..models.weights import read_manifest
-from ..serving import fast_predictor, onnx_status, with_loaded
+from ..onnx_calls import fast_predictor, onnx_status, with_loaded
 from ..tfstartup import import_tensorflow
 from ..verification.profile import apply_profile, load_profile
 
@@ -51,7 +51,7 @@ def cmd_predict(args) -> int:
     if not paths:
         raise LeukemiaCoreError("no image files found in " + ", ".join(args.paths))
     cam_dir = Path(args.cam) if args.cam else None
-    # calls run on ONNX Runtime where the model's ONNX export is current (leukemia_core.serving);
+    # calls run on ONNX Runtime where the model's ONNX export is current (leukemia_core.onnx_calls);
     # TensorFlow is loaded only for the maps (--cam) or for a model without one
     if cam_dir or not all(onnx_status(n, args.weights_dir) == "ok" for n in names):
         import_tensorflow(args.verbose_log)

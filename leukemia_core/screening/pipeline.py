@@ -1,0 +1,207 @@
+"""``screen``: archive-scale reading on Ray Data, streaming into Parquet, resumable.
+
+The pipeline (:func:`run_screen`)::
+
+    paths (folders searched, glob patterns expanded, on the driver)
+      -> map_batches(read_and_find)            CPU tasks: read, sha256, decode, find and crop cells
+      -> map_batches(Classify, per model)      one actor pool per model, the model loaded once per actor
+      -> iter_batches on the driver            each batch written as one part file of images/ and cells/
+
+Ray Data's streaming executor keeps a bounded number of batches in flight (back-pressure), so
+memory depends on the batch size and the number of workers, not on the archive. The driver
+writes: results are small (rows, no crops) and each part file is whole once renamed, so an
+interrupted run keeps everything written so far. A rerun reads the tables back
+(:func:`~leukemia_core.screening.tables.scored`) and skips every file whose sha256 a model has
+already scored with the same weights. A file that cannot be read or decoded is an error row for
+every model; no file fails the job.
+
+By default a local Ray instance is started on this machine's cores (``ray.init()``: no set-up);
+``address`` joins an existing cluster (``ray start --head`` on one machine, ``ray start --address``
+on the others; see docs/scaling.md). The ONNX bytes travel to the actors through Ray's object
+store, so no node needs the weights folder when every model has its ONNX export.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import LeukemiaCoreError
+from ..inference import expand_paths
+from ..paths import PROJECT_ROOT, weights_dir_or_default
+from .stages import Classify, ModelPlan, one_cpu, read_and_find
+from .tables import scored, write_part
+
+log = logging.getLogger(__name__)
+
+#: Images per batch (one forward pass per model over all their crops, one part file per batch).
+BATCH_IMAGES = 32
+
+
+@dataclass
+class ScreenResult:
+    """What a run did: images seen, skipped (scored before), written rows, seconds, part files."""
+
+    images: int = 0
+    skipped: int = 0
+    image_rows: int = 0
+    cell_rows: int = 0
+    error_images: int = 0
+    seconds: float = 0.0
+    parts: list[str] = field(default_factory=list)
+    backends: dict[str, str] = field(default_factory=dict)
+
+
+def list_inputs(inputs: Sequence[str]) -> list[Path]:
+    """Files given, folders searched recursively (as ``predict`` does), glob patterns (``**``
+    allowed) expanded; sorted, duplicates removed.
+
+    Raises:
+        LeukemiaCoreError: a path that does not exist and is no pattern, or nothing found.
+    """
+    paths: list[Path] = []
+    for item in inputs:
+        if glob.has_magic(item):
+            hits = sorted(glob.glob(item, recursive=True))
+            paths += expand_paths(hits)
+        elif Path(item).exists():
+            paths += expand_paths([item])
+        else:
+            raise LeukemiaCoreError(f"no such file or folder: {item}")
+    out = sorted(set(paths))
+    if not out:
+        raise LeukemiaCoreError("no image files found in " + ", ".join(inputs))
+    return out
+
+
+def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None = None) -> list[ModelPlan]:
+    """One :class:`ModelPlan` per model: ONNX bytes when its export is current (and ONNX is on),
+    else a Keras plan. Reads manifests and calibrations only (no TensorFlow here)."""
+    from ..inference import load_model  # noqa: F401  (Keras plans load in the actors)
+    from ..models import get_spec
+    from ..models.calibration import read_calibration
+    from ..models.weights import read_manifest, resolve_input_config
+    from ..onnx_calls import load_onnx_predictor, onnx_enabled, onnx_status
+
+    wdir = weights_dir_or_default(weights_dir)
+    plans = []
+    for n in names:
+        get_spec(n)
+        man = read_manifest(n, wdir)
+        if onnx_enabled() and onnx_status(n, wdir, man) == "ok":
+            pred = load_onnx_predictor(n, wdir)  # checks the sha256 and the calibration once, here
+            data = (wdir / man["onnx"]["file"]).read_bytes()
+            loaded = pred.loaded
+        else:
+            from ..inference import LoadedModel
+
+            cfg = resolve_input_config(n, man)
+            data = None
+            loaded = LoadedModel(n, None, man, cfg.input_size, cfg.noise_reduction, read_calibration(wdir, n),
+                                 cfg.cell_share)
+        plans.append(ModelPlan(n, loaded, str(man.get("weights_sha256", "")), data, str(wdir), threshold))
+    return plans
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: bool = True):
+    """Start (or join, with ``address``) Ray; returns the ``ray`` module. Workers can import this
+    package: on a local instance through ``PYTHONPATH``, on a cluster through ``py_modules``."""
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}}
+    if address:
+        env["py_modules"] = [str(PROJECT_ROOT / "leukemia_core")]
+    else:
+        env["env_vars"]["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH"))
+                                                       if p)
+    kwargs = {"address": address, "runtime_env": env, "include_dashboard": False,
+              "logging_level": logging.WARNING if quiet else logging.INFO, "log_to_driver": not quiet}
+    if not address:
+        kwargs["num_cpus"] = num_cpus or os.cpu_count()
+    ray.init(**kwargs)
+    return ray
+
+
+def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_dir=None, *,
+               threshold: float | None = None, address: str | None = None, num_cpus: int | None = None,
+               actors: int | None = None, batch_images: int = BATCH_IMAGES, progress: bool = True,
+               limit: int | None = None, on_batch: Callable[[ScreenResult], None] | None = None) -> ScreenResult:
+    """Score every image of ``inputs`` with every model of ``names`` into ``out`` (see the module).
+
+    Args:
+        actors: actors per model (default: the cluster's CPUs less one for reading, shared
+            among the models, at least one each).
+        batch_images: images per batch (memory grows with it, not with the archive).
+        limit: stop after this many images (tests, interrupted-run checks).
+        on_batch: called with the running totals after each part file.
+
+    Returns:
+        the run's :class:`ScreenResult`.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    paths = list_inputs(inputs)
+    if limit is not None:
+        paths = paths[:limit]
+    plans = plan_models(names, weights_dir, threshold)
+    done = scored(out)
+    per_model = {p.name: done.get((p.name, p.weights_sha256), set()) for p in plans}
+    everywhere = set.intersection(*per_model.values()) if per_model else set()
+    res = ScreenResult(images=len(paths), backends={p.name: "onnxruntime" if p.onnx else "keras" for p in plans})
+    ray = init_ray(address, num_cpus)
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    ctx.enable_operator_progress_bars = progress
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    n_actors = actors or max(1, (cpus - 1) // max(1, len(plans)))
+    keys = sorted({p.key for p in plans})
+    done_ref, ds = ray.put(everywhere), ray.data.from_items([{"path": str(p)} for p in paths])
+    ds = ds.map_batches(read_and_find, batch_size=batch_images, batch_format="numpy", num_cpus=1,
+                        ray_remote_args_fn=one_cpu, fn_kwargs={"keys": keys, "done_everywhere": done_ref})
+    for i, plan in enumerate(plans):
+        threads = max(1, min(4, cpus // max(1, n_actors * len(plans))))
+        ds = ds.map_batches(Classify, batch_size=batch_images, batch_format="numpy", concurrency=n_actors,
+                            num_cpus=1, fn_constructor_kwargs={"plan": ray.put(plan), "threads": threads,
+                                                               "done": ray.put(per_model[plan.name]),
+                                                               "drop_found": i == len(plans) - 1})
+    import json
+
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        images, cells = [], []
+        res.skipped += int(sum(bool(s) for s in batch["skip"]))
+        res.error_images += sum(1 for e in batch["error"] if e)
+        for plan in plans:
+            for blob in batch[f"r_{plan.name}"]:
+                if blob:
+                    r = json.loads(blob)
+                    images.append(r["image"])
+                    cells.extend(r["cells"])
+        for table, rows in (("images", images), ("cells", cells)):
+            part = write_part(out, table, rows)
+            if part:
+                res.parts.append(str(part))
+        res.image_rows += len(images)
+        res.cell_rows += len(cells)
+        if on_batch:
+            on_batch(res)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def shutdown() -> None:
+    """Stop the Ray instance this process started or joined (no-op when none)."""
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
