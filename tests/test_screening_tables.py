@@ -1,0 +1,59 @@
+"""screen's Parquet tables (leukemia_core.screening.tables): predict's columns plus three, empty
+fields as nulls, whole part files, and what a rerun skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from leukemia_core.screening.tables import (
+    CELL_COLUMNS,
+    EXTRA_COLUMNS,
+    IMAGE_COLUMNS,
+    IMAGE_SCHEMA,
+    part_files,
+    read_table,
+    scored,
+    to_table,
+    write_part,
+)
+
+ROW = {"path": "a/x.png", "model": "m", "label": "ALL", "p_all": 0.7, "n_cells": 3, "blast_pct": 66.7, "n_refer": 1,
+       "threshold": 0.5, "cell_threshold": 0.45, "notes": "", "error": "", "profile": "", "weights_sha256": "w1",
+       "file_sha256": "f1", "backend": "onnxruntime"}
+ERROR = {**ROW, "path": "a/bad.png", "label": "", "p_all": "", "n_cells": "", "blast_pct": "", "n_refer": "",
+         "threshold": "", "cell_threshold": "", "error": "a/bad.png: not an image", "file_sha256": "f2"}
+
+
+def test_the_columns_are_predicts_plus_three():
+    from leukemia_core.cli import predict
+
+    src = open(predict.__file__).read()
+    for col in IMAGE_COLUMNS[:-1] + CELL_COLUMNS[:-1]:  # profile: the site-profile column (verify)
+        assert f'"{col}"' in src
+    assert IMAGE_SCHEMA.names == IMAGE_COLUMNS + EXTRA_COLUMNS
+
+
+def test_empty_fields_become_nulls_and_strings_stay():
+    t = to_table([ROW, ERROR], IMAGE_SCHEMA).to_pylist()
+    assert t[0]["p_all"] == pytest.approx(0.7) and t[0]["n_cells"] == 3 and t[0]["notes"] == ""
+    assert t[1]["p_all"] is None and t[1]["n_cells"] is None and t[1]["label"] == ""
+    assert t[1]["error"].startswith("a/bad.png")
+
+
+def test_parts_are_written_whole_and_read_back(tmp_path):
+    assert write_part(tmp_path, "images", []) is None and part_files(tmp_path, "images") == []
+    assert read_table(tmp_path, "images").num_rows == 0
+    write_part(tmp_path, "images", [ROW])
+    write_part(tmp_path, "images", [ERROR])
+    (tmp_path / "images" / ".part-x.parquet.tmp").write_bytes(b"half a file")  # an interrupted write
+    assert len(part_files(tmp_path, "images")) == 2
+    t = read_table(tmp_path, "images")
+    assert sorted(t.column("path").to_pylist()) == ["a/bad.png", "a/x.png"]
+    assert read_table(tmp_path, "images", ["model"]).column_names == ["model"]
+
+
+def test_scored_keys_by_model_and_weights(tmp_path):
+    write_part(tmp_path, "images", [ROW, ERROR, {**ROW, "model": "n", "weights_sha256": "w2"},
+                                    {**ERROR, "file_sha256": ""}])  # a file that could not be opened
+    assert scored(tmp_path) == {("m", "w1"): {"f1", "f2"}, ("n", "w2"): {"f1"}}
+    assert scored(tmp_path / "nothing") == {}
