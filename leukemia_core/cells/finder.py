@@ -14,6 +14,14 @@ or negative elsewhere. It is thresholded with Otsu's method (never below
 platelets and specks, and split with a distance-transform watershed where two cells touch.
 Regions much smaller than the largest one are debris or platelets and are dropped.
 
+A region is kept only when it holds a **nucleus**: white-cell nuclei take the basic stain far more
+strongly than any red cell, so their blue-minus-red ``B - R`` stands well above the image's own
+median level (background and red cells, which are most of any field), while a red cell that looks
+violet in a given stain does not. The gate is relative to each image (:data:`NUCLEUS_MARGIN` above
+its median), so it follows the lab's stain instead of a fixed colour; a region needs at least
+:data:`NUCLEUS_SHARE` of its pixels above it. Pale smudges without a nucleus are dropped by the same
+rule.
+
 Reference: N. Otsu, "A threshold selection method from gray-level histograms", IEEE SMC 1979.
 """
 
@@ -35,6 +43,10 @@ MIN_VIOLET = 22.0
 CYTOPLASM_FACTOR = 0.85
 #: A region smaller than this share of the largest region is debris or a platelet.
 MIN_RELATIVE_AREA = 0.05
+#: A nucleated region smaller than this share of the largest nucleated region is a platelet or debris.
+MIN_RELATIVE_NUCLEATED = 0.16
+#: The largest nucleated region covers at least this share of the image: a high-magnification image.
+HIGH_MAGNIFICATION_SHARE = 0.04
 #: Smallest white cell in pixels of area, whatever the magnification (about 8 px across).
 MIN_AREA_PX = 50
 #: Smallest white cell as a share of the image's area (100 px in a 224 x 224 field).
@@ -43,6 +55,11 @@ MIN_AREA_SHARE = 0.002
 SPLIT_SOLIDITY = 0.75
 #: Watershed seeds: pixels farther from the edge than this share of the region's deepest point.
 PEAK_FRACTION = 0.5
+#: A nucleus pixel's ``B - R`` (0-255 units, after the same blur) is at least this far above the
+#: image's median ``B - R`` (chosen on the Aria val block and BCCD's own train list).
+NUCLEUS_MARGIN = 20.0
+#: A white cell has at least this share of its pixels in the nucleus.
+NUCLEUS_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,22 @@ def violet_excess(rgb: np.ndarray) -> np.ndarray:
     return (f[..., 0] + f[..., 2]) * 0.5 - f[..., 1]
 
 
+def nucleus_score(rgb: np.ndarray) -> np.ndarray:
+    """``B - R`` as float32 ``(H, W)`` in 0-255 units (-255..255): high on stained nuclei."""
+    f = rgb.astype(np.float32)
+    return f[..., 2] - f[..., 0]
+
+
+def _blur_sigma(rgb: np.ndarray) -> float:
+    return max(0.8, max(rgb.shape[:2]) / 400)
+
+
+def nucleus_mask(rgb: np.ndarray) -> np.ndarray:
+    """``bool (H, W)``: pixels whose blurred ``B - R`` is :data:`NUCLEUS_MARGIN` above the image's median."""
+    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
+    return s > float(np.median(s)) + NUCLEUS_MARGIN
+
+
 def cell_mask(rgb: np.ndarray) -> np.ndarray:
     """Binary white-cell mask, ``uint8 (H, W)`` in {0, 1}, before splitting into cells."""
     h, w = rgb.shape[:2]
@@ -104,7 +137,7 @@ def cell_mask(rgb: np.ndarray) -> np.ndarray:
     if is_segmented_on_black(rgb):
         mask = (rgb.max(axis=2) > BLACK_LEVEL).astype(np.uint8)
     else:
-        f = cv2.GaussianBlur(violet_excess(rgb), (0, 0), max(0.8, side / 400))
+        f = cv2.GaussianBlur(violet_excess(rgb), (0, 0), _blur_sigma(rgb))
         clipped = np.clip(f, 0, 255).astype(np.uint8)
         otsu, _ = cv2.threshold(clipped, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         high = max(float(otsu), MIN_VIOLET)
@@ -150,6 +183,17 @@ def _split_touching(region: np.ndarray) -> list[np.ndarray]:
     return [p for p in parts if p.any()] or [region]
 
 
+def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> bool:
+    """True when at least :data:`NUCLEUS_SHARE` of the region ``part`` (offset ``ox, oy``, with a
+    1-px border that may lie outside the image) is nucleus."""
+    h, w = nucleus.shape
+    ph, pw = part.shape
+    y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + ph), min(w, ox + pw)
+    inside = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
+    n = int(inside.sum())
+    return n > 0 and float(nucleus[y0:y1, x0:x1][inside].mean()) >= NUCLEUS_SHARE
+
+
 def find_cells(rgb: np.ndarray) -> list[Cell]:
     """Find the white cells in an image.
 
@@ -170,6 +214,8 @@ def find_cells(rgb: np.ndarray) -> list[Cell]:
         raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h, w = rgb.shape[:2]
     mask = cell_mask(rgb)
+    # on black (a segmented cell) every non-black region is the cell: no nucleus gate
+    nucleus = None if is_segmented_on_black(rgb) else nucleus_mask(rgb)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
@@ -183,8 +229,17 @@ def find_cells(rgb: np.ndarray) -> list[Cell]:
         sub = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
         sub = cv2.copyMakeBorder(sub, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
         for part in _split_touching(sub):
-            if part.sum() >= min_area * 0.5:
-                regions.append((part, x - 1, y - 1))
+            if part.sum() < min_area * 0.5:
+                continue
+            if nucleus is not None and not _has_nucleus(part, nucleus, x - 1, y - 1):
+                continue
+            regions.append((part, x - 1, y - 1))
+    # At high magnification (a white cell fills a large share of the image) platelets and debris
+    # beside it are small against it; at low magnification small and large white cells mix.
+    if regions:
+        biggest = max(int(p.sum()) for p, _, _ in regions)
+        if biggest >= HIGH_MAGNIFICATION_SHARE * h * w:
+            regions = [r for r in regions if r[0].sum() >= MIN_RELATIVE_NUCLEATED * biggest]
     cells = []
     for part, ox, oy in regions:
         contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
