@@ -28,6 +28,7 @@ COVERED_ELSEWHERE = {
     "cli.*": "test_cli.py",                      # the command-line package: end-to-end through main()
     "bench.*": "test_bench.py",                  # the bench package: one file for its measurements
     "evaluation.results": "test_results.py",     # the README results tables
+    "cases.migrations.*": "test_cases_migrations.py",  # Alembic's env and revisions: run, not imported
 }
 
 #: Test files that test no single module: the app, its pages in a real browser, the app's server
