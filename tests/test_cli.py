@@ -262,3 +262,48 @@ def test_predict_csv_holds_each_images_own_probability_and_call(tmp_path, seeded
         assert float(r["p_all"]) == pytest.approx(p, abs=1e-5), name
         assert r["label"] == ("ALL" if p >= threshold else "HEM"), name
     assert {r["label"] for r in rows} == {"ALL", "HEM"}
+
+
+# --------------------------------------------------------------------------- cases (the case store, issue 19)
+
+def _cases(tmp_path, *argv) -> int:
+    return main(["-q", "cases", *argv, "--db", f"sqlite:///{tmp_path / 'store' / 'c.sqlite3'}",
+                 "--data-home", str(tmp_path / "store")])
+
+
+def test_cases_import_list_export(tmp_path, trained_tiny, samples, capsys):
+    pred, cells = tmp_path / "p.csv", tmp_path / "cells.csv"
+    assert main(["-q", "predict", "--model", "tiny_cnn", "--weights-dir", str(trained_tiny["weights_dir"]),
+                 "--out", str(pred), "--cells", str(cells), str(samples[0].path), str(samples[-1].path)]) == 0
+    assert _cases(tmp_path, "import", str(pred), "--cells", str(cells), "--case", "LAB-1", "--user", "ann",
+                  "--weights-dir", str(trained_tiny["weights_dir"])) == 0
+    assert "case LAB-1: 2 image(s), 2 run(s)" in capsys.readouterr().out
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    shutil.copy(samples[1].path, folder / samples[1].path.name)
+    assert _cases(tmp_path, "import", str(folder), "--case", "LAB-2", "--model", "tiny_cnn", "--user", "bob",
+                  "--weights-dir", str(trained_tiny["weights_dir"])) == 0
+    assert "case LAB-2: 1 image(s), 1 run(s)" in capsys.readouterr().out
+    assert _cases(tmp_path, "list") == 0
+    out = capsys.readouterr().out
+    assert re.search(r"LAB-2\s+new\s+1\s+0\s+0", out) and "LAB-1" in out and "2 case(s)" in out
+    assert _cases(tmp_path, "list", "--status", "signed") == 0 and "0 case(s)" in capsys.readouterr().out
+    assert _cases(tmp_path, "export", "--case", "LAB-1", "--out", str(tmp_path / "lab1.csv")) == 0
+    rows = _rows(tmp_path / "lab1.csv")
+    assert rows and {r["case_id"] for r in rows} == {"LAB-1"} and all(r["model_call"] in ("ALL", "HEM") for r in rows)
+    assert all(r["weights_sha256"] == trained_tiny["manifest"]["weights_sha256"] for r in rows)
+    assert _cases(tmp_path, "export", "--out", str(tmp_path / "all.csv")) == 0
+    assert [r["case_id"] for r in _rows(tmp_path / "all.csv")] == ["LAB-2", "LAB-1"]
+    assert _cases(tmp_path, "export", "--audit", "--out", str(tmp_path / "audit.csv")) == 0
+    audit = _rows(tmp_path / "audit.csv")
+    assert audit[0]["action"] == "create case" and {r["user"] for r in audit} == {"ann", "bob"}
+
+
+def test_cases_errors_are_one_line(tmp_path, capsys):
+    assert main(["cases", "list", "--db", "postgresql+psycopg://u:pw@127.0.0.1:9/none"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the case database") and "pw" not in err and "Traceback" not in err
+    assert _cases(tmp_path, "export", "--case", "NOPE", "--out", str(tmp_path / "x.csv")) == 2
+    assert capsys.readouterr().err.strip() == "error: no case 'NOPE' in the store"
+    assert _cases(tmp_path, "import", str(tmp_path), "--case", "X") == 2
+    assert "name the model" in capsys.readouterr().err

@@ -19,6 +19,7 @@ mid-save leaves the database as before). On SQLite a write transaction starts wi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -41,6 +42,9 @@ DATA_HOME_ENV = "LEUKEMIA_DATA_HOME"
 SQLITE_NAME = "cases.sqlite3"
 #: Where the Alembic revisions live (inside the package).
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Alembic logs every plugin and step at INFO: noise on the CLI's and the server's stderr
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def data_home() -> Path:

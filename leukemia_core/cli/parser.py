@@ -16,6 +16,7 @@ from .commands import (
     cmd_table,
     cmd_train,
 )
+from .cases import add_parsers as add_cases_parsers
 from .predict import cmd_predict
 from .screen import add_parsers as add_screen_parsers
 from .verify import add_parsers as add_verify_parsers
@@ -157,4 +158,5 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_verify_parsers(sub, weights_opt)  # verify, verify-kshot (issue 17)
     add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
+    add_cases_parsers(sub, weights_opt)  # cases import / list / export (issue 19)
     return p

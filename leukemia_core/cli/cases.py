@@ -1,0 +1,128 @@
+"""``python -m leukemia_core cases ...``: the case store from the command line, so that batch runs and
+the app's Cases page meet in one store (the same ``$LEUKEMIA_DB_URL`` / ``$LEUKEMIA_DATA_HOME``).
+
+* ``cases import PATH --case ID``: a ``predict`` CSV (``--cells`` its cell CSV), a ``screen`` output
+  folder, or image files / a folder run through ``--model`` here; the case is created when absent.
+* ``cases list [--status S] [--text T]``: one line per case, newest change first.
+* ``cases export --out FILE [--case ID] [--audit]``: a case's cells, every case (one row per case
+  and model), or the audit log, as CSV.
+
+A store that cannot be opened and any refused input print one ``error: ...`` line (status 2).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from ..cases.models import STATUSES
+
+
+def _user(args) -> str:
+    return args.user or os.environ.get("LEUKEMIA_USER") or getpass.getuser()
+
+
+def _store(args):
+    from ..cases.db import open_store
+
+    return open_store(args.db, Path(args.data_home) if args.data_home else None)
+
+
+def cmd_cases_import(args) -> int:
+    """Load a predict CSV, a screen folder or images into a case; print what was stored."""
+    from ..cases.importer import import_path
+    from ..models import list_models
+
+    models = list_models() if args.model == ["all"] else (args.model or [])
+    path = Path(args.path)
+    results = path.suffix.lower() == ".csv" or (path / "images").is_dir()  # predict CSV or screen output
+    if models and not results:
+        from ..onnx_calls import onnx_status
+        from ..tfstartup import import_tensorflow
+
+        if not all(onnx_status(m, args.weights_dir) == "ok" for m in models):
+            import_tensorflow(args.verbose_log)  # quietly, as predict does, before Keras loads
+    store = _store(args)
+    try:
+        rep = import_path(store, args.case, path, _user(args), models, Path(args.cells) if args.cells else None,
+                          args.weights_dir)
+    finally:
+        store.dispose()
+    print(rep.line())
+    for s in rep.skipped:
+        print(f"  skipped: {s}")
+    return 0 if rep.runs else 1
+
+
+def cmd_cases_list(args) -> int:
+    """Print the cases (optionally of one status or matching a text)."""
+    from ..cases.repository import list_cases
+
+    store = _store(args)
+    try:
+        rows = list_cases(store, args.status, args.text or "")
+    finally:
+        store.dispose()
+    print(f"{'case':<24} {'status':<10} {'images':>6} {'reviewed':>8} {'sign-offs':>9}  updated (UTC)       by")
+    for r in rows:
+        print(f"{r['case_id']:<24} {r['status']:<10} {r['images']:>6} {r['reviewed']:>8} {r['signoffs']:>9}  "
+              f"{r['updated_at']:%Y-%m-%d %H:%M:%S} {r['updated_by']}")
+    print(f"{len(rows)} case(s)")
+    return 0
+
+
+def cmd_cases_export(args) -> int:
+    """Write a case's cells, every case, or the audit log (``--audit``) as CSV to ``--out``."""
+    from ..cases import export
+
+    store = _store(args)
+    try:
+        if args.audit:
+            text, what = export.audit_csv(store, args.case), f"audit log{' of ' + args.case if args.case else ''}"
+        elif args.case:
+            text, what = export.case_csv(store, args.case, args.model), f"cells of case {args.case}"
+        else:
+            text, what = export.all_cases_csv(store, args.status), "every case"
+    finally:
+        store.dispose()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"{what}: {text.count(chr(10)) - 1} row(s) -> {out}")
+    return 0
+
+
+def add_parsers(sub, weights_opt) -> None:
+    """Add ``cases`` (with ``import``, ``list``, ``export``) to the sub-command parsers ``sub``."""
+    sp = sub.add_parser("cases", help="the case store: import results into a case, list cases, export them")
+    cases = sp.add_subparsers(dest="cases_command", required=True)
+
+    def store_opts(p):
+        p.add_argument("--db", help="database URL (default $LEUKEMIA_DB_URL, else the SQLite file of the data folder)")
+        p.add_argument("--data-home", help="the store's data folder (default $LEUKEMIA_DATA_HOME or case_store/)")
+
+    p = cases.add_parser("import", help="load a predict CSV, a screen output folder or images into a case")
+    p.add_argument("path", help="PRED.csv (predict --out), a screen --out folder, or an image file or folder")
+    p.add_argument("--case", required=True, help="the case ID (created when absent)")
+    p.add_argument("--cells", help="the predict --cells CSV that goes with PRED.csv")
+    p.add_argument("--model", action="append", help="for images: model(s) to run, repeatable, or 'all'")
+    p.add_argument("--user", help="who imports (default $LEUKEMIA_USER or the login name)")
+    store_opts(p)
+    weights_opt(p)
+    p.set_defaults(func=cmd_cases_import)
+
+    p = cases.add_parser("list", help="list the cases, newest change first")
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--text", help="part of the case ID or note")
+    store_opts(p)
+    p.set_defaults(func=cmd_cases_list)
+
+    p = cases.add_parser("export", help="CSV of a case's cells, of every case, or of the audit log")
+    p.add_argument("--out", required=True, help="FILE.csv")
+    p.add_argument("--case", help="one case's cells (or, with --audit, its audit lines)")
+    p.add_argument("--model", help="with --case: only this model's cells")
+    p.add_argument("--status", choices=STATUSES, help="without --case: only cases of this status")
+    p.add_argument("--audit", action="store_true", help="the audit log instead")
+    store_opts(p)
+    p.set_defaults(func=cmd_cases_export)
