@@ -35,6 +35,7 @@ pages = [
     st.Page("pages/classify.py", title="Classify", icon=":material/biotech:", url_path="classify", default=True),
     st.Page("pages/comparison.py", title="Model comparison", icon=":material/bar_chart:", url_path="comparison"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),
+    st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:", url_path="cases"),
     st.Page("pages/verify.py", title="Verify at your lab", icon=":material/rule:", url_path="verify"),
     st.Page("pages/about.py", title="About / model card", icon=":material/info:", url_path="about"),
 ]
