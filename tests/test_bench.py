@@ -243,3 +243,15 @@ def test_predictor_warm_compiles_without_changing_results(trained_tiny, samples)
     assert warm.warm() > 0
     x = np.stack([cold.prepare(read_image(s.path)) for s in samples])
     np.testing.assert_array_equal(cold.predict(x), warm.predict(x))
+
+
+def test_case_review_bench(tmp_path):
+    from leukemia_core.bench.cases import TARGETS, write_case_bench
+
+    r = write_case_bench(tmp_path / "bench_cases.json", n_images=5, n_cells=40, repeats=2)
+    assert json.loads((tmp_path / "bench_cases.json").read_text()) == r
+    assert (r["images"], r["cells"], r["tiles_first_page"], r["database"]) == (5, 40, 24, "sqlite")
+    assert set(TARGETS) <= set(r) and r["targets_s"] == TARGETS
+    assert 0 < r["open_first_page_s"]["median"] <= r["open_first_page_s"]["max"] and r["review_click_s"]["median"] > 0
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "model_weights" / "bench_cases.json").read_text())
+    assert (shipped["images"], shipped["cells"]) == (50, 500) and shipped["meets_targets"]

@@ -6,6 +6,7 @@ the app's Cases page meet in one store (the same ``$LEUKEMIA_DB_URL`` / ``$LEUKE
 * ``cases list [--status S] [--text T]``: one line per case, newest change first.
 * ``cases export --out FILE [--case ID] [--audit]``: a case's cells, every case (one row per case
   and model), or the audit log, as CSV.
+* ``cases bench --out FILE``: the case-review benchmark (:mod:`leukemia_core.bench.cases`).
 
 A store that cannot be opened and any refused input print one ``error: ...`` line (status 2).
 """
@@ -93,6 +94,17 @@ def cmd_cases_export(args) -> int:
     return 0
 
 
+def cmd_cases_bench(args) -> int:
+    """Measure opening a 50-image / 500-cell case and a review click; write the JSON to ``--out``."""
+    from ..bench.cases import write_case_bench
+
+    r = write_case_bench(Path(args.out), url=args.db, repeats=args.repeats)
+    print(f"open first gallery page: median {r['open_first_page_s']['median'] * 1000:.0f} ms (target <= 1000 ms); "
+          f"review click: median {r['review_click_s']['median'] * 1000:.1f} ms (target <= 100 ms) on {r['database']}; "
+          f"-> {args.out}")
+    return 0 if r["meets_targets"] else 1
+
+
 def add_parsers(sub, weights_opt) -> None:
     """Add ``cases`` (with ``import``, ``list``, ``export``) to the sub-command parsers ``sub``."""
     sp = sub.add_parser("cases", help="the case store: import results into a case, list cases, export them")
@@ -126,3 +138,9 @@ def add_parsers(sub, weights_opt) -> None:
     p.add_argument("--audit", action="store_true", help="the audit log instead")
     store_opts(p)
     p.set_defaults(func=cmd_cases_export)
+
+    p = cases.add_parser("bench", help="time opening a 50-image / 500-cell case and a review click (a fresh case)")
+    p.add_argument("--out", required=True, help="e.g. model_weights/bench_cases.json")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--db", help="database URL to measure on (default: a temporary SQLite file)")
+    p.set_defaults(func=cmd_cases_bench)
