@@ -29,13 +29,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import LeukemiaCoreError
 from ..inference import expand_paths
 from ..paths import PROJECT_ROOT, weights_dir_or_default
-from .stages import Classify, ModelPlan, one_cpu, read_and_find
+from .stages import Classify, ModelPlan, cpu_args, read_and_find
 from .tables import scored, write_part
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,27 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
     return plans
 
 
+def default_actors(cpus: float, n_models: int) -> int:
+    """Actors per model when ``--actors`` is not given: half the cluster's CPUs serve the forward
+    passes, shared by the models (at least one actor each), and the other half read and find cells.
+    On Aria fields with ``proposed`` on ONNX Runtime the two stages cost the same order of CPU
+    time per image; reserving CPUs for the actors alone (all but one) would leave a single read
+    task running in the whole cluster, however many machines it has."""
+    return max(1, int(round(cpus / 2)) // max(1, n_models))
+
+
+def cpu_shares(cpus: float, n_actors_total: int) -> tuple[float, float]:
+    """``(CPUs per read task, CPUs per actor)`` on a cluster of ``cpus`` CPUs.
+
+    An actor holds its share for the whole run, so the shares must leave room for reading or the
+    read tasks would never be scheduled: on one CPU both take fractions of it (they then time-share
+    the core), otherwise a read task takes one CPU and the actors split what is left (at most one
+    each)."""
+    read = 1.0 if cpus >= 2 else cpus / 2
+    actor = max(0.1, min(1.0, (cpus - read) / max(1, n_actors_total)))
+    return read, actor
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: bool = True):
     """Start (or join, with ``address``) Ray; returns the ``ray`` module. Workers can import this
     package: on a local instance through ``PYTHONPATH``, on a cluster through ``py_modules``."""
@@ -137,8 +159,8 @@ def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_d
     """Score every image of ``inputs`` with every model of ``names`` into ``out`` (see the module).
 
     Args:
-        actors: actors per model (default: the cluster's CPUs less one for reading, shared
-            among the models, at least one each).
+        actors: actors per model (default: :func:`default_actors`, half the cluster's CPUs
+            shared among the models, at least one each).
         batch_images: images per batch (memory grows with it, not with the archive).
         limit: stop after this many images (tests, interrupted-run checks).
         on_batch: called with the running totals after each part file.
@@ -162,16 +184,20 @@ def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_d
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = progress
     ctx.enable_operator_progress_bars = progress
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    n_actors = actors or max(1, (cpus - 1) // max(1, len(plans)))
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    n_actors = actors or default_actors(cpus, len(plans))
+    read_cpus, actor_cpus = cpu_shares(cpus, n_actors * len(plans))
     keys = sorted({p.key for p in plans})
     done_ref, ds = ray.put(everywhere), ray.data.from_items([{"path": str(p)} for p in paths])
-    ds = ds.map_batches(read_and_find, batch_size=batch_images, batch_format="numpy", num_cpus=1,
-                        ray_remote_args_fn=one_cpu, fn_kwargs={"keys": keys, "done_everywhere": done_ref})
+    ds = ds.map_batches(read_and_find, batch_size=batch_images, batch_format="numpy", num_cpus=read_cpus,
+                        ray_remote_args_fn=partial(cpu_args, read_cpus),
+                        fn_kwargs={"keys": keys, "done_everywhere": done_ref})
     for i, plan in enumerate(plans):
-        threads = max(1, min(4, cpus // max(1, n_actors * len(plans))))
+        # ONNX Runtime threads per actor: the cluster's CPUs per actor (at most 4); more than the
+        # actor reserves, on purpose: the read tasks' cores are idle whenever reading waits on them
+        threads = max(1, min(4, int(cpus) // max(1, n_actors * len(plans))))
         ds = ds.map_batches(Classify, batch_size=batch_images, batch_format="numpy", concurrency=n_actors,
-                            num_cpus=1, fn_constructor_kwargs={"plan": ray.put(plan), "threads": threads,
+                            num_cpus=actor_cpus, fn_constructor_kwargs={"plan": ray.put(plan), "threads": threads,
                                                                "done": ray.put(per_model[plan.name]),
                                                                "drop_found": i == len(plans) - 1})
     import json

@@ -59,11 +59,12 @@ def _as_list(col) -> list:
     return [x.item() if isinstance(x, np.generic) else x for x in col]
 
 
-def one_cpu() -> dict:
-    """Ray remote arguments of a read task (one CPU). Given as a function on purpose: Ray Data
-    then keeps reading in its own tasks instead of fusing it into the first model's actors, so
-    reading and the forward pass run on different cores at once."""
-    return {"num_cpus": 1}
+def cpu_args(cpus: float = 1.0) -> dict:
+    """Ray remote arguments of a read task (``cpus`` CPUs). Given as a function on purpose: Ray
+    Data then keeps reading in its own tasks instead of fusing it into the first model's actors, so
+    reading and the forward pass run on different cores at once (Ray Data never fuses an operator
+    that has a ``ray_remote_args_fn``: ``are_op_remote_args_compatible`` in Ray 2.58)."""
+    return {"num_cpus": cpus}
 
 
 def read_and_find(batch: dict, keys: list[tuple[int, float]], done_everywhere: set[str] | None = None) -> dict:
