@@ -24,8 +24,8 @@ class CellResult:
     cells: list[Cell]
     crops: np.ndarray            # uint8 (N, S, S, 3)
     p_all: np.ndarray            # float (N,), calibrated
-    maps_all: np.ndarray         # float16 (N, S, S): evidence for ALL
-    maps_hem: np.ndarray         # float16 (N, S, S): evidence for HEM
+    maps_all: np.ndarray | None  # float16 (N, S, S): evidence for ALL; None while the maps load
+    maps_hem: np.ndarray | None  # float16 (N, S, S): evidence for HEM; None while the maps load
     whole_image: bool
     notes: list[str] = field(default_factory=list)
     calibration: Calibration = Calibration()
@@ -33,7 +33,13 @@ class CellResult:
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays kept (crops, P(ALL), both maps): what the session store counts."""
-        return int(self.crops.nbytes + self.p_all.nbytes + self.maps_all.nbytes + self.maps_hem.nbytes)
+        maps = sum(m.nbytes for m in (self.maps_all, self.maps_hem) if m is not None)
+        return int(self.crops.nbytes + self.p_all.nbytes + maps)
+
+    @property
+    def has_maps(self) -> bool:
+        """False for a call made on ONNX Runtime before TensorFlow (the maps) was ready."""
+        return self.maps_all is not None and self.maps_hem is not None
 
     def counted(self) -> np.ndarray:
         if self.whole_image:
@@ -56,7 +62,9 @@ class CellResult:
         return self.calibration.refer(self.p_all, thr)
 
     def map_of(self, i: int, thr: float) -> np.ndarray:
-        """The map explaining cell ``i``'s call at ``thr`` (float32 (S, S) in [0, 1])."""
+        """The map explaining cell ``i``'s call at ``thr`` (float32 (S, S) in [0, 1]; zeros while the maps load)."""
+        if not self.has_maps:
+            return np.zeros(self.crops.shape[1:3], np.float32)
         return (self.maps_all[i] if self.p_all[i] >= thr else self.maps_hem[i]).astype(np.float32)
 
 
@@ -93,6 +101,27 @@ def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration |
     return CellResult(found.cells, found.crops, cal.apply(np.asarray(p_raw, np.float64)),
                       np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), found.whole_image,
                       notes, cal)
+
+
+def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = None) -> CellResult:
+    """Find, crop and score every white cell of ``rgb`` without maps (an ONNX Runtime predictor:
+    no TensorFlow); :func:`add_maps` adds them when the explainer is ready."""
+    a = predictor.analyze(predictor.find_cells(rgb))
+    cal = calibration or predictor.loaded.calibration
+    notes = [n for n in a.found.notes if n != NOTE_OOD]
+    if not a.found.whole_image and is_outside(cal.reference, a.found.crops):  # as read_cells does
+        notes.append(NOTE_OOD)
+    return CellResult(a.found.cells, a.found.crops, cal.apply(a.p_raw), None, None, a.found.whole_image, notes, cal)
+
+
+def add_maps(res: CellResult, explainer) -> CellResult:
+    """``res`` with both maps of every cell from ``explainer``; its P(ALL) (the call) is kept."""
+    from dataclasses import replace
+
+    x = res.crops.astype(np.float32) / np.float32(255.0)
+    _, maps_all = explainer.predict_and_explain(x, class_index=1)
+    _, maps_hem = explainer.predict_and_explain(x, class_index=0)
+    return replace(res, maps_all=np.asarray(maps_all, np.float16), maps_hem=np.asarray(maps_hem, np.float16))
 
 
 def summary_row(image: str, model: str, res: CellResult | None, thr: float, error: str = "") -> dict:

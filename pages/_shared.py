@@ -8,6 +8,7 @@ weights are picked up without a restart.
 from __future__ import annotations
 
 import re
+import threading
 
 import streamlit as st
 
@@ -97,15 +98,19 @@ def result_tag(model: str) -> str:
     return weights_sha(model) + (f"|profile:{prof.name}|{prof.created}" if prof else "")
 
 
-def weights_sha(name: str) -> str:
-    """The sha256 the model's manifest records ("" when there is no readable manifest)."""
+def safe_manifest(name: str) -> dict:
+    """The model's manifest ({} when there is no readable manifest)."""
     from leukemia_core.models.weights import read_manifest
 
     try:
-        man = read_manifest(name, missing_ok=True) or {}
+        return read_manifest(name, missing_ok=True) or {}
     except LeukemiaCoreError:
-        return ""
-    return str(man.get("weights_sha256", ""))
+        return {}
+
+
+def weights_sha(name: str) -> str:
+    """The sha256 the model's manifest records ("" when there is no readable manifest)."""
+    return str(safe_manifest(name).get("weights_sha256", ""))
 
 
 @st.cache_resource(show_spinner="Loading the model ...", max_entries=MAX_MODELS, on_release=lambda _: release_memory())
@@ -138,6 +143,7 @@ def _explainer(name: str, wdir: str, sha: str, method: str):
         # compiled here, inside the cached call, so that a page asking for this explainer while the
         # server's warm-up builds it waits for that one trace instead of tracing a second time
         explainer.warm()
+    _MAPS_BUILT.add((name, wdir, sha, method))
     return explainer
 
 
@@ -148,6 +154,36 @@ def loaded_model(name: str):
         WeightsError: weights or manifest missing or altered.
     """
     return _load(name, str(default_weights_dir()), weights_sha(name))
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_MODELS)
+def _onnx(name: str, wdir: str, sha: str, onnx_sha: str):
+    from leukemia_core.onnx_calls import load_onnx_predictor
+
+    pred = load_onnx_predictor(name, wdir)
+    pred.warm()  # the session's first run allocates its buffers
+    return pred
+
+
+def onnx_predictor(name: str):
+    """The ONNX Runtime predictor of ``name`` (calls without TensorFlow), built once per server;
+    None when the model has no current ONNX export (then calls and maps come from Keras)."""
+    from leukemia_core.onnx_calls import onnx_enabled, onnx_status
+
+    wdir = default_weights_dir()
+    man = safe_manifest(name)
+    if not onnx_enabled() or onnx_status(name, wdir, man) != "ok":
+        return None
+    return _onnx(name, str(wdir), str(man.get("weights_sha256", "")), str(man["onnx"].get("sha256", "")))
+
+
+#: (name, weights folder, sha, method) of the explainers built: until then the ONNX calls show alone.
+_MAPS_BUILT: set = set()
+
+
+def maps_ready(name: str, method: str) -> bool:
+    """Whether ``name``'s explainer for ``method`` has been built (TensorFlow loaded, graph traced)."""
+    return (name, str(default_weights_dir()), weights_sha(name), method) in _MAPS_BUILT
 
 
 def model_tools(name: str, method: str):
@@ -245,6 +281,12 @@ def role_caption(report_set: dict, what: str = "") -> None:
     st.caption(f"{lead}{plain(report_set['key'])}, {plain(role_text(report_set))}.")
 
 
+#: Set by the Classify page once it has shown calls: the warm-up then starts TensorFlow (maps).
+FIRST_CALLS = threading.Event()
+#: Longest the warm-up waits for a first call before loading TensorFlow anyway (seconds).
+TF_WAIT_S = 4.0
+
+
 @st.cache_resource(show_spinner=False)
 def start_warmup(name: str, wdir: str, sha: str):
     """Load ``name`` and compile its Grad-CAM path in a background thread, once per server.
@@ -255,14 +297,19 @@ def start_warmup(name: str, wdir: str, sha: str):
     Grad-CAM pass is compiled: the Classify page reads cells through the explainer
     (P(ALL) and the map in one pass), so the predictor's own forward pass is not traced here.
     """
-    import threading
-
     def work() -> None:
         try:
             from leukemia_core.tfstartup import import_tensorflow
 
+            if onnx_predictor(name) is not None:
+                # calls come from ONNX Runtime (ready in well under a second); TensorFlow's import
+                # would take the two cores from the first page and its first call, so it waits for
+                # that call (or TF_WAIT_S) and then loads the maps
+                FIRST_CALLS.wait(TF_WAIT_S)
+            else:
+                import_tensorflow()
+                _predictor(name, wdir, sha)
             import_tensorflow()
-            _predictor(name, wdir, sha)
             _explainer(name, wdir, sha, "gradcam")  # built and compiled once (COMPILED_METHODS)
         except Exception:  # noqa: BLE001 - reported by the page on use
             pass

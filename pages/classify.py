@@ -18,9 +18,12 @@ from leukemia_core.reports.casereport import ReportImage, batch_summary, build_c
 from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
-from pages._cells import consensus, read_cells, results_table, store_result, summary_row
+from pages._cells import add_maps, consensus, read_calls, read_cells, results_table, store_result, summary_row
 from pages._shared import (
+    FIRST_CALLS,
+    maps_ready,
     model_tools,
+    onnx_predictor,
     plain,
     result_tag,
     selected_model,
@@ -77,9 +80,14 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
             continue
         for m, key in keys.items():
             if key not in cache:
-                predictor, explainer = model_tools(m, method)
-                prof = profiles[m]
-                store_result(cache, key, read_cells(rgb, predictor, explainer, prof.calibration if prof else None))
+                cal = profiles[m].calibration if profiles[m] else None
+                fast = onnx_predictor(m)  # calls on ONNX Runtime when exported; maps need TensorFlow
+                if fast is not None:
+                    res = read_calls(rgb, fast, cal)
+                    store_result(cache, key, add_maps(res, model_tools(m, method)[1]) if maps_ready(m, method) else res)
+                else:
+                    predictor, explainer = model_tools(m, method)
+                    store_result(cache, key, read_cells(rgb, predictor, explainer, cal))
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
             out[(i, m)] = cache[key]
@@ -153,7 +161,10 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                              caption="Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer")
             with c2:
                 st.image(display_copy(rgb), caption="Original", width="stretch")
-            _gallery(res, thr, alpha, cmap, m, method)
+            if res.has_maps:
+                _gallery(res, thr, alpha, cmap, m, method)
+            else:
+                st.caption(f"The cell gallery with its {method_title(method)} maps appears when the maps are ready.")
 
 
 def _batch_summary(items: list[ImageInput], results: dict, models: list[str], thr_of) -> None:
@@ -250,6 +261,10 @@ def render() -> None:
     # the site profile each row's call used (Verify at your lab); empty = the stored calibration
     df.insert(len(df.columns) - 1, "profile", df["model"].map(lambda m: profile_names.get(m, "")))
     st.subheader("Results")
+    waiting = _maps_pending(results)
+    if waiting:
+        st.info(f"These calls are final. The {method_title(method)} maps are still loading (TensorFlow starts in "
+                f"the background) and appear here by themselves.", icon=":material/hourglass:")
     _batch_summary(items, results, chosen, thr_of)
     st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
                "against the image threshold (an image of one cell takes that cell's call; a field of several cells "
@@ -269,6 +284,26 @@ def render() -> None:
     with c2:
         _case_report(items, results, chosen, thr_of, alpha, cmap, profile_names)
     _details(items, results, chosen, alpha, cmap, method, thr_of)
+    FIRST_CALLS.set()  # the warm-up may load TensorFlow now (pages/_shared.py)
+    if waiting:
+        _add_maps(waiting, method)
+
+
+def _maps_pending(results: dict) -> dict:
+    """The stored results still without maps (ONNX calls shown before TensorFlow was ready), by key."""
+    cache = st.session_state.get(CACHE_KEY, {})
+    shown = {id(r) for r in results.values() if not isinstance(r, str)}
+    return {k: r for k, r in cache.items() if id(r) in shown and not r.has_maps}
+
+
+def _add_maps(waiting: dict, method: str) -> None:
+    """Wait for the explainers (built once per server), add the maps to the waiting results, rerun."""
+    cache = st.session_state.setdefault(CACHE_KEY, {})
+    for key, res in waiting.items():
+        explainer = model_tools(key[1], method)[1]  # key: (digest, model, tag, method)
+        if cache.get(key) is res:
+            store_result(cache, key, add_maps(res, explainer))
+    st.rerun()
 
 
 render()

@@ -107,3 +107,59 @@ def test_a_sessions_store_drops_its_oldest_results_beyond_its_bounds():
     store_result(cache, 9, result(1), max_entries=100, max_bytes=100 * one)
     store_result(cache, 8, result(1), max_entries=100, max_bytes=100 * one)
     assert list(cache) == [9, 8]  # storing a key again makes it the newest
+
+
+# --- calls on ONNX Runtime, maps from Keras when ready (pages/_cells.py, pages/_shared.py, Classify) ---
+
+@pytest.fixture
+def onnx_app_env(app_weights, tmp_path, monkeypatch, navigation_v2):  # noqa: F811 (fixture)
+    """The tiny app's weights folder plus the model's ONNX export."""
+    import shutil
+
+    from leukemia_core.models.onnx_export import export_onnx
+
+    wdir = tmp_path / "weights"
+    shutil.copytree(app_weights["weights_dir"], wdir)
+    export_onnx("tiny_cnn", wdir)
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
+    monkeypatch.setenv("LEUKEMIA_APP_MODELS", "tiny_cnn")
+    return wdir
+
+
+def test_calls_first_then_maps_give_what_keras_gives(onnx_app_env, samples):
+    from leukemia_core.explain import create_explainer
+    from leukemia_core.inference import Predictor, load_model
+    from leukemia_core.onnx_calls import load_onnx_predictor
+    from leukemia_core.reports.inputs import ImageInput, decode
+    from pages._cells import add_maps, read_calls, read_cells
+
+    onnx_pred = load_onnx_predictor("tiny_cnn", onnx_app_env)
+    loaded = load_model("tiny_cnn", onnx_app_env)
+    explainer = create_explainer(loaded.model, loaded.cam_layer, "gradcam")
+    for s in samples[3:6]:  # Aria fields: several cells
+        rgb, _ = decode(ImageInput(s.path.name, s.path.read_bytes()))
+        calls, full = read_calls(rgb, onnx_pred), read_cells(rgb, Predictor(loaded), explainer)
+        assert not calls.has_maps and full.has_maps and calls.map_of(0, 0.5).max() == 0
+        assert calls.nbytes < full.nbytes and calls.notes == full.notes
+        assert np.abs(calls.p_all - full.p_all).max() <= 1e-4
+        done = add_maps(calls, explainer)
+        assert done.has_maps and np.array_equal(done.p_all, calls.p_all)  # the call shown first is kept
+        assert np.abs(done.maps_all.astype(float) - full.maps_all).max() <= 1e-2
+
+
+def test_classify_on_onnx_shows_the_calls_and_then_the_maps(onnx_app_env):
+    from streamlit.testing.v1 import AppTest
+
+    from leukemia_core.onnx_calls import load_onnx_predictor
+    from leukemia_core.samples import list_samples
+
+    sample = next(s for s in list_samples() if s.dataset == "Aria ALL")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.multiselect(key="classify_samples").set_value([sample.title]).run()  # calls, then maps, then a rerun
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(df.value for df in at.dataframe if "blast %" in df.value.columns)
+    a = load_onnx_predictor("tiny_cnn", onnx_app_env).analyze_image(sample.path)
+    assert table.loc[0, "P(ALL)"] == round(a.image_p_all, 4) and table.loc[0, "cells"] == a.n_cells
+    captions = [c.value for c in at.caption]
+    assert sum(c.startswith("cell ") for c in captions) == a.n_cells  # the gallery, with its maps
+    assert not any("appears when the maps are ready" in c for c in captions)
