@@ -80,6 +80,21 @@ def aria_tree(tmp_path, aria_samples):
 
 
 @pytest.fixture
+def bccd_tree(tmp_path, samples):
+    """A BCCD tree: the two bundled BCCD images and their boxes, five numbered copies each
+    (BloodImage_00000..00009), so that train, val and test all hold images."""
+    root = tmp_path / "bccd"
+    (root / "JPEGImages").mkdir(parents=True)
+    (root / "Annotations").mkdir()
+    src = [s for s in samples if s.dataset == "BCCD"]
+    for n in range(10):
+        s = src[n % len(src)]
+        shutil.copy(s.path, root / "JPEGImages" / f"BloodImage_{n:05d}.jpg")
+        shutil.copy(s.boxes, root / "Annotations" / f"BloodImage_{n:05d}.xml")
+    return root
+
+
+@pytest.fixture
 def folder_tree(tmp_path, samples):
     root = tmp_path / "mine"
     for s in samples:

@@ -6,7 +6,10 @@ import pytest
 from conftest import _disc, _field
 
 from leukemia_core.cells.analyze import (
+    MAX_CELL_COVER,
+    MAX_FIELD_CELLS,
     MIN_IMAGE_SIDE,
+    NOTE_CROWDED,
     NOTE_GRAYSCALE,
     NOTE_NO_CELL,
     NOTE_TOO_SMALL,
@@ -14,6 +17,7 @@ from leukemia_core.cells.analyze import (
     ImageAnalysis,
     analyze,
     find_and_crop,
+    is_crowded,
     is_grayscale,
 )
 from leukemia_core.cells.finder import Cell
@@ -44,6 +48,23 @@ def test_images_without_a_cell_are_classified_whole_and_say_why():
     assert tiny.whole_image and tiny.notes == [NOTE_TOO_SMALL]  # no "no cell" note on top
     grey = find_and_crop(np.full((100, 100, 3), 128, np.uint8), 32)
     assert grey.notes == [NOTE_GRAYSCALE, NOTE_NO_CELL]
+
+
+def test_crowded_images_say_so():
+    def cells(n, area):
+        return [Cell(i + 1, (0, 0, 10, 10), area, (5.0, 5.0), np.zeros((4, 2), np.int32), False) for i in range(n)]
+    assert (MAX_FIELD_CELLS, MAX_CELL_COVER) == (40, 0.45)
+    assert not is_crowded(cells(40, 10), 100_000) and is_crowded(cells(41, 10), 100_000)
+    # 10 cells of 4,500 px cover exactly 0.45 of 100,000 px: not more than the share
+    assert not is_crowded(cells(10, 4500), 100_000) and is_crowded(cells(10, 4501), 100_000)
+    # a field tiled with 48 violet discs gets the note beside its cells
+    rgb = _field(320)
+    for y in range(20, 320, 40):
+        for x in range(20, 320, 54):
+            _disc(rgb, (x, y), 14)
+    found = find_and_crop(rgb, 32)
+    assert len(found.cells) > MAX_FIELD_CELLS and found.notes == [NOTE_CROWDED]
+    assert NOTE_CROWDED not in find_and_crop(_disc(_field(), (100, 120), 22), 32).notes
 
 
 def _cell(i, border):

@@ -134,14 +134,32 @@ def test_check_aria_and_cnmc_on_small_trees(aria_tree, cnmc_tree, tmp_path, samp
     out = tmp_path / "check.json"
     res = run_cells_check(None, cnmc_tree, out)
     assert json.loads(out.read_text()) == res
-    assert res["format"] == "leukemia_core.cells_check/1" and res["iou_match"] == 0.5
-    assert res["reference_min_area"] == 120 and "aria" not in res
-    assert res["targets"] == {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 0.98}
+    assert res["format"] == "leukemia_core.cells_check/2" and res["iou_match"] == 0.5
+    assert res["reference_min_area"] == 120 and res["bccd_box_iou"] == 0.3
+    assert "aria" not in res and "bccd" not in res and "sheets" not in res and "images_per_s" not in res
+    assert res["targets"] == {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 1.0,
+                              "bccd_recall": 0.97, "bccd_precision": 0.95, "bccd_share_exactly_one": 0.97,
+                              "images_per_s_224": 150}
     assert res["cnmc"] == {"data": str(cnmc_tree), **check_cnmc(cnmc_tree)}
     assert res["created"].endswith("+00:00") and len(res["created"]) == 25
     res = run_cells_check(aria_tree, None, role="test", limit=1)
     assert "cnmc" not in res and res["aria"]["data"] == str(aria_tree)
     assert (res["aria"]["role"], res["aria"]["n_fields"]) == ("test", 1)
+    assert set(res["images_per_s"]) == {"224", "224_colour_only"}
+
+
+def test_run_cells_check_with_bccd_writes_sheets(aria_tree, cnmc_tree, bccd_tree, tmp_path):
+    from leukemia_core.cells.bccd_check import check_bccd
+    from leukemia_core.cells.check import run_cells_check
+    res = run_cells_check(aria_tree, cnmc_tree, tmp_path / "c.json", role="test", limit=2, bccd=bccd_tree,
+                          sheets=tmp_path / "sheets")
+    assert res["bccd"] == {"data": str(bccd_tree), **check_bccd(bccd_tree, limit=2)[0]}
+    assert set(res["images_per_s"]) == {"224", "224_colour_only", "640x480", "640x480_colour_only"}
+    assert all(v > 0 for v in res["images_per_s"].values())
+    assert res["sheets"] == {k: str(tmp_path / "sheets" / f"cells_check_{k}.png") for k in ("aria", "cnmc", "bccd")}
+    # C-NMC's sheet shows only images whose count is not one: none here, so it is the empty sheet
+    assert cv2.imread(res["sheets"]["cnmc"]).shape[0] == 40
+    assert cv2.imread(res["sheets"]["aria"]).shape[0] > 40
 
 
 def test_check_aria_sums_fields_per_subclass(aria_tree):

@@ -185,7 +185,7 @@ def test_aria_duplicate_across_cut_goes_to_one_side(aria_tree):
 def test_plain_folder_layout(folder_tree, samples):
     assert detect_layout(folder_tree) == "folder"
     recs = read_folder(folder_tree)
-    assert Counter(r.label for r in recs) == {"all": 6, "hem": 5}
+    assert Counter(r.label for r in recs) == {"all": 6, "hem": 7}
     assert {r.split for r in recs} == {"unsplit"}
     # C-NMC names give patients; any other file is its own group
     expected = {s.path.name: (cnmc_patient(s.path.name) if s.path.name.startswith("UID_")

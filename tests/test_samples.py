@@ -17,9 +17,13 @@ def test_samples_are_all_first_sorted_and_labelled_by_folder():
 
 def test_datasets_and_masks():
     samples = list_samples()
-    assert {s.dataset for s in samples} == {"C-NMC 2019", "Aria ALL"}
+    assert {s.dataset for s in samples} == {"C-NMC 2019", "Aria ALL", "BCCD"}
     for s in samples:
         assert (s.dataset == "C-NMC 2019") == s.path.name.startswith("UID_")
+        assert (s.dataset == "BCCD") == s.path.name.startswith("BloodImage_")
+        assert (s.boxes is not None) == (s.dataset == "BCCD")
+        if s.boxes is not None:
+            assert s.label == "hem" and s.boxes == SAMPLES_DIR / "annotations" / f"{s.path.stem}.xml"
         if s.dataset == "C-NMC 2019":
             assert s.mask is None
         if s.mask is not None:

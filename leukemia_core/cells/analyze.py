@@ -25,6 +25,15 @@ MIN_IMAGE_SIDE = 24
 NOTE_NO_CELL = "no white cell found: the whole image was classified instead; check by eye"
 NOTE_GRAYSCALE = "grayscale image: the models were trained on stained colour images; check by eye"
 NOTE_TOO_SMALL = "image too small to hold a white cell at the model's scale; check by eye"
+NOTE_CROWDED = ("more white cells found than a smear field holds: the finder may be outlining red cells "
+                "in a stain it does not read; check the outlines by eye")
+
+#: More cells than this in one image is more than a smear field holds (Aria's densest leukemic
+#: fields, packed with blasts, hold up to 32 found cells in 2,766 fields).
+MAX_FIELD_CELLS = 40
+#: Found cells covering more than this share of the image is more than white cells cover in a
+#: smear field (at most 0.29 in Aria's fields, 0.20 in BCCD's).
+MAX_CELL_COVER = 0.45
 
 
 @dataclass
@@ -58,7 +67,15 @@ def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE) -> Foun
         if NOTE_TOO_SMALL not in notes:
             notes.append(NOTE_NO_CELL)
         return FoundCells([], whole_image_crop(rgb, size)[None], True, notes)
+    if is_crowded(cells, rgb.shape[0] * rgb.shape[1]):
+        notes.append(NOTE_CROWDED)
     return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes)
+
+
+def is_crowded(cells: list[Cell], image_area: int) -> bool:
+    """True when ``cells`` are more (:data:`MAX_FIELD_CELLS`) or cover more of an image of
+    ``image_area`` px (:data:`MAX_CELL_COVER`) than white cells do in a smear field."""
+    return len(cells) > MAX_FIELD_CELLS or sum(c.area for c in cells) > MAX_CELL_COVER * image_area
 
 
 @dataclass

@@ -45,8 +45,9 @@ CYTOPLASM_FACTOR = 0.85
 MIN_RELATIVE_AREA = 0.05
 #: A nucleated region smaller than this share of the largest nucleated region is a platelet or debris.
 MIN_RELATIVE_NUCLEATED = 0.16
-#: The largest nucleated region covers at least this share of the image: a high-magnification image.
-HIGH_MAGNIFICATION_SHARE = 0.04
+#: The largest nucleated region has at least this many pixels (about 70 px across): a white cell
+#: imaged at high resolution, where platelets are large enough to pass the area floors.
+HIGH_MAGNIFICATION_PX = 4000
 #: Smallest white cell in pixels of area, whatever the magnification (about 8 px across).
 MIN_AREA_PX = 50
 #: Smallest white cell as a share of the image's area (100 px in a 224 x 224 field).
@@ -194,11 +195,14 @@ def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> boo
     return n > 0 and float(nucleus[y0:y1, x0:x1][inside].mean()) >= NUCLEUS_SHARE
 
 
-def find_cells(rgb: np.ndarray) -> list[Cell]:
+def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     """Find the white cells in an image.
 
     Args:
         rgb: ``uint8 (H, W, 3)`` RGB, as :func:`leukemia_core.data.images.read_image` returns.
+        nucleus_gate: keep only regions that hold a nucleus and drop platelets beside a large
+            cell; ``False`` gives the colour-only regions (``cells-check`` times it as the speed
+            baseline).
 
     Returns:
         The cells, numbered 1.. in reading order; an empty list when no white cell is found
@@ -215,7 +219,7 @@ def find_cells(rgb: np.ndarray) -> list[Cell]:
     h, w = rgb.shape[:2]
     mask = cell_mask(rgb)
     # on black (a segmented cell) every non-black region is the cell: no nucleus gate
-    nucleus = None if is_segmented_on_black(rgb) else nucleus_mask(rgb)
+    nucleus = None if not nucleus_gate or is_segmented_on_black(rgb) else nucleus_mask(rgb)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
@@ -234,11 +238,12 @@ def find_cells(rgb: np.ndarray) -> list[Cell]:
             if nucleus is not None and not _has_nucleus(part, nucleus, x - 1, y - 1):
                 continue
             regions.append((part, x - 1, y - 1))
-    # At high magnification (a white cell fills a large share of the image) platelets and debris
-    # beside it are small against it; at low magnification small and large white cells mix.
-    if regions:
+    # At high magnification (a white cell spans thousands of pixels) platelets and debris beside it
+    # are small against it; at low magnification small and large white cells mix. On black
+    # (a segmented cell) there is no nucleus mask and every region is the cell.
+    if regions and nucleus is not None:
         biggest = max(int(p.sum()) for p, _, _ in regions)
-        if biggest >= HIGH_MAGNIFICATION_SHARE * h * w:
+        if biggest >= HIGH_MAGNIFICATION_PX:
             regions = [r for r in regions if r[0].sum() >= MIN_RELATIVE_NUCLEATED * biggest]
     cells = []
     for part, ox, oy in regions:

@@ -131,7 +131,8 @@ def cmd_cells_check(args) -> int:
     """Cell finder against the reference segmentations (``cells-check``)."""
     from ..cells.check import run_cells_check
 
-    r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit)
+    r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit, bccd=args.bccd,
+                        sheets=Path(args.sheets) if args.sheets else None)
     if "aria" in r:
         a = r["aria"]
         print(f"Aria {a['role']} fields: {a['n_fields']}; reference cells {a['reference']}, found {a['found']}, "
@@ -145,7 +146,30 @@ def cmd_cells_check(args) -> int:
         c = r["cnmc"]
         print(f"C-NMC images with exactly one cell: {c['exactly_one']} of {c['n_images']} "
               f"({100 * c['share_exactly_one']:.1f} %)")
+    if "bccd" in r:
+        b = r["bccd"]
+        one = "n/a" if b["share_exactly_one"] is None else f"{100 * b['share_exactly_one']:.1f} %"
+        print(f"BCCD images: {b['n_images']}; boxes {b['reference']}, found {b['found']}, matched {b['matched']} "
+              f"-> recall {b['recall'] or 0:.3f}, precision {b['precision'] or 0:.3f}; exactly one cell in {one} "
+              f"of {b['one_box_images']} one-box images")
+        for role, f in b.get("by_role", {}).items():
+            one = "n/a" if f["share_exactly_one"] is None else f"{100 * f['share_exactly_one']:.1f} %"
+            print(f"  {role}: {f['n_images']} images, recall {f['recall'] or 0:.3f}, precision {f['precision'] or 0:.3f}, "
+                  f"exactly one in {one}")
+    speed = r.get("images_per_s", {})
+    for size in ("224", "640x480"):
+        if size in speed:
+            base = speed[f"{size}_colour_only"]
+            print(f"finder speed at {size}: {speed[size]} images/s (colour-only finder, same run: {base}; "
+                  f"ratio {speed[size] / base:.2f})")
+    for name, path in r.get("sheets", {}).items():
+        print(f"contact sheet {name}: {path}")
     print(f"-> {args.out}")
+    if args.readme:
+        from ..cells.check_table import write_readme_block
+
+        write_readme_block(Path(args.readme), Path(args.out))
+        print(f"table -> {args.readme}")
     return 0
 
 

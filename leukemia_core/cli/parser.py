@@ -133,9 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     weights_opt(sp)
     sp.set_defaults(func=cmd_adapt_check)
 
-    sp = sub.add_parser("cells-check", help="score the white-cell finder (Aria Segmented references, C-NMC)")
+    sp = sub.add_parser("cells-check", help="score the white-cell finder (Aria Segmented references, C-NMC, "
+                                            "BCCD boxes) and write contact sheets of the worst images")
     sp.add_argument("--aria", help="the Aria folder (with Original/ and Segmented/)")
     sp.add_argument("--cnmc", help="the C-NMC folder")
+    sp.add_argument("--bccd", help="the BCCD folder (JPEGImages/, Annotations/)")
+    sp.add_argument("--sheets", help="folder for the contact sheets (PNG), e.g. docs/cells_check")
+    sp.add_argument("--readme", help="also replace the cells-check block of this README")
     sp.add_argument("--role", default="test", choices=["train", "val", "test"],
                     help="which Aria role to score (default test: the finder was tuned on val)")
     sp.add_argument("--limit", type=int, help="at most this many Aria fields")

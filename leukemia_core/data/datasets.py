@@ -21,6 +21,7 @@ Three layouts are understood, detected from the folder given:
   last :data:`ARIA_TEST_FRACTION` of each subclass's numbers is the **test** block, the
   :data:`ARIA_VAL_FRACTION` before it the **val** block, the rest **train**. The same field in
   Original and Segmented, and byte-identical files, always share a group.
+* **BCCD** (``JPEGImages/`` + ``Annotations/``; see :mod:`leukemia_core.data.bccd`): all ``hem``.
 * **A plain folder** ``<root>/{all,hem}/...`` (any depth below, any supported image type), or
   ``<root>/{train,val,test}/{all,hem}/...`` when the user has split it already.
 """
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import DatasetLayoutError
+from .bccd import bccd_images, is_bccd
 from .images import is_image_path
 
 LABELS = ("hem", "all")  # index = class id: 0 = HEM (normal), 1 = ALL (leukemic)
@@ -321,7 +323,7 @@ def read_folder(root: Path, split: str | None = None) -> list[Record]:
 
 
 def detect_layout(root: Path) -> str:
-    """Name the layout of ``root``: ``"cnmc"``, ``"aria"`` or ``"folder"``.
+    """Name the layout of ``root``: ``"cnmc"``, ``"aria"``, ``"bccd"`` or ``"folder"``.
 
     Raises:
         DatasetLayoutError: ``root`` is missing or not a folder.
@@ -335,6 +337,8 @@ def detect_layout(root: Path) -> str:
         return "cnmc"
     if _aria_variants(root):
         return "aria"
+    if is_bccd(root):
+        return "bccd"
     return "folder"
 
 
@@ -350,6 +354,8 @@ def read_dataset(root: Path, split: str | None = None) -> list[Record]:
         return read_cnmc(root)
     if layout == "aria":
         return read_aria(root)
+    if layout == "bccd":
+        return [Record(p, "hem", g, "bccd", split or role, "JPEGImages") for p, g, role in bccd_images(root)]
     return read_folder(root, split)
 
 

@@ -10,12 +10,14 @@ SAMPLES_DIR = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Sample:
-    """One bundled sample image, its label, its dataset and (Aria) its segmented mask."""
+    """One bundled sample image, its label, its dataset, (Aria) its segmented mask and (BCCD)
+    its human-drawn boxes (a Pascal VOC file)."""
 
     path: Path
     label: str          # "all" or "hem"
-    dataset: str        # "C-NMC 2019" or "Aria ALL"
+    dataset: str        # "C-NMC 2019", "Aria ALL" or "BCCD"
     mask: Path | None   # the Segmented version (Aria only), usable as a cell mask
+    boxes: Path | None = None  # the Pascal VOC annotation (BCCD only)
 
     @property
     def title(self) -> str:
@@ -31,6 +33,13 @@ def list_samples() -> list[Sample]:
             if p.suffix.lower() not in (".png", ".jpg"):
                 continue
             mask = SAMPLES_DIR / "segmented" / p.name
-            out.append(Sample(p, label, "C-NMC 2019" if p.name.startswith("UID_") else "Aria ALL",
-                              mask if mask.is_file() else None))
+            boxes = SAMPLES_DIR / "annotations" / f"{p.stem}.xml"
+            out.append(Sample(p, label, _dataset(p.name), mask if mask.is_file() else None,
+                              boxes if boxes.is_file() else None))
     return out
+
+
+def _dataset(name: str) -> str:
+    if name.startswith("UID_"):
+        return "C-NMC 2019"
+    return "BCCD" if name.startswith("BloodImage_") else "Aria ALL"

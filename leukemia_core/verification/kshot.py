@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..data.datasets import read_dataset
+from ..docblocks import markers, write_block
 from ..errors import LeukemiaCoreError
 from ..models.weights import read_json, write_json
 from ..paths import weights_dir_or_default
@@ -34,7 +35,8 @@ from .stats import best_threshold_balanced_accuracy
 from .study import kshot_split, level_arrays, score_images
 
 KSHOT_FORMAT = "leukemia_core.site_kshot/1"
-START, END = "<!-- site-kshot:start -->", "<!-- site-kshot:end -->"
+BLOCK = "site-kshot"
+START, END = markers(BLOCK)
 #: The issue's targets: a profile within this of the oracle, and at least this above no profile
 #: where the stored threshold is off.
 ORACLE_MARGIN, GAIN = 0.05, 0.10
@@ -179,9 +181,5 @@ def write_readme_block(readme: Path, result_path: Path) -> str:
     if result is None:
         raise LeukemiaCoreError(f"{result_path}: not found; run verify-kshot first")
     text = kshot_table(result)
-    content = Path(readme).read_text()
-    if START not in content or END not in content:
-        raise LeukemiaCoreError(f"{readme}: no {START} ... {END} block")
-    head, rest = content.split(START, 1)
-    Path(readme).write_text(head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+    write_block(Path(readme), BLOCK, text)
     return text

@@ -1,0 +1,35 @@
+"""Generated blocks in Markdown files: the text between two HTML-comment markers, rewritten from a
+JSON file a project command wrote, so figures in the README are never typed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import LeukemiaCoreError
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The start and end markers of block ``name``: ``<!-- name:start -->``, ``<!-- name:end -->``."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def block_text(content: str, name: str) -> str | None:
+    """The text inside block ``name`` of ``content`` (without the marker lines), None without one."""
+    start, end = markers(name)
+    if start not in content or end not in content.split(start, 1)[1]:
+        return None
+    return content.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def write_block(path: Path, name: str, text: str) -> None:
+    """Replace block ``name`` of the Markdown file at ``path`` with ``text``.
+
+    Raises:
+        LeukemiaCoreError: the file has no such block (nothing is written).
+    """
+    start, end = markers(name)
+    content = Path(path).read_text()
+    if block_text(content, name) is None:
+        raise LeukemiaCoreError(f"{path}: no {start} ... {end} block")
+    head, rest = content.split(start, 1)
+    Path(path).write_text(f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
