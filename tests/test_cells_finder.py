@@ -301,3 +301,10 @@ def test_bccd_samples_hold_their_one_boxed_cell(name):
     if name == "BloodImage_00292.jpg":
         # its red cells take the stain violet: without the nucleus gate they come back as 26 "cells"
         assert len(find_cells(rgb, nucleus_gate=False)) == 26
+
+
+def test_channel_max_is_the_maximum_over_channels():
+    from leukemia_core.cells.finder import channel_max
+    rgb = np.random.default_rng(1).integers(0, 256, (37, 53, 3), np.uint8)
+    out = channel_max(rgb)
+    assert out.dtype == np.uint8 and np.array_equal(out, rgb.max(axis=2))

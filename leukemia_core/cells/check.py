@@ -31,7 +31,7 @@ from ..data.images import read_image
 from ..errors import LeukemiaCoreError
 from ..models.weights import write_json
 from . import bccd_check
-from .finder import BLACK_LEVEL, find_cells
+from .finder import BLACK_LEVEL, channel_max, find_cells
 
 #: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
 GT_MIN_AREA = 120
@@ -40,7 +40,7 @@ IOU_MATCH = 0.5
 
 def reference_cells(segmented_rgb: np.ndarray) -> list[np.ndarray]:
     """Reference cell masks (``bool (H, W)`` each) from an Aria Segmented image."""
-    mask = (segmented_rgb.max(axis=2) > BLACK_LEVEL + 12).astype(np.uint8)
+    mask = (channel_max(segmented_rgb) > BLACK_LEVEL + 12).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     out = []

