@@ -15,7 +15,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "pipeline_ratio": (">=", 0.9),
     "cell_pipeline_ratio": (">=", 0.8),
     "rss_mb": ("<=", 2048.0),
-    "cold_start_s": ("<=", 5.0),
+    "cold_start_s": ("<=", 3.0),
+    "first_map_s": ("<=", 10.0),
 }
 #: The targets every model has a figure for.
 MODEL_TARGETS = ("predict_ratio", "gradcam_ratio", "batch_ratio", "pipeline_ratio", "cell_pipeline_ratio")
@@ -68,6 +69,10 @@ def explain_misses(report: dict) -> dict[str, list[str]]:
     if report["targets_met"].get("rss_mb") is False:
         mem = report["memory"]
         out["rss_mb"] = [f"{n}: {v['rss_mb_after']} MiB after loading" for n, v in mem.get("per_model", {}).items()]
+    if report["targets_met"].get("first_map_s") is False:
+        a = report["app"]
+        out["first_map_s"] = [f"the call at {a.get('cold_start_s')} s, the first Grad-CAM map at {a.get('first_map_s')} s "
+                              "(TensorFlow's import, the model's load and the Grad-CAM trace, after the call)"]
     if report["targets_met"].get("cold_start_s") is False:
         a = report["app"]
         prof = a.get("profile", {})
@@ -102,6 +107,7 @@ def finalize(report: dict) -> dict:
         verdicts[k] = None if not vals or any(v is None for v in vals) else all(vals)
     verdicts["rss_mb"] = met("rss_mb", mem.get("rss_mb"))
     verdicts["cold_start_s"] = met("cold_start_s", app.get("cold_start_s"))
+    verdicts["first_map_s"] = met("first_map_s", app.get("first_map_s"))
     report["targets"] = {k: f"{op} {bound:g}" for k, (op, bound) in TARGETS.items()}
     report["targets_met"] = verdicts
     report["missed_because"] = explain_misses(report)

@@ -89,7 +89,8 @@ def add_parsers(sub, weights_opt) -> None:
     sp.add_argument("--address", help="an existing Ray cluster (e.g. ray://head:10001 or auto); default: a local "
                                       "Ray instance on this machine's cores")
     sp.add_argument("--num-cpus", type=int, help="CPUs of the local instance (default: all)")
-    sp.add_argument("--actors", type=int, help="classifier actors per model (default: CPUs - 1, shared by the models)")
+    sp.add_argument("--actors", type=int, help="classifier actors per model (default: half the CPUs, shared by the "
+                                                     "models; the other half read and find cells)")
     sp.add_argument("--batch-size", type=int, default=32, help="images per batch (bounds memory; default 32)")
     sp.add_argument("--limit", type=int, help="at most this many images (in path order)")
     weights_opt(sp)

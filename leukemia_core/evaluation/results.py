@@ -233,7 +233,9 @@ def build_bench(weights_dir: Path) -> str:
                  "explainer." if bounded and unbounded else "")
               + f" Cold start, from `./run app` (`streamlit run {app.get('script') or 'app.py'}`) to the first "
               f"rendered prediction on a sample image ({app.get('method') or 'not measured'}): "
-              f"**{_f(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "") + "."]
+              f"**{_f(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "")
+              + (f", its first Grad-CAM map at **{_f(app.get('first_map_s'), 1)} s**" if app.get("first_map_s") else "")
+              + "."]
     met = b.get("targets_met") or {}
     targets = b.get("targets") or {}
     if met:
