@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 
 #: stderr lines TensorFlow writes while it is imported that say nothing to a user: absl's note
 #: on early messages, C++ info/warning lines (oneDNN, CPU features) and CUDA factory registration.
@@ -19,6 +20,12 @@ TF_CHATTER = re.compile(
     r"|E\d{4} .*(Unable to register|cuInit|cuda drivers)"
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "
     r"|To enable the following instructions: .* rebuild TensorFlow")
+
+#: Held while TensorFlow and Keras are imported. Two threads importing them at once (the app's
+#: warm-up thread and a page building a model) can see half-initialised TensorFlow modules, after
+#: which every later import fails ("Registering two gradient with name ..."); Python's per-module
+#: import locks do not cover TensorFlow's lazily loaded submodules.
+IMPORT_LOCK = threading.RLock()
 
 #: commands that load TensorFlow (``predict`` does so itself, after checking its paths)
 
@@ -52,7 +59,8 @@ def keras_backend() -> str:
 
 
 def import_tensorflow(verbose: bool = False) -> None:
-    """Import TensorFlow; unless ``verbose``, drop the lines it prints on stderr while loading.
+    """Import TensorFlow and Keras (under :data:`IMPORT_LOCK`); unless ``verbose``, drop the lines
+    TensorFlow prints on stderr while loading.
 
     Those come from C++ before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach
     them: stderr (file descriptor 2) is sent to a temporary file during the import and written
@@ -63,7 +71,13 @@ def import_tensorflow(verbose: bool = False) -> None:
     """
     if keras_backend() != "tensorflow":
         return
-    if verbose or "tensorflow" in sys.modules:
+    with IMPORT_LOCK:
+        _import_quietly(verbose)
+
+
+def _import_quietly(verbose: bool) -> None:
+    if verbose or "keras" in sys.modules:
+        import keras  # noqa: F401
         import tensorflow  # noqa: F401
         return
     sys.stderr.flush()
@@ -72,6 +86,8 @@ def import_tensorflow(verbose: bool = False) -> None:
         os.dup2(tmp.fileno(), 2)
         try:
             import tensorflow  # noqa: F401
+
+            import keras  # noqa: F401
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

@@ -87,3 +87,29 @@ def test_import_tensorflow_does_nothing_on_another_backend():
                          env={**os.environ, "KERAS_BACKEND": "jax"})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_tensorflow_import_and_a_model_build_in_two_threads_at_once():
+    """The app's warm-up thread imports TensorFlow while a page builds a model: without the
+    import lock one of them gets a half-initialised module (_DeadlockError / AttributeError)."""
+
+    code = (
+        "import threading\n"
+        "from leukemia_core.tfstartup import import_tensorflow\n"
+        "from leukemia_core.models import create_model\n"
+        "errs = []\n"
+        "def run(f):\n"
+        "    try:\n"
+        "        f()\n"
+        "    except Exception as e:\n"
+        "        errs.append(repr(e))\n"
+        "ts = [threading.Thread(target=run, args=(import_tensorflow,)),\n"
+        "      threading.Thread(target=run, args=(lambda: create_model('efficientnet_b0', 64),))]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n"
+        "print('errors:', errs)\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "errors: []"

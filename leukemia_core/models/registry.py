@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UnknownModelError
+from ..tfstartup import import_tensorflow
 
 #: Output layer names every registered model carries (Grad-CAM scores the logits).
 LOGITS_LAYER = "logits"
@@ -117,6 +118,7 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"init must be 'random', 'imagenet' or a weights file path, not {init!r}")
     if init == "imagenet" and not spec.imagenet:
         raise ValueError(f"model {name!r} has no ImageNet weights")
+    import_tensorflow()  # under its lock: a builder's ``import keras`` may race another thread's
     with BUILD_LOCK:
         model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
     if init not in ("random", "imagenet"):
