@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_fixtures import tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core import bench
 
@@ -243,6 +244,104 @@ def test_predictor_warm_compiles_without_changing_results(trained_tiny, samples)
     assert warm.warm() > 0
     x = np.stack([cold.prepare(read_image(s.path)) for s in samples])
     np.testing.assert_array_equal(cold.predict(x), warm.predict(x))
+
+
+# ----------------------------------------------------------------- serving and scale-out (bench/scaling.py)
+
+def _scaling_report(two_rate=30.0):
+    run = {"seconds": 10.0, "returncode": 0, "peak_rss_mb": 900.0, "peak_pss_mb": 600.0, "images": 200, "cells": 1000}
+    runs = {"predict_one_process": {**run, "images_s": 20.0, "cells_s": 100.0},
+            "screen_one_node": {**run, "images_s": 19.0, "cells_s": 95.0},
+            "screen_cluster_one_node_1core": {**run, "images_s": 15.0, "cells_s": 75.0},
+            "screen_cluster_two_nodes_1core_each": {**run, "images_s": two_rate, "cells_s": 150.0}}
+    return runs
+
+
+def test_scaling_ratios_are_computed_from_the_runs_they_name():
+    from leukemia_core.bench.scaling import scaling_ratios
+
+    r = scaling_ratios(_scaling_report())
+    assert r == {"screen_over_predict": 0.95, "two_nodes_speedup": 2.0, "scaling_efficiency": 1.0}
+    failed = _scaling_report()
+    failed["screen_cluster_two_nodes_1core_each"]["returncode"] = 1
+    assert scaling_ratios(failed)["two_nodes_speedup"] is None  # a failed run gives no figure
+    assert scaling_ratios({})["screen_over_predict"] is None
+
+
+def test_scaling_doc_block_is_the_table_of_its_json(tmp_path):
+    from leukemia_core.bench.scaling_doc import END, START, scaling_table, write_doc_block
+    from leukemia_core.errors import LeukemiaCoreError
+
+    report = {"machine": {"cpu_model": "cpu", "usable_cores": 2, "loadavg_at_start": [1.0], "loadavg_at_end": [2.0]},
+              "onnx": {"tiny_cnn": {"keras_floor_ms": 2.0, "onnx_ms": 1.0, "onnx_over_keras_speed": 2.0,
+                                    "max_abs_diff_p_all": 3e-6}, "other": {"reason": "no ONNX export"}},
+              "scaling": {"model": "tiny_cnn", "source": "/x", "images": 200, **_scaling_report(),
+                          "screen_over_predict": 0.95, "two_nodes_speedup": 2.0, "scaling_efficiency": 1.0,
+                          "memory": {"5000": {"seconds": 9.0, "peak_rss_mb": 1.0, "peak_pss_mb": 2.0,
+                                              "driver_peak_rss_mb": 3.0},
+                                     "500": {"seconds": 1.0, "peak_rss_mb": 1.0, "peak_pss_mb": 2.0,
+                                             "driver_peak_rss_mb": 3.0}}}}
+    table = scaling_table(report)
+    assert "| tiny_cnn | 2 | 1 | 2x | 3.0e-06 |" in table and "| other | n/a | n/a | n/a | no ONNX export |" in table
+    assert "**0.95x** (target >= 0.9)" in table and "**2x** (scaling efficiency 1)" in table
+    assert table.index("| 500 |") < table.index("| 5000 |")  # archive sizes in order
+    src = tmp_path / "r.json"
+    src.write_text(json.dumps(report))
+    doc = tmp_path / "d.md"
+    doc.write_text(f"intro\n{START}\nold\n{END}\nafter\n")
+    write_doc_block(doc, src)
+    assert doc.read_text() == f"intro\n{START}\n{table}{END}\nafter\n"
+    with pytest.raises(LeukemiaCoreError, match="no .* block"):
+        (tmp_path / "plain.md").write_text("x")
+        write_doc_block(tmp_path / "plain.md", src)
+    with pytest.raises(LeukemiaCoreError, match="not found"):
+        write_doc_block(doc, tmp_path / "absent.json")
+
+
+def test_the_scaling_doc_holds_the_shipped_figures():
+    from leukemia_core.bench.scaling_doc import DEFAULT_JSON, END, START, scaling_table
+
+    report = json.loads(DEFAULT_JSON.read_text())
+    block = (ROOT / "docs" / "scaling.md").read_text().split(START, 1)[1].split(END, 1)[0]
+    assert block.strip() == scaling_table(report).strip()
+    sc = report["scaling"]
+    assert sc["images"] >= 2000 and {"500", "5000"} <= set(sc["memory"])  # the sizes
+    assert all(sc[k]["returncode"] == 0 for k in ("predict_one_process", "screen_one_node",
+                                                  "screen_cluster_one_node_1core", "screen_cluster_two_nodes_1core_each"))
+
+
+def test_run_measured_and_the_image_folder(tmp_path, samples):
+    from leukemia_core.bench.processes import run_measured
+    from leukemia_core.bench.scaling import image_folder
+
+    r = run_measured([sys.executable, "-c", "import numpy; x = bytearray(50 << 20); print('done')"])
+    assert r["returncode"] == 0 and r["tail"] == ["done"] and r["seconds"] > 0
+    assert r["peak_rss_mb"] >= r["driver_peak_rss_mb"] >= 0 and r["peak_pss_mb"] >= 0
+    folder = image_folder(samples[0].path.parent, 5, tmp_path / "imgs")
+    files = sorted(folder.iterdir())
+    assert len(files) == 5 and all(f.is_symlink() and f.resolve().is_file() for f in files)
+
+
+def test_pinning_a_process_pins_what_it_starts():
+    code = ("import os, subprocess, sys\n"
+            "from leukemia_core.bench.processes import pin_to\n"
+            "cores = sorted(os.sched_getaffinity(0))\n"
+            "core = pin_to(len(cores) - 1, cores)\n"
+            "child = subprocess.run([sys.executable, '-c', 'import os; print(sorted(os.sched_getaffinity(0)))'],"
+            " capture_output=True, text=True).stdout.strip()\n"
+            "print(core, child)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    core, child = res.stdout.split(" ", 1)
+    assert res.returncode == 0 and child.strip() == f"[{core}]"
+
+
+def test_onnx_against_the_keras_floor_on_the_tiny_model(tiny_onnx):
+    from leukemia_core.bench.scaling import CELLS, bench_onnx
+
+    r = bench_onnx(["tiny_cnn"], tiny_onnx["weights_dir"], rounds=2)["tiny_cnn"]
+    assert r["cells"] <= CELLS and r["keras_floor_ms"] > 0 and r["onnx_ms"] > 0
+    assert r["onnx_over_keras_speed"] == pytest.approx(r["keras_floor_ms"] / r["onnx_ms"], rel=1e-2)
+    assert r["max_abs_diff_p_all"] <= 1e-4
 
 
 def test_case_review_bench(tmp_path):
