@@ -81,7 +81,9 @@ def explain_misses(report: dict) -> dict[str, list[str]]:
             f"{a.get('picker_ready_s')} s, sample chosen at {a.get('sample_chosen_s')} s; meanwhile the server's "
             f"start-up thread imports TensorFlow and Keras ({prof.get('imports_s')} s in a fresh process), loads "
             f"the model ({prof.get('load_model_s')} s) and compiles and runs Grad-CAM on the first cells "
-            f"({prof.get('first_cells_and_gradcam_s')} s), one after the other; the verdict at "
+            f"({prof.get('first_cells_and_gradcam_s')} s), one after the other (with an ONNX export it starts "
+            "after the first call or 4 s, whichever comes first, so it can still share the cores with that call); "
+            "the verdict at "
             f"{a.get('cold_start_s')} s"]
     return out
 
