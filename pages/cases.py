@@ -170,13 +170,16 @@ def counts(view, model: str) -> None:
     """Model and reviewer counts side by side, and their agreement."""
     s = summarize(view, model)
     m, r, a = s["model"], s["reviewed"], s["agreement"]
-    table = pd.DataFrame({"model": [m["cells"], m["ALL"], m["HEM"], m["blast_pct"], "", "", ""],
-                          "reviewed": [r["ALL"] + r["HEM"], r["ALL"], r["HEM"], r["blast_pct"], r["excluded"],
-                                       r["unclassified"], r["pending"]]},
+    def text(v) -> str:  # one column holds counts and a percentage: format each, so 6 stays "6"
+        return "n/a" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v)
+
+    table = pd.DataFrame({"model": [text(v) for v in (m["cells"], m["ALL"], m["HEM"], m["blast_pct"])] + [""] * 3,
+                          "reviewed": [text(v) for v in (r["ALL"] + r["HEM"], r["ALL"], r["HEM"], r["blast_pct"],
+                                                         r["excluded"], r["unclassified"], r["pending"])]},
                          index=["cells counted", "ALL", "HEM", "blast %", "not a white cell", "cannot classify",
                                 "not reviewed yet"])
     c1, c2 = st.columns([2, 1])
-    c1.dataframe(table.astype(str).replace({"None": "n/a"}), width="stretch")
+    c1.dataframe(table, width="stretch")
     share = "n/a" if a["share"] is None else f"{100 * a['share']:.1f}%"
     c2.metric("Agreement model / reviewer", share, help="Over the cells the reviewer called ALL or HEM.")
     c2.caption(f"{a['agree']} of {a['compared']} cells; changed ALL to HEM {a['changed']['ALL->HEM']}, "

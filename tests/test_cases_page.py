@@ -83,6 +83,10 @@ def test_case_from_samples_review_sign_and_reopen(cases_env):
     _ok(at)
     assert "Sign-off 1: Ann Tech" in _texts(at)
     assert all(w.disabled for w in _decisions(at))  # signed: frozen
+    counted = next(d.value for d in at.dataframe if list(d.value.columns) == ["model", "reviewed"])
+    # counts read as counts (the column also holds the blast %)
+    assert counted["reviewed"].iloc[0] == str(len(cells))  # cells counted
+    assert counted["reviewed"].iloc[-1] == "0"  # not reviewed yet
     # a new session (the app reopened) finds the case signed, with its audit trail
     again = _cases_page()
     _ok(again)

@@ -1,0 +1,93 @@
+"""A person's walk through the app with the shipped models, in headless Chromium: Classify on a
+single-cell image of BCCD and of C-NMC (one outlined cell each), then on the Cases page a case made
+from two sample images, one cell reclassified, the rest accepted, signed off, and found signed with
+its audit trail from a second browser session. Writes the README's classify_bccd.png and cases.png.
+
+    .venv/bin/python tools/walkthrough.py tests/screenshots
+
+The case store is a temporary folder ($LEUKEMIA_DATA_HOME), so nothing is left behind.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from playwright.sync_api import sync_playwright
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="walkthrough-"))
+OUT.mkdir(parents=True, exist_ok=True)
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+home = Path(tempfile.mkdtemp(prefix="case-store-"))
+env = dict(os.environ, LEUKEMIA_DATA_HOME=str(home), PYTHONUNBUFFERED="1")
+log = open(home / "streamlit.log", "w")
+proc = subprocess.Popen([str(ROOT / ".venv/bin/streamlit"), "run", "serve.py", "--server.headless", "true",
+                         "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+                        stdout=log, stderr=subprocess.STDOUT)
+url = f"http://127.0.0.1:{port}"
+for _ in range(240):
+    try:
+        urllib.request.urlopen(url + "/_stcore/health", timeout=2); break
+    except Exception:
+        time.sleep(0.5)
+W = 240_000
+def idle(page):
+    page.wait_for_timeout(700)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=W)
+    page.wait_for_timeout(700)
+def shot(page, name):
+    h = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
+    page.set_viewport_size({"width": 1400, "height": min(int(h) + 40, 8000)})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(OUT / name), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    print("shot", name, flush=True)
+try:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url + "/")
+        page.get_by_role("heading", name="Classify cells").wait_for(timeout=W)
+        for name, shotname in [("leukemia_core/samples/hem/BloodImage_00292.jpg", "classify_bccd.png"),
+                               ("leukemia_core/samples/all/UID_13_10_1_all.png", None)]:
+            page.locator('input[type="file"]').set_input_files(str(ROOT / name))
+            v = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\)"))
+            idle(page); page.get_by_text(Path(name).name, exact=True).first.wait_for(timeout=W)
+            v.first.wait_for(timeout=W); idle(page)
+            for t in v.all_inner_texts():
+                print(name, "->", t[:170], flush=True)
+            if shotname:
+                shot(page, shotname)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Cases").first.click()
+        page.get_by_role("heading", name="Cases").wait_for(timeout=W); idle(page)
+        page.get_by_role("textbox", name="Your name").fill("T. Tech")
+        page.get_by_role("textbox", name="Your name").press("Enter"); idle(page)
+        page.get_by_role("button", name="Review as this name").click(); idle(page)
+        page.get_by_text("New case").first.click(); idle(page)
+        page.get_by_role("textbox", name="Case ID (the lab's; no patient name)", exact=True).fill("LAB-2026-001")
+        page.get_by_role("textbox", name="Case ID (the lab's; no patient name)", exact=True).press("Enter"); idle(page)
+        ms = page.locator('[data-testid="stMultiSelect"]').first
+        for t in ["BloodImage_00305", "WBC-Benign-420"]:
+            ms.click(); page.keyboard.type(t); page.keyboard.press("Enter"); idle(page)
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name=re.compile("Create the case and read 2 image")).click()
+        idle(page)
+        page.get_by_text("Case LAB-2026-001").first.wait_for(timeout=W); idle(page)
+        # reclassify the first cell as HEM by one click, then accept the rest and sign
+        page.locator('[data-testid="stButtonGroup"]').filter(has_text="Accept").first.get_by_text("HEM", exact=True).click(); idle(page)
+        page.get_by_role("button", name=re.compile("Accept the model's call for the")).click(); idle(page)
+        page.get_by_role("button", name="Sign off", exact=True).click(); idle(page)
+        page.get_by_text("Sign-off 1:").wait_for(timeout=W)
+        shot(page, "cases.png")
+        # a new browser session (as after reopening the app) finds the case signed with its trail
+        p2 = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        p2.goto(url + "/cases"); p2.get_by_role("heading", name="Cases").wait_for(timeout=W); idle(p2)
+        p2.get_by_text("Sign-off 1:").wait_for(timeout=W)
+        p2.get_by_text("Audit trail", exact=True).first.click(); idle(p2)
+        print("reopened: signed case found; audit rows:", p2.locator('[data-testid="stDataFrame"]').count(), flush=True)
+        b.close()
+finally:
+    proc.terminate(); proc.wait(timeout=30)
