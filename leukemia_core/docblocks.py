@@ -3,7 +3,9 @@ JSON file a project command wrote, so figures in the README are never typed by h
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Callable
 
 from .errors import LeukemiaCoreError
 
@@ -33,3 +35,19 @@ def write_block(path: Path, name: str, text: str) -> None:
         raise LeukemiaCoreError(f"{path}: no {start} ... {end} block")
     head, rest = content.split(start, 1)
     Path(path).write_text(f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
+
+
+def write_block_from_json(path: Path, name: str, result_path: Path, render: Callable[[dict], str],
+                          command: str) -> str:
+    """Replace block ``name`` of ``path`` with ``render`` of the JSON at ``result_path``; return
+    the text.
+
+    Raises:
+        LeukemiaCoreError: the JSON is missing (run ``command`` first) or the file has no block.
+    """
+    result_path = Path(result_path)
+    if not result_path.is_file():
+        raise LeukemiaCoreError(f"{result_path}: not found; run {command} first")
+    text = render(json.loads(result_path.read_text()))
+    write_block(path, name, text)
+    return text

@@ -23,3 +23,16 @@ def test_write_block_replaces_only_the_block(tmp_path):
     with pytest.raises(LeukemiaCoreError, match="no <!-- x:start --> ... <!-- x:end --> block"):
         write_block(p, "x", "t")
     assert p.read_text() == "no block\n"
+
+
+def test_write_block_from_json(tmp_path):
+    import json
+
+    from leukemia_core.docblocks import write_block_from_json
+    p = tmp_path / "R.md"
+    p.write_text("<!-- x:start -->\n<!-- x:end -->\n")
+    (tmp_path / "r.json").write_text(json.dumps({"n": 3}))
+    assert write_block_from_json(p, "x", tmp_path / "r.json", lambda r: f"n = {r['n']}", "cmd") == "n = 3"
+    assert block_text(p.read_text(), "x") == "n = 3"
+    with pytest.raises(LeukemiaCoreError, match="absent.json: not found; run cmd first"):
+        write_block_from_json(p, "x", tmp_path / "absent.json", str, "cmd")

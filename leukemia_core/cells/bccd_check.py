@@ -37,11 +37,17 @@ def match_boxes(cells: Sequence[Cell], boxes: Sequence[Box], iou_min: float = BO
                 iou = b.iou((x, y, x + w, y + h))
                 if iou >= iou_min:
                     pairs.append((iou, i, j))
-    used_c, used_b, n = set(), set(), 0
+    return greedy_matches(pairs)
+
+
+def greedy_matches(pairs: Sequence[tuple[float, int, int]]) -> int:
+    """Number of one-to-one matches among candidate ``(iou, found index, reference index)`` pairs,
+    taken highest IoU first (greedy)."""
+    used_f, used_r, n = set(), set(), 0
     for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_c and j not in used_b:
-            used_c.add(i)
-            used_b.add(j)
+        if i not in used_f and j not in used_r:
+            used_f.add(i)
+            used_r.add(j)
             n += 1
     return n
 

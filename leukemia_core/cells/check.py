@@ -76,13 +76,7 @@ def match(found: Sequence[np.ndarray], reference: Sequence[np.ndarray], iou_min:
                 iou = inter / np.logical_or(f, r).sum()
                 if iou >= iou_min:
                     pairs.append((iou, i, j))
-    used_f, used_r, n = set(), set(), 0
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_f and j not in used_r:
-            used_f.add(i)
-            used_r.add(j)
-            n += 1
-    return n
+    return bccd_check.greedy_matches(pairs)
 
 
 def check_aria(root: Path, role: str = "test", limit: int | None = None, rows: list | None = None) -> dict:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..docblocks import write_block
-from ..errors import LeukemiaCoreError
-from ..models.weights import read_json
+from ..docblocks import write_block_from_json
 
 BLOCK = "cells-check"
 #: What each BCCD role did for the finder (its settings were chosen on Aria val and BCCD train + val).
@@ -74,9 +72,4 @@ def write_readme_block(readme: Path, result_path: Path) -> str:
     Raises:
         LeukemiaCoreError: the JSON is missing, or the README has no block.
     """
-    r = read_json(Path(result_path))
-    if r is None:
-        raise LeukemiaCoreError(f"{result_path}: not found; run cells-check first")
-    text = readme_block(r)
-    write_block(Path(readme), BLOCK, text)
-    return text
+    return write_block_from_json(Path(readme), BLOCK, Path(result_path), readme_block, "cells-check")

@@ -26,9 +26,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..data.datasets import read_dataset
-from ..docblocks import markers, write_block
+from ..docblocks import markers, write_block_from_json
 from ..errors import LeukemiaCoreError
-from ..models.weights import read_json, write_json
+from ..models.weights import write_json
 from ..paths import weights_dir_or_default
 from .profile import fit_profile
 from .stats import best_threshold_balanced_accuracy
@@ -177,9 +177,4 @@ def kshot_table(result: dict) -> str:
 def write_readme_block(readme: Path, result_path: Path) -> str:
     """Replace the text between :data:`START` and :data:`END` in ``readme`` with the table of the
     JSON at ``result_path``; return the table. Raises LeukemiaCoreError without the markers."""
-    result = read_json(Path(result_path))
-    if result is None:
-        raise LeukemiaCoreError(f"{result_path}: not found; run verify-kshot first")
-    text = kshot_table(result)
-    write_block(Path(readme), BLOCK, text)
-    return text
+    return write_block_from_json(Path(readme), BLOCK, Path(result_path), kshot_table, "verify-kshot")
