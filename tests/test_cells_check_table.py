@@ -42,8 +42,10 @@ def test_cli_writes_the_readme_block(aria_tree, cnmc_tree, bccd_tree, tmp_path, 
         write_readme_block(readme, tmp_path / "absent.json")
 
 
-def test_shipped_readme_block_is_the_shipped_json():
+def test_shipped_results_block_is_the_shipped_json(monkeypatch):
+    monkeypatch.chdir(ROOT)  # the JSON's sheet paths are relative to the project root
     r = json.loads((ROOT / "model_weights" / "cells_check.json").read_text())
-    assert block_text((ROOT / "README.md").read_text(), BLOCK) == readme_block(r)
+    assert block_text((ROOT / "docs" / "results.md").read_text(), BLOCK) == readme_block(r, ROOT / "docs")
     for sheet in r["sheets"].values():
         assert (ROOT / sheet).is_file()
+    assert "[bccd](cells_check/cells_check_bccd.png)" in readme_block(r, ROOT / "docs")

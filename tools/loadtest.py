@@ -24,7 +24,7 @@ result within ``--timeout`` seconds is a failure, with a screenshot and the page
 
 Writes JSON (machine, settings, command line, and per configuration: uploads attempted/completed,
 p50/p95/max time to result, errors, mismatches, RSS series and RSS at warm-up end against the end).
-``python -m leukemia_core table --readme README.md`` turns it into the README's "Reliability under
+``python -m leukemia_core table --readme docs/results.md`` turns it into docs/results.md's "Reliability under
 load" block. This lives outside the ``leukemia_core`` package on purpose: the core never starts the app.
 """
 

@@ -1,11 +1,12 @@
 """The README's finder block: the figures of ``cells-check``'s JSON as Markdown, with each set's role.
 
-Written by ``cells-check --readme README.md`` between ``<!-- cells-check:start -->`` and
-``<!-- cells-check:end -->``; a test checks the README against ``model_weights/cells_check.json``.
+Written by ``cells-check --readme docs/results.md`` between ``<!-- cells-check:start -->`` and
+``<!-- cells-check:end -->``; a test checks docs/results.md against ``model_weights/cells_check.json``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..docblocks import write_block_from_json
@@ -24,8 +25,10 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
-def readme_block(r: dict) -> str:
-    """Markdown tables of one ``cells-check`` result (``leukemia_core.cells_check/2``)."""
+def readme_block(r: dict, base: Path | None = None) -> str:
+    """Markdown tables of one ``cells-check`` result (``leukemia_core.cells_check/2``); links to
+    the contact sheets are relative to the folder ``base`` (as written: relative to the folder
+    ``cells-check`` ran in)."""
     t = r.get("targets", {})
     lines = ["| data, role | reference cells | found | matched | recall | precision | one cell where one is |",
              "|---|---|---|---|---|---|---|"]
@@ -61,9 +64,13 @@ def readme_block(r: dict) -> str:
                       f"{t.get('images_per_s_224')} images/s at 224 px."]
     if r.get("sheets"):
         lines += ["", "Contact sheets of the worst images (found outlines green, reference red): "
-                  + ", ".join(f"[{k}]({v})" for k, v in r["sheets"].items()) + "."]
+                  + ", ".join(f"[{k}]({_link(v, base)})" for k, v in r["sheets"].items()) + "."]
     lines += ["", f"Generated from `model_weights/cells_check.json` ({r.get('created', '')})."]
     return "\n".join(lines)
+
+
+def _link(path: str, base: Path | None) -> str:
+    return path if base is None else Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
 
 
 def write_readme_block(readme: Path, result_path: Path) -> str:
@@ -72,4 +79,5 @@ def write_readme_block(readme: Path, result_path: Path) -> str:
     Raises:
         LeukemiaCoreError: the JSON is missing, or the README has no block.
     """
-    return write_block_from_json(Path(readme), BLOCK, Path(result_path), readme_block, "cells-check")
+    return write_block_from_json(Path(readme), BLOCK, Path(result_path),
+                                 lambda r: readme_block(r, Path(readme).parent), "cells-check")
