@@ -10,7 +10,7 @@ from test_results import BASELINE_LABEL, SET_HEADER, _table_after, expected_set_
 from leukemia_core.evaluation.baseline import run_baseline
 from leukemia_core.evaluation.camcheck import crop_mask, run_cam_check
 from leukemia_core.evaluation.evaluate import evaluate, read_report
-from leukemia_core.evaluation.results import END, START, write_results
+from leukemia_core.reports.results import END, START, write_results
 
 
 def test_crop_mask_is_the_cell_on_black():

@@ -27,7 +27,7 @@ MAX_LINES = 400
 COVERED_ELSEWHERE = {
     "cli.*": "test_cli.py",                      # the command-line package: end-to-end through main()
     "bench.*": "test_bench.py",                  # the bench package: one file for its measurements
-    "evaluation.results": "test_results.py",     # the README results tables
+    "reports.results": "test_results.py",     # the README results tables
     "cases.migrations.*": "test_cases_migrations.py",  # Alembic's env and revisions: run, not imported
 }
 
@@ -86,7 +86,7 @@ def test_the_naming_rule():
     assert test_file_for("errors") == "test_errors.py"
     assert test_file_for("cli") == "test_cli.py" and test_file_for("cli.commands") == "test_cli.py"
     assert test_file_for("bench.timing") == "test_bench.py"
-    assert test_file_for("evaluation.results") == "test_results.py"
+    assert test_file_for("reports.results") == "test_results.py"
     found = modules()
     assert {"data.datasets", "errors", "explain", "samples", "inference"} <= set(found)
     assert "models" not in found and "__main__" not in found  # re-exports only; the entry point
@@ -158,3 +158,79 @@ def test_public_functions_and_classes_have_docstrings():
                     if name not in allowed]
     assert not missing, "public names without a docstring:\n" + "\n".join(missing)
     assert _undocumented(ast.parse("class A:\n    def f(self):\n        pass\n")) == ["A", "A.f"]
+
+
+#: Import layers of the core, lowest first. A module imports, at module level, only from its own
+#: top-level package or module and from lower layers; a need that runs the other way (or within a
+#: layer, across packages) is a misplaced concern, or an import inside the function that needs it
+#: with a comment saying why. The app (pages/, app.py) sits above all of them.
+LAYERS = [
+    {"errors", "paths", "tfstartup", "samples"},
+    {"docblocks"},
+    {"data"},
+    {"models"},
+    {"cells"},
+    {"explain"},
+    {"inference"},
+    {"onnx_calls"},
+    {"evaluation"},
+    {"training"},
+    {"reports", "screening", "cases"},
+    {"verification"},
+    {"bench", "cli"},
+    {"__main__"},
+]
+LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The ``leukemia_core`` modules ``path`` imports when it is imported (not inside functions)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    body = ast.parse(path.read_text()).body
+    nodes = [n for stmt in body for n in ([stmt] if not isinstance(stmt, (ast.If, ast.Try)) else ast.walk(stmt))]
+    for n in nodes:
+        if isinstance(n, ast.ImportFrom):
+            base = n.module or ""
+            if n.level:
+                anchor = package.split(".")[: len(package.split(".")) - (n.level - 1)]
+                base = ".".join(anchor + ([n.module] if n.module else []))
+            if base.startswith("leukemia_core"):
+                out |= {f"{base}.{a.name}" if not n.module and n.level else base for a in n.names}
+        elif isinstance(n, ast.Import):
+            out |= {a.name for a in n.names if a.name.startswith("leukemia_core")}
+    return out
+
+
+def _layer_violations() -> list[str]:
+    bad = []
+    for p in _sources(PACKAGE):
+        if "migrations" in p.parts:
+            continue  # Alembic loads these itself
+        here = _module_name(p).split(".")
+        if len(here) < 2:
+            continue
+        for target in _top_level_imports(p):
+            there = target.split(".")
+            if len(there) < 2 or there[1] == here[1]:
+                continue
+            a, b = LAYER_OF.get(here[1]), LAYER_OF.get(there[1])
+            assert a is not None and b is not None, f"put {here[1]!r} / {there[1]!r} in a layer of LAYERS"
+            if b >= a:
+                bad.append(f"{'.'.join(here)} -> {target}")
+    return sorted(bad)
+
+
+def test_imports_follow_the_layers():
+    assert _layer_violations() == []
+    # the check itself sees relative imports of a package and of a module
+    p = PACKAGE / "cells" / "crop.py"
+    assert "leukemia_core.data.preprocess" in _top_level_imports(p)
+    assert "leukemia_core.cells.finder" in _top_level_imports(p)

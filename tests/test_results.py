@@ -14,7 +14,7 @@ import pytest
 
 from leukemia_core.data.datasets import Record
 from leukemia_core.evaluation.evaluate import REPORT_FORMAT, build_set
-from leukemia_core.evaluation.results import (
+from leukemia_core.reports.results import (
     BASELINE,
     BASELINE_LABEL,
     CAL_HEADER,
@@ -331,7 +331,7 @@ def test_no_reports_says_how_to_make_them(tmp_path):
 
 
 def test_loadtest_block_from_its_json(tmp_path):
-    from leukemia_core.evaluation.results import (
+    from leukemia_core.reports.results import (
         LOADTEST_END,
         LOADTEST_START,
         build_loadtest,

@@ -14,11 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..data.preprocess import pad_to_square
+from ..data.preprocess import CELL_SHARE, pad_to_square  # noqa: F401  (CELL_SHARE: the crops' scale, re-exported)
 from .finder import Cell
-
-#: The cell's diameter as a share of the crop's side.
-CELL_SHARE = 0.75
 #: The mask is dilated by this share of the cell's diameter before the outside is blacked out.
 MASK_MARGIN = 0.03
 

@@ -175,7 +175,7 @@ def cmd_cells_check(args) -> int:
 
 def cmd_table(args) -> int:
     """Print the README's results and speed tables from ``model_weights/`` (``table``); ``--readme`` rewrites them in place."""
-    from ..evaluation.results import write_results
+    from ..reports.results import write_results
 
     text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
     print(text)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.crop import CELL_SHARE
+from ..data.preprocess import CELL_SHARE
 from ..errors import WeightsError
 from ..paths import weights_dir_or_default
 from .registry import get_spec
@@ -167,7 +167,7 @@ class InputConfig:
 
     Attributes:
         input_size: side of the square crop in pixels.
-        cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.cells.crop.CELL_SHARE`).
+        cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.data.preprocess.CELL_SHARE`).
         noise_reduction: whether crops are smoothed before the model (``training.noise_reduction``).
         source: ``"manifest"`` or ``"defaults (no manifest)"``.
     """

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.weights import read_json, read_manifest
-from ..reports.scores import reference_label
-from ..reports.sets import role_text
-from .baseline import NAME as BASELINE
+from .scores import reference_label
+from .sets import role_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -96,7 +96,7 @@ def _set_row(m: str, r: dict, s: dict) -> str:
 
 
 def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
-    from ..reports.sets import set_sort_key
+    from .sets import set_sort_key
 
     keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if _role(s) == role},
                   key=set_sort_key)
@@ -145,7 +145,7 @@ def build_tables(weights_dir: Path) -> str:
     reports = {m: r for m, r in reports.items() if r}
     if not reports:
         return "_No reports in model_weights/ yet: run the commands under “Reproduce the shipped models”._"
-    from .evaluate import REPORT_FORMAT
+    from ..evaluation.evaluate import REPORT_FORMAT
 
     older = [m for m, r in reports.items() if r.get("format") != REPORT_FORMAT]
     reports = {m: r for m, r in reports.items() if m not in older}
