@@ -95,7 +95,10 @@ class Predictor:
         s = loaded.input_size
         model = loaded.model
 
-        @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)], reduce_retracing=True)
+        # autograph off: nothing here needs it, and its source parsing (ast.parse) is not thread-safe
+        # on CPython 3.11, where it can break a page script being parsed at the same time
+        @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)], reduce_retracing=True,
+                     autograph=False)
         def forward(x):
             return model(x, training=False)[:, 1]
 

@@ -41,3 +41,35 @@ def test_fast_gradcam_matches_tf_keras_vis_for_both_classes(two_evidence, aria_f
         for a, b in zip(ref, fast):
             assert a.std() > 0.1
             assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+
+
+def test_compiled_passes_do_not_parse_python_source():
+    """Grad-CAM's compiled pass and the predictor's forward pass are traced without autograph: its
+    source parsing (ast.parse) is not thread-safe on CPython 3.11 and broke a Streamlit page being
+    parsed while the warm-up thread traced ("AST constructor recursion depth mismatch"). A fresh
+    process, since autograph caches what it converted."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import ast, types\n"
+        "import numpy as np\n"
+        "from leukemia_core.tfstartup import import_tensorflow\n"
+        "import_tensorflow()\n"
+        "from leukemia_core.explain.gradcam import GradCAM\n"
+        "from leukemia_core.inference import Predictor\n"
+        "from leukemia_core.models import create_model\n"
+        "from leukemia_core.models.registry import get_spec\n"
+        "calls = []\n"
+        "orig = ast.parse\n"
+        "ast.parse = lambda *a, **k: (calls.append(1), orig(*a, **k))[1]\n"
+        "m = create_model('tiny_cnn', 32)\n"
+        "x = np.zeros((2, 32, 32, 3), np.float32)\n"
+        "GradCAM(m, get_spec('tiny_cnn').cam_layer).predict_and_explain(x, class_index=1)\n"
+        "Predictor(types.SimpleNamespace(model=m, input_size=32)).predict(x)\n"
+        "print('ast.parse calls:', len(calls))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "ast.parse calls: 0"

@@ -33,19 +33,21 @@ def lab(tmp_path_factory, samples):
     return root
 
 
-def test_run_verify_writes_report_files_and_profile(trained_tiny, lab, tmp_path):
+def test_run_verify_writes_report_files_and_profile(trained_tiny, lab, tmp_path, samples):
     wdir = trained_tiny["weights_dir"]
+    # each sample twice (as it is, and rotated)
+    n_all, n_hem = (2 * sum(s.label == label for s in samples) for label in ("all", "hem"))
     seen = []
     res = run_verify(["tiny_cnn"], read_labelled([lab]), wdir, [str(lab)], min_sensitivity=0.5, min_specificity=0.5,
                      profile_name="lab one", out_dir=tmp_path / "out", profiles_dir=tmp_path / "prof", n_boot=50,
                      progress=lambda m, d, t: seen.append((m, d, t)))
-    assert seen[-1][1:] == (22, 22)
+    assert seen[-1][1:] == (n_all + n_hem,) * 2
     rep = json.loads((tmp_path / "out" / "verification.json").read_text())
     m = rep["models"]["tiny_cnn"]
-    assert rep["images"] == {"all": 12, "hem": 10} and m["acceptance"]["met"] in (True, False)
+    assert rep["images"] == {"all": n_all, "hem": n_hem} and m["acceptance"]["met"] in (True, False)
     assert m["all"]["cell"]["sensitivity"]["n"] > 0 and "after" in m["site_calibration"]
     ss = rep["sample_size"]["classes"]
-    assert ss["hem"]["images"] == 10 and ss["hem"]["n"] >= 10  # cells: the Aria fields hold several
+    assert ss["hem"]["images"] == n_hem and ss["hem"]["n"] >= n_hem  # cells: the Aria fields hold several
     assert bool(rep["sample_size"]["warning"]) == (min(ss["all"]["n"], ss["hem"]["n"]) < 20)
     prof = load_profile(res.profile_paths["tiny_cnn"], "tiny_cnn", m["weights_sha256"])
     assert prof.name == "lab one" and m["site_calibration"]["profile"] == str(res.profile_paths["tiny_cnn"])

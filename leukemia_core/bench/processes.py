@@ -66,10 +66,13 @@ def run_measured(cmd: list[str], timeout: float = 1800, env: dict | None = None)
     reader.start()
     rss = pss = driver = 0.0
     while proc.poll() is None and time.perf_counter() - t0 < timeout:
-        pids = _new_processes(before, proc.pid)
-        rss = max(rss, sum(rss_mb(p) for p in pids))
-        pss = max(pss, sum(pss_mb(p) for p in pids))
-        driver = max(driver, rss_mb(proc.pid))
+        # the driver is read once per sample and counted in the sum, so the summed peak is never
+        # below the driver's own (two reads could straddle a growth step)
+        own = rss_mb(proc.pid)
+        others = [p for p in _new_processes(before, proc.pid) if p != proc.pid]
+        rss = max(rss, own + sum(rss_mb(p) for p in others))
+        pss = max(pss, pss_mb(proc.pid) + sum(pss_mb(p) for p in others))
+        driver = max(driver, own)
         time.sleep(0.2)
     if proc.poll() is None:
         proc.kill()

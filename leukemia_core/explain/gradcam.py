@@ -48,8 +48,9 @@ class GradCAM(VisExplainer):
             tape.watch(feats)
             return feats, head_model(feats, training=False)
 
+        # autograph off, as for the predictor's forward pass (see inference.Predictor)
         @tf.function(input_signature=[tf.TensorSpec([None, h, w, 3], tf.float32),
-                                      tf.TensorSpec([], tf.int32)], reduce_retracing=True)
+                                      tf.TensorSpec([], tf.int32)], reduce_retracing=True, autograph=False)
         def fast_gradcam(x, class_index):
             with tf.GradientTape(watch_accessed_variables=whole_pass) as tape:
                 feats, logits = feats_and_logits(x, tape)
