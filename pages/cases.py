@@ -92,8 +92,18 @@ def _change(fn, *args) -> None:
 
 def _decide(case_id: str, cell_id: int, key: str, user: str) -> None:
     decision = st.session_state.get(key)
-    if decision:
-        _change(review_cell, STORE, case_id, cell_id, decision, user, st.session_state.get(SEEN_KEY, -1))
+    if not decision:
+        return
+    try:
+        version = review_cell(STORE, case_id, cell_id, decision, user, st.session_state.get(SEEN_KEY, -1))
+    except StaleCaseError as exc:
+        st.session_state[MSG_KEY] = ("warning", str(exc))
+    except LeukemiaCoreError as exc:
+        st.session_state[MSG_KEY] = ("error", str(exc))
+    else:
+        # two quick clicks reach the server in one rerun, one callback after the other: the second is
+        # checked against this session's own save, not refused as if another session had made it
+        st.session_state[SEEN_KEY] = version
 
 
 def _read_upload(model: str, rgb):
@@ -206,8 +216,11 @@ def gallery(view, model: str, user: str | None) -> None:
                 st.image(shown, width=96)
             refer = " · refer" if c.refer else ""
             st.caption(f"{plain(im.file_name)} #{c.number}: **{c.call}** P(ALL) {c.p_all:.2f}{refer}")
-            key = f"cases_d_{view.info.case_id}_{c.id}_{view.info.version}"
-            st.segmented_control("Decision", list(DECISIONS), default=c.decision, key=key, disabled=frozen,
+            # one key per cell for the whole review: a click on a control that a rerun replaced would
+            # be dropped; the stored decision (this or another session's) is what the control shows
+            key = f"cases_d_{view.info.case_id}_{c.id}"
+            st.session_state[key] = c.decision
+            st.segmented_control("Decision", list(DECISIONS), key=key, disabled=frozen,
                                  format_func=DECISION_LABELS.get, label_visibility="collapsed",
                                  on_change=_decide, args=(view.info.case_id, c.id, key, user))
 

@@ -130,6 +130,16 @@ def test_two_sessions_on_one_case_never_overwrite_silently(cases_env):
     assert _decisions(b)[0].value == "HEM"  # the newer state is shown
     _decisions(b)[1].set_value("ALL").run()  # now on the current version: saved
     assert get_case(store, "SHARED").cells("tiny_cnn")[1][2].decision == "ALL"
+    # two quick clicks that reach the server in one rerun: both saved, neither refused as stale
+    a.run()  # Ann's page redrawn after Bob's change
+    _decisions(a)[1].set_value("HEM")
+    _decisions(a)[2].set_value("ALL")
+    a.run()
+    _ok(a)
+    assert "since you opened it" not in _texts(a)
+    cells = get_case(store, "SHARED").cells("tiny_cnn")
+    assert [cells[i][2].decision for i in (1, 2)] == ["HEM", "ALL"]
+    assert [w.value for w in _decisions(a)][:3] == ["HEM", "HEM", "ALL"]  # the stored decisions are drawn
     store.dispose()
 
 
