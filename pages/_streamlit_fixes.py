@@ -1,7 +1,8 @@
 """Workarounds for two behaviours of Streamlit 1.67 (pinned in requirements.txt) that break a
-server shared by several sessions; both found by ``tools/loadtest.py`` (8 browser sessions).
+server shared by several sessions, both found by ``tools/loadtest.py`` (8 browser sessions), and
+for one CPython 3.11 fault that a page can hit while the server warms up a model.
 
-:func:`apply` installs both, once per server process; ``app.py`` calls it on every run (a no-op
+:func:`apply` installs them, once per server process; ``app.py`` calls it on every run (a no-op
 after the first) and ``serve.py`` at server start.
 """
 
@@ -57,7 +58,35 @@ def keep_keras_state() -> None:
     script_runner._clean_problem_modules = keep_state
 
 
+def serialize_ast_parse() -> None:
+    """Let one thread at a time build a Python AST, on CPython before 3.12.
+
+    CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state, so two
+    threads in ``ast.parse`` at once can fail with "SystemError: AST constructor recursion depth
+    mismatch" (python/cpython gh-106905). Streamlit parses every page script (its "magic"), and a
+    server's warm-up thread may trace TensorFlow functions whose conversion parses source too: the
+    page then fails now and then. ``ast.parse`` is wrapped in one process-wide lock.
+    """
+    import ast
+    import sys
+    import threading
+
+    if sys.version_info >= (3, 12) or getattr(ast.parse, "serialized", False):
+        return
+    lock = threading.RLock()
+    parse = ast.parse
+
+    def serialized_parse(*args, **kwargs):
+        with lock:
+            return parse(*args, **kwargs)
+
+    serialized_parse.serialized = True
+    serialized_parse.__doc__ = parse.__doc__
+    ast.parse = serialized_parse
+
+
 def apply() -> None:
-    """Install both workarounds (idempotent)."""
+    """Install the workarounds (idempotent)."""
     keep_upload_replies()
     keep_keras_state()
+    serialize_ast_parse()

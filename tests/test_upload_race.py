@@ -60,3 +60,34 @@ def test_keras_state_survives_the_end_of_a_script_run(app_env):  # noqa: F811 (f
     script_runner._clean_problem_modules()  # what ends every script run
     assert uniquify("leukemia_probe") != "leukemia_probe", "the layer-naming state was reset"
     assert keras.backend.backend() == "tensorflow"
+
+
+def test_ast_parse_is_one_thread_at_a_time_on_python_3_11():
+    import ast
+    import sys
+    import threading
+
+    from pages._streamlit_fixes import serialize_ast_parse
+
+    serialize_ast_parse()
+    serialize_ast_parse()  # idempotent: wrapped once
+    if sys.version_info >= (3, 12):
+        assert not getattr(ast.parse, "serialized", False)
+        return
+    assert ast.parse.serialized and ast.parse("x = 1").body[0].targets[0].id == "x"
+    source = "y = " + "(" * 40 + "1" + ")" * 40 + "\n" + "def f(a):\n    return [b for b in a if b]\n" * 50
+    errors = []
+
+    def parse_many():
+        try:
+            for _ in range(200):
+                ast.parse(source)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=parse_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
