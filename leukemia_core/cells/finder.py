@@ -135,13 +135,16 @@ def nucleus_mask(rgb: np.ndarray) -> np.ndarray:
     return s > float(np.median(s)) + NUCLEUS_MARGIN
 
 
-def cell_mask(rgb: np.ndarray) -> np.ndarray:
-    """Binary white-cell mask, ``uint8 (H, W)`` in {0, 1}, before splitting into cells."""
+def cell_mask(rgb: np.ndarray, on_black: bool | None = None) -> np.ndarray:
+    """Binary white-cell mask, ``uint8 (H, W)`` in {0, 1}, before splitting into cells
+    (``on_black``: :func:`is_segmented_on_black` of ``rgb`` when the caller has it already)."""
     h, w = rgb.shape[:2]
     side = max(h, w)
     k = max(3, int(round(side / 75)) | 1)  # morphology scale follows the image size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    if is_segmented_on_black(rgb):
+    if on_black is None:
+        on_black = is_segmented_on_black(rgb)
+    if on_black:
         mask = (channel_max(rgb) > BLACK_LEVEL).astype(np.uint8)
     else:
         f = cv2.GaussianBlur(violet_excess(rgb), (0, 0), _blur_sigma(rgb))
@@ -223,9 +226,10 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h, w = rgb.shape[:2]
-    mask = cell_mask(rgb)
+    on_black = is_segmented_on_black(rgb)
+    mask = cell_mask(rgb, on_black)
     # on black (a segmented cell) every non-black region is the cell: no nucleus gate
-    nucleus = None if not nucleus_gate or is_segmented_on_black(rgb) else nucleus_mask(rgb)
+    nucleus = None if not nucleus_gate or on_black else nucleus_mask(rgb)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
