@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from leukemia_core.data.augment import AugmentConfig, ColourJitter, ResolutionLoss, make_augmenter
+from leukemia_core.data.augment import AugmentConfig, ColourJitter, ResolutionLoss, StainJitter, make_augmenter
 
 NO_COLOUR = dict(hue=0, saturation=0, brightness=0, contrast=0, channel_gain=0, grayscale=0)
+NO_STAIN = dict(stain_scale=0, stain_shift=0)
 
 
 def _cells_on_black(n=4, size=16, seed=0):
@@ -92,13 +93,13 @@ def test_geometric_augmentation_changes_images_but_not_range():
     rng = np.random.default_rng(7)
     x = rng.uniform(0.05, 1.0, (2, 32, 32, 3)).astype(np.float32)
     # geometry alone (colour jitter and resolution loss off) moves every image, compared with its input ...
-    geo = np.asarray(make_augmenter(AugmentConfig(resolution_loss=0, **NO_COLOUR), seed=0)(x, training=True))
+    geo = np.asarray(make_augmenter(AugmentConfig(resolution_loss=0, **NO_COLOUR, **NO_STAIN), seed=0)(x, training=True))
     assert geo.min() >= 0 and geo.max() <= 1
     moved = np.abs(geo - x).mean(axis=(1, 2, 3))
     assert (moved > 0.05).all(), moved
     # ... and flips alone only mirror: each output is one of the four mirror images of its input
     # (to within the colour layer's YIQ round trip)
-    flips = make_augmenter(AugmentConfig(rotation=0, zoom=0, shear=0, resolution_loss=0, **NO_COLOUR), seed=1)
+    flips = make_augmenter(AugmentConfig(rotation=0, zoom=0, shear=0, resolution_loss=0, **NO_COLOUR, **NO_STAIN), seed=1)
     seen = set()
     for _ in range(6):
         got = np.asarray(flips(x, training=True))
@@ -108,3 +109,33 @@ def test_geometric_augmentation_changes_images_but_not_range():
             assert min(errs) < 3e-3, errs
             seen.add(int(np.argmin(errs)))
     assert len(seen) >= 2  # the flips are random, not a fixed mirror
+
+
+def test_stain_jitter_round_trips_without_perturbation():
+    x = _cells_on_black(seed=5)
+    out = np.asarray(StainJitter(scale=0.0, shift=1e-9, seed=0)(x, training=True))
+    cell = x.max(axis=-1) > 0.03
+    # exact inverse up to the 1/255 floor of the optical density
+    assert np.allclose(out[cell], np.maximum(x[cell], 1 / 255), atol=1e-4)
+
+
+def test_stain_jitter_moves_stain_not_background():
+    x = _cells_on_black(seed=6)
+    layer = StainJitter(scale=0.3, shift=0.1, seed=2)
+    assert np.array_equal(np.asarray(layer(x, training=False)), x)
+    out = np.asarray(layer(x, training=True))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    black = x.max(axis=-1) <= 0.03
+    assert np.all(out[black] == 0)
+    cell = ~black
+    assert np.abs(out[cell] - x[cell]).mean() > 0.01
+    # a vanishing change of stain leaves the colours as they are
+    darker = np.asarray(StainJitter(scale=1e-9, shift=0.0, seed=0)(x, training=True))
+    assert np.allclose(darker[cell], np.maximum(x[cell], 1 / 255), atol=1e-4)
+
+
+def test_augmenter_has_a_stain_step():
+    names = [layer.name for layer in make_augmenter(AugmentConfig(), seed=0).layers]
+    assert "stain_jitter" in names
+    assert "stain_jitter" not in [layer.name for layer in
+                                  make_augmenter(AugmentConfig(stain_scale=0, stain_shift=0), seed=0).layers]

@@ -106,6 +106,23 @@ def test_epoch_score_weights_datasets_by_the_square_root_of_their_cells():
     assert out["val_score"] == pytest.approx(10 / 12)
 
 
+def test_a_one_class_dataset_is_ranked_against_the_other_datasets_cells():
+    # lab a: both classes, perfectly ranked; lab n: normal cells only, scored above a's ALL cells
+    y = np.array([0, 0, 1, 1] + [0] * 4)
+    p = np.array([0.1, 0.2, 0.6, 0.7] + [0.8, 0.9, 0.3, 0.95])
+    ds = np.array(["a"] * 4 + ["n"] * 4)
+    out = validation_score(y, p, ds)
+    # n's cells against a's two ALL cells (0.6, 0.7): only 0.3 ranks below both -> AUC 2 / 8
+    assert out["val_n_auc"] == pytest.approx(0.25)
+    assert out["val_n_called_all"] == pytest.approx(0.75)
+    assert "val_n_balanced_accuracy" not in out
+    assert out["val_score"] == pytest.approx((2 * 1.0 + 2 * 0.25) / 4)
+    # alone, a one-class dataset has nothing to be ranked against: no AUC, no score
+    alone = validation_score(np.zeros(3, int), np.array([0.1, 0.6, 0.7]), np.array(["n"] * 3))
+    assert "val_n_auc" not in alone and "val_score" not in alone
+    assert alone["val_n_called_all"] == pytest.approx(2 / 3)
+
+
 # ---------------------------------------------------------------------------------------------
 # Training without TensorFlow: ``python -m leukemia_core train`` on Keras' JAX backend.
 #

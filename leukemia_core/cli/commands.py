@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import LeukemiaCoreError
 from ..inference import weights_status
 from ..models import get_spec, list_models
 from ..models.weights import read_manifest, resolve_input_config
@@ -34,6 +35,27 @@ def cmd_models(args) -> int:
     return 0
 
 
+def parse_shares(items: list[str]) -> dict[str, float]:
+    """``["aria=0.6", "bccd=0.1"]`` -> ``{"aria": 0.6, "bccd": 0.1}``.
+
+    Raises:
+        LeukemiaCoreError: on an item that is not ``NAME=number >= 0``, or shares summing to 0.
+    """
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = -1.0
+        if not name or share < 0:
+            raise LeukemiaCoreError(f"--dataset-share {item!r}: write NAME=SHARE, e.g. bccd=0.15")
+        out[name.strip()] = share
+    if sum(out.values()) <= 0:
+        raise LeukemiaCoreError("--dataset-share: the shares sum to 0")
+    return out
+
+
 def cmd_train(args) -> int:
     """Train one model on cells (``train``); export weights, manifest and history to ``--weights-dir``."""
     from ..training.train import TrainConfig, train
@@ -46,6 +68,8 @@ def cmd_train(args) -> int:
                       augment=not args.no_augment, run_dir=args.run_dir, weights_dir=args.weights_dir,
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum)
+    if args.dataset_share:
+        cfg.dataset_shares = {**cfg.dataset_shares, **parse_shares(args.dataset_share)}
     manifest = train(cfg)
     sel = manifest["training"]["selected_epoch"]
     print(f"trained {manifest['name']}: {manifest['training']['epochs_run']} epochs in "

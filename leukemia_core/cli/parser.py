@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
     sp.add_argument("--bn-momentum", type=float, default=0.9,
                     help="batch-norm moving-average momentum when training from random init (default 0.9)")
+    sp.add_argument("--dataset-share", action="append", metavar="NAME=SHARE",
+                    help="share of training batches drawn from a dataset (aria, cnmc, bccd, folder); "
+                         "repeatable (default aria=0.55 cnmc=0.3 bccd=0.15)")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="calibrate on validation cells, then write an evaluation report "

@@ -9,6 +9,10 @@ The augmentation model sits in front of the classifier only while training
   brightness, and grayscale on a share of images. DATA.md measures that global colour alone
   separates the classes on Aria (0.885 balanced accuracy), so colour is made unreliable during
   training to push the models towards cell shape and texture. Black stays black.
+* Stain jitter in a stain space, per image: optical density is split into haematoxylin, eosin and
+  residual channels (the Ruifrok-Johnston vectors that ``skimage.color.rgb2hed`` uses), each
+  channel is scaled and shifted, and the result is mixed back. Unlike an RGB gain this moves a
+  cell's colour the way a thicker or thinner stain, or a longer or shorter staining time, does.
 * Resolution loss: a share of images is shrunk by 2x or 3x and enlarged back, or blurred, since
   cells cut from low-magnification fields are soft while single-cell images are sharp.
 """
@@ -40,6 +44,8 @@ class AugmentConfig:
     channel_gain: float = 0.08  # each RGB channel scaled by 1 +- this
     grayscale: float = 0.1      # probability of dropping colour entirely
     resolution_loss: float = 0.3  # probability of a 2x/3x down-up resize or a blur
+    stain_scale: float = 0.15   # each stain channel's density scaled by 1 +- this
+    stain_shift: float = 0.05   # +- added to each stain channel's density (optical-density units)
 
 
 _RGB2YIQ = [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
@@ -90,6 +96,62 @@ class ColourJitter(keras.layers.Layer):
         return {**super().get_config(), "hue": self.hue, "saturation": self.saturation,
                 "brightness": self.brightness, "contrast": self.contrast,
                 "channel_gain": self.channel_gain, "grayscale": self.grayscale, "seed": self.seed}
+
+
+#: Stain vectors (rows: haematoxylin, eosin, residual/DAB) in optical density, each of unit length:
+#: the Ruifrok-Johnston matrix, as in ``skimage.color.rgb_from_hed``.
+_STAINS = [[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]]
+
+
+def _unit_rows(m):
+    return [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in m]
+
+
+def _inverse3(m):
+    (a, b, c), (d, e, f), (g, h, i) = m
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    adj = [[e * i - f * h, c * h - b * i, b * f - c * e],
+           [f * g - d * i, a * i - c * g, c * d - a * f],
+           [d * h - e * g, b * g - a * h, a * e - b * d]]
+    return [[v / det for v in row] for row in adj]
+
+
+@keras.saving.register_keras_serializable("leukemia_core")
+class StainJitter(keras.layers.Layer):
+    """Per-image stain jitter in haematoxylin-eosin-residual space on ``(B, H, W, 3)`` float32 in
+    [0, 1]; identity at inference.
+
+    ``od = -ln(max(x, 1/255))``, ``c = od @ inv(S)`` (stain densities), ``c' = c * a + b`` with ``a``
+    in ``1 +- scale`` and ``b`` in ``+- shift`` per image and stain, ``x' = exp(-c' @ S)``. Black
+    background pixels stay black.
+    """
+
+    def __init__(self, scale=0.15, shift=0.05, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.shift, self.seed = scale, shift, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        """``x``: ``float32 (B, H, W, 3)`` in [0, 1] -> the same shape and range; ``x`` itself unless
+        ``training``.
+        """
+        if not training or (self.scale <= 0 and self.shift <= 0):
+            return x
+        b = ops.shape(x)[0]
+        stains = _unit_rows(_STAINS)
+        to_stain = ops.convert_to_tensor(_inverse3(stains), x.dtype)
+        to_od = ops.convert_to_tensor(stains, x.dtype)
+        cell = ops.cast(ops.max(x, axis=-1, keepdims=True) > 0.03, x.dtype)
+        od = -ops.log(ops.maximum(x, 1.0 / 255.0))
+        conc = ops.matmul(od, to_stain)
+        a = keras.random.uniform((b, 1, 1, 3), 1 - self.scale, 1 + self.scale, seed=self.seed_generator)
+        s = keras.random.uniform((b, 1, 1, 3), -self.shift, self.shift, seed=self.seed_generator)
+        od = ops.maximum(ops.matmul(conc * a + s, to_od), 0.0)
+        return ops.clip(ops.exp(-od), 0.0, 1.0) * cell
+
+    def get_config(self):
+        """The constructor arguments, for saving and loading the layer."""
+        return {**super().get_config(), "scale": self.scale, "shift": self.shift, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable("leukemia_core")
@@ -145,6 +207,8 @@ def make_augmenter(cfg: AugmentConfig | None = None, seed: int = 0) -> keras.Seq
         steps.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="constant", seed=seed + 2))
     if cfg.shear:
         steps.append(keras.layers.RandomShear(cfg.shear, cfg.shear, fill_mode="constant", seed=seed + 3))
+    if cfg.stain_scale or cfg.stain_shift:
+        steps.append(StainJitter(cfg.stain_scale, cfg.stain_shift, seed=seed + 6, name="stain_jitter"))
     steps.append(ColourJitter(cfg.hue, cfg.saturation, cfg.brightness, cfg.contrast, cfg.channel_gain,
                               cfg.grayscale, seed=seed + 4, name="colour_jitter"))
     if cfg.resolution_loss:
