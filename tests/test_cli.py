@@ -307,3 +307,28 @@ def test_cases_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: no case 'NOPE' in the store"
     assert _cases(tmp_path, "import", str(tmp_path), "--case", "X") == 2
     assert "name the model" in capsys.readouterr().err
+
+
+def test_a_lab_left_out_is_scored_whole_and_a_seen_lab_is_refused(tmp_path, trained_tiny, bccd_tree, capsys):
+    wdir = tmp_path / "w"
+    shutil.copytree(trained_tiny["weights_dir"], wdir)
+    out = tmp_path / "lolo.json"
+    # the manifest lists a plain folder only, so BCCD passes the left-out check; the folder's val cells calibrate
+    assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--data", str(bccd_tree),
+                 "--left-out", "bccd", "--splits", "val", "--out", str(out), "--weights-dir", str(wdir),
+                 "--cache-dir", ""]) == 0
+    report = json.loads(out.read_text())
+    left = next(s for s in report["sets"] if s["key"] == "bccd/left-out")
+    assert left["held_out"] and left["role"] == "left-out"
+    assert left["n_images"] == len(list((bccd_tree / "JPEGImages").glob("*.jpg")))
+    assert {i["label"] for i in left["images"]} == {"hem"} and left["metrics"]["roc_auc"] is None
+    printed = capsys.readouterr().out
+    assert "HEM cells called ALL" in printed and "bccd/left-out" in printed
+    # the folder itself was trained on: it cannot be a left-out lab
+    assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--left-out", "folder",
+                 "--out", str(tmp_path / "x.json"), "--weights-dir", str(wdir), "--cache-dir", ""]) == 2
+    assert "cannot be scored as a left-out lab" in capsys.readouterr().err
+    # a dataset that is not in the folders given
+    assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--left-out", "cnmc",
+                 "--out", str(tmp_path / "y.json"), "--weights-dir", str(wdir), "--cache-dir", ""]) == 2
+    assert "no images of that dataset" in capsys.readouterr().err

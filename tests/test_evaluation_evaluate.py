@@ -18,6 +18,7 @@ from leukemia_core.evaluation.evaluate import (
     group_sets,
     image_scores,
     labels_and_probs,
+    leave_out,
     make_report,
     read_report,
     set_key,
@@ -97,3 +98,22 @@ def test_labels_and_probs_from_a_built_set():
     y, p = labels_and_probs(s)
     assert y.tolist() == [1, 0, 1] and y.dtype.kind == "i"
     assert p.tolist() == [0.9, 0.2, 0.4] and p.dtype == np.float64
+
+
+def test_left_out_lab_is_one_held_out_set_and_must_be_unseen():
+    recs = [_rec("1", dataset="cnmc", split="train", group="p1", label="hem"),
+            _rec("2", dataset="cnmc", split="test", group="p2"), _rec("3", dataset="aria", split="val", group="b1", part="Original")]
+    moved = leave_out(recs, ["cnmc"])
+    assert [r.split for r in moved] == ["left-out", "left-out", "val"]
+    sets = group_sets(moved, ["val", "left-out"])
+    assert list(sets) == ["aria-original/val", "cnmc/left-out"]
+    unseen = {"training": {"train": {"images": {"aria/train/all": 5}}, "val": {"images": {"aria/val/all": 2}},
+                           "train_groups": ["aria:b0"], "selected_on": ["aria:b1"]}}
+    check_roles({"cnmc/left-out": sets["cnmc/left-out"]}, unseen)
+    seen = {"training": {"train": {"images": {"cnmc/train/hem": 1}}, "train_groups": [], "selected_on": []}}
+    with pytest.raises(LeakageError, match="cnmc cannot be scored as a left-out lab"):
+        check_roles({"cnmc/left-out": sets["cnmc/left-out"]}, seen)
+    s = build_set("cnmc/left-out", sets["cnmc/left-out"], np.array([0.2, 0.9]), 0.5, cells=[[0.2], [0.9]])
+    assert s["held_out"] and s["role"] == "left-out" and s["role_text"] == ROLE_TEXT["left-out"]
+    assert s["description"].startswith("C-NMC 2019, every image")
+    assert s["metrics"]["roc_auc"] == 1.0

@@ -79,12 +79,16 @@ def cmd_train(args) -> int:
 
 
 def _print_report(report: dict) -> None:
-    print(f"{'set':<22} {'images':>6} {'groups':>6} {'acc':>6} {'bal.acc':>7} {'AUC':>6}")
+    def f(v, width):
+        return f"{v:>{width}.3f}" if v is not None else f"{'-':>{width}}"
+
+    print(f"{'set':<22} {'images':>6} {'groups':>6} {'acc':>6} {'bal.acc':>7} {'AUC':>6} {'HEM cells called ALL':>20}")
     for s in report["sets"]:
         m = s["metrics"]
-        auc = f"{m['roc_auc']:.3f}" if m["roc_auc"] is not None else "  -  "
-        print(f"{s['key']:<22} {s['n_images']:>6} {s['n_groups']:>6} {m['accuracy']:>6.3f} "
-              f"{m['balanced_accuracy']:>7.3f} {auc:>6}")
+        cm = s.get("cell_metrics", {})
+        spec = cm.get("specificity")
+        print(f"{s['key']:<22} {s['n_images']:>6} {s['n_groups']:>6} {f(m['accuracy'], 6)} "
+              f"{f(m['balanced_accuracy'], 7)} {f(m['roc_auc'], 6)} {f(None if spec is None else 1 - spec, 20)}")
     if report["skipped"]:
         print(f"{len(report['skipped'])} unreadable file(s) skipped; see the report's 'skipped' list")
 
@@ -97,7 +101,8 @@ def cmd_evaluate(args) -> int:
                       threshold=args.threshold,
                       exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
                       cache_dir=args.cache_dir or None, allow_leakage=args.allow_leakage,
-                      calibrate=not args.no_calibrate, progress=lambda m: log.info(m))
+                      calibrate=not args.no_calibrate, left_out=args.left_out or (),
+                      progress=lambda m: log.info(m))
     _print_report(report)
     print(f"report -> {args.out}")
     return 0

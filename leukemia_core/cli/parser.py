@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cache-dir", default="runs/.cache")
     sp.add_argument("--allow-leakage", action="store_true",
                     help="report test sets even when the model trained or selected on their groups")
+    sp.add_argument("--left-out", action="append", metavar="DATASET",
+                    help="leave-one-lab-out: score every image of this dataset (cnmc, aria, bccd) as one "
+                         "left-out set; the model must have been trained without it; repeatable")
     weights_opt(sp)
     sp.set_defaults(func=cmd_evaluate)
 

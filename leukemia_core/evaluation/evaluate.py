@@ -45,7 +45,7 @@ from ..cells.dataset import extract_cells
 from ..data.datasets import LABELS, Record, read_many
 from ..data.images import read_image
 from ..data.splits import check_against_groups
-from ..errors import LeukemiaCoreError
+from ..errors import LeakageError, LeukemiaCoreError
 from ..inference import Predictor, load_model
 from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
 from ..models.ood import distances, fit_reference, wrong_inputs
@@ -60,6 +60,8 @@ ROLE_TEXT = {
     "train": "train: the weights were fitted on these images",
     "val": "validation: chose the epoch, calibrator, threshold and refer band (not a test set)",
     "test": "test: reported only, never used to choose anything",
+    "left-out": "left-out lab: the model neither trained nor chose anything on this lab (every image of it, "
+                "scored with the calibration fitted on the other labs)",
     "unsplit": "unsplit user folder: role unknown",
 }
 
@@ -74,6 +76,13 @@ _SET_TEXT = {
                          "test block, per subclass). " + _ARIA_NOTE,
     "aria-original/test": "Aria ALL, Original smear fields, test block: last 20% of file numbers per subclass. "
                           + _ARIA_NOTE,
+    "bccd/train": "BCCD smears (a third lab; normal white cells only), training blocks of file numbers",
+    "bccd/val": "BCCD smears, validation blocks of file numbers (normal white cells only)",
+    "bccd/test": "BCCD smears, test blocks of file numbers (normal white cells only)",
+    "cnmc/left-out": "C-NMC 2019, every image of every fold: a lab the model never saw",
+    "cnmc-prelim/left-out": "C-NMC 2019 preliminary-phase test set: a lab the model never saw",
+    "aria-original/left-out": "Aria ALL, every Original smear field: a lab the model never saw",
+    "bccd/left-out": "BCCD smears, every image (normal white cells only): a lab the model never saw",
 }
 
 
@@ -113,7 +122,7 @@ def build_set(key: str, records: Sequence[Record], p_all: np.ndarray, threshold:
         "role_text": ROLE_TEXT.get(split, split),
         "parts": sorted({r.part for r in records}),
         "description": describe_set(key),
-        "held_out": split == "test",
+        "held_out": split in ("test", "left-out"),
         "n_images": len(records),
         "n_groups": len({r.group for r in records}),
         "group_kind": "patient" if records[0].dataset == "cnmc" else
@@ -152,15 +161,37 @@ def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> di
 
 
 def check_roles(sets: dict[str, list[Record]], manifest: dict, allow_leakage: bool = False) -> None:
-    """Refuse a validation or test set holding groups the model trained on, and a test set holding
-    groups it chose its epoch on."""
+    """Refuse a validation or test set holding groups the model trained on, a test set holding
+    groups it chose its epoch on, and a left-out set of a lab the model saw at all."""
     training = manifest.get("training", {})
     for key, recs in sets.items():
         role = key.split("/")[-1]
-        if role in ("val", "test") and not allow_leakage:
+        if role == "left-out":
+            check_left_out(recs[0].dataset, training)
+        if role in ("val", "test", "left-out") and not allow_leakage:
             check_against_groups(recs, training.get("train_groups", []), f"{key} (trained on)")
-        if role == "test" and not allow_leakage:
+        if role in ("test", "left-out") and not allow_leakage:
             check_against_groups(recs, training.get("selected_on", []), f"{key} (chose the epoch on)")
+
+
+def check_left_out(dataset: str, training: dict) -> None:
+    """Refuse to report ``dataset`` as a left-out lab when the model's manifest shows any of its
+    images among the training or validation images (leakage is not waived for this role).
+
+    Raises:
+        LeakageError: naming the manifest entries that hold the lab.
+    """
+    seen = [k for part in ("train", "val") for k in training.get(part, {}).get("images", {})
+            if k.split("/")[0] == dataset]
+    if seen:
+        raise LeakageError(f"{dataset} cannot be scored as a left-out lab: the model trained or chose its epoch "
+                           f"on it ({', '.join(seen)}). Train without that folder first.")
+
+
+def leave_out(records: Iterable[Record], datasets: Sequence[str]) -> list[Record]:
+    """``records`` with every image of the ``datasets`` named (all roles) moved to the ``left-out`` role."""
+    wanted = set(datasets)
+    return [replace(r, split="left-out") if r.dataset in wanted else r for r in records]
 
 
 def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarray, n_images: int) -> list[np.ndarray]:
@@ -201,7 +232,7 @@ def _with_reference(cal, crops_by_key: dict[str, np.ndarray], scored: dict):
 def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_dir: Path | None = None,
              splits: Sequence[str] = ("train", "val", "test", "unsplit"), threshold: float | None = None,
              exclude_parts: Sequence[str] = ("Segmented",), batch_size: int = 64, cache_dir: Path | None = None,
-             allow_leakage: bool = False, calibrate: bool = True,
+             allow_leakage: bool = False, calibrate: bool = True, left_out: Sequence[str] = (),
              progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate a shipped model, cell by cell, on dataset folders and write the report.
 
@@ -209,12 +240,20 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     and written to ``<weights_dir>/<name>.calibration.json`` before anything is scored. Test sets
     whose groups the model trained or selected on (per its manifest) are refused with
     :class:`~leukemia_core.errors.LeakageError` unless ``allow_leakage``.
+
+    ``left_out`` names datasets (``cnmc``, ``aria``, ``bccd``) the model was trained without: every
+    image of each is scored as one ``<dataset>/left-out`` set (leave-one-lab-out), after checking the
+    manifest shows none of its images; the calibration comes from the other labs' validation cells.
     """
     wdir = weights_dir_or_default(weights_dir)
     loaded = load_model(name, wdir)
     pred = Predictor(loaded, batch_size)
-    records = [r for r in read_many(data) if r.part not in exclude_parts]
-    sets = group_sets(records, splits)
+    records = leave_out([r for r in read_many(data) if r.part not in exclude_parts], left_out)
+    missing = sorted(set(left_out) - {r.dataset for r in records})
+    if missing:
+        raise LeukemiaCoreError(f"--left-out {', '.join(missing)}: no images of that dataset under "
+                                f"{', '.join(map(str, data))}")
+    sets = group_sets(records, [*splits, "left-out"] if left_out else splits)
     if not sets:
         raise LeukemiaCoreError(f"no images in splits {', '.join(splits)} under {', '.join(map(str, data))}")
     check_roles(sets, loaded.manifest, allow_leakage)
@@ -235,7 +274,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             if cs.n_cells[i] == 0 and id(r) not in bad:
                 per_image[i] = pred.predict(whole_image_crop(read_image(r.path), loaded.input_size)[None] / 255.0)
         gray = None
-        if key.endswith("/test") and len(cs.x):
+        if key.endswith(("/test", "/left-out")) and len(cs.x):
             g = cs.x.mean(axis=-1, keepdims=True).repeat(3, axis=-1).astype(np.float32) / 255.0
             gray = image_scores(pred.predict(g).astype(np.float64), cs.image_index, cs.border, len(recs))
         keep = [i for i, r in enumerate(recs) if id(r) not in bad]
