@@ -33,3 +33,15 @@ def test_colour_baseline_report(aria_tree, tmp_path):
         assert m["specificity"] == pytest.approx(np.mean(~called[~y]), abs=1e-6)
         assert m["confusion_matrix"] == [[int(np.sum(~y & ~called)), int(np.sum(~y & called))],
                                          [int(np.sum(y & ~called)), int(np.sum(y & called))]]
+
+
+def test_colour_baseline_left_out_lab_is_scored_by_the_other_labs_fit(aria_tree, bccd_tree, tmp_path):
+    rep = run_baseline([str(aria_tree), str(bccd_tree)], left_out=["bccd"])
+    keys = {s["key"]: s for s in rep["sets"]}
+    assert "bccd/left-out" in keys and not any(k.startswith("bccd/") and k != "bccd/left-out" for k in keys)
+    left = keys["bccd/left-out"]
+    assert left["held_out"] and left["n_images"] == 10 and left["metrics"]["roc_auc"] is None
+    assert rep["left_out"] == ["bccd"]
+    # without --left-out, BCCD (one class) has no fit of its own and is not scored
+    plain = run_baseline([str(aria_tree), str(bccd_tree)])
+    assert not any(s["key"].startswith("bccd") for s in plain["sets"])

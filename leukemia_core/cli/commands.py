@@ -114,7 +114,7 @@ def cmd_baseline(args) -> int:
 
     report = run_baseline(args.data, Path(args.out),
                           exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
-                          threshold=args.threshold, cache_dir=args.cache_dir)
+                          threshold=args.threshold, cache_dir=args.cache_dir, left_out=args.left_out or ())
     _print_report(report)
     print(f"report -> {args.out}")
     return 0

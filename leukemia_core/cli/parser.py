@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--exclude-part", action="append")
     sp.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     sp.add_argument("--cache-dir", default="runs/.cache")
+    sp.add_argument("--left-out", action="append", metavar="DATASET",
+                    help="leave-one-lab-out: score every image of this dataset with one fit on the other labs' "
+                         "training cells; repeatable")
     sp.set_defaults(func=cmd_baseline)
 
     sp = sub.add_parser("cam-check", help="share of CAM energy on the cell, on test-role cell crops")
