@@ -371,3 +371,35 @@ def test_loadtest_block_from_its_json(tmp_path):
     readme.write_text(f"# T\n\n{START}\nold\n{END}\n\n## Speed\n\n{LOADTEST_START}\nold figures\n{LOADTEST_END}\nend\n")
     write_results(tmp_path, readme)
     assert f"{LOADTEST_START}\n{text}\n{LOADTEST_END}\nend\n" in readme.read_text()
+
+
+def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
+    assert not any(ln.startswith("**Left-out labs**") for ln in build_tables(weights_dir).splitlines())
+    lolo = weights_dir / "lolo"
+    lolo.mkdir()
+    # BCCD left out: 4 normal cells, 1 called ALL at 0.5; C-NMC left out: 3 ALL and 2 HEM, AUC 5/6
+    bccd = [Record(Path(f"b{i}.jpg"), "hem", f"g{i}", "bccd", "left-out", "") for i in range(4)]
+    cnmc = [Record(Path(f"c{i}.bmp"), lab, f"p{i}", "cnmc", "left-out", "fold_0")
+            for i, lab in enumerate(["all", "all", "all", "hem", "hem"])]
+    p_b, p_c = np.array([0.1, 0.2, 0.7, 0.3]), np.array([0.9, 0.8, 0.3, 0.4, 0.2])
+    reports = {
+        "efficientnet_b0-bccd": ("efficientnet_b0", ["aria", "cnmc"], build_set("bccd/left-out", bccd, p_b, 0.5,
+                                                                               [[v] for v in p_b])),
+        "colour_baseline-cnmc": (BASELINE, None, build_set("cnmc/left-out", cnmc, p_c, 0.5, [[v] for v in p_c])),
+    }
+    for stem, (model, trained, s) in reports.items():
+        rep = {"format": REPORT_FORMAT, "model": model, "sets": [s], "skipped": [], "weights_date": "2026-12-03T10:00"}
+        if trained:
+            rep["trained_on"] = trained
+        (lolo / f"{stem}.report.json").write_text(json.dumps(rep))
+    lines = build_tables(weights_dir).splitlines()
+    header, rows = _table_after(lines, "**Left-out labs**")
+    assert header[:4] == ["model", "trained on", "weights of", "lab left out"]
+    by_lab = {r[3]: dict(zip(header, r)) for r in rows}
+    assert by_lab["bccd"]["model"] == "`efficientnet_b0`" and by_lab["bccd"]["trained on"] == "aria + cnmc"
+    assert by_lab["bccd"]["normal cells called ALL"] == "0.250" and by_lab["bccd"]["cells: ROC AUC"] == "–"
+    assert by_lab["bccd"]["weights of"] == "2026-12-03" and by_lab["bccd"]["cells"] == "4"
+    assert by_lab["cnmc"]["model"] == BASELINE_LABEL and by_lab["cnmc"]["trained on"] == "its other families"
+    assert by_lab["cnmc"]["cells: ROC AUC"] == _fmt(5 / 6) and by_lab["cnmc"]["images: ROC AUC"] == _fmt(5 / 6)
+    assert by_lab["cnmc"]["normal cells called ALL"] == "0.000"
+    assert by_lab["cnmc"]["cells: balanced acc."] == _fmt((2 / 3 + 1) / 2)

@@ -313,7 +313,10 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             img["n_found"] = k
         s["calibrated"] = cal.fitted
         out_sets.append(s)
+    trained = loaded.manifest.get("training", {})
     report = make_report(name, out_sets, skipped, weights_sha256=loaded.manifest.get("weights_sha256"),
+                         trained_on=sorted({k.split("/")[0] for k in trained.get("train", {}).get("images", {})}),
+                         weights_date=loaded.manifest.get("date"), left_out=list(left_out),
                          input_size=loaded.input_size, threshold=thr, calibration=cal.to_json(),
                          field_threshold=cal.field_threshold,
                          image_rule="image P(ALL) = mean calibrated P(ALL) of its whole cells; an image of one cell "

@@ -48,6 +48,13 @@ CAL_TITLE = ("**Calibration** — Platt scaling fitted on the validation cells; 
              "on the validation "
              "cells, 10 bins, each dataset and class weighted equally (0 = perfect).")
 CAL_HEADER = ["model", "threshold", "field threshold", "refer band", "ECE before", "ECE after", "validation cells"]
+LOLO_TITLE = ("**Left-out labs** — each model here was trained without the lab it is scored on: it neither "
+              "trained nor chose its epoch, calibrator or threshold on any of that lab's images (leave-one-lab-out). "
+              "The colour-only baseline is one fit on the other labs' training cells. BCCD holds normal cells only: "
+              "its figure is the share of its white cells called ALL (lower is better).")
+LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cells", "cells: ROC AUC",
+               "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc."]
+LOLO_DIR = "lolo"
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
 TRAIN_HEADER = ["model", "epochs", "training time", "Grad-CAM energy on cells", "published: train accuracy",
                 "published: validation accuracy"]
@@ -137,6 +144,26 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
     return lines + [""]
 
 
+def _lolo_rows(weights_dir: Path) -> list[str]:
+    """The left-out-lab table from ``<weights_dir>/lolo/*.report.json`` (``evaluate --left-out``,
+    ``baseline --left-out``), or nothing when there are none."""
+    folder = Path(weights_dir) / LOLO_DIR
+    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
+    rows = []
+    for r in reports:
+        for s in (r or {}).get("sets", []):
+            if _role(s) != "left-out":
+                continue
+            cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
+            spec = cm.get("specificity")
+            trained = r.get("trained_on") or ["its other families"]
+            rows.append(_row([_label(r["model"]), " + ".join(trained), (r.get("weights_date") or "–")[:10],
+                              s["key"].split("/")[0], _n(s.get("n_cells", cm.get("n"))), _f(cm.get("roc_auc")),
+                              _f(cm.get("balanced_accuracy")), _f(None if spec is None else 1 - spec),
+                              _n(s.get("n_images")), _f(im.get("roc_auc")), _f(im.get("balanced_accuracy"))]))
+    return [LOLO_TITLE, "", *_header(LOLO_HEADER), *rows, ""] if rows else []
+
+
 def build_tables(weights_dir: Path) -> str:
     """Markdown tables of the test and validation sets, the calibration and the training facts."""
     wdir = Path(weights_dir)
@@ -160,6 +187,7 @@ def build_tables(weights_dir: Path) -> str:
         tables = _set_tables(reports, role)
         if tables:
             lines += [title, "", *tables]
+    lines += _lolo_rows(wdir)
     lines += _calibration_rows(reports)
     lines += [TRAIN_TITLE, "", *_header(TRAIN_HEADER)]
     for m in models:
