@@ -140,10 +140,6 @@ class Predictor:
         """Cell-by-cell reading of one image file, bytes or upload. Raises :class:`ImageReadError`."""
         return self.analyze(self.find_cells(read_image(source)))
 
-    def predict_image(self, source: ImageSource) -> float:
-        """The image's calibrated P(ALL) (mean over its whole cells). Raises :class:`ImageReadError`."""
-        return self.analyze_image(source).image_p_all
-
 
 def label_of(p_all: float, threshold: float = DEFAULT_THRESHOLD) -> str:
     """``"ALL"`` when ``p_all >= threshold`` else ``"HEM"``."""

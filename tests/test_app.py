@@ -19,13 +19,14 @@ from leukemia_core.reports.facts import model_facts, per_model_table
 from leukemia_core.reports.files import (
     app_models,
     default_model,
+    how_to_make,
     load_bench,
     load_cam_check,
     load_history,
     load_reference,
     load_report,
     load_reports,
-    missing_message,
+    missing_what,
     report_is_current,
     report_names,
 )
@@ -668,7 +669,7 @@ def test_unreadable_files_raise_readable_errors(tmp_path):
     assert reps == {} and len(problems) == 2
     assert load_report("absent", tmp_path) is None
     for kind in ("weights", "report", "baseline", "cam_check", "bench", "reference"):
-        assert "Produce it with" in missing_message(kind, "proposed", tmp_path)
+        assert str(tmp_path) in missing_what(kind, "proposed", tmp_path) and how_to_make(kind, "proposed")
 
 
 def test_classify_steps_without_streamlit():

@@ -235,7 +235,7 @@ def test_predict_csv_holds_each_images_own_probability_and_call(tmp_path, seeded
     assert len(picked) == len(names)
     loaded = load_model("tiny_cnn", wdir)
     predictor = Predictor(loaded)
-    expected = {s.path.name: predictor.predict_image(s.path) for s in picked}
+    expected = {s.path.name: predictor.analyze_image(s.path).image_p_all for s in picked}
     for s in picked:  # the same number straight from the Keras model: the mean over the image's whole cells
         a = predictor.analyze_image(s.path)
         raw = loaded.model(a.found.crops.astype(np.float32) / 255.0, training=False).numpy()[:, 1]

@@ -6,7 +6,7 @@ Nothing else in the project hard-codes an input size or a layer name: ask :func:
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -43,7 +43,6 @@ class ModelSpec:
     input_range: str = "RGB float32 in [0, 1]"
     test_only: bool = False
     imagenet: bool = True
-    extra: dict = field(default_factory=dict)
 
     @property
     def weights_file(self) -> str:
@@ -59,8 +58,8 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 #: Held while a Keras graph is built (:func:`create_model`, :func:`leukemia_core.explain.create_explainer`).
 #: Keras does not promise thread-safe graph building, and its layer-naming state can be reset from
-#: another thread (Streamlit's clean-up after each script run did that: 'The name "conv2d" is used
-#: 4 times in the model' under the 8-session load test; see pages/_streamlit_fixes.py). Builds are
+#: another thread (Streamlit's clean-up after a script run does that, which breaks a build under way
+#: with 'The name "conv2d" is used 4 times in the model'; see pages/_streamlit_fixes.py). Builds are
 #: serialised on purpose (they are CPU-bound anyway); calling built models is not.
 BUILD_LOCK = threading.RLock()
 

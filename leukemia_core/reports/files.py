@@ -88,11 +88,6 @@ def missing_what(kind: str, name: str = "", wdir: Path | None = None) -> str:
     }[kind]
 
 
-def missing_message(kind: str, name: str = "", wdir: Path | None = None) -> str:
-    """What is missing where, and the command that produces it."""
-    return f"{missing_what(kind, name, wdir)} Produce it with: {how_to_make(kind, name or 'NAME')}"
-
-
 def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
     """``<name>.history.json`` as a table, one row per epoch, or None.
 

@@ -16,7 +16,7 @@
 * training facts beside the reference system's published figures, labelled with their source.
 
 It also fills the bench block (``<!-- bench:start -->``, from ``bench.json``) and the load-test block
-(``<!-- loadtest:start -->``, from ``loadtest.json`` written by ``tools/loadtest.py``) when the README has them.
+(``<!-- loadtest:start -->``, from ``loadtest.json`` written by ``python -m tools.loadtest``) when the README has them.
 """
 
 from __future__ import annotations
@@ -291,12 +291,12 @@ def _pair(d: dict) -> str:
 
 
 def build_loadtest(weights_dir: Path) -> str:
-    """Markdown figures from ``loadtest.json`` (written by ``python tools/loadtest.py``): per
+    """Markdown figures from ``loadtest.json`` (written by ``python -m tools.loadtest``): per
     configuration the sessions, times to result (p50/p95), errors, mismatches and the server's
     RSS over time; and the check of one model called from several threads at once."""
     r = read_json(Path(weights_dir) / "loadtest.json")
     if not r or not isinstance(r.get("configs"), list) or not r["configs"]:
-        return "_Not measured yet: run `python tools/loadtest.py --sessions 1 8 --duration 180`._"
+        return "_Not measured yet: run `python -m tools.loadtest --sessions 1 8 --duration 180`._"
     m, st = r.get("machine") or {}, r.get("settings") or {}
     lines = [f"Measured {str(r.get('date', ''))[:10]} on {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores, "
              f"{m.get('memory_mib', 0) / 1024:.0f} GiB, no GPU (the server, one headless Chromium with every session "
