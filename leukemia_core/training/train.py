@@ -82,10 +82,8 @@ class TrainConfig:
 
 
 def set_bn_momentum(model, momentum: float) -> None:
-    """Set the moving-average momentum of every BatchNormalization layer.
-
-    Keras' default (0.99) suits long training; from random initialisation with a few hundred steps
-    the moving statistics would still reflect the first batches when validation runs, and
+    """Set the moving-average momentum of every BatchNormalization layer. Keras' default (0.99)
+    suits long training; from random initialisation with a few hundred steps the moving statistics would still reflect the first batches when validation runs, and
     validation would see a model that does not exist. 0.9 tracks the weights within ~20 steps.
     """
     for layer in model.layers:
@@ -94,7 +92,7 @@ def set_bn_momentum(model, momentum: float) -> None:
 
 
 def git_commit() -> str:
-    """The checkout's ``HEAD`` commit, or ``"unknown"`` outside a git checkout or without git."""
+    """The checkout's ``HEAD`` commit; ``"unknown"`` outside git."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -137,15 +135,13 @@ def validation_score(y: np.ndarray, p: np.ndarray, datasets: np.ndarray) -> dict
 
     A dataset of one class (BCCD: normal cells only) is ranked against the other class's cells of
     the *other* datasets: its AUC says whether another lab's normal cells score below the ALL cells,
-    which is the cross-lab ranking a deployed model needs. Its share of cells called ALL at 0.5 is
-    reported beside it.
+    the cross-lab ranking a deployed model needs; its share called ALL at 0.5 is reported beside it.
 
-    An AUC's standard error shrinks like one over the square root of the number of cells; with equal
-    weights, the 17 C-NMC validation cells of our data (AUC swinging between 0.26 and 0.94 from one
-    epoch to the next, measured) chose the epoch by chance. ``{}`` when nothing can be scored.
+    An AUC's standard error shrinks like one over the square root of the number of cells: with equal
+    weights, 17 C-NMC validation cells (AUC 0.26-0.94 between epochs) chose the epoch by chance.
 
-    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p``: P(ALL) ``float (N,)`` in [0, 1]; ``datasets``:
-    ``(N,)`` names.
+    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p``: P(ALL) ``float (N,)``; ``datasets``: ``(N,)`` names.
+    ``{}`` when nothing can be scored.
     """
     out, aucs, weights = {}, [], []
     for name in sorted(set(datasets.tolist())):
