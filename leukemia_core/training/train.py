@@ -83,8 +83,9 @@ class TrainConfig:
 
 def set_bn_momentum(model, momentum: float) -> None:
     """Set the moving-average momentum of every BatchNormalization layer. Keras' default (0.99)
-    suits long training; from random initialisation with a few hundred steps the moving statistics would still reflect the first batches when validation runs, and
-    validation would see a model that does not exist. 0.9 tracks the weights within ~20 steps.
+    suits long training; from random initialisation with a few hundred steps the moving statistics
+    would still reflect the first batches when validation runs, and validation would see a model
+    that does not exist. 0.9 tracks the weights within ~20 steps.
     """
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
