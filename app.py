@@ -19,10 +19,12 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
 from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models, default_model  # noqa: E402
-from pages._shared import PROFILE_KEY, profile_choices, warm_up  # noqa: E402
+from pages._loaders import warm_up  # noqa: E402
+from pages._session import PROFILE_KEY, profile_choices  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
 
-# Two Streamlit behaviours that break a server shared by sessions (see pages/_streamlit_fixes.py).
+# Workarounds for Streamlit and CPython faults that break a server shared by sessions
+# (see pages/_streamlit_fixes.py).
 apply_streamlit_fixes()
 
 # Load the model in the background while the first page renders (TensorFlow takes seconds to import).

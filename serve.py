@@ -3,7 +3,7 @@
 It serves ``app.py`` unchanged (``st.App``, Streamlit's entry point with start-up hooks) and, when
 the server starts, begins what the first prediction needs in a background thread: importing
 TensorFlow, loading the default model and compiling its Grad-CAM pass
-(:func:`pages._shared.server_start`). ``streamlit run app.py`` still works; it starts the same
+(:func:`pages._loaders.server_start`). ``streamlit run app.py`` still works; it starts the same
 loading when the first visitor's page runs instead.
 """
 
@@ -24,7 +24,7 @@ async def lifespan(_app):
 
 
 def _start() -> None:
-    from pages._shared import server_start
+    from pages._loaders import server_start
 
     server_start()
 

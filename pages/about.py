@@ -6,6 +6,7 @@ from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, C
 from leukemia_core.models import get_spec
 from leukemia_core.models.weights import read_manifest
 from leukemia_core.paths import default_weights_dir
+from leukemia_core.reports.display import pct
 from leukemia_core.reports.facts import model_facts, training_data_table
 from leukemia_core.reports.files import (
     BASELINE,
@@ -18,7 +19,8 @@ from leukemia_core.reports.files import (
 )
 from leukemia_core.reports.scores import metrics_table, reference_label, reference_table
 from leukemia_core.reports.sets import LEVEL_NAMES, set_sort_key
-from pages._shared import pct, safe_load, show_calibration_table, show_missing, show_table
+from pages._messages import safe_load, show_missing
+from pages._tables import show_calibration_table, show_table
 
 
 def _intended_use() -> None:

@@ -27,7 +27,9 @@ from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.inputs import ImageInput, decode
 from leukemia_core.samples import list_samples
 from pages._cells import read_cells
-from pages._shared import model_tools, plain, selected_model, show_error, site_profile, threshold, weights_sha
+from pages._loaders import model_tools, weights_sha
+from pages._messages import plain, show_error
+from pages._session import selected_model, site_profile, threshold
 
 NAME_KEY = "cases_reviewer_name"   # single-user mode: the name typed once this session
 PICK_KEY = "cases_pick"            # the case ID shown (the "Open case" box)

@@ -19,19 +19,9 @@ from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import add_maps, consensus, read_calls, read_cells, results_table, store_result, summary_row
-from pages._shared import (
-    FIRST_CALLS,
-    maps_ready,
-    model_tools,
-    onnx_predictor,
-    plain,
-    result_tag,
-    selected_model,
-    show_error,
-    show_missing,
-    site_profile,
-    threshold,
-)
+from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor
+from pages._messages import plain, show_error, show_missing
+from pages._session import result_tag, selected_model, site_profile, threshold
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
@@ -284,7 +274,7 @@ def render() -> None:
     with c2:
         _case_report(items, results, chosen, thr_of, alpha, cmap, profile_names)
     _details(items, results, chosen, alpha, cmap, method, thr_of)
-    FIRST_CALLS.set()  # the warm-up may load TensorFlow now (pages/_shared.py)
+    FIRST_CALLS.set()  # the warm-up may load TensorFlow now (pages/_loaders.py)
     if waiting:
         _add_maps(waiting, method)
 

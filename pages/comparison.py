@@ -34,18 +34,9 @@ from leukemia_core.reports.sets import (
     sets_table,
 )
 from leukemia_core.reports.thresholds import calibration_of
-from pages._shared import (
-    PLOT_CONFIG,
-    plain,
-    reliability_chart,
-    role_caption,
-    safe_load,
-    show_calibration_table,
-    show_error,
-    show_missing,
-    show_summary,
-    show_table,
-)
+from pages._charts import PLOT_CONFIG, reliability_chart
+from pages._messages import plain, role_caption, safe_load, show_error, show_missing
+from pages._tables import show_calibration_table, show_summary, show_table
 
 ROLE_COLOURS = {"test": "#4f9d69", "validation": "#e07b39", "training": "#1f5f8b", "unsplit": "#888888",
                 "published train": "#1f5f8b", "published validation": "#e07b39"}

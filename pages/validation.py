@@ -18,6 +18,7 @@ from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.models.weights import read_manifest
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
+from leukemia_core.reports.display import pct
 from leukemia_core.reports.files import (
     BASELINE,
     app_models,
@@ -30,22 +31,11 @@ from leukemia_core.reports.files import (
 from leukemia_core.reports.scores import confusion_at, metrics_table, misclassified
 from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
 from leukemia_core.reports.thresholds import calibration_of, refer_band, threshold_text
-from pages._shared import (
-    PLOT_CONFIG,
-    effective_threshold,
-    model_tools,
-    pct,
-    plain,
-    reliability_chart,
-    role_caption,
-    safe_load,
-    selected_model,
-    show_error,
-    show_missing,
-    show_summary,
-    show_table,
-    threshold,
-)
+from pages._charts import PLOT_CONFIG, reliability_chart
+from pages._loaders import model_tools
+from pages._messages import plain, role_caption, safe_load, show_error, show_missing
+from pages._session import effective_threshold, selected_model, threshold
+from pages._tables import show_summary, show_table
 
 GALLERY_MAX = 24
 

@@ -23,16 +23,11 @@ from leukemia_core.verification.report import TARGET_WIDTH, figure_table, to_csv
 from leukemia_core.verification.run import run_verify
 from leukemia_core.verification.stats import MIN_PER_CLASS
 from leukemia_core.verification.study import read_labelled
-from pages._shared import (
-    PLOT_CONFIG,
-    PROFILE_KEY,
-    loaded_model,
-    plain,
-    selected_model,
-    show_error,
-    show_table,
-    site_profile,
-)
+from pages._charts import PLOT_CONFIG
+from pages._loaders import loaded_model
+from pages._messages import plain, show_error
+from pages._session import PROFILE_KEY, selected_model, site_profile
+from pages._tables import show_table
 
 RESULT_KEY = "verify_result"
 TYPES = [s.lstrip(".") for s in IMAGE_SUFFIXES]

@@ -1,4 +1,5 @@
-"""reports.display: human column names with units, tables that never show None/NaN, visible bars."""
+"""reports.display: human column names with units, tables that never show None/NaN, visible bars,
+percentages."""
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from leukemia_core.reports.display import (
     display_table,
     human_columns,
     human_name,
+    pct,
     shown_name,
 )
 
@@ -55,3 +57,8 @@ def test_bar_values_never_hide_a_bar():
     assert texts == ["50.0%", "0 (zero)", "n/a (undefined)", "n/a (undefined)"]
     assert bar_values([0.12345], percent=False) == ([0.12345], ["0.123"])
     assert bar_values([]) == ([], [])
+
+
+def test_pct_rounds_to_one_decimal_and_names_a_missing_value():
+    assert pct(0.8749) == "87.5%" and pct(1) == "100.0%" and pct(np.float32(0.0)) == "0.0%"
+    assert pct(None) == pct(float("nan")) == pct("not a number") == pct([0.5]) == MISSING == "n/a"

@@ -42,43 +42,43 @@ def test_bounds_are_sane():
 
 
 @pytest.fixture
-def shared(monkeypatch):
+def loaders(monkeypatch):
     sys.path.insert(0, str(ROOT))
     import streamlit as st
 
-    import pages._shared as shared
+    import pages._loaders as loaders
 
     st.cache_resource.clear()
     released = []
-    monkeypatch.setattr(shared, "release_memory", lambda *a: released.append(1))
-    yield shared, released
+    monkeypatch.setattr(loaders, "release_memory", lambda *a: released.append(1))
+    yield loaders, released
     st.cache_resource.clear()
     sys.path.remove(str(ROOT))
 
 
-def test_explainer_cache_evicts_and_releases(trained_tiny, shared):
-    shared, released = shared
+def test_explainer_cache_evicts_and_releases(trained_tiny, loaders):
+    loaders, released = loaders
     wdir = str(trained_tiny["weights_dir"])
-    sha = shared.weights_sha("tiny_cnn")
-    first = shared._explainer("tiny_cnn", wdir, sha, "gradcam")
-    assert shared._explainer("tiny_cnn", wdir, sha, "gradcam") is first  # cached, built once
+    sha = loaders.weights_sha("tiny_cnn")
+    first = loaders._explainer("tiny_cnn", wdir, sha, "gradcam")
+    assert loaders._explainer("tiny_cnn", wdir, sha, "gradcam") is first  # cached, built once
     x = np.random.default_rng(1).random((2, 32, 32, 3)).astype(np.float32)
     p0, m0 = first.predict_and_explain(x, class_index=1)
     # more explainers than the bound (other weights hashes stand for other models)
     for k in range(MAX_EXPLAINERS):
-        shared._explainer("tiny_cnn", wdir, f"{sha}-{k}", "gradcam")
+        loaders._explainer("tiny_cnn", wdir, f"{sha}-{k}", "gradcam")
     assert released, "an explainer over the bound is evicted and memory released"
-    assert shared._explainer("tiny_cnn", wdir, sha, "gradcam") is not first  # the oldest was evicted
+    assert loaders._explainer("tiny_cnn", wdir, sha, "gradcam") is not first  # the oldest was evicted
     p1, m1 = first.predict_and_explain(x, class_index=1)  # an evicted object still works, unchanged
     np.testing.assert_allclose(p0, p1, rtol=1e-5)
     np.testing.assert_allclose(m0, m1, atol=1e-5)
 
 
-def test_server_start_warms_the_default_model_once(app_env, shared, monkeypatch):
-    shared, _ = shared
+def test_server_start_warms_the_default_model_once(app_env, loaders, monkeypatch):
+    loaders, _ = loaders
     started = []
-    monkeypatch.setattr(shared, "start_warmup", lambda *a: started.append(a))
-    shared.server_start()
+    monkeypatch.setattr(loaders, "start_warmup", lambda *a: started.append(a))
+    loaders.server_start()
     assert started and started[0][0] == "tiny_cnn"
 
 
@@ -109,7 +109,7 @@ def test_a_sessions_store_drops_its_oldest_results_beyond_its_bounds():
     assert list(cache) == [9, 8]  # storing a key again makes it the newest
 
 
-# --- calls on ONNX Runtime, maps from Keras when ready (pages/_cells.py, pages/_shared.py, Classify) ---
+# --- calls on ONNX Runtime, maps from Keras when ready (pages/_cells.py, pages/_loaders.py, Classify) ---
 
 @pytest.fixture
 def onnx_app_env(app_weights, tmp_path, monkeypatch, navigation_v2):  # noqa: F811 (fixture)

@@ -1,13 +1,19 @@
-"""An upload that races with a rerun must not be lost (found by tools/loadtest.py).
+"""The workarounds of pages/_streamlit_fixes.py: what each fixes, and on which versions it applies.
 
-Dropping files asks the server for upload URLs; the browser uploads only when the reply arrives. A
-script run that starts before the reply is sent clears the session's outgoing queue; Streamlit keeps
-only lifecycle messages there, so the app keeps the upload replies too (pages/_streamlit_fixes.py).
+An upload that races with a rerun must not be lost: dropping files asks the server for upload URLs;
+the browser uploads only when the reply arrives. A script run that starts before the reply is sent
+clears the session's outgoing queue; Streamlit keeps only lifecycle messages there, so the app keeps
+the upload replies too. Keras must keep its state when a script run ends, and ``ast.parse`` must be
+safe from several threads.
 """
 
 from __future__ import annotations
 
-from app_fixtures import APP, app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
+import logging
+import sys
+
+import pytest
+from app_fixtures import APP, ROOT, app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 
@@ -48,7 +54,7 @@ def test_classify_page_keeps_upload_replies_when_a_run_starts(app_env):  # noqa:
 
 def test_keras_state_survives_the_end_of_a_script_run(app_env):  # noqa: F811 (fixture)
     # Streamlit calls keras.backend.clear_session() after every run, which resets the layer-naming
-    # state of every thread: a model built meanwhile in another session got duplicate layer names
+    # state of every thread: a model built meanwhile in another session gets duplicate layer names
     import keras
     from streamlit.runtime.scriptrunner import script_runner
     from streamlit.testing.v1 import AppTest
@@ -62,16 +68,100 @@ def test_keras_state_survives_the_end_of_a_script_run(app_env):  # noqa: F811 (f
     assert keras.backend.backend() == "tensorflow"
 
 
-def test_ast_parse_is_one_thread_at_a_time_on_python_3_11():
+@pytest.fixture
+def fixes():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import pages._streamlit_fixes as fixes
+    finally:
+        sys.path.remove(str(ROOT))
+    return fixes
+
+
+def test_version_strings_become_release_numbers(fixes):
+    assert fixes.release("1.67.0") == (1, 67, 0) and fixes.release("1.68.0rc1") == (1, 68, 0)
+    assert fixes.release(" 2 ") == (2,) and fixes.release("dev") == ()
+
+
+@pytest.mark.parametrize("fault", ["UPLOAD_REPLIES_DROPPED", "KERAS_STATE_RESET"])
+def test_streamlit_workarounds_cover_the_pinned_release_only(fixes, fault):
+    from importlib.metadata import version
+
+    rng = getattr(fixes, fault)
+    assert all(fixes.streamlit_needs(rng, v) for v in [(1, 67), (1, 67, 0), (1, 67, 9)])
+    assert not any(fixes.streamlit_needs(rng, v) for v in [(1, 66, 1), (1, 68), (1, 68, 0), (2, 0, 0), ()])
+    # the release requirements.txt pins (the one installed) is one that needs it
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    pinned = next(line for line in lines if line.startswith("streamlit=="))
+    assert fixes.release(pinned.partition("==")[2]) == fixes.release(version("streamlit"))
+    assert fixes.streamlit_needs(rng, fixes.release(version("streamlit")))
+
+
+def _bare_clear(self, retain_lifecycle_msgs=False, fragment_ids_this_run=None):
+    """Stands for Streamlit's own ForwardMsgQueue.clear."""
+
+
+def test_upload_workaround_is_installed_on_the_releases_that_need_it_only(fixes, monkeypatch, caplog):
+    monkeypatch.setattr(ForwardMsgQueue, "clear", _bare_clear)
+    monkeypatch.setattr(fixes, "_SKIPPED", set())
+    monkeypatch.setattr(fixes, "_streamlit_release", lambda: (1, 68, 0))
+    with caplog.at_level(logging.WARNING, logger=fixes.__name__):
+        fixes.keep_upload_replies()
+        fixes.keep_upload_replies()
+    assert ForwardMsgQueue.clear is _bare_clear  # skipped, with one warning for both calls
+    assert [r.getMessage() for r in caplog.records if "keep_upload_replies" in r.getMessage()] == [
+        "Streamlit 1.68.0: keep_upload_replies not applied (needed on 1.67 <= Streamlit < 1.68); check with "
+        "tools/loadtest.py whether the fault is still there"]
+    monkeypatch.setattr(fixes, "_streamlit_release", lambda: (1, 67, 0))
+    fixes.keep_upload_replies()
+    assert ForwardMsgQueue.clear.keeps_upload_replies
+
+
+def test_keras_workaround_is_installed_on_the_releases_that_need_it_only(fixes, monkeypatch):
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def bare_clean_up() -> None:
+        """Stands for Streamlit's own clean-up after a run."""
+
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", bare_clean_up)
+    monkeypatch.setattr(fixes, "_SKIPPED", set())
+    for skipped in [(1, 66, 0), (1, 68, 0)]:
+        monkeypatch.setattr(fixes, "_streamlit_release", lambda v=skipped: v)
+        fixes.keep_keras_state()
+        assert script_runner._clean_problem_modules is bare_clean_up
+    monkeypatch.setattr(fixes, "_streamlit_release", lambda: (1, 67, 2))
+    fixes.keep_keras_state()
+    assert script_runner._clean_problem_modules.keeps_keras_state
+
+
+def test_ast_workaround_is_installed_on_the_python_releases_without_the_fix_only(fixes, monkeypatch):
     import ast
-    import sys
+
+    needs = fixes.python_needs_ast_lock
+    assert all(needs(v) for v in [(3, 10, 14), (3, 11, 0), (3, 11, 7), (3, 12, 0), (3, 12, 1)])
+    assert not any(needs(v) for v in [(3, 11, 8), (3, 11, 12), (3, 12, 2), (3, 13, 0), (3, 14, 1)])
+
+    def bare_parse(*args, **kwargs):
+        """Stands for CPython's own ast.parse."""
+        return "parsed"
+
+    monkeypatch.setattr(ast, "parse", bare_parse)
+    for fixed in [(3, 11, 8), (3, 12, 2), (3, 13, 1)]:
+        monkeypatch.setattr(fixes, "_python_release", lambda v=fixed: v)
+        fixes.serialize_ast_parse()
+        assert ast.parse is bare_parse
+    monkeypatch.setattr(fixes, "_python_release", lambda: (3, 12, 1))
+    fixes.serialize_ast_parse()
+    assert ast.parse.serialized and ast.parse("x") == "parsed" and ast.parse.__doc__ == bare_parse.__doc__
+
+
+def test_ast_parse_is_one_thread_at_a_time_where_python_needs_it(fixes):
+    import ast
     import threading
 
-    from pages._streamlit_fixes import serialize_ast_parse
-
-    serialize_ast_parse()
-    serialize_ast_parse()  # idempotent: wrapped once
-    if sys.version_info >= (3, 12):
+    fixes.serialize_ast_parse()
+    fixes.serialize_ast_parse()  # idempotent: wrapped once
+    if not fixes.python_needs_ast_lock(tuple(sys.version_info[:3])):
         assert not getattr(ast.parse, "serialized", False)
         return
     assert ast.parse.serialized and ast.parse("x = 1").body[0].targets[0].id == "x"

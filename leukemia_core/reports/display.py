@@ -1,4 +1,5 @@
-"""Tables and bar values for people: human column names with units, no ``None``/``NaN`` shown."""
+"""Tables, bar values and percentages for people: human column names with units, no
+``None``/``NaN`` shown."""
 
 from __future__ import annotations
 
@@ -94,6 +95,17 @@ def display_table(df: pd.DataFrame, percent: Sequence[str] = (), decimals: dict[
         else:
             out[name] = [MISSING if _is_missing(a) else a for a in v]
     return out.reset_index(drop=True), formats
+
+
+def pct(x) -> str:
+    """A ratio as a percentage for people: ``0.8749`` -> ``"87.5%"``; :data:`MISSING` for a missing
+    or non-numeric value."""
+    try:
+        if x is None or x != x:
+            return MISSING
+        return f"{100 * float(x):.1f}%"
+    except (TypeError, ValueError):
+        return MISSING
 
 
 def bar_values(values: Iterable, percent: bool = True) -> tuple[list[float], list[str]]:

@@ -1,0 +1,85 @@
+"""The sidebar's choices, as the pages read them from the session state: model, decision
+threshold and site profile (the widgets are drawn in ``app.py`` under these keys)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from leukemia_core.errors import LeukemiaCoreError
+from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.reports.files import app_models, default_model
+from pages._loaders import weights_sha
+
+#: Session-state keys of the sidebar widgets (set in app.py).
+MODEL_KEY = "app_model"
+THRESHOLD_KEY = "app_threshold"
+#: Session-state key of the "each model's validated threshold" toggle (set in app.py).
+OWN_THRESHOLD_KEY = "app_own_threshold"
+#: Session-state key of the sidebar's site profile (a profile file's path; "" = the stored calibration).
+PROFILE_KEY = "app_site_profile"
+
+
+def selected_model() -> str | None:
+    """The model chosen in the sidebar (default ``proposed``)."""
+    return st.session_state.get(MODEL_KEY) or default_model(app_models())
+
+
+def threshold() -> float | None:
+    """The decision threshold on calibrated P(ALL) chosen in the sidebar, or None for each
+    model's own threshold (chosen on validation cells)."""
+    if st.session_state.get(OWN_THRESHOLD_KEY, True):
+        return None
+    return float(st.session_state.get(THRESHOLD_KEY, DEFAULT_THRESHOLD))
+
+
+def effective_threshold(report: dict) -> float:
+    """The sidebar's threshold, or (with "each model's validated threshold") the report's own."""
+    thr = threshold()
+    return float(report.get("threshold", DEFAULT_THRESHOLD)) if thr is None else thr
+
+
+def profile_choices(model: str) -> tuple[dict[str, str], list[str]]:
+    """``({label: path}, [refusal messages])``: the site profiles usable with ``model``'s current
+    weights, and why the others of that model (or unreadable files) are left out."""
+    from leukemia_core.verification.profile import ProfileError, list_profiles
+
+    sha, ok, refused = weights_sha(model), {}, []
+    for path, prof in list_profiles(model=model):
+        if isinstance(prof, str):
+            refused.append(prof)
+            continue
+        try:
+            prof.check(model, sha)
+        except ProfileError as exc:
+            refused.append(str(exc))
+            continue
+        ok[f"{prof.name} ({path.name})"] = str(path)
+    return ok, refused
+
+
+def site_profile(model: str):
+    """The site profile chosen in the sidebar when it is ``model``'s, else None (stored calibration).
+
+    Raises:
+        ProfileError: the chosen file is unreadable or was fitted on other weights of ``model``.
+    """
+    from leukemia_core.verification.profile import load_profile
+
+    path = st.session_state.get(PROFILE_KEY) or ""
+    if not path:
+        return None
+    prof = load_profile(path)
+    if prof.model != model:
+        return None
+    prof.check(model, weights_sha(model))
+    return prof
+
+
+def result_tag(model: str) -> str:
+    """What a stored result of ``model`` depends on besides the image: the weights' sha256 and the
+    site profile in use (its name and creation time), so a new choice is never served an old result."""
+    try:
+        prof = site_profile(model)
+    except LeukemiaCoreError:
+        prof = None
+    return weights_sha(model) + (f"|profile:{prof.name}|{prof.created}" if prof else "")
