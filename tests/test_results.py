@@ -124,7 +124,9 @@ CALIBRATION = {"proposed": {"a": 1.3, "b": -0.2, "threshold": 0.45, "refer_half_
                                      "fitted_on": ["aria-original/val", "cnmc/val"]}},
                "resnet50": {"a": 1.0, "b": 0.0, "threshold": 0.5, "refer_half_width": 0.0, "fitted": False,
                             "info": {}}}
-MANIFESTS = {"proposed": {"epochs_run": 12, "seconds": 2208.8}, "resnet50": {"epochs_run": 3, "seconds": 150.0}}
+MANIFESTS = {"proposed": {"epochs_run": 12, "seconds": 2208.8, "steps_per_epoch": 180, "batch_size": 32,
+                          "train": {"images": {"aria/train/all": 9, "cnmc/train/hem": 3, "bccd/train/hem": 2}}},
+             "resnet50": {"epochs_run": 3, "seconds": 150.0}}
 REFERENCE = {"label": "Published figures", "dataset": "cnmc", "split": "unknown", "init": "imagenet", "epochs": 60,
              "models": {"proposed": {"train_accuracy": 0.9822, "val_accuracy": 0.9406},
                         "resnet50": {"train_accuracy": 0.845, "val_accuracy": 0.8749}}}
@@ -286,10 +288,12 @@ def test_training_and_published_figures_table(weights_dir):
     assert [r[0] for r in rows] == ["`proposed`", "`resnet50`"]  # the baseline has no row here
     got = {r[0]: dict(zip(header, r)) for r in rows}
     assert got["`proposed`"] == {
-        "model": "`proposed`", "epochs": "12", "training time": "37 min",
+        "model": "`proposed`", "trained on": "aria + bccd + cnmc", "epochs": "12", "cells seen": "69,120",
+        "training time": "37 min", "weights of": "–",
         "Grad-CAM energy on cells": "0.61 (cells cover 0.15)", "published: train accuracy": "0.982",
         "published: validation accuracy": "0.941"}
     assert got["`resnet50`"]["Grad-CAM energy on cells"] == "–" and got["`resnet50`"]["training time"] == "2 min"
+    assert got["`resnet50`"]["cells seen"] == "–" and got["`resnet50`"]["trained on"] == "–"
     assert got["`resnet50`"]["published: validation accuracy"] == "0.875"
     note = next(ln for ln in lines if ln.startswith("Published columns"))
     assert note == ("Published columns: The reference system's README figures (C-NMC 2019, unknown split, ImageNet "

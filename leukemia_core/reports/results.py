@@ -56,8 +56,8 @@ LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cells", "ce
                "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc."]
 LOLO_DIR = "lolo"
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
-TRAIN_HEADER = ["model", "epochs", "training time", "Grad-CAM energy on cells", "published: train accuracy",
-                "published: validation accuracy"]
+TRAIN_HEADER = ["model", "trained on", "epochs", "cells seen", "training time", "weights of",
+                "Grad-CAM energy on cells", "published: train accuracy", "published: validation accuracy"]
 
 
 def _f(v, digits: int = 3) -> str:
@@ -202,7 +202,11 @@ def build_tables(weights_dir: Path) -> str:
             area = cm.get("mask_area_mean", cam.get("mask_area_mean"))
             energy = f"{cm['mean_energy_on_cells']:.2f}" + (f" (cells cover {area:.2f})" if area is not None else "")
         secs = tr.get("seconds")
-        lines.append(_row([_label(m), _n(tr.get("epochs_run")), "–" if secs is None else f"{secs / 60:.0f} min",
+        labs = sorted({k.split("/")[0] for k in tr.get("train", {}).get("images", {})})
+        steps, batch, epochs = tr.get("steps_per_epoch"), tr.get("batch_size"), tr.get("epochs_run")
+        seen = f"{epochs * steps * batch:,}" if epochs and steps and batch else "–"
+        lines.append(_row([_label(m), " + ".join(labs) or "–", _n(epochs), seen,
+                           "–" if secs is None else f"{secs / 60:.0f} min", (man.get("date") or "–")[:10],
                            energy, _f(rm.get("train_accuracy")), _f(rm.get("val_accuracy"))]))
     lines.append("")
     if older:

@@ -384,7 +384,8 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "selection": "epoch with the best mean ROC AUC over the validation datasets' cells, each dataset "
                          "weighted by the square root of its cell count",
             "label_note": "Aria cells carry their field's label (weak label); C-NMC cells their own",
-            "epochs_run": len(history), "epochs_max": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch,
+            "epochs_run": len(history), "epochs_max": cfg.epochs,
+            "steps_per_epoch": cfg.steps_per_epoch or int(np.ceil(len(tr.y) / cfg.batch_size)),
             "selected_epoch": best and {"phase": best["phase"], "epoch": best["epoch"], monitor: best[monitor]},
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "optimizer": "Adam",
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
