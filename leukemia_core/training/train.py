@@ -298,8 +298,7 @@ def load_cells(cfg: TrainConfig, size: int) -> tuple[list[Record], list[Record],
 def train(cfg: TrainConfig) -> dict:
     """Run (or resume) a training run on cells and export its weights; return the manifest written.
 
-    Raises:
-        LeukemiaCoreError subclasses for bad data folders, leakage, unknown models, bad weights.
+    Raises LeukemiaCoreError subclasses (bad data folders, leakage, unknown models, bad weights).
     """
     spec = get_spec(cfg.model)
     size = int(cfg.input_size or spec.input_size)
