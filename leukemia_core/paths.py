@@ -1,4 +1,5 @@
-"""Where the project's folders are: the project root and the weights folder (one resolver)."""
+"""Where the project's folders and files are: the project root, the weights folder and the file
+names of a model's artefacts in it (one resolver each)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,29 @@ def default_weights_dir() -> Path:
 def weights_dir_or_default(weights_dir: str | Path | None) -> Path:
     """``weights_dir`` as a Path, or :func:`default_weights_dir` when it is None or empty."""
     return Path(weights_dir) if weights_dir else default_weights_dir()
+
+
+#: A model's artefact files in the weights folder, by kind: ``<name><suffix>``. The one place these
+#: names are spelled (:func:`artefact_path`; :mod:`leukemia_core.models.card` resolves them per model).
+ARTEFACT_SUFFIXES = {
+    "weights": ".weights.npz",          # train: the shipped weights
+    "manifest": ".manifest.json",       # train: what the weights are (input size, sha256, training)
+    "calibration": ".calibration.json",  # evaluate --calibrate: calibrator, threshold, refer band
+    "report": ".report.json",           # evaluate / baseline: the scored sets
+    "onnx": ".onnx",                     # export-onnx: the ONNX graph
+    "history": ".history.json",         # train: one entry per epoch
+}
+
+
+def artefact_file(name: str, kind: str) -> str:
+    """File name of ``name``'s artefact ``kind`` (a key of :data:`ARTEFACT_SUFFIXES`): ``proposed.report.json``.
+
+    Raises:
+        KeyError: an unknown kind.
+    """
+    return f"{name}{ARTEFACT_SUFFIXES[kind]}"
+
+
+def artefact_path(name: str, kind: str, weights_dir: str | Path | None = None) -> Path:
+    """``<weights_dir>/<name><suffix>`` (default folder: :func:`default_weights_dir`)."""
+    return weights_dir_or_default(weights_dir) / artefact_file(name, kind)

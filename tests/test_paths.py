@@ -28,3 +28,13 @@ def test_weights_dir_or_default(monkeypatch, tmp_path):
     assert weights_dir_or_default(str(tmp_path / "given")) == tmp_path / "given"
     got = weights_dir_or_default(tmp_path / "given")
     assert isinstance(got, Path) and got == tmp_path / "given"
+
+
+def test_artefact_paths_follow_the_one_table(monkeypatch, tmp_path):
+    from leukemia_core.paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path
+
+    assert ARTEFACT_SUFFIXES["report"] == ".report.json" and ARTEFACT_SUFFIXES["weights"] == ".weights.npz"
+    assert artefact_file("proposed", "calibration") == "proposed.calibration.json"
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "env"))
+    assert artefact_path("m", "history") == tmp_path / "env" / "m.history.json"
+    assert artefact_path("m", "onnx", tmp_path) == tmp_path / "m.onnx"

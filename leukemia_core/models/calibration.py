@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.pipeline import sample_weights
+from ..paths import artefact_file
 
 #: The decision threshold when a model has no calibration file.
 DEFAULT_THRESHOLD = 0.5
@@ -247,7 +248,7 @@ def fit_field_threshold(image_p: np.ndarray, y: np.ndarray, datasets: np.ndarray
 
 def calibration_path(weights_dir: Path, name: str) -> Path:
     """``<weights_dir>/<name>.calibration.json``."""
-    return Path(weights_dir) / f"{name}.calibration.json"
+    return Path(weights_dir) / artefact_file(name, "calibration")
 
 
 def read_calibration(weights_dir: Path, name: str) -> Calibration:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from ..paths import weights_dir_or_default
+from ..paths import artefact_file, weights_dir_or_default
 from .weights import manifest_path, read_manifest, sha256_of, write_json
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ OUTPUT = "probs"
 
 def onnx_file(name: str) -> str:
     """File name of a model's ONNX graph in the weights folder: ``<name>.onnx``."""
-    return f"{name}.onnx"
+    return artefact_file(name, "onnx")
 
 
 def check_inputs(input_size: int, cell_share: float) -> np.ndarray:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UnknownModelError
+from ..paths import artefact_file
 from ..tfstartup import import_tensorflow
 
 #: Output layer names every registered model carries (Grad-CAM scores the logits).
@@ -47,7 +48,7 @@ class ModelSpec:
     @property
     def weights_file(self) -> str:
         """File name of the shipped weights inside ``model_weights/``."""
-        return f"{self.name}.weights.npz"
+        return artefact_file(self.name, "weights")
 
     def weights_path(self, weights_dir: Path) -> Path:
         """The model's weights file in ``weights_dir``."""

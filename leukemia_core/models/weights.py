@@ -17,11 +17,11 @@ import numpy as np
 
 from ..data.preprocess import CELL_SHARE
 from ..errors import WeightsError
-from ..paths import weights_dir_or_default
+from ..paths import ARTEFACT_SUFFIXES, weights_dir_or_default
 from .registry import get_spec
 
 #: File name of a model's manifest: ``<name>.manifest.json``.
-MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_SUFFIX = ARTEFACT_SUFFIXES["manifest"]
 
 FLOAT16_MIN_SIZE = 4096
 
