@@ -1,8 +1,8 @@
 """Loading shipped models and predicting on images, cell by cell.
 
-``load_model(name)`` reads ``model_weights/<name>.manifest.json``, verifies the weights file's
-sha256, builds the registered architecture at the manifest's input size, loads the weights and
-the model's calibration. A :class:`Predictor` runs the forward pass through one compiled
+``load_model(name)`` resolves the model's card (:func:`~leukemia_core.models.card.resolve_card`:
+manifest, input config, calibration), verifies the weights file's sha256, builds the registered
+architecture at the manifest's input size, loads the weights and the model's calibration. A :class:`Predictor` runs the forward pass through one compiled
 ``tf.function`` (fixed input signature), which avoids ``model.predict``'s per-call set-up and
 eager overhead. :func:`predict_files` finds the white cells of each image once, scores them with
 every model and sums up the image (:mod:`leukemia_core.cells.analyze`).
@@ -18,11 +18,12 @@ import numpy as np
 
 from .cells.analyze import FoundCells, ImageAnalysis, analyze, find_and_crop
 from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
-from .data.preprocess import prepare, to_unit
+from .data.preprocess import CELL_SHARE, prepare, to_unit
 from .errors import ImageReadError, WeightsError
 from .models import create_model, get_spec
-from .models.calibration import DEFAULT_THRESHOLD, Calibration, read_calibration
-from .models.weights import load_weights_into, read_manifest, resolve_input_config
+from .models.calibration import DEFAULT_THRESHOLD, Calibration
+from .models.card import resolve_card
+from .models.weights import load_weights_into, read_manifest
 from .paths import weights_dir_or_default
 
 
@@ -36,7 +37,7 @@ class LoadedModel:
     input_size: int
     noise_reduction: bool = True
     calibration: Calibration = Calibration()
-    cell_share: float = 0.75
+    cell_share: float = CELL_SHARE
 
     @property
     def cam_layer(self) -> str:
@@ -63,20 +64,16 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
         UnknownModelError: ``name`` is not registered.
         WeightsError: manifest or weights file missing, altered (sha256) or not fitting.
     """
-    spec = get_spec(name)
-    wdir = weights_dir_or_default(weights_dir)
-    manifest = read_manifest(name, wdir)
-    config = resolve_input_config(name, manifest)
-    size = config.input_size
-    path = spec.weights_path(wdir)
+    card = resolve_card(name, weights_dir, require_manifest=True)
+    path = card.paths.weights
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
-    model = create_model(name, size)
-    load_weights_into(model, path, manifest.get("weights_sha256") if verify else None)
-    cal = read_calibration(wdir, name)
-    if cal.fitted and cal.info.get("weights_sha256") not in (None, manifest.get("weights_sha256")):
+    model = create_model(name, card.input_size)
+    load_weights_into(model, path, card.sha256.get("weights") if verify else None)
+    if not card.calibration_matches_weights:
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
-    return LoadedModel(name, model, manifest, size, config.noise_reduction, cal, config.cell_share)
+    return LoadedModel(name, model, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
+                       card.cell_share)
 
 
 class Predictor:

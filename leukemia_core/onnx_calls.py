@@ -18,10 +18,9 @@ import numpy as np
 
 from .errors import WeightsError
 from .inference import LoadedModel, Predictor, load_model
-from .models import get_spec
-from .models.calibration import read_calibration
-from .models.weights import read_manifest, resolve_input_config, sha256_of
-from .paths import weights_dir_or_default
+from .models.card import resolve_card
+from .models.weights import read_manifest, sha256_of
+from .paths import artefact_file, weights_dir_or_default
 
 #: ``LEUKEMIA_ONNX=0`` turns the ONNX path off (every call through Keras), e.g. to compare.
 ONNX_ENV = "LEUKEMIA_ONNX"
@@ -77,7 +76,7 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
     entry = man.get("onnx") or {}
     if not entry:
         return f"no ONNX export recorded for {name}; run: python -m leukemia_core export-onnx --model {name}"
-    path = wdir / entry.get("file", f"{name}.onnx")
+    path = wdir / entry.get("file", artefact_file(name, "onnx"))
     if not path.is_file():
         return f"ONNX file {path.name} missing in {wdir}; run: python -m leukemia_core export-onnx --model {name}"
     if entry.get("weights_sha256") != man.get("weights_sha256"):
@@ -125,13 +124,12 @@ def load_onnx_predictor(name: str, weights_dir: str | Path | None = None, thread
     status = onnx_status(name, wdir, manifest, verify=verify)
     if status != "ok":
         raise WeightsError(status)
-    config = resolve_input_config(name, manifest)
-    cal = read_calibration(wdir, name)
-    if cal.fitted and cal.info.get("weights_sha256") not in (None, manifest.get("weights_sha256")):
+    card = resolve_card(name, wdir, require_manifest=True)
+    if not card.calibration_matches_weights:
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
-    get_spec(name)
-    forward = OnnxForward(wdir / manifest["onnx"]["file"], threads)
-    loaded = LoadedModel(name, None, manifest, config.input_size, config.noise_reduction, cal, config.cell_share)
+    forward = OnnxForward(card.paths.onnx, threads)
+    loaded = LoadedModel(name, None, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
+                         card.cell_share)
     return OnnxPredictor(loaded, forward)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.card import report_thresholds
 
 #: Plotly's options for every chart of the app (no Plotly logo in the tool bar).
 PLOT_CONFIG = {"displaylogo": False}
@@ -27,7 +27,7 @@ def reliability_chart(report: dict, name: str, key: str) -> bool:
     if band:
         fig.add_vrect(x0=band[0], x1=band[1], fillcolor="#f2c14e", opacity=0.25, line_width=0,
                       annotation_text="refer band", annotation_position="top left")
-    thr = float(report.get("threshold", cal.get("threshold", DEFAULT_THRESHOLD)))
+    thr = report_thresholds(report).threshold
     fig.add_vline(x=thr, line_dash="dot", line_color="#555", annotation_text=f"threshold {thr:.2f}",
                   annotation_position="bottom right")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",

@@ -7,6 +7,7 @@ import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.card import report_thresholds
 from leukemia_core.reports.files import app_models, default_model
 from pages._loaders import weights_sha
 
@@ -35,7 +36,7 @@ def threshold() -> float | None:
 def effective_threshold(report: dict) -> float:
     """The sidebar's threshold, or (with "each model's validated threshold") the report's own."""
     thr = threshold()
-    return float(report.get("threshold", DEFAULT_THRESHOLD)) if thr is None else thr
+    return report_thresholds(report).threshold if thr is None else thr
 
 
 def profile_choices(model: str) -> tuple[dict[str, str], list[str]]:

@@ -5,7 +5,7 @@ import streamlit as st
 from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
 from leukemia_core.models.weights import read_manifest
-from leukemia_core.paths import default_weights_dir
+from leukemia_core.paths import artefact_file, default_weights_dir
 from leukemia_core.reports.display import pct
 from leukemia_core.reports.facts import model_facts, training_data_table
 from leukemia_core.reports.files import (
@@ -88,7 +88,7 @@ def _shortcut(wdir) -> None:
     show_table(table[["set", "role", "level", "scored", "accuracy", "balanced accuracy", "ROC AUC"]],
                percent=["accuracy", "balanced accuracy"], decimals={"ROC AUC": 3},
                units={"scored": "cells or images", "ROC AUC": "0-1"}, key="about_baseline_table", static=True)
-    st.caption(f"From {BASELINE}.report.json ({rep.get('description', '')}).")
+    st.caption(f"From {artefact_file(BASELINE, 'report')} ({rep.get('description', '')}).")
 
 
 def _calibration(models: list[str], wdir) -> None:

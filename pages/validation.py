@@ -14,9 +14,9 @@ from leukemia_core.evaluation.metrics import CLASS_NAMES
 from leukemia_core.explain import METHODS, method_title
 from leukemia_core.explain.overlay import overlay
 from leukemia_core.inference import weights_status
-from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.card import report_thresholds
 from leukemia_core.models.weights import read_manifest
-from leukemia_core.paths import default_weights_dir
+from leukemia_core.paths import artefact_file, default_weights_dir
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
 from leukemia_core.reports.display import pct
 from leukemia_core.reports.files import (
@@ -94,23 +94,23 @@ def _beside_baseline(name: str, report: dict, key: str, report_set: dict) -> Non
 
 def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
     st.subheader("Calibration and the refer band")
-    cal = calibration_of(report)
+    cal, rt = calibration_of(report), report_thresholds(report)
     if cal is None:
         st.info(f"{name} has no calibration: its probabilities are its own, its threshold "
-                f"{report.get('threshold', DEFAULT_THRESHOLD)}, and it has no refer band.")
+                f"{rt.threshold}, and it has no refer band.")
         return
     info = cal.get("info") or {}
     band = refer_band(report)
     c = st.columns(4)
     c[0].metric("ECE before calibration", "n/a" if info.get("ece_before") is None else f"{info['ece_before']:.3f}")
     c[1].metric("ECE after calibration", "n/a" if info.get("ece_after") is None else f"{info['ece_after']:.3f}")
-    c[2].metric("validated threshold", f"{float(report.get('threshold', cal.get('threshold', DEFAULT_THRESHOLD))):.2f}")
+    c[2].metric("validated threshold", f"{rt.threshold:.2f}")
     c[3].metric("refer band (P(ALL))", f"{band[0]:.2f}–{band[1]:.2f}" if band else "none")
     reliability_chart(report, name, "validation_reliability_chart")
     st.caption(f"Fitted on the validation cells ({', '.join(info.get('fitted_on') or ['validation role'])}): they "
                "chose the epoch, calibrator, threshold and refer band, so this plot is not a test. ECE: "
                "expected calibration error, 10 bins, each dataset and class weighted equally (0 = perfect).")
-    half = float(cal.get("refer_half_width") or 0)
+    half = rt.refer_half_width
     if half > 0:
         from leukemia_core.reports.sets import labels_probs
 
@@ -232,10 +232,11 @@ def render() -> None:
                      format_func=LEVEL_NAMES.get)
     m = confusion_at(report_set, thr, level, report)
     _matrix(m, "validation_confusion_chart", LEVEL_NAMES[level])
+    own = report_thresholds(report).stated_threshold
     st.caption(f"Rows: true class; columns: the call at threshold {threshold_text(report, level, thr)} "
                f"({source}). Recomputed from the "
-               f"{m['n']} stored P(ALL) of the {LEVEL_NAMES[level]} in {name}.report.json (a cell carries its "
-               f"image's label); the report's own threshold is {report.get('threshold', 'n/a')}.")
+               f"{m['n']} stored P(ALL) of the {LEVEL_NAMES[level]} in {artefact_file(name, 'report')} (a cell carries "
+               f"its image's label); the report's own threshold is {'n/a' if own is None else own}.")
     _beside_baseline(name, report, key, report_set)
     _calibration(name, report, report_set, thr)
     _gallery(name, report, report_set, thr)

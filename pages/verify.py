@@ -15,6 +15,7 @@ import streamlit as st
 from leukemia_core.data.images import IMAGE_SUFFIXES
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.inference import weights_status
+from leukemia_core.models.card import report_thresholds
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models
 from leukemia_core.verification.html import build_html
@@ -186,10 +187,10 @@ def _model(model: str, res: dict, prof) -> None:
     if "error" in sc:
         st.warning(plain(f"Not fitted: {sc['error']}"), icon=":material/info:")
         return
-    s = sc["split"]
+    s, rt = sc["split"], report_thresholds(sc)
     st.caption(f"Fitted on {s['fit_images']} images ({s['fit_groups']} groups), reported on the other "
                f"{s['report_images']} ({s['report_groups']} groups, grouped by {', '.join(s['grouped_by'])}): what "
-               f"the lab will get. Site threshold {sc['threshold']:.2f}, refer band ±{sc['refer_half_width']:.2f}.")
+               f"the lab will get. Site threshold {rt.threshold:.2f}, refer band ±{rt.refer_half_width:.2f}.")
     rows = [{"level": lvl, "figure": k.replace("_", " "), "stored": sc["before"][lvl][k]["value"],
              "stored 95 % interval": _iv(sc["before"][lvl][k]), "site": sc["after"][lvl][k]["value"],
              "site 95 % interval": _iv(sc["after"][lvl][k])}

@@ -6,7 +6,9 @@
   defines functions or classes -> ``test_<package>.py``), and each test file names a module;
 * no module of ``leukemia_core``, ``pages`` or ``tools`` is over 400 lines;
 * ``leukemia_core`` never imports Streamlit (the app's pages do; the core stays usable without it);
-* every public function, class and method of ``leukemia_core`` has a docstring.
+* every public function, class and method of ``leukemia_core`` has a docstring;
+* a model's or a report's decision thresholds are read in one place,
+  :mod:`leukemia_core.models.card` (``resolve_card`` / ``report_thresholds``), never from the dict.
 """
 
 from __future__ import annotations
@@ -234,3 +236,49 @@ def test_imports_follow_the_layers():
     p = PACKAGE / "cells" / "crop.py"
     assert "leukemia_core.data.preprocess" in _top_level_imports(p)
     assert "leukemia_core.cells.finder" in _top_level_imports(p)
+
+
+#: Keys of a model's decision values that only the resolver reads from a dict.
+THRESHOLD_KEYS = {"threshold", "field_threshold", "refer_half_width"}
+
+#: Files that may read those keys from a dict, each with why (kept small: a new reader asks
+#: ``leukemia_core.models.card.report_thresholds`` instead).
+THRESHOLD_READERS = {
+    "leukemia_core/models/card.py": "the resolver itself",
+    "leukemia_core/models/ood.py": "the colour reference's own distance threshold, not a decision threshold",
+    "leukemia_core/verification/profile.py": "a site profile's colour reference (its distance threshold)",
+    "leukemia_core/evaluation/evaluate.py": "the report writer; reads the colour reference's distance threshold",
+    "leukemia_core/cases/importer.py": "rows of a predictions CSV: the threshold each image was called at",
+    "pages/classify.py": "a row of the page's own results table (the image threshold it was called at)",
+}
+
+
+def _threshold_reads(tree: ast.AST) -> list[int]:
+    """Lines reading a key of :data:`THRESHOLD_KEYS` from a dict: ``d["threshold"]`` (not an
+    assignment to it) or ``d.get("field_threshold", ...)``."""
+    lines = []
+    for n in ast.walk(tree):
+        if (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) and isinstance(n.slice, ast.Constant)
+                and n.slice.value in THRESHOLD_KEYS):
+            lines.append(n.lineno)
+        elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and n.args
+              and isinstance(n.args[0], ast.Constant) and n.args[0].value in THRESHOLD_KEYS):
+            lines.append(n.lineno)
+    return sorted(lines)
+
+
+def test_only_the_resolver_reads_thresholds_from_dicts():
+    bad = []
+    for folder in ("leukemia_core", "pages"):
+        for p in _sources(ROOT / folder):
+            rel = str(p.relative_to(ROOT))
+            if rel not in THRESHOLD_READERS:
+                bad += [f"{rel}:{line}" for line in _threshold_reads(ast.parse(p.read_text()))]
+    assert not bad, ("read a threshold through leukemia_core.models.card (report_thresholds / resolve_card), "
+                     "not from the dict:\n" + "\n".join(bad))
+    assert all((ROOT / rel).is_file() for rel in THRESHOLD_READERS), "drop allow-list entries of removed files"
+    # the check itself sees reads and leaves writes alone
+    assert _threshold_reads(ast.parse("t = report.get('threshold', 0.5)")) == [1]
+    assert _threshold_reads(ast.parse("t = r['calibration']['field_threshold']")) == [1]
+    assert _threshold_reads(ast.parse("x = f'{sc[\"refer_half_width\"]:.2f}'")) == [1]
+    assert _threshold_reads(ast.parse("out['threshold'] = 0.5\nd.get('thresholds')")) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import LeukemiaCoreError
 from ..inference import weights_status
 from ..models import get_spec, list_models
+from ..models.card import report_thresholds
 from ..models.weights import read_manifest, resolve_input_config
 from ..paths import PROJECT_ROOT, weights_dir_or_default
 
@@ -65,7 +66,8 @@ def cmd_train(args) -> int:
                       input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, init=args.init, init_from=args.init_from,
                       head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
-                      augment=not args.no_augment, run_dir=args.run_dir, weights_dir=args.weights_dir,
+                      augment=not args.no_augment, run_dir=args.run_dir,
+                      weights_dir=str(weights_dir_or_default(args.weights_dir)),
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum)
     if args.dataset_share:
@@ -142,7 +144,7 @@ def cmd_adapt_check(args) -> int:
     from ..evaluation.adaptation import run_adapt_check
 
     r = run_adapt_check(args.model, args.data, Path(args.out), args.weights_dir, args.cache_dir or None)
-    print(f"{r['model']} at threshold {r['threshold']:.2f}: AUC / balanced accuracy on mixed batches; "
+    print(f"{r['model']} at threshold {report_thresholds(r).threshold:.2f}: AUC / balanced accuracy on mixed batches; "
           f"share of HEM cells called ALL when the batch holds HEM cells only")
     for key, row in r["sets"].items():
         for how in ("none", "reinhard", "bn_reestimation"):
@@ -206,7 +208,7 @@ def cmd_table(args) -> int:
     """Print the README's results and speed tables from ``model_weights/`` (``table``); ``--readme`` rewrites them in place."""
     from ..reports.results import write_results
 
-    text = write_results(Path(args.weights_dir or "model_weights"), Path(args.readme) if args.readme else None)
+    text = write_results(weights_dir_or_default(args.weights_dir), Path(args.readme) if args.readme else None)
     print(text)
     return 0
 

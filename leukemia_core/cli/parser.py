@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--val-data", action="append", help="extra folder used only for validation")
     sp.add_argument("--exclude-part", action="append",
                     help="leave out a part, e.g. Segmented (Aria variant) or fold_1; repeatable")
-    sp.add_argument("--input-size", type=int, help="square input side (default: the model's, 224)")
+    sp.add_argument("--input-size", type=int, help="square input side in pixels (default: the model's registered size, "
+                                                        "80 for every shipped model; see `models`)")
     sp.add_argument("--epochs", type=int, default=30)
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--lr", type=float, default=1e-3, help="initial Adam learning rate")
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="batches per epoch (default: as many as there are training cells / batch size)")
     sp.add_argument("--no-augment", action="store_true")
     sp.add_argument("--run-dir", help="checkpoints and history (default runs/<model>)")
-    sp.add_argument("--weights-dir", default="model_weights", help="where to export (default model_weights/)")
+    sp.add_argument("--weights-dir", default=None,
+                    help="where to export (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")
     sp.add_argument("--cache-dir", default="runs/.cache", help="decoded-image cache ('' to disable)")
     sp.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     sp.add_argument("--max-images", type=int, help="use at most this many train (and val) images")

@@ -155,7 +155,7 @@ def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of:
     rows, flags = [], {}
     for m in models:
         s = batch_summary([(im.name, im.results.get(m)) for im in images], thr_of[m])
-        rows.append(f"<tr><td>{escape(m)}</td><td>{s['threshold']:.2f}</td><td>{s['images']}</td><td>{s['read']}</td>"
+        rows.append(f"<tr><td>{escape(m)}</td><td>{float(thr_of[m]):.2f}</td><td>{s['images']}</td><td>{s['read']}</td>"
                     f"<td>{s['images_all']}</td><td>{s['cells']}</td><td>{s['all_cells']}</td>"
                     f"<td>{_f(s['blast_pct'], '.1f')}</td><td>{s['refer']}</td><td>{s['whole_image']}</td>"
                     f"<td>{len(s['check_by_eye'])}</td></tr>")

@@ -9,7 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..models.weights import read_manifest
-from ..paths import weights_dir_or_default
+from ..paths import artefact_file, weights_dir_or_default
 from .files import BASELINE, short_sha
 
 
@@ -22,7 +22,7 @@ def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
         if man is None:
             continue
         tr = man.get("training", {})
-        wfile = wdir / man.get("weights_file", f"{n}.weights.npz")
+        wfile = wdir / man.get("weights_file", artefact_file(n, "weights"))
         sel = tr.get("selected_epoch") or {}
         rows.append({
             "model": n, "description": man.get("description", ""), "parameters": man.get("params"),

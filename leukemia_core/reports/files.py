@@ -24,7 +24,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
 from ..models import list_models
 from ..models.weights import read_json
-from ..paths import weights_dir_or_default
+from ..paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, weights_dir_or_default
 
 REFERENCE_FILE = "reference_published.json"
 
@@ -62,11 +62,11 @@ def how_to_make(kind: str, name: str = "NAME") -> str:
     """
     commands = {
         "weights": f"python -m leukemia_core train --model {name} --data /path/to/dataset "
-                   f"--weights-dir model_weights   (writes {name}.weights.npz, {name}.manifest.json "
-                   f"and {name}.history.json)",
+                   f"--weights-dir model_weights   (writes {artefact_file(name, 'weights')}, "
+                   f"{artefact_file(name, 'manifest')} and {artefact_file(name, 'history')})",
         "report": f"python -m leukemia_core evaluate --model {name} --data DIR "
-                  f"--out model_weights/{name}.report.json",
-        "baseline": f"python -m leukemia_core baseline --data DIR --out model_weights/{BASELINE}.report.json",
+                  f"--out model_weights/{artefact_file(name, 'report')}",
+        "baseline": f"python -m leukemia_core baseline --data DIR --out model_weights/{artefact_file(BASELINE, 'report')}",
         "cam_check": f"python -m leukemia_core cam-check --model all --data /path/to/aria_all "
                      f"--out model_weights/{CAM_CHECK_FILE}",
         "bench": f"python -m leukemia_core bench --out model_weights/{BENCH_FILE}",
@@ -80,8 +80,8 @@ def missing_what(kind: str, name: str = "", wdir: Path | None = None) -> str:
     wdir = weights_dir_or_default(wdir)
     return {
         "weights": f"No trained weights for model '{name}' in {wdir}.",
-        "report": f"No evaluation report for model '{name}' in {wdir} (expected {name}.report.json).",
-        "baseline": f"No colour-only baseline report in {wdir} (expected {BASELINE}.report.json).",
+        "report": f"No evaluation report for model '{name}' in {wdir} (expected {artefact_file(name, 'report')}).",
+        "baseline": f"No colour-only baseline report in {wdir} (expected {artefact_file(BASELINE, 'report')}).",
         "cam_check": f"No Grad-CAM check in {wdir} (expected {CAM_CHECK_FILE}).",
         "bench": f"Speed: not measured yet (no {BENCH_FILE} in {wdir}).",
         "reference": f"The published reference figures are not in {wdir} (expected {REFERENCE_FILE}).",
@@ -94,11 +94,11 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
     Adds ``step``: the epoch's position over all phases (a pretrained run's ``head`` phase comes
     before ``main``), so curves of both phases draw as one line.
     """
-    data = read_json(weights_dir_or_default(wdir) / f"{name}.history.json")
+    data = read_json(artefact_path(name, "history", wdir))
     if data is None:
         return None
     if not isinstance(data, list):
-        raise LeukemiaCoreError(f"{name}.history.json: expected a list of epochs")
+        raise LeukemiaCoreError(f"{artefact_file(name, 'history')}: expected a list of epochs")
     df = pd.DataFrame(data)
     if df.empty:
         return df
@@ -109,7 +109,7 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
 
 def report_path(name: str, wdir: Path | None = None) -> Path:
     """``<wdir>/<name>.report.json`` (default folder: :func:`weights_dir`)."""
-    return weights_dir_or_default(wdir) / f"{name}.report.json"
+    return artefact_path(name, "report", wdir)
 
 
 def load_report(name: str, wdir: Path | None = None) -> dict | None:
@@ -127,7 +127,8 @@ def load_report(name: str, wdir: Path | None = None) -> dict | None:
 def report_names(wdir: Path | None = None, models: Sequence[str] | None = None) -> list[str]:
     """Names with a ``.report.json`` in ``wdir``: the given models' order first, the baseline last."""
     wdir = weights_dir_or_default(wdir)
-    found = sorted(p.name[: -len(".report.json")] for p in wdir.glob("*.report.json")) if wdir.is_dir() else []
+    suffix = ARTEFACT_SUFFIXES["report"]
+    found = sorted(p.name[: -len(suffix)] for p in wdir.glob("*" + suffix)) if wdir.is_dir() else []
     order = list(models or [])
     ranked = [n for n in order if n in found] + [n for n in found if n not in order and n != BASELINE]
     return ranked + ([BASELINE] if BASELINE in found else [])

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
-from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.card import report_thresholds
 from ..models.weights import read_json, read_manifest
+from ..paths import ARTEFACT_SUFFIXES, artefact_path
 from .scores import reference_label
 from .sets import role_text
 
@@ -86,8 +87,8 @@ def _label(m: str) -> str:
 
 def _threshold(r: dict) -> str:
     """The report's threshold; with a field rule, also the one for images of several cells."""
-    thr = r.get("threshold")
-    ft = r.get("field_threshold", (r.get("calibration") or {}).get("field_threshold"))
+    rt = report_thresholds(r)
+    thr, ft = rt.stated_threshold, rt.field_threshold
     if thr is None or ft is None or abs(float(ft) - float(thr)) < 1e-9:
         return _f(thr, 2)
     return f"{float(thr):.2f} (fields: {float(ft):.2f})"
@@ -133,13 +134,12 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
     for m, r in reports.items():
         cal = r.get("calibration") or {}
         if m == BASELINE or not cal.get("fitted"):
-            lines.append(_row([_label(m), _f(r.get("threshold"), 2), "–", "none", "–", "–", "–"]))
+            lines.append(_row([_label(m), _f(report_thresholds(r).stated_threshold, 2), "–", "none", "–", "–", "–"]))
             continue
         info = cal.get("info") or {}
-        thr, w = float(r.get("threshold", cal.get("threshold", DEFAULT_THRESHOLD))), float(cal.get("refer_half_width") or 0)
-        band = f"{max(0.0, thr - w):.2f}–{min(1.0, thr + w):.2f}" if w else "none"
-        ft = r.get("field_threshold", cal.get("field_threshold"))
-        lines.append(_row([_label(m), f"{thr:.2f}", _f(ft, 2), band, _f(info.get("ece_before")),
+        rt = report_thresholds(r)
+        band = f"{rt.refer_band[0]:.2f}–{rt.refer_band[1]:.2f}" if rt.refer_band else "none"
+        lines.append(_row([_label(m), f"{rt.threshold:.2f}", _f(rt.field_threshold, 2), band, _f(info.get("ece_before")),
                            _f(info.get("ece_after")), _n(info.get("n_cells"))]))
     return lines + [""]
 
@@ -148,7 +148,7 @@ def _lolo_rows(weights_dir: Path) -> list[str]:
     """The left-out-lab table from ``<weights_dir>/lolo/*.report.json`` (``evaluate --left-out``,
     ``baseline --left-out``), or nothing when there are none."""
     folder = Path(weights_dir) / LOLO_DIR
-    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
+    reports = [read_json(p) for p in sorted(folder.glob("*" + ARTEFACT_SUFFIXES["report"]))] if folder.is_dir() else []
     rows = []
     for r in reports:
         for s in (r or {}).get("sets", []):
@@ -168,7 +168,7 @@ def build_tables(weights_dir: Path) -> str:
     """Markdown tables of the test and validation sets, the calibration and the training facts."""
     wdir = Path(weights_dir)
     models = list_models()
-    reports = {m: read_json(wdir / f"{m}.report.json") for m in (*models, BASELINE)}
+    reports = {m: read_json(artefact_path(m, "report", wdir)) for m in (*models, BASELINE)}
     reports = {m: r for m, r in reports.items() if r}
     if not reports:
         return "_No reports in model_weights/ yet: run the commands under “Reproduce the shipped models”._"

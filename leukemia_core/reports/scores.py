@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..evaluation.metrics import compute_metrics, roc_points
 from ..inference import label_of
+from ..models.card import report_thresholds
 from .sets import LEVEL_NAMES, LEVELS, ROLE_NAMES, get_set, labels_probs, role_of
 from .thresholds import image_thresholds, threshold_text
 
@@ -53,7 +54,7 @@ def _metric_row(name: str, s: dict, level: str, report: dict | None = None) -> d
         "precision (weighted)": w.get("precision"), "recall (weighted)": w.get("recall"),
         "F1 (weighted)": w.get("f1"), "ROC AUC": m.get("roc_auc"),
         "threshold": (threshold_text(report, "cells" if level == "cells" else "images") if report is not None
-                      else ("n/a" if m.get("threshold") is None else f"{m['threshold']:.2f}")),
+                      else ("n/a" if (t := report_thresholds(m).stated_threshold) is None else f"{t:.2f}")),
     }
 
 

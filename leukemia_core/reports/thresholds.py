@@ -1,36 +1,30 @@
-"""A report's decision thresholds, field rule, refer band and calibration (tables and reliability bins)."""
+"""A report's decision thresholds, field rule, refer band and calibration (tables and reliability bins);
+the values come from :func:`~leukemia_core.models.card.report_thresholds`, never from the dict."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..models.calibration import DEFAULT_THRESHOLD, Calibration
+from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.card import report_thresholds
 from .files import BASELINE
 
 
 def field_threshold(report: dict) -> float | None:
     """The report's threshold for images of several cells (None: the cell threshold for all)."""
-    ft = report.get("field_threshold", (report.get("calibration") or {}).get("field_threshold"))
-    return None if ft is None else float(ft)
+    return report_thresholds(report).field_threshold
 
 
 def threshold_text(report: dict, level: str = "cells", threshold: float | None = None) -> str:
     """The threshold(s) a level was called at, for people: ``"0.45"``, or for images with a field
     rule ``"0.45 one cell, 0.52 several"``. ``threshold``: a cell threshold other than the report's."""
-    cell = float(report.get("threshold", DEFAULT_THRESHOLD)) if threshold is None else float(threshold)
-    if level == "cells" or field_threshold(report) is None:
+    rt = report_thresholds(report)
+    cell = rt.threshold if threshold is None else float(threshold)
+    if level == "cells" or rt.field_threshold is None:
         return f"{cell:.2f}"
-    several = _calibration_obj(report).image_threshold(cell, 2)
+    several = rt.image_threshold(2, cell)
     return f"{cell:.2f}" if abs(several - cell) < 1e-9 else f"{cell:.2f} one cell, {several:.2f} several"
-
-
-def _calibration_obj(report: dict):
-    cal = dict(report.get("calibration") or {})
-    if "field_threshold" not in cal and report.get("field_threshold") is not None:
-        cal["field_threshold"] = report["field_threshold"]
-    cal.setdefault("threshold", report.get("threshold", DEFAULT_THRESHOLD))
-    return Calibration.from_json(cal)
 
 
 def image_thresholds(report: dict | None, report_set: dict, threshold: float) -> np.ndarray:
@@ -41,10 +35,10 @@ def image_thresholds(report: dict | None, report_set: dict, threshold: float) ->
     Returns ``float64 (N,)`` in [0, 1], one per image of the set.
     """
     imgs = report_set.get("images", [])
-    if report is None or field_threshold(report) is None:
+    rt = report_thresholds(report)
+    if report is None or rt.field_threshold is None:
         return np.full(len(imgs), float(threshold))
-    cal = _calibration_obj(report)
-    return np.array([cal.image_threshold(threshold, int(i.get("n_found", i.get("n_cells", 1)))) for i in imgs])
+    return np.array([rt.image_threshold(int(i.get("n_found", i.get("n_cells", 1))), threshold) for i in imgs])
 
 
 def calibration_of(report: dict) -> dict | None:
@@ -54,12 +48,9 @@ def calibration_of(report: dict) -> dict | None:
 
 
 def refer_band(report: dict) -> tuple[float, float] | None:
-    """``(low, high)`` of the refer band around the report's threshold, or None without one."""
-    cal = calibration_of(report)
-    if not cal or not cal.get("refer_half_width"):
-        return None
-    thr, w = float(cal.get("threshold", report.get("threshold", DEFAULT_THRESHOLD))), float(cal["refer_half_width"])
-    return max(0.0, thr - w), min(1.0, thr + w)
+    """``(low, high)`` of the refer band around the report's threshold, or None without one
+    (:func:`~leukemia_core.models.card.report_thresholds`)."""
+    return report_thresholds(report).refer_band if calibration_of(report) else None
 
 
 def calibration_table(reports: dict[str, dict]) -> pd.DataFrame:
@@ -73,7 +64,7 @@ def calibration_table(reports: dict[str, dict]) -> pd.DataFrame:
         band = refer_band(rep)
         ft = field_threshold(rep)
         rows.append({
-            "model": name, "threshold": rep.get("threshold"),
+            "model": name, "threshold": report_thresholds(rep).stated_threshold,
             "field threshold": "same" if ft is None else f"{ft:.2f}",
             "refer band": f"{band[0]:.2f}–{band[1]:.2f}" if band else "none",
             "ECE before": info.get("ece_before"), "ECE after": info.get("ece_after"),

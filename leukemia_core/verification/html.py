@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 from html import escape
 
+from ..models.card import report_thresholds
 from ..reports.casereport import NOTICE
 from .report import figure_table
 
@@ -113,12 +114,13 @@ def _site(sc: dict) -> str:
             rows += (f"<tr><td>{level}</td><td>{key.replace('_', ' ')}</td><td>{_f(b['value'])} ({_f(b['low'])} – "
                      f"{_f(b['high'])})</td><td>{_f(a['value'])} ({_f(a['low'])} – {_f(a['high'])})</td></tr>")
     flags = (sc["before"].get("ood_flagged"), sc["after"].get("ood_flagged"))
-    field = "" if sc["field_threshold"] is None else f", field threshold {sc['field_threshold']:.2f}"
+    rt = report_thresholds(sc)
+    field = "" if rt.field_threshold is None else f", field threshold {rt.field_threshold:.2f}"
     return (f"<h3>Site calibration{': ' + escape(sc['profile_name']) if sc.get('profile_name') else ''}</h3>"
             f"<p>Fitted on {s['fit_images']} images ({s['fit_groups']} groups), reported on the other "
             f"{s['report_images']} images ({s['report_groups']} groups; grouped by "
             f"{escape(', '.join(s['grouped_by']))}): the figures below are on images the site calibration never saw. "
-            f"Site threshold {sc['threshold']:.2f}, refer band ±{sc['refer_half_width']:.2f}"
+            f"Site threshold {rt.threshold:.2f}, refer band ±{rt.refer_half_width:.2f}"
             f"{field}"
             f"{'' if not sc.get('profile') else '; stored as ' + escape(str(sc['profile']))}.</p>"
             "<table><tr><th>level</th><th>figure</th><th>stored calibration</th><th>site calibration</th></tr>"
@@ -150,7 +152,7 @@ def build_html(report: dict, title: str = "Verification at your lab", created: _
         body.append(f'<section class="model"><h2>{escape(model)}</h2><p>Weights SHA-256 <code>'
                     f"{escape(res['weights_sha256'])}</code>; calibration: "
                     f"{'site profile ' + escape(used) if used else 'stored (fitted on the model validation cells)'}; "
-                    f"cell threshold {res['threshold']:.2f}.</p>")
+                    f"cell threshold {report_thresholds(res).threshold:.2f}.</p>")
         for level in ("cell", "image"):
             body.append(f'<div class="row"><div>{_figs_table(res["all"], level)}</div>'
                         f"<div>{_confusion(res['all'], level)}</div></div>")

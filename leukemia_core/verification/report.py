@@ -26,6 +26,7 @@ import numpy as np
 
 from ..data.datasets import Record
 from ..models.calibration import Calibration
+from ..models.card import report_thresholds
 from .profile import SiteProfile, fit_profile
 from .stats import MIN_PER_CLASS, cells_for_width, wilson
 from .study import ScoredImages, VerificationError, acceptance, figures, grouped_split
@@ -139,7 +140,7 @@ def csv_rows(report: dict) -> list[dict]:
                     v = f[key]
                     rows.append({"model": model, "profile": prof, "part": part, "level": level, "figure": key,
                                  "value": _r(v["value"]), "low": _r(v["low"]), "high": _r(v["high"]),
-                                 "k": v.get("k", ""), "n": v.get("n", f["n"]), "threshold": _r(figs["threshold"])})
+                                 "k": v.get("k", ""), "n": v.get("n", f["n"]), "threshold": _r(report_thresholds(figs).threshold)})
     return rows
 
 
@@ -186,7 +187,7 @@ def summary_line(report: dict) -> list[str]:
         elif sc:
             b, a = sc["before"]["cell"]["balanced_accuracy"], sc["after"]["cell"]["balanced_accuracy"]
             lines.append(f"  site calibration on {sc['split']['report_images']} held-out images: balanced accuracy "
-                         f"{fmt(b)} stored -> {fmt(a)} site (threshold {sc['threshold']:.2f})")
+                         f"{fmt(b)} stored -> {fmt(a)} site (threshold {report_thresholds(sc).threshold:.2f})")
     if report["sample_size"]["warning"]:
         lines.append("warning: " + report["sample_size"]["warning"])
     return lines
