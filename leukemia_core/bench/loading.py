@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import artefact_file
+
 #: The sample every single-image figure uses (450x450 C-NMC cell, as the app offers it).
 BENCH_IMAGE = "all/UID_13_10_1_all.png"
 #: A 224x224 Aria field, profiled for preprocessing only.
@@ -93,7 +95,7 @@ def get_model(name: str, weights_dir: Path, export_dir: Path | None):
                 "note": "random weights written by the benchmark; not a trained model"}
     if export_dir is not None:
         manifest["weights_sha256"] = save_weights_npz(model, spec.weights_path(export_dir))
-        write_json(export_dir / f"{name}.manifest.json", manifest)
+        write_json(export_dir / artefact_file(name, "manifest"), manifest)
     note = (f"weights absent ({status}); the architecture was benchmarked with random weights at "
             f"{size} px ({size_from})")
     return LoadedModel(name, model, manifest, size, True), "random", note, seconds
@@ -110,7 +112,7 @@ def weights_for_children(names: list[str], weights_dir: Path, export_dir: Path) 
         return weights_dir
     for n in names:
         if weights_status(n, weights_dir) == "ok":
-            for f in (get_spec(n).weights_file, f"{n}.manifest.json"):
+            for f in (get_spec(n).weights_file, artefact_file(n, "manifest")):
                 dst = export_dir / f
                 if not dst.exists():
                     dst.symlink_to((weights_dir / f).resolve())

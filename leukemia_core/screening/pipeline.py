@@ -85,28 +85,24 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
     """One :class:`ModelPlan` per model: ONNX bytes when its export is current (and ONNX is on),
     else a Keras plan. Reads manifests and calibrations only (no TensorFlow here)."""
     from ..inference import load_model  # noqa: F401  (Keras plans load in the actors)
-    from ..models import get_spec
-    from ..models.calibration import read_calibration
-    from ..models.weights import read_manifest, resolve_input_config
+    from ..models.card import resolve_card
     from ..onnx_calls import load_onnx_predictor, onnx_enabled, onnx_status
 
     wdir = weights_dir_or_default(weights_dir)
     plans = []
     for n in names:
-        get_spec(n)
-        man = read_manifest(n, wdir)
-        if onnx_enabled() and onnx_status(n, wdir, man) == "ok":
+        card = resolve_card(n, wdir, require_manifest=True)
+        if onnx_enabled() and onnx_status(n, wdir, card.manifest) == "ok":
             pred = load_onnx_predictor(n, wdir)  # checks the sha256 and the calibration once, here
-            data = (wdir / man["onnx"]["file"]).read_bytes()
+            data = card.paths.onnx.read_bytes()
             loaded = pred.loaded
         else:
             from ..inference import LoadedModel
 
-            cfg = resolve_input_config(n, man)
             data = None
-            loaded = LoadedModel(n, None, man, cfg.input_size, cfg.noise_reduction, read_calibration(wdir, n),
-                                 cfg.cell_share)
-        plans.append(ModelPlan(n, loaded, str(man.get("weights_sha256", "")), data, str(wdir), threshold))
+            loaded = LoadedModel(n, None, card.manifest, card.input_size, card.input.noise_reduction,
+                                 card.calibration, card.cell_share)
+        plans.append(ModelPlan(n, loaded, str(card.sha256.get("weights", "")), data, str(wdir), threshold))
     return plans
 
 
