@@ -110,12 +110,12 @@ def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
     st.caption(f"Fitted on the validation cells ({', '.join(info.get('fitted_on') or ['validation role'])}): they "
                "chose the epoch, calibrator, threshold and refer band, so this plot is not a test. ECE: "
                "expected calibration error, 10 bins, each dataset and class weighted equally (0 = perfect).")
-    half = rt.refer_half_width
-    if half > 0:
+    moved = rt.band_at(thr)  # the band around the threshold in use
+    if moved:
         from leukemia_core.reports.sets import labels_probs
 
         _, p = labels_probs(report_set, "cells")
-        inside = int(np.sum((p >= thr - half) & (p <= thr + half))) if len(p) else 0
+        inside = int(np.sum((p >= moved[0]) & (p <= moved[1]))) if len(p) else 0
         role_caption(report_set, f"{inside} of {len(p)} cells fall in the refer band around threshold "
                                  f"{thr:.2f} (a person must look at them)")
 

@@ -332,3 +332,31 @@ def test_a_lab_left_out_is_scored_whole_and_a_seen_lab_is_refused(tmp_path, trai
     assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--left-out", "cnmc",
                  "--out", str(tmp_path / "y.json"), "--weights-dir", str(wdir), "--cache-dir", ""]) == 2
     assert "no images of that dataset" in capsys.readouterr().err
+
+
+def test_input_size_help_names_the_registered_sizes():
+    from leukemia_core.cli.parser import build_parser
+    from leukemia_core.models import get_spec
+
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if "--input-size" in a.option_strings)
+    assert "224" not in train.help and f"proposed {get_spec('proposed').input_size}" in train.help
+
+
+def test_weights_dir_defaults_follow_the_environment(monkeypatch, tmp_path):
+    import leukemia_core.reports.results as results
+    import leukemia_core.training.train as training
+
+    monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(tmp_path))
+    seen = {}
+    monkeypatch.setattr(results, "write_results", lambda wdir, readme=None: seen.setdefault("table", wdir) and "")
+
+    def fake_train(cfg):
+        seen["train"] = cfg.weights_dir
+        return {"name": cfg.model, "weights_file": "m.weights.npz",
+                "training": {"selected_epoch": 1, "epochs_run": 1, "seconds": 0.0}}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    assert main(["table"]) == 0
+    assert main(["train", "--model", "tiny_cnn", "--data", str(tmp_path)]) == 0
+    assert Path(seen["table"]) == tmp_path and Path(seen["train"]) == tmp_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..models import get_spec, list_models
 from ..models.calibration import DEFAULT_THRESHOLD
 from .commands import (
     cmd_adapt_check,
@@ -47,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--val-data", action="append", help="extra folder used only for validation")
     sp.add_argument("--exclude-part", action="append",
                     help="leave out a part, e.g. Segmented (Aria variant) or fold_1; repeatable")
-    sp.add_argument("--input-size", type=int, help="square input side in pixels (default: the model's registered size, "
-                                                        "80 for every shipped model; see `models`)")
+    sizes = ", ".join(f"{n} {get_spec(n).input_size}" for n in list_models())
+    sp.add_argument("--input-size", type=int,
+                    help=f"square input side in pixels (default: the model's registered size: {sizes})")
     sp.add_argument("--epochs", type=int, default=30)
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--lr", type=float, default=1e-3, help="initial Adam learning rate")
