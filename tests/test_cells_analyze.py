@@ -119,3 +119,108 @@ def test_analyze_scales_crops_to_unit_floats_and_calibrates():
     assert a.p_raw.dtype == np.float64 and a.p_raw[0] == pytest.approx(0.8)
     assert a.p_all[0] == pytest.approx(0.8**2 / (0.8**2 + 0.2**2))  # sigmoid(2 logit(0.8))
     assert a.found.notes == []  # no reference statistics: never flagged as outside
+
+
+# --- the one reading type: what the app keeps (maps, site profile, threshold) and the summary row
+
+
+def _maps(n, value):
+    return np.full((n, 8, 8), value, np.float16)
+
+
+def test_a_reading_holds_its_maps_and_says_which_explains_each_call():
+    a = _analysis([0.9, 0.2], [False, False])
+    assert not a.has_maps and a.map_of(0, 0.5).shape == (8, 8) and a.map_of(0, 0.5).max() == 0
+    assert a.nbytes == a.crops.nbytes + a.p_all.nbytes  # no maps yet
+    from dataclasses import replace
+    m = replace(a, maps_all=_maps(2, 0.75), maps_hem=_maps(2, 0.25))
+    assert m.has_maps and m.nbytes == a.nbytes + 2 * 2 * 8 * 8 * 2
+    assert m.map_of(0, 0.5).dtype == np.float32 and m.map_of(0, 0.5).max() == 0.75  # called ALL: ALL evidence
+    assert m.map_of(1, 0.5).max() == 0.25 and m.map_of(0, 0.95).max() == 0.25    # called HEM: HEM evidence
+    assert m.cells is m.found.cells and m.crops is m.found.crops and m.notes is m.found.notes
+    assert m.cell_labels(0.5) == ["ALL", "HEM"] and m.whole_image is False
+
+
+def test_the_threshold_applied_defaults_to_the_calibrations():
+    a = _analysis([0.55, 0.45], [False, False])
+    assert a.threshold is None and a.site_profile is None and a.cell_threshold == 0.5
+    a.threshold = 0.4
+    assert a.cell_threshold == 0.4 and a.summary() == a.summary(0.4)
+    assert a.summary(0.5)["all_cells"] == 1 and a.summary()["all_cells"] == 2
+
+
+def test_summary_hand_computed():
+    # cells at 0.2, 0.45, 0.9 (the last cut by the edge); threshold 0.4, band +- 0.1; field threshold
+    # 0.6 (+0.1 over the cell threshold): the image's mean of its whole cells 0.325 against 0.5
+    a = _analysis([0.2, 0.45, 0.9], [False, False, True], field=0.6)
+    a.found.notes.append("check me")
+    s = a.summary(0.4)
+    assert s == {"call": "HEM", "p_all": pytest.approx(0.325), "cells": 3, "all_cells": 2,
+                 "blast_pct": pytest.approx(200 / 3), "refer": 1, "image_threshold": pytest.approx(0.5),
+                 "cell_threshold": 0.4, "whole_image": False, "notes": ["check me"]}
+    s["notes"].append("x")
+    assert a.notes == ["check me"]  # the row's list is its own
+    whole = _analysis([0.7], [], whole=True)
+    w = whole.summary(0.5)
+    assert (w["call"], w["cells"], w["all_cells"], w["blast_pct"], w["whole_image"]) == ("ALL", 0, 0, None, True)
+    assert whole.blast_pct(0.5) is None
+
+
+class _Explainer:
+    """``predict_and_explain`` of a fake model: P(ALL) 0.8 per crop, a map of 0.9 (ALL) or 0.1 (HEM)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict_and_explain(self, x, class_index):
+        self.seen.append((x.dtype, x.shape, class_index))
+        return np.full(len(x), 0.8, np.float32), np.full(x.shape[:3], 0.9 if class_index else 0.1, np.float32)
+
+
+class _Predictor:
+    """``find_cells`` and ``analyze`` of a fake model (P(ALL) 0.6 per crop), calibration ``cal``."""
+
+    def __init__(self, cal, notes=()):
+        self.loaded = type("Loaded", (), {"calibration": cal})()
+        self.notes = list(notes)
+
+    def find_cells(self, rgb):
+        found = find_and_crop(rgb, 16)
+        return FoundCells(found.cells, found.crops, found.whole_image, found.notes + self.notes)
+
+    def analyze(self, found):
+        return analyze(found, lambda x: np.full(len(x), 0.6), self.loaded.calibration)
+
+
+def test_read_cells_scores_and_explains_both_classes(monkeypatch):
+    import leukemia_core.cells.analyze as mod
+
+    rgb = _disc(_disc(_field(), (60, 60), 20), (150, 140), 20)
+    stored, site = Calibration(a=2.0, fitted=True), Calibration(threshold=0.7, fitted=True)
+    ex = _Explainer()
+    a = mod.read_cells(rgb, _Predictor(stored), ex)
+    assert [s[2] for s in ex.seen] == [1, 0] and all(s[0] == np.float32 for s in ex.seen)
+    assert a.n_cells == 2 and a.calibration is stored and a.site_profile is None and a.notes == []
+    assert a.p_raw == pytest.approx([0.8, 0.8]) and a.p_all[0] == pytest.approx(0.8**2 / (0.8**2 + 0.2**2))
+    assert a.maps_all.dtype == np.float16 and float(a.map_of(0, 0.5).max()) == pytest.approx(0.9, abs=1e-3)
+    monkeypatch.setattr(mod, "is_outside", lambda ref, crops: True)
+    b = mod.read_cells(rgb, _Predictor(stored), _Explainer(), site, site_profile="lab A")
+    assert b.calibration is site and b.site_profile == "lab A" and b.cell_threshold == 0.7
+    assert b.notes == [mod.NOTE_OOD] and b.p_all == pytest.approx([0.8, 0.8])  # the site's calibration
+
+
+def test_read_calls_first_then_add_maps(monkeypatch):
+    import leukemia_core.cells.analyze as mod
+
+    rgb = _disc(_field(), (100, 120), 22)
+    stored, site = Calibration(fitted=True), Calibration(threshold=0.3, fitted=True)
+    monkeypatch.setattr(mod, "is_outside", lambda ref, crops: ref is site.reference)
+    calls = mod.read_calls(rgb, _Predictor(stored), site, site_profile="lab B")
+    assert not calls.has_maps and calls.site_profile == "lab B" and calls.calibration is site
+    assert calls.notes == [mod.NOTE_OOD] and calls.p_all == pytest.approx([0.6])
+    # the note is the site reference's alone: the stored one's flag is dropped
+    monkeypatch.setattr(mod, "is_outside", lambda ref, crops: ref is stored.reference)
+    assert mod.read_calls(rgb, _Predictor(stored), site).notes == []
+    done = mod.add_maps(calls, _Explainer())
+    assert done.has_maps and not calls.has_maps and done.p_all is calls.p_all  # the call shown first is kept
+    assert done.site_profile == "lab B" and done.nbytes > calls.nbytes

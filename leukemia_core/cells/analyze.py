@@ -6,11 +6,15 @@ count only when there is no other); an image of one cell takes that cell's call,
 several cells is called ALL when the mean reaches the field threshold (both thresholds chosen on
 validation, see :mod:`leukemia_core.models.calibration`). An image in which no white cell is found is classified whole
 (padded to square and resized), and says so.
+
+:class:`ImageAnalysis` is one model's reading of one image everywhere: :func:`analyze` (the CLI's
+and screening's calls), :func:`read_cells` (calls and both maps per cell, as the app shows them),
+:func:`read_calls` then :func:`add_maps` (calls first, maps when the explainer is ready).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -80,24 +84,75 @@ def is_crowded(cells: list[Cell], image_area: int) -> bool:
 
 @dataclass
 class ImageAnalysis:
-    """One model's reading of one image.
+    """One model's reading of one image: the one type the CLI writes, the app shows and keeps, the
+    case report prints and the load test checks.
+
+    Every figure of the image is computed from these fields at a cell threshold given to each
+    method (the page re-labels a stored reading at any threshold without running the model again);
+    :meth:`summary` gives them all at once.
 
     Attributes:
         found: the cells and crops.
         p_raw: ``float (N,)`` the model's P(ALL) per crop.
         p_all: ``float (N,)`` calibrated P(ALL) per crop.
-        calibration: the model's calibration (threshold, refer band).
+        calibration: the calibration applied (threshold, refer band): the model's stored one, or a
+            site profile's.
+        maps_all: ``float16 (N, S, S)`` evidence for ALL per crop; None when no map was made (yet).
+        maps_hem: ``float16 (N, S, S)`` evidence for HEM per crop; None likewise.
+        site_profile: the name of the site profile whose calibration was applied; None for the
+            model's stored calibration.
+        threshold: the cell threshold applied; None for the calibration's (chosen on validation).
     """
 
     found: FoundCells
     p_raw: np.ndarray
     p_all: np.ndarray
     calibration: Calibration
+    maps_all: np.ndarray | None = None
+    maps_hem: np.ndarray | None = None
+    site_profile: str | None = None
+    threshold: float | None = None
+
+    @property
+    def cells(self) -> list[Cell]:
+        """The found cells (empty when the image was classified whole)."""
+        return self.found.cells
+
+    @property
+    def crops(self) -> np.ndarray:
+        """``uint8 (N, S, S, 3)`` the crops scored (one whole-image crop when no cell was found)."""
+        return self.found.crops
+
+    @property
+    def whole_image(self) -> bool:
+        """True when no white cell was found and the whole image was classified."""
+        return self.found.whole_image
+
+    @property
+    def notes(self) -> list[str]:
+        """What to check by eye (grayscale, no cell, crowded, outside the reference ...)."""
+        return self.found.notes
 
     @property
     def n_cells(self) -> int:
         """Cells found in the image (0 when it was classified whole)."""
         return len(self.found.cells)
+
+    @property
+    def cell_threshold(self) -> float:
+        """:attr:`threshold`, or the calibration's threshold when none was set."""
+        return self.calibration.threshold if self.threshold is None else self.threshold
+
+    @property
+    def has_maps(self) -> bool:
+        """True when both maps are kept (False for calls made before the explainer was ready)."""
+        return self.maps_all is not None and self.maps_hem is not None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays kept for the page (crops, P(ALL), both maps): what a session store counts."""
+        maps = sum(m.nbytes for m in (self.maps_all, self.maps_hem) if m is not None)
+        return int(self.crops.nbytes + self.p_all.nbytes + maps)
 
     def counted(self) -> np.ndarray:
         """``bool (N,)``: the crops that count for the image call: the whole cells, or every cell
@@ -117,6 +172,10 @@ class ImageAnalysis:
         """``bool (N,)``: each crop called ALL at ``threshold``."""
         return self.p_all >= threshold
 
+    def cell_labels(self, threshold: float) -> list[str]:
+        """``"ALL"``/``"HEM"`` per crop at ``threshold`` (as :func:`~leukemia_core.cells.draw.draw_cells` takes)."""
+        return ["ALL" if c else "HEM" for c in self.calls(threshold)]
+
     def refer(self, threshold: float) -> np.ndarray:
         """``bool (N,)``: each crop's P(ALL) is inside the refer band around ``threshold``."""
         return self.calibration.refer(self.p_all, threshold)
@@ -133,7 +192,32 @@ class ImageAnalysis:
         """Share (%) of found cells called ALL; None when no cell was found."""
         if self.found.whole_image:
             return None
-        return float(100.0 * self.calls(threshold).mean())
+        return 100.0 * int(self.calls(threshold).sum()) / self.n_cells
+
+    def map_of(self, i: int, threshold: float) -> np.ndarray:
+        """The map explaining crop ``i``'s call at ``threshold``: ``float32 (S, S)`` in [0, 1]
+        (zeros while the maps are not made)."""
+        if not self.has_maps:
+            return np.zeros(self.crops.shape[1:3], np.float32)
+        return (self.maps_all[i] if self.p_all[i] >= threshold else self.maps_hem[i]).astype(np.float32)
+
+    def summary(self, threshold: float | None = None) -> dict:
+        """The image's figures at cell threshold ``threshold`` (default :attr:`cell_threshold`), unrounded:
+        the one summary row the CLI's CSV, the app's results table and the case report format.
+
+        Returns:
+            ``call`` (the image's), ``p_all`` (:attr:`image_p_all`), ``cells`` (found; 0 for a
+            whole-image call), ``all_cells`` (of them called ALL), ``blast_pct`` (``100 * all_cells /
+            cells``, None without cells), ``refer`` (cells to refer), ``image_threshold`` (the one the
+            call used), ``cell_threshold``, ``whole_image``, ``notes`` (a new list).
+        """
+        thr = self.cell_threshold if threshold is None else threshold
+        n = 0 if self.found.whole_image else self.n_cells
+        n_all = int(self.calls(thr).sum()) if n else 0
+        return {"call": self.label(thr), "p_all": self.image_p_all, "cells": n, "all_cells": n_all,
+                "blast_pct": 100.0 * n_all / n if n else None, "refer": int(self.refer(thr).sum()),
+                "image_threshold": self.image_threshold(thr), "cell_threshold": thr,
+                "whole_image": bool(self.found.whole_image), "notes": list(self.found.notes)}
 
 
 def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalysis:
@@ -142,3 +226,52 @@ def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalys
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
         found = FoundCells(found.cells, found.crops, found.whole_image, found.notes + [NOTE_OOD])
     return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration)
+
+
+def _unit(crops: np.ndarray) -> np.ndarray:
+    return crops.astype(np.float32) / np.float32(255.0)
+
+
+def _with_reference_note(found: FoundCells, calibration: Calibration) -> FoundCells:
+    """``found`` with the "outside the reference" note set by ``calibration``'s colour reference alone."""
+    notes = [n for n in found.notes if n != NOTE_OOD]
+    if not found.whole_image and is_outside(calibration.reference, found.crops):
+        notes.append(NOTE_OOD)
+    return FoundCells(found.cells, found.crops, found.whole_image, notes)
+
+
+def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration | None = None,
+               site_profile: str | None = None) -> ImageAnalysis:
+    """Find, crop, score and explain (both classes) every white cell of ``rgb``, as the app does.
+
+    ``predictor``: ``find_cells(rgb)`` and ``loaded.calibration`` (a
+    :class:`~leukemia_core.inference.Predictor`); ``explainer``: ``predict_and_explain(x,
+    class_index)`` (:mod:`leukemia_core.explain`), whose P(ALL) is the call. ``calibration`` (a
+    site profile's, named ``site_profile``) replaces the model's stored one when given.
+    """
+    found = predictor.find_cells(rgb)
+    x = _unit(found.crops)
+    p_raw, maps_all = explainer.predict_and_explain(x, class_index=1)
+    _, maps_hem = explainer.predict_and_explain(x, class_index=0)
+    cal = calibration or predictor.loaded.calibration
+    p_raw = np.asarray(p_raw, np.float64)
+    return ImageAnalysis(_with_reference_note(found, cal), p_raw, cal.apply(p_raw), cal,
+                         np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), site_profile)
+
+
+def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = None,
+               site_profile: str | None = None) -> ImageAnalysis:
+    """:func:`read_cells` without the maps (an ONNX Runtime predictor: no TensorFlow);
+    :func:`add_maps` adds them when the explainer is ready."""
+    a = predictor.analyze(predictor.find_cells(rgb))
+    cal = calibration or predictor.loaded.calibration
+    return ImageAnalysis(_with_reference_note(a.found, cal), a.p_raw, cal.apply(a.p_raw), cal,
+                         site_profile=site_profile)
+
+
+def add_maps(a: ImageAnalysis, explainer) -> ImageAnalysis:
+    """``a`` with both maps of every crop from ``explainer``; its P(ALL) (the call) is kept."""
+    x = _unit(a.crops)
+    _, maps_all = explainer.predict_and_explain(x, class_index=1)
+    _, maps_hem = explainer.predict_and_explain(x, class_index=0)
+    return replace(a, maps_all=np.asarray(maps_all, np.float16), maps_hem=np.asarray(maps_hem, np.float16))
