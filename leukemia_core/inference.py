@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -191,13 +191,14 @@ def threshold_of(pred: "Predictor", threshold: float | None) -> float:
 
 
 def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
-    """The CSV row of one image read by one model (``analysis`` is kept for callers, not written)."""
-    bp = a.blast_pct(threshold)
-    return {"path": str(path), "model": name, "label": a.label(threshold), "p_all": round(a.image_p_all, 6),
-            "n_cells": a.n_cells, "blast_pct": "" if bp is None else round(bp, 1),
-            "n_refer": int(a.refer(threshold).sum()), "threshold": round(a.image_threshold(threshold), 4),
-            "cell_threshold": round(threshold, 4),
-            "notes": "; ".join(a.found.notes), "error": "", "analysis": a}
+    """The CSV row of one image read by one model at cell threshold ``threshold``: the figures of
+    :meth:`ImageAnalysis.summary`, rounded (``analysis`` is kept for callers, not written)."""
+    s = a.summary(threshold)
+    return {"path": str(path), "model": name, "label": s["call"], "p_all": round(s["p_all"], 6),
+            "n_cells": s["cells"], "blast_pct": "" if s["blast_pct"] is None else round(s["blast_pct"], 1),
+            "n_refer": s["refer"], "threshold": round(s["image_threshold"], 4),
+            "cell_threshold": round(s["cell_threshold"], 4),
+            "notes": "; ".join(s["notes"]), "error": "", "analysis": a}
 
 
 def cell_rows(row: dict, threshold: float) -> list[dict]:
@@ -211,7 +212,7 @@ def cell_rows(row: dict, threshold: float) -> list[dict]:
 
 
 def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], threshold: float | None = None,
-                  on_result=None) -> list[dict]:
+                  on_result=None, site_profiles: Mapping[str, str] | None = None) -> list[dict]:
     """Read every file cell by cell with every model; a bad file fills ``error`` and the batch goes on.
 
     The cells of an image are found once per input size and shared by the models. A file whose
@@ -220,6 +221,8 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
 
     Args:
         threshold: calibrated P(ALL) threshold; None = each model's own (chosen on validation).
+        site_profiles: per model name, the site profile whose calibration its predictor applies
+            (recorded in each row's ``analysis``).
 
     Returns:
         rows ``{path, model, label, p_all, n_cells, blast_pct, n_refer, threshold, cell_threshold, notes,
@@ -246,7 +249,9 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
                 key = (pred.loaded.input_size, pred.loaded.cell_share)
                 if key not in found:
                     found[key] = pred.find_cells(rgb)
-                row = image_row(path, name, pred.analyze(found[key]), threshold_of(pred, threshold))
+                a = pred.analyze(found[key])
+                a.threshold, a.site_profile = threshold_of(pred, threshold), (site_profiles or {}).get(name)
+                row = image_row(path, name, a, a.cell_threshold)
             rows.append(row)
             if on_result:
                 on_result(row, rgb)

@@ -23,10 +23,10 @@ from leukemia_core.cases.repository import add_reading, cell_pictures, create_ca
 from leukemia_core.cases.review import accept_remaining, amend_case, review_cell, sign_case, summarize
 from leukemia_core.cases.session import (DECISION_LABELS, FILTERS, PAGE_CELLS, auth_configured, gallery_page,
                                          map_overlay, reviewer, upload_run)
+from leukemia_core.cells.analyze import read_cells
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.inputs import ImageInput, decode
 from leukemia_core.samples import list_samples
-from pages._cells import read_cells
 from pages._loaders import model_tools, weights_sha
 from pages._messages import plain, show_error
 from pages._session import selected_model, site_profile, threshold
@@ -112,10 +112,9 @@ def _read_upload(model: str, rgb):
     """``model``'s reading of one image as a run to store (the sidebar's threshold and site profile)."""
     prof = site_profile(model)
     predictor, explainer = model_tools(model, METHOD)
-    res = read_cells(rgb, predictor, explainer, prof.calibration if prof else None)
-    thr = threshold()
-    return upload_run(model, res, res.calibration.threshold if thr is None else thr, weights_sha(model), rgb.shape,
-                      prof.name if prof else None)
+    res = read_cells(rgb, predictor, explainer, prof.calibration if prof else None, prof.name if prof else None)
+    res.threshold = threshold()  # None: the calibration's
+    return upload_run(model, res, res.cell_threshold, weights_sha(model), rgb.shape, res.site_profile)
 
 
 def add_images(case_id: str, items: list[ImageInput], model: str, user: str) -> None:

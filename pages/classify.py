@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from leukemia_core.cells.analyze import add_maps, read_calls, read_cells
 from leukemia_core.cells.draw import draw_cells
 from leukemia_core.data.images import IMAGE_SUFFIXES
 from leukemia_core.errors import LeukemiaCoreError
@@ -18,7 +19,7 @@ from leukemia_core.reports.casereport import ReportImage, batch_summary, build_c
 from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
-from pages._cells import add_maps, consensus, read_calls, read_cells, results_table, store_result, summary_row
+from pages._cells import consensus, results_table, store_result, summary_row
 from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor
 from pages._messages import plain, show_error, show_missing
 from pages._session import result_tag, selected_model, site_profile, threshold
@@ -70,14 +71,14 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
             continue
         for m, key in keys.items():
             if key not in cache:
-                cal = profiles[m].calibration if profiles[m] else None
+                cal, prof = (profiles[m].calibration, profiles[m].name) if profiles[m] else (None, None)
                 fast = onnx_predictor(m)  # calls on ONNX Runtime when exported; maps need TensorFlow
                 if fast is not None:
-                    res = read_calls(rgb, fast, cal)
+                    res = read_calls(rgb, fast, cal, prof)
                     store_result(cache, key, add_maps(res, model_tools(m, method)[1]) if maps_ready(m, method) else res)
                 else:
                     predictor, explainer = model_tools(m, method)
-                    store_result(cache, key, read_cells(rgb, predictor, explainer, cal))
+                    store_result(cache, key, read_cells(rgb, predictor, explainer, cal, prof))
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
             out[(i, m)] = cache[key]
@@ -147,7 +148,7 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                     st.image(display_copy(rgb), caption="No white cell found: the whole image was classified",
                              width="stretch")
                 else:
-                    st.image(draw_cells(rgb, res.cells, res.calls(thr), list(res.refer(thr))), width="stretch",
+                    st.image(draw_cells(rgb, res.cells, res.cell_labels(thr), list(res.refer(thr))), width="stretch",
                              caption="Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer")
             with c2:
                 st.image(display_copy(rgb), caption="Original", width="stretch")

@@ -124,10 +124,10 @@ def _cell_view(full: np.ndarray, tools, thr: float, true: str):
     """The field with its cells outlined in the colour of their call, and the map of the cell that
     argues most for the wrong call."""
     from leukemia_core.cells.draw import draw_cells
-    from pages._cells import read_cells
+    from leukemia_core.cells.analyze import read_cells
 
     res = read_cells(full, *tools)
-    outlined = full if res.whole_image else draw_cells(full, res.cells, res.calls(thr), list(res.refer(thr)))
+    outlined = full if res.whole_image else draw_cells(full, res.cells, res.cell_labels(thr), list(res.refer(thr)))
     i = int(np.argmax(res.p_all) if true == "HEM" else np.argmin(res.p_all))
     crop = overlay(res.crops[i], res.map_of(i, thr), 0.4)
     name = "whole image" if res.whole_image else f"cell {res.cells[i].id}"

@@ -122,3 +122,29 @@ def test_altered_shipped_file_is_refused(trained_tiny, tmp_path):
         load_model("tiny_cnn", wdir)
     manifest = json.loads((wdir / "tiny_cnn.manifest.json").read_text())
     assert manifest["weights_sha256"] and manifest["training"]["seed"] == 42
+
+
+def test_predict_files_records_the_threshold_and_site_profile_in_each_reading(tmp_path):
+    import cv2
+
+    from leukemia_core.cells.analyze import analyze, find_and_crop
+    from leukemia_core.inference import predict_files
+
+    class Fake:  # a predictor of P(ALL) 0.7 everywhere
+        def __init__(self, cal):
+            self.loaded = type("Loaded", (), {"input_size": 16, "cell_share": 0.5, "calibration": cal})()
+
+        def find_cells(self, rgb):
+            return find_and_crop(rgb, 16)
+
+        def analyze(self, found):
+            return analyze(found, lambda x: np.full(len(x), 0.7), self.loaded.calibration)
+
+    path = tmp_path / "x.png"
+    cv2.imwrite(str(path), np.full((40, 40, 3), 200, np.uint8))
+    preds = {"a": Fake(Calibration(threshold=0.6)), "b": Fake(Calibration(threshold=0.8))}
+    rows = predict_files([path], preds, site_profiles={"b": "lab"})
+    assert [(r["analysis"].threshold, r["analysis"].site_profile) for r in rows] == [(0.6, None), (0.8, "lab")]
+    assert [r["label"] for r in rows] == ["ALL", "HEM"] and rows[1]["cell_threshold"] == 0.8
+    rows = predict_files([path], preds, threshold=0.75)
+    assert [r["analysis"].cell_threshold for r in rows] == [0.75, 0.75]

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
 from leukemia_core.cells.finder import Cell
 from leukemia_core.evaluation.evaluate import ROLE_TEXT
 from leukemia_core.models.calibration import Calibration
 from leukemia_core.reports.casereport import NOTICE, ReportImage, batch_summary, build_case_report, model_info
-from pages._cells import CellResult
 
 S = 24  # crop side
 CAL = Calibration(threshold=0.5, refer_half_width=0.1, fitted=True)
@@ -27,13 +27,13 @@ def _cell(i: int, x: int, y: int, border: bool = False) -> Cell:
     return Cell(i, (x, y, 11, 11), 121, (x + 5.0, y + 5.0), contour, border)
 
 
-def _result(p: list[float], cells: list[Cell], whole: bool = False, notes: list[str] | None = None) -> CellResult:
+def _result(p: list[float], cells: list[Cell], whole: bool = False, notes: list[str] | None = None) -> ImageAnalysis:
     n = len(p)
     rng = np.random.default_rng(n)
     crops = rng.integers(0, 256, (n, S, S, 3), dtype=np.uint8)
     ramp = np.linspace(0, 1, S * S, dtype=np.float16).reshape(S, S)
-    return CellResult(cells, crops, np.array(p, float), np.stack([ramp] * n), np.stack([ramp.T] * n), whole,
-                      notes or [], CAL)
+    return ImageAnalysis(FoundCells(cells, crops, whole, notes or []), np.array(p, float), np.array(p, float), CAL,
+                         np.stack([ramp] * n), np.stack([ramp.T] * n))
 
 
 def _field() -> np.ndarray:

@@ -85,13 +85,16 @@ def test_server_start_warms_the_default_model_once(app_env, loaders, monkeypatch
 def test_a_sessions_store_drops_its_oldest_results_beyond_its_bounds():
     sys.path.insert(0, str(ROOT))
     try:
-        from pages._cells import CellResult, store_result
+        from pages._cells import store_result
     finally:
         sys.path.remove(str(ROOT))
+    from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
+    from leukemia_core.models.calibration import Calibration
 
-    def result(n_cells: int) -> CellResult:
-        return CellResult([], np.zeros((n_cells, 8, 8, 3), np.uint8), np.zeros(n_cells),
-                          np.zeros((n_cells, 8, 8), np.float16), np.zeros((n_cells, 8, 8), np.float16), False)
+    def result(n_cells: int) -> ImageAnalysis:
+        p = np.zeros(n_cells)
+        return ImageAnalysis(FoundCells([], np.zeros((n_cells, 8, 8, 3), np.uint8), False), p, p, Calibration(),
+                             np.zeros((n_cells, 8, 8), np.float16), np.zeros((n_cells, 8, 8), np.float16))
 
     one = result(1).nbytes
     assert one == 8 * 8 * 3 + 8 + 2 * 8 * 8 * 2  # crops, P(ALL), both maps
@@ -109,7 +112,7 @@ def test_a_sessions_store_drops_its_oldest_results_beyond_its_bounds():
     assert list(cache) == [9, 8]  # storing a key again makes it the newest
 
 
-# --- calls on ONNX Runtime, maps from Keras when ready (pages/_cells.py, pages/_loaders.py, Classify) ---
+# --- calls on ONNX Runtime, maps from Keras when ready (cells.analyze, pages/_loaders.py, Classify) ---
 
 @pytest.fixture
 def onnx_app_env(app_weights, tmp_path, monkeypatch, navigation_v2):  # noqa: F811 (fixture)
@@ -131,7 +134,7 @@ def test_calls_first_then_maps_give_what_keras_gives(onnx_app_env, samples):
     from leukemia_core.inference import Predictor, load_model
     from leukemia_core.onnx_calls import load_onnx_predictor
     from leukemia_core.reports.inputs import ImageInput, decode
-    from pages._cells import add_maps, read_calls, read_cells
+    from leukemia_core.cells.analyze import add_maps, read_calls, read_cells
 
     onnx_pred = load_onnx_predictor("tiny_cnn", onnx_app_env)
     loaded = load_model("tiny_cnn", onnx_app_env)

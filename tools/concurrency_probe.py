@@ -16,7 +16,7 @@ from pathlib import Path
 def _read_rotated(k: int, rgbs: list, tools: tuple, barrier: threading.Barrier) -> list:
     """Thread ``k``'s readings of ``rgbs`` with the shared ``(predictor, explainer)``, started at
     image ``k`` (so that threads start on different images) and returned in ``rgbs``' order."""
-    from pages._cells import read_cells
+    from leukemia_core.cells.analyze import read_cells
 
     barrier.wait()
     shift = k % len(rgbs)
@@ -49,10 +49,10 @@ def tf_concurrency(name: str, files: list[Path], wdir: Path, threads: int = 8, t
     for the purpose and not yet compiled, all starting together (so the first calls trace the
     compiled functions concurrently); their results are compared with a serial reading by other
     instances, and the wall time with the same work done serially on the shared instances."""
+    from leukemia_core.cells.analyze import read_cells
     from leukemia_core.explain import create_explainer
     from leukemia_core.inference import Predictor, load_model
     from leukemia_core.reports.inputs import ImageInput, decode
-    from pages._cells import read_cells
 
     loaded = load_model(name, wdir)
     rgbs = [decode(ImageInput(f.name, f.read_bytes()))[0] for f in files]

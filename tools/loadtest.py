@@ -16,8 +16,8 @@ each) and drives them concurrently for ``--duration`` seconds. Every session loo
 After every step the page is read: each image's name and its summary line
 ``MODEL: image CALL (mean cell P(ALL) p, image threshold t, cell threshold c)`` must name exactly
 this session's current files with the selected model, and p, the call and both thresholds must equal
-what the core computes for that file and model (``pages._cells.read_cells`` with the predictor and
-Grad-CAM explainer the page uses, computed before the server starts). A name from another session
+what the core computes for that file and model (``leukemia_core.cells.analyze.read_cells`` with the
+predictor and Grad-CAM explainer the page uses, computed before the server starts). A name from another session
 counts as a cross-session mismatch; any exception or error box counts as an error; a step with no
 result within ``--timeout`` seconds is a failure, with a screenshot and the page's text kept under
 /tmp. The server's RSS (the Streamlit process and its children, from /proc) is sampled every second.

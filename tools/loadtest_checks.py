@@ -66,10 +66,10 @@ def expected_values(files: list[Path], models: list[str], wdir: Path) -> dict:
     if cache.is_file():
         raw = json.loads(cache.read_text())
         return {tuple(k.split("\t")): v for k, v in raw.items()}
+    from leukemia_core.cells.analyze import read_cells
     from leukemia_core.explain import create_explainer
     from leukemia_core.inference import Predictor, load_model
     from leukemia_core.reports.inputs import ImageInput, decode
-    from pages._cells import read_cells
 
     out = {}
     for m in models:
@@ -80,7 +80,8 @@ def expected_values(files: list[Path], models: list[str], wdir: Path) -> dict:
             if err:
                 raise RuntimeError(f"{f}: {err}")
             res = read_cells(rgb, pred, expl)
-            out[(f.name, m)] = {"p": res.image_p(), "n": 0 if res.whole_image else len(res.cells)}
+            s = res.summary()
+            out[(f.name, m)] = {"p": s["p_all"], "n": s["cells"]}
     SHOTS.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({f"{k[0]}\t{k[1]}": v for k, v in out.items()}))
     return out

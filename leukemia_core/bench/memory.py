@@ -2,7 +2,8 @@
 
 :func:`measure_memory` starts a new interpreter that runs :func:`memory_child`: load each model
 (weights, ``Predictor``, Grad-CAM ``Explainer``), read the bench sample cell by cell as the
-Classify page does (find and crop the cells, P(ALL) and the maps of both classes), then report
+Classify page does (:func:`~leukemia_core.cells.analyze.read_cells`: find and crop the cells, P(ALL)
+and the maps of both classes), then report
 ``VmRSS`` as one JSON line. Only standard-library and numpy imports at module level, so the child's
 ``imports_s`` is TensorFlow, Keras and the package.
 """
@@ -41,6 +42,7 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
     t_start = time.perf_counter()
     import tensorflow  # noqa: F401
 
+    from ..cells.analyze import read_cells
     from ..data.images import read_image
     from ..explain import GradCAM, ScoreCAM
     from ..inference import MAX_EXPLAINERS, Predictor, load_model, release_memory
@@ -57,12 +59,9 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
         t2 = time.perf_counter()
         ex = GradCAM(loaded.model, loaded.cam_layer)
         t3 = time.perf_counter()
-        found = pred.find_cells(rgb)  # what the Classify page runs per image and model
-        x = found.crops.astype("float32") / 255.0
-        ex.predict_and_explain(x, class_index=1)
-        ex.predict_and_explain(x, class_index=0)
+        res = read_cells(rgb, pred, ex)  # what the Classify page runs per image and model
         t4 = time.perf_counter()
-        pred.analyze(found)
+        pred.analyze(res.found)
         t5 = time.perf_counter()
         per[n] = {"load_s": rnd(t1 - t0, 2), "predictor_init_s": rnd(t2 - t1, 2),
                   "explainer_init_s": rnd(t3 - t2, 2), "first_cells_and_gradcam_s": rnd(t4 - t3, 2),
@@ -79,11 +78,7 @@ def memory_child(names: list[str], weights_dir: str, scorecam: str = "") -> None
         cells = 0
         for loaded, pred in keep:
             ex = ScoreCAM(loaded.model, loaded.cam_layer)
-            found = pred.find_cells(field)
-            x = found.crops.astype("float32") / 255.0
-            cells += len(x)
-            ex.predict_and_explain(x, class_index=1)
-            ex.predict_and_explain(x, class_index=0)
+            cells += len(read_cells(field, pred, ex).crops)
             explainers[("scorecam", loaded.name)] = ex
             del ex
             while scorecam == "bounded" and len(explainers) > MAX_EXPLAINERS:

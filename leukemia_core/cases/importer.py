@@ -87,10 +87,12 @@ def run_from_cells(model: str, cells: Sequence, crops: np.ndarray, p_all: np.nda
 
 def run_from_analysis(model: str, analysis, threshold: float, weights_sha256: str = "", image_shape=None,
                       site_profile: str | None = None, source: str = "app") -> RunInput:
-    """A :class:`~leukemia_core.cells.analyze.ImageAnalysis` (``Predictor.analyze``) as a :class:`RunInput`."""
-    f = analysis.found
-    return run_from_cells(model, f.cells, f.crops, analysis.p_all, analysis.calibration, threshold, f.whole_image,
-                          f.notes, weights_sha256, image_shape, site_profile=site_profile, source=source)
+    """A :class:`~leukemia_core.cells.analyze.ImageAnalysis` (``Predictor.analyze``, or ``read_cells``
+    with both maps: the map of each cell's call is kept) as a :class:`RunInput`."""
+    a = analysis
+    return run_from_cells(model, a.cells, a.crops, a.p_all, a.calibration, threshold, a.whole_image, a.notes,
+                          weights_sha256, image_shape, a.maps_all, a.maps_hem, site_profile=site_profile,
+                          source=source)
 
 
 @dataclass

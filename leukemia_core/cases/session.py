@@ -90,9 +90,9 @@ def map_overlay(crop_png: bytes | None, map_png: bytes | None, alpha: float = 0.
 
 
 def upload_run(model: str, result, threshold: float, weights_sha256: str, image_shape, profile: str | None = None):
-    """A Classify-page reading (``CellResult``: cells, crops, P(ALL), both maps) as a run to store."""
-    from .importer import run_from_cells
+    """An app reading (:class:`~leukemia_core.cells.analyze.ImageAnalysis` of ``read_cells``: cells,
+    crops, P(ALL), both maps) as a run to store."""
+    from .importer import run_from_analysis
 
-    return run_from_cells(model, result.cells, result.crops, result.p_all, result.calibration, threshold,
-                          result.whole_image, result.notes, weights_sha256, image_shape, result.maps_all,
-                          result.maps_hem, site_profile=profile, source="app")
+    return run_from_analysis(model, result, threshold, weights_sha256, image_shape, site_profile=profile,
+                             source="app")

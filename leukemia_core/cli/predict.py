@@ -75,7 +75,7 @@ def cmd_predict(args) -> int:
 
     def on_result(row, rgb):
         a = row.get("analysis")
-        thr = row["cell_threshold"] if row["cell_threshold"] != "" else None
+        thr = row["cell_threshold"] if row["cell_threshold"] != "" else None  # as written (4 decimals)
         row["profile"] = profiles[row["model"]].name if row["model"] in profiles else ""
         cells = cell_rows(row, thr) if a is not None else []
         for c in cells:
@@ -83,14 +83,13 @@ def cmd_predict(args) -> int:
         if cam_dir and a is not None:
             import cv2
 
-            cal = loaded[row["model"]].calibration
-            x = a.found.crops.astype(np.float32) / 255.0
-            _, maps = explainers[row["model"]].explain_called(x, cal.raw_threshold(thr))
+            x = a.crops.astype(np.float32) / 255.0
+            _, maps = explainers[row["model"]].explain_called(x, a.calibration.raw_threshold(thr))
             stem = f"{Path(row['path']).stem}.{row['model']}.{args.cam_method.replace('+', 'p')}"
             for i, m in enumerate(maps):
-                big = cv2.resize(a.found.crops[i], (160, 160), interpolation=cv2.INTER_CUBIC)
+                big = cv2.resize(a.crops[i], (160, 160), interpolation=cv2.INTER_CUBIC)
                 picture = overlay(big, heatmap_on_image(m, big.shape[:2]), alpha=args.alpha)
-                out = cam_dir / (f"{stem}.cell{i + 1:03d}.png" if not a.found.whole_image else f"{stem}.whole.png")
+                out = cam_dir / (f"{stem}.cell{i + 1:03d}.png" if not a.whole_image else f"{stem}.whole.png")
                 cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
                 if i < len(cells):
                     cells[i]["cam"] = str(out)
@@ -103,7 +102,8 @@ def cmd_predict(args) -> int:
                      f"{row['label']} p_all={row['p_all']} cells={row['n_cells']} blast%={row['blast_pct']}")
 
     try:
-        rows = predict_files(paths, predictors, args.threshold, on_result)
+        rows = predict_files(paths, predictors, args.threshold, on_result,
+                             {n: p.name for n, p in profiles.items()})
     finally:
         if cell_csv is not None:
             cell_csv.close()

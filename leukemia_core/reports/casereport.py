@@ -7,9 +7,10 @@ cell's call, and per model its weights hash, training data and validation/test f
 the role of its data. Every picture is an embedded PNG (``data:`` URI): the file makes no network
 request and prints one image per page (``@media print``).
 
-A cell result is any object with the attributes of ``pages/_cells.CellResult`` (``cells``, ``crops``,
-``p_all``, ``whole_image``, ``notes``, ``calibration`` and ``calls(thr)``, ``refer(thr)``,
-``map_of(i, thr)``, ``image_p()``); nothing here imports the pages or Streamlit.
+A cell result is one model's reading of one image, a :class:`~leukemia_core.cells.analyze.ImageAnalysis`
+(:func:`~leukemia_core.cells.analyze.read_cells`: cells, crops, P(ALL), both maps); its figures come
+from :meth:`~leukemia_core.cells.analyze.ImageAnalysis.summary`, as the app's results table and the
+CLI's CSV. Nothing here imports the pages or Streamlit.
 
 Example::
 
@@ -29,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 
+from ..cells.analyze import ImageAnalysis
 from ..cells.draw import draw_cells
 from ..evaluation.evaluate import ROLE_TEXT
 from ..explain.overlay import overlay
@@ -47,7 +49,7 @@ class ReportImage:
 
     name: str
     rgb: np.ndarray                                   # uint8 (H, W, 3)
-    results: dict[str, Any] = field(default_factory=dict)   # model -> CellResult-like | str (error) | None
+    results: dict[str, Any] = field(default_factory=dict)   # model -> ImageAnalysis | str (error) | None
 
 
 @dataclass
@@ -91,22 +93,11 @@ def model_info(name: str, manifest: dict | None, report: dict | None) -> ModelIn
                      rep.get("weights_sha256"))
 
 
-def image_row(res: Any, thr: float) -> dict:
-    """The figures of one image read by one model at ``thr`` (as the page's results table)."""
-    n = 0 if res.whole_image else len(res.cells)
-    n_all = sum(c == "ALL" for c in res.calls(thr)) if n else 0
-    p = res.image_p()
-    call = res.image_call(thr) if hasattr(res, "image_call") else ("ALL" if p >= thr else "HEM")
-    return {"call": call, "p_all": p, "cells": n, "all_cells": n_all,
-            "blast_pct": 100.0 * n_all / n if n else None, "refer": int(np.sum(res.refer(thr))),
-            "whole_image": bool(res.whole_image), "notes": list(res.notes)}
-
-
 def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
     """Sum up one model's reading of a batch at ``threshold``.
 
     Args:
-        results: ``(image name, cell result | error text | None)`` per image.
+        results: ``(image name, ImageAnalysis | error text | None)`` per image.
 
     Returns:
         ``images``, ``read`` (images with a result), ``failed`` [(name, error)], ``cells`` (white cells
@@ -120,7 +111,7 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
         if res is None or isinstance(res, str):
             out["failed"].append((name, res or "not read"))
             continue
-        row = image_row(res, threshold)
+        row = res.summary(threshold)
         out["read"] += 1
         for k in ("cells", "all_cells", "refer"):
             out[k] += row[k]
@@ -172,7 +163,7 @@ def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of:
             f"look at them. Images where no white cell was found were classified whole and add no cells.</p>{eye}")
 
 
-def _cell_grid(res: Any, thr: float, alpha: float, colormap: str) -> str:
+def _cell_grid(res: ImageAnalysis, thr: float, alpha: float, colormap: str) -> str:
     refer = res.refer(thr)
     tiles = []
     for i in np.argsort(-np.asarray(res.p_all), kind="stable"):
@@ -195,7 +186,7 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
         if res is None or isinstance(res, str):
             parts.append(f"<h3>{escape(m)}</h3><p class=\"warn\">Not read: {escape(res or 'no result')}</p>")
             continue
-        r = image_row(res, thr)
+        r = res.summary(thr)
         text = (f"image <b class=\"{r['call']}\">{r['call']}</b>, P(ALL) {r['p_all']:.2f} (mean calibrated "
                 f"P(ALL) of its whole cells; threshold {thr:.2f})")
         if not r["whole_image"]:
@@ -205,7 +196,7 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
         if r["whole_image"]:
             field_pic, cap = np.asarray(im.rgb, np.uint8), "No white cell found: the whole image was classified"
         else:
-            field_pic = draw_cells(np.asarray(im.rgb, np.uint8), res.cells, res.calls(thr),
+            field_pic = draw_cells(np.asarray(im.rgb, np.uint8), res.cells, res.cell_labels(thr),
                                    [bool(v) for v in res.refer(thr)], FIELD_SIDE)
             cap = "Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer"
         parts.append(f'<div class="model"><h3>{escape(m)}</h3><p>{text}</p>{notes}'
