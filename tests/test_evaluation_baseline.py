@@ -41,7 +41,7 @@ def test_colour_baseline_left_out_lab_is_scored_by_the_other_labs_fit(aria_tree,
     assert "bccd/left-out" in keys and not any(k.startswith("bccd/") and k != "bccd/left-out" for k in keys)
     left = keys["bccd/left-out"]
     assert left["held_out"] and left["n_images"] == 10 and left["metrics"]["roc_auc"] is None
-    assert rep["left_out"] == ["bccd"]
+    assert rep["left_out"] == ["bccd"] and rep["trained_on"] == ["aria"]
     # without --left-out, BCCD (one class) has no fit of its own and is not scored
     plain = run_baseline([str(aria_tree), str(bccd_tree)])
     assert not any(s["key"].startswith("bccd") for s in plain["sets"])

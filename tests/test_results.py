@@ -389,12 +389,11 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
     reports = {
         "efficientnet_b0-bccd": ("efficientnet_b0", ["aria", "cnmc"], build_set("bccd/left-out", bccd, p_b, 0.5,
                                                                                [[v] for v in p_b])),
-        "colour_baseline-cnmc": (BASELINE, None, build_set("cnmc/left-out", cnmc, p_c, 0.5, [[v] for v in p_c])),
+        "colour_baseline-cnmc": (BASELINE, ["aria"], build_set("cnmc/left-out", cnmc, p_c, 0.5, [[v] for v in p_c])),
     }
     for stem, (model, trained, s) in reports.items():
         rep = {"format": REPORT_FORMAT, "model": model, "sets": [s], "skipped": [], "weights_date": "2026-12-03T10:00"}
-        if trained:
-            rep["trained_on"] = trained
+        rep["trained_on"] = trained
         (lolo / f"{stem}.report.json").write_text(json.dumps(rep))
     lines = build_tables(weights_dir).splitlines()
     header, rows = _table_after(lines, "**Left-out labs**")
@@ -402,8 +401,10 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
     by_lab = {r[3]: dict(zip(header, r)) for r in rows}
     assert by_lab["bccd"]["model"] == "`efficientnet_b0`" and by_lab["bccd"]["trained on"] == "aria + cnmc"
     assert by_lab["bccd"]["normal cells called ALL"] == "0.250" and by_lab["bccd"]["cells: ROC AUC"] == "–"
+    assert by_lab["bccd"]["cells: balanced acc."] == "–" and by_lab["bccd"]["images: balanced acc."] == "–"
     assert by_lab["bccd"]["weights of"] == "2026-12-03" and by_lab["bccd"]["cells"] == "4"
-    assert by_lab["cnmc"]["model"] == BASELINE_LABEL and by_lab["cnmc"]["trained on"] == "its other families"
+    assert by_lab["cnmc"]["model"] == BASELINE_LABEL and by_lab["cnmc"]["trained on"] == "aria"
+    assert [r[0] for r in rows] == ["`efficientnet_b0`", BASELINE_LABEL]  # models first, the baseline last
     assert by_lab["cnmc"]["cells: ROC AUC"] == _fmt(5 / 6) and by_lab["cnmc"]["images: ROC AUC"] == _fmt(5 / 6)
     assert by_lab["cnmc"]["normal cells called ALL"] == "0.000"
     assert by_lab["cnmc"]["cells: balanced acc."] == _fmt((2 / 3 + 1) / 2)

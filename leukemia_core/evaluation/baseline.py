@@ -100,7 +100,7 @@ def run_baseline(data: Sequence[str], out: Path | None = None, exclude_parts: Se
                                      "fitted per dataset family on its training cells"
                                      + ("; left-out labs scored by one fit on every other family's training cells"
                                         if left_out else ""),
-                         left_out=list(left_out))
+                         left_out=list(left_out), trained_on=sorted({r.dataset for r in train}))
     if out is not None:
         write_json(Path(out), report)
     return report

@@ -146,21 +146,27 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
 
 def _lolo_rows(weights_dir: Path) -> list[str]:
     """The left-out-lab table from ``<weights_dir>/lolo/*.report.json`` (``evaluate --left-out``,
-    ``baseline --left-out``), or nothing when there are none."""
+    ``baseline --left-out``), models in registry order then the baseline, or nothing when there are
+    none. A lab of one class has no balanced accuracy or AUC: its row gives the share called ALL."""
     folder = Path(weights_dir) / LOLO_DIR
-    reports = [read_json(p) for p in sorted(folder.glob("*" + ARTEFACT_SUFFIXES["report"]))] if folder.is_dir() else []
+    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
+    order = [*list_models(), BASELINE]
+    reports = sorted((r for r in reports if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
+                                                               else len(order), r.get("weights_date") or ""))
     rows = []
     for r in reports:
-        for s in (r or {}).get("sets", []):
+        for s in r.get("sets", []):
             if _role(s) != "left-out":
                 continue
             cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
             spec = cm.get("specificity")
-            trained = r.get("trained_on") or ["its other families"]
-            rows.append(_row([_label(r["model"]), " + ".join(trained), (r.get("weights_date") or "–")[:10],
-                              s["key"].split("/")[0], _n(s.get("n_cells", cm.get("n"))), _f(cm.get("roc_auc")),
-                              _f(cm.get("balanced_accuracy")), _f(None if spec is None else 1 - spec),
-                              _n(s.get("n_images")), _f(im.get("roc_auc")), _f(im.get("balanced_accuracy"))]))
+            both = len({i["label"] for i in s.get("images", [])}) == 2
+            rows.append(_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–",
+                              (r.get("weights_date") or "–")[:10], s["key"].split("/")[0],
+                              _n(s.get("n_cells", cm.get("n"))), _f(cm.get("roc_auc")),
+                              _f(cm.get("balanced_accuracy") if both else None),
+                              _f(None if spec is None else 1 - spec), _n(s.get("n_images")),
+                              _f(im.get("roc_auc")), _f(im.get("balanced_accuracy") if both else None)]))
     return [LOLO_TITLE, "", *_header(LOLO_HEADER), *rows, ""] if rows else []
 
 
