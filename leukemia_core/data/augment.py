@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -99,21 +100,10 @@ class ColourJitter(keras.layers.Layer):
 
 
 #: Stain vectors (rows: haematoxylin, eosin, residual/DAB) in optical density, each of unit length:
-#: the Ruifrok-Johnston matrix, as in ``skimage.color.rgb_from_hed``.
-_STAINS = [[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]]
-
-
-def _unit_rows(m):
-    return [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in m]
-
-
-def _inverse3(m):
-    (a, b, c), (d, e, f), (g, h, i) = m
-    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-    adj = [[e * i - f * h, c * h - b * i, b * f - c * e],
-           [f * g - d * i, a * i - c * g, c * d - a * f],
-           [d * h - e * g, b * g - a * h, a * e - b * d]]
-    return [[v / det for v in row] for row in adj]
+#: the Ruifrok-Johnston matrix, as in ``skimage.color.rgb_from_hed``; and its inverse (OD -> stains).
+_STAINS = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
+_STAINS /= np.linalg.norm(_STAINS, axis=1, keepdims=True)
+_TO_STAIN = np.linalg.inv(_STAINS)
 
 
 @keras.saving.register_keras_serializable("leukemia_core")
@@ -138,9 +128,8 @@ class StainJitter(keras.layers.Layer):
         if not training or (self.scale <= 0 and self.shift <= 0):
             return x
         b = ops.shape(x)[0]
-        stains = _unit_rows(_STAINS)
-        to_stain = ops.convert_to_tensor(_inverse3(stains), x.dtype)
-        to_od = ops.convert_to_tensor(stains, x.dtype)
+        to_stain = ops.convert_to_tensor(_TO_STAIN, x.dtype)
+        to_od = ops.convert_to_tensor(_STAINS, x.dtype)
         cell = ops.cast(ops.max(x, axis=-1, keepdims=True) > 0.03, x.dtype)
         od = -ops.log(ops.maximum(x, 1.0 / 255.0))
         conc = ops.matmul(od, to_stain)
