@@ -1,7 +1,8 @@
 """Calls without TensorFlow: the forward pass on ONNX Runtime when the model's ONNX file is shipped.
 
 :func:`fast_predictor` is what ``predict``, ``screen`` and the app use for calls: an
-:class:`OnnxPredictor` when ``<name>.onnx`` is in the weights folder and its manifest entry is
+:class:`OnnxPredictor` when ``<name>.onnx`` is in the weights folder's exports folder
+(:func:`~leukemia_core.paths.exports_dir`, beside it) and its manifest entry is
 current (:func:`onnx_status`: the file's sha256 as recorded, exported from the weights the manifest
 names now), else the Keras :class:`~leukemia_core.inference.Predictor`. Both take the same inputs
 (``float32 (N, S, S, 3)`` in [0, 1], the models normalise inside their graph), find the same cells
@@ -20,7 +21,7 @@ from .errors import WeightsError
 from .inference import LoadedModel, Predictor, load_model
 from .models.card import resolve_card
 from .models.weights import read_manifest, sha256_of
-from .paths import artefact_file, weights_dir_or_default
+from .paths import artefact_file, exports_dir, weights_dir_or_default
 
 #: ``LEUKEMIA_ONNX=0`` turns the ONNX path off (every call through Keras), e.g. to compare.
 ONNX_ENV = "LEUKEMIA_ONNX"
@@ -76,9 +77,9 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
     entry = man.get("onnx") or {}
     if not entry:
         return f"no ONNX export recorded for {name}; run: python -m leukemia_core export-onnx --model {name}"
-    path = wdir / entry.get("file", artefact_file(name, "onnx"))
+    path = exports_dir(wdir) / entry.get("file", artefact_file(name, "onnx"))
     if not path.is_file():
-        return f"ONNX file {path.name} missing in {wdir}; run: python -m leukemia_core export-onnx --model {name}"
+        return f"ONNX file {path.name} missing in {path.parent}; run: python -m leukemia_core export-onnx --model {name}"
     if entry.get("weights_sha256") != man.get("weights_sha256"):
         return f"{path.name} was exported from other weights; run: python -m leukemia_core export-onnx --model {name}"
     if verify and sha256_of(path) != entry.get("sha256"):

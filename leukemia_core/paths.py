@@ -30,7 +30,7 @@ ARTEFACT_SUFFIXES = {
     "manifest": ".manifest.json",       # train: what the weights are (input size, sha256, training)
     "calibration": ".calibration.json",  # evaluate --calibrate: calibrator, threshold, refer band
     "report": ".report.json",           # evaluate / baseline: the scored sets
-    "onnx": ".onnx",                     # export-onnx: the ONNX graph
+    "onnx": ".onnx",                     # export-onnx: the ONNX graph (in :func:`exports_dir`)
     "history": ".history.json",         # train: one entry per epoch
 }
 
@@ -44,6 +44,20 @@ def artefact_file(name: str, kind: str) -> str:
     return f"{name}{ARTEFACT_SUFFIXES[kind]}"
 
 
+def exports_dir(weights_dir: str | Path | None = None) -> Path:
+    """The folder beside a weights folder that holds its ONNX exports: ``<weights_dir>-onnx``
+    (``model_weights-onnx/`` for the shipped models).
+
+    The exports are made from the weights on each machine (``export-onnx``, run by the install step)
+    and are larger than the weights, so they live outside the shipped folder and its size budget.
+    """
+    wdir = weights_dir_or_default(weights_dir).resolve()
+    return wdir.parent / f"{wdir.name}-onnx"
+
+
 def artefact_path(name: str, kind: str, weights_dir: str | Path | None = None) -> Path:
-    """``<weights_dir>/<name><suffix>`` (default folder: :func:`default_weights_dir`)."""
+    """``<weights_dir>/<name><suffix>`` (default folder: :func:`default_weights_dir`); an ONNX export
+    is in :func:`exports_dir` of that folder."""
+    if kind == "onnx":
+        return exports_dir(weights_dir) / artefact_file(name, kind)
     return weights_dir_or_default(weights_dir) / artefact_file(name, kind)

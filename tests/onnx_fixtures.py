@@ -39,6 +39,10 @@ def tiny_onnx(tmp_path_factory):
 
 
 def copy_weights(src, dst):
-    """A copy of a weights folder (to alter files in a test)."""
+    """A copy of a weights folder and of its exports folder beside it (to alter files in a test)."""
+    from leukemia_core.paths import exports_dir
+
     shutil.copytree(src, dst)
+    if exports_dir(src).is_dir():
+        shutil.copytree(exports_dir(src), exports_dir(dst))
     return dst

@@ -9,7 +9,8 @@ from leukemia_core.data.preprocess import CELL_SHARE
 from leukemia_core.errors import UnknownModelError, WeightsError
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD, Calibration
 from leukemia_core.models.card import ModelCard, Thresholds, report_thresholds, resolve_card
-from leukemia_core.paths import ARTEFACT_SUFFIXES, PROJECT_ROOT, WEIGHTS_ENV, artefact_file, artefact_path
+from leukemia_core.paths import (ARTEFACT_SUFFIXES, PROJECT_ROOT, WEIGHTS_ENV, artefact_file, artefact_path,
+                                  exports_dir)
 
 NAME = "tiny_cnn"  # registered for tests: input 32, CAM layer cam_conv
 
@@ -51,7 +52,7 @@ def test_card_paths_sha_and_input_config(tmp_path):
     assert (p.weights, p.manifest, p.calibration, p.report, p.history) == tuple(
         tmp_path / f"{NAME}{s}" for s in (".weights.npz", ".manifest.json", ".calibration.json", ".report.json",
                                           ".history.json"))
-    assert p.onnx == tmp_path / "other.onnx"  # the manifest's recorded file
+    assert p.onnx == exports_dir(tmp_path) / "other.onnx"  # the manifest's recorded file, beside the weights folder
     assert card.sha256 == {"weights": "w" * 64, "onnx": "o" * 64}
     assert (card.input_size, card.cell_share, card.cam_layer) == (48, 0.6, "cam_conv")
     assert card.input_range == "RGB float32 in [0, 1]"
@@ -97,7 +98,7 @@ def test_missing_manifest(tmp_path):
     card = resolve_card(NAME, tmp_path)
     assert card.manifest is None and card.sha256 == {}
     assert (card.input_size, card.cell_share) == (32, CELL_SHARE)  # the registry's and the project's defaults
-    assert card.paths.onnx == tmp_path / f"{NAME}.onnx"
+    assert card.paths.onnx == tmp_path.parent / f"{tmp_path.name}-onnx" / f"{NAME}.onnx"
     with pytest.raises(WeightsError, match="no manifest"):
         resolve_card(NAME, tmp_path, require_manifest=True)
     with pytest.raises(UnknownModelError):

@@ -13,18 +13,20 @@ from onnx_fixtures import copy_weights, seeded_tiny, tiny_onnx  # noqa: F401  (f
 from leukemia_core.errors import WeightsError
 from leukemia_core.models.onnx_export import PARITY_TOL, check_inputs, export_onnx, onnx_p_all
 from leukemia_core.models.weights import sha256_of
-from leukemia_core.paths import default_weights_dir
+from leukemia_core.paths import artefact_path, default_weights_dir, exports_dir
 
 
 def test_export_writes_the_file_and_its_manifest_entry(tiny_onnx):
     wdir, entry = tiny_onnx["weights_dir"], tiny_onnx["entry"]
     man = json.loads((wdir / "tiny_cnn.manifest.json").read_text())
     assert man["onnx"] == entry
-    assert entry["file"] == "tiny_cnn.onnx" and sha256_of(wdir / "tiny_cnn.onnx") == entry["sha256"]
+    out = exports_dir(wdir) / "tiny_cnn.onnx"
+    assert out == wdir.parent / f"{wdir.name}-onnx" / "tiny_cnn.onnx"  # beside the weights folder, not in it
+    assert entry["file"] == "tiny_cnn.onnx" and sha256_of(out) == entry["sha256"]
     assert entry["weights_sha256"] == man["weights_sha256"]
-    assert entry["bytes"] == (wdir / "tiny_cnn.onnx").stat().st_size
+    assert entry["bytes"] == out.stat().st_size
     assert 0 <= entry["parity"]["max_abs_diff_p_all"] <= PARITY_TOL
-    assert not list(wdir.glob(".*tmp"))
+    assert not list(wdir.glob("*onnx*")) and not list(out.parent.glob(".*tmp"))
 
 
 def test_onnx_and_keras_agree_on_the_sample_cells(tiny_onnx):
@@ -35,7 +37,7 @@ def test_onnx_and_keras_agree_on_the_sample_cells(tiny_onnx):
     x = check_inputs(loaded.input_size, loaded.cell_share)
     assert len(x) > 11  # every cell of the 11 samples (fields hold several), plus black and white
     keras_p = Predictor(loaded).predict(x)
-    onnx_p = onnx_p_all(wdir / "tiny_cnn.onnx", x, threads=1)
+    onnx_p = onnx_p_all(artefact_path("tiny_cnn", "onnx", wdir), x, threads=1)
     assert keras_p.shape == onnx_p.shape and np.ptp(keras_p) > 0.01  # outputs that differ between cells
     assert np.abs(keras_p - onnx_p).max() <= PARITY_TOL
 
@@ -43,7 +45,7 @@ def test_onnx_and_keras_agree_on_the_sample_cells(tiny_onnx):
 def test_the_onnx_graph_takes_only_the_image(tiny_onnx):
     import onnx
 
-    model = onnx.load(tiny_onnx["weights_dir"] / "tiny_cnn.onnx")
+    model = onnx.load(artefact_path("tiny_cnn", "onnx", tiny_onnx["weights_dir"]))
     assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["probs"]
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 32, 32, 3]
@@ -68,10 +70,10 @@ def test_new_weights_get_a_new_entry(tiny_onnx, tmp_path):
 
 def test_export_refuses_when_onnx_and_keras_differ(tiny_onnx, tmp_path):
     wdir = copy_weights(tiny_onnx["weights_dir"], tmp_path / "w")
-    (wdir / "tiny_cnn.onnx").unlink()
+    artefact_path("tiny_cnn", "onnx", wdir).unlink()
     with pytest.raises(WeightsError, match="differ by up to"):
         export_onnx("tiny_cnn", wdir, tol=-1.0)  # no difference passes a negative tolerance
-    assert not (wdir / "tiny_cnn.onnx").exists()
+    assert not artefact_path("tiny_cnn", "onnx", wdir).exists()
 
 
 def test_export_needs_the_weights(tmp_path):
@@ -94,5 +96,5 @@ def test_shipped_onnx_matches_keras_on_the_sample_cells(name):
         pytest.skip(f"{name}: {status}")
     loaded = load_model(name, wdir)
     x = check_inputs(loaded.input_size, loaded.cell_share)
-    diff = np.abs(Predictor(loaded).predict(x) - onnx_p_all(wdir / f"{name}.onnx", x)).max()
+    diff = np.abs(Predictor(loaded).predict(x) - onnx_p_all(artefact_path(name, "onnx", wdir), x)).max()
     assert diff <= PARITY_TOL

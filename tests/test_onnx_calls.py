@@ -19,6 +19,7 @@ from leukemia_core.onnx_calls import (
     predictor_backend,
     with_loaded,
 )
+from leukemia_core.paths import artefact_path
 
 
 def test_a_current_export_serves(tiny_onnx):
@@ -36,7 +37,7 @@ def test_why_an_export_does_not_serve(tiny_onnx, tmp_path):
                                                   verify=True)
     assert "other weights" in onnx_status("tiny_cnn", wdir, {**man, "weights_sha256": "0"})
     assert "no ONNX export" in onnx_status("tiny_cnn", wdir, {k: v for k, v in man.items() if k != "onnx"})
-    (wdir / "tiny_cnn.onnx").unlink()
+    artefact_path("tiny_cnn", "onnx", wdir).unlink()
     assert "missing" in onnx_status("tiny_cnn", wdir)
     with pytest.raises(WeightsError, match="missing"):
         load_onnx_predictor("tiny_cnn", wdir)
@@ -44,7 +45,7 @@ def test_why_an_export_does_not_serve(tiny_onnx, tmp_path):
 
 def test_an_altered_file_is_refused(tiny_onnx, tmp_path):
     wdir = copy_weights(tiny_onnx["weights_dir"], tmp_path / "w")
-    with open(wdir / "tiny_cnn.onnx", "ab") as f:
+    with open(artefact_path("tiny_cnn", "onnx", wdir), "ab") as f:
         f.write(b"\0")
     with pytest.raises(WeightsError, match="altered"):
         load_onnx_predictor("tiny_cnn", wdir)

@@ -31,10 +31,11 @@ def test_weights_dir_or_default(monkeypatch, tmp_path):
 
 
 def test_artefact_paths_follow_the_one_table(monkeypatch, tmp_path):
-    from leukemia_core.paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path
+    from leukemia_core.paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, exports_dir
 
     assert ARTEFACT_SUFFIXES["report"] == ".report.json" and ARTEFACT_SUFFIXES["weights"] == ".weights.npz"
     assert artefact_file("proposed", "calibration") == "proposed.calibration.json"
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "env"))
     assert artefact_path("m", "history") == tmp_path / "env" / "m.history.json"
-    assert artefact_path("m", "onnx", tmp_path) == tmp_path / "m.onnx"
+    assert artefact_path("m", "onnx", tmp_path) == tmp_path.parent / f"{tmp_path.name}-onnx" / "m.onnx"
+    assert exports_dir(PROJECT_ROOT / "model_weights") == PROJECT_ROOT / "model_weights-onnx"

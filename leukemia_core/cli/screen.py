@@ -17,7 +17,7 @@ log = logging.getLogger("leukemia_core")
 
 
 def cmd_export_onnx(args) -> int:
-    """Export each model to ``<weights-dir>/<name>.onnx`` with its parity check (``export-onnx``)."""
+    """Export each model to ``<weights-dir>-onnx/<name>.onnx`` with its parity check (``export-onnx``)."""
     from ..inference import weights_status
     from ..onnx_calls import onnx_status
     from ..tfstartup import import_tensorflow
@@ -74,7 +74,7 @@ def cmd_screen(args) -> int:
 
 def add_parsers(sub, weights_opt) -> None:
     """Add the ``export-onnx`` and ``screen`` sub-commands to ``sub``."""
-    sp = sub.add_parser("export-onnx", help="export models to ONNX (model_weights/<name>.onnx, sha256 in the "
+    sp = sub.add_parser("export-onnx", help="export models to ONNX (model_weights-onnx/<name>.onnx, sha256 in the "
                                             "manifest) after checking ONNX and Keras P(ALL) agree within 1e-4")
     sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
     sp.add_argument("--missing", action="store_true", help="only models whose ONNX file is missing or stale")

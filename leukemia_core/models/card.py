@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import WeightsError
-from ..paths import artefact_path, weights_dir_or_default
+from ..paths import artefact_path, exports_dir, weights_dir_or_default
 from .calibration import DEFAULT_THRESHOLD, Calibration, calibration_path, read_calibration
 from .registry import get_spec
 from .weights import InputConfig, manifest_path, read_json, read_manifest, resolve_input_config
@@ -135,8 +135,8 @@ def calibration_thresholds(cal: Calibration, source: str = "calibration file") -
 @dataclass(frozen=True)
 class ArtefactPaths:
     """Where a model's files are (each may be missing): ``weights`` (``.weights.npz``), ``manifest``,
-    ``calibration``, ``report``, ``onnx`` (the manifest's recorded file, else ``<name>.onnx``) and
-    ``history``."""
+    ``calibration``, ``report``, ``onnx`` (in the exports folder beside the weights
+    folder: the manifest's recorded file, else ``<name>.onnx``) and ``history``."""
 
     weights: Path
     manifest: Path
@@ -234,7 +234,7 @@ def resolve_card(name: str, weights_dir: str | Path | None = None, *, report: di
     onnx_entry = man.get("onnx") if isinstance(man.get("onnx"), dict) else {}
     paths = ArtefactPaths(weights=spec.weights_path(wdir), manifest=manifest_path(name, wdir),
                           calibration=calibration_path(wdir, name), report=artefact_path(name, "report", wdir),
-                          onnx=wdir / onnx_entry["file"] if onnx_entry.get("file") else artefact_path(name, "onnx", wdir),
+                          onnx=exports_dir(wdir) / onnx_entry["file"] if onnx_entry.get("file") else artefact_path(name, "onnx", wdir),
                           history=artefact_path(name, "history", wdir))
     sha = {k: v for k, v in (("weights", man.get("weights_sha256")), ("onnx", onnx_entry.get("sha256"))) if v}
     cal = read_calibration(wdir, name)

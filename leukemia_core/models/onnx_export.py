@@ -15,7 +15,8 @@ image is an input; captured constants and variables are frozen into the graph.
 
 Then the P(ALL) of ONNX Runtime and of the compiled Keras pass are compared on every cell crop of
 the bundled samples (plus two synthetic crops, black and white); the export is refused when they
-differ by more than :data:`PARITY_TOL`. Only then is ``<name>.onnx`` written (atomically) and the
+differ by more than :data:`PARITY_TOL`. Only then is ``<name>.onnx`` written (atomically, in the exports
+folder beside the weights folder: :func:`~leukemia_core.paths.exports_dir`) and the
 manifest's ``onnx`` entry set: file, sha256, size, the weights' sha256 it was made from, opset,
 versions, and the measured difference. A model retrained later writes a new manifest without that
 entry (or with other weights), so serving falls back to Keras until the export is run again
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from ..paths import artefact_file, weights_dir_or_default
+from ..paths import artefact_path, weights_dir_or_default
 from .weights import manifest_path, read_manifest, sha256_of, write_json
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,6 @@ PARITY_TOL = 1e-4
 OPSET = 17
 INPUT = "image"
 OUTPUT = "probs"
-
-
-def onnx_file(name: str) -> str:
-    """File name of a model's ONNX graph in the weights folder: ``<name>.onnx``."""
-    return artefact_file(name, "onnx")
 
 
 def check_inputs(input_size: int, cell_share: float) -> np.ndarray:
@@ -139,7 +135,8 @@ def onnx_p_all(path_or_bytes, x: np.ndarray, threads: int | None = None) -> np.n
 
 def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = OPSET,
                 tol: float = PARITY_TOL) -> dict:
-    """Export ``name``'s shipped model to ``<weights_dir>/<name>.onnx`` and record it in its
+    """Export ``name``'s shipped model to ``<weights_dir>-onnx/<name>.onnx`` (:func:`~leukemia_core.paths.exports_dir`)
+    and record it in its
     manifest (see the module); return the manifest's new ``onnx`` entry.
 
     Raises:
@@ -165,7 +162,8 @@ def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = O
     if not diff <= tol:
         raise WeightsError(f"{name}: ONNX and Keras P(ALL) differ by up to {diff:.2e} on {len(x)} check cells "
                            f"(allowed {tol:g}); nothing written")
-    out = wdir / onnx_file(name)
+    out = artefact_path(name, "onnx", wdir)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, out)
