@@ -103,6 +103,11 @@ SETTLED_JS = r"""() => !document.querySelector('[data-testid="stStatusWidget"]')
   && !document.querySelector('[data-testid="stMain"] [data-stale="true"]')"""
 
 
+#: True once ``case``'s tiles are drawn by a finished run: its version shown, an enabled decision control.
+OPENED_JS = "(args) => { if (!(" + SETTLED_JS + ")()) return false; const s = (" + READ_JS + \
+    ")(args); return s.version !== null && s.cells.some(c => c.enabled); }"
+
+
 async def settle(page, locator, tmo_ms: float) -> None:
     """Scroll ``locator`` to mid-screen; wait until the page is settled (:data:`SETTLED_JS`) and its
     box stays put for 300 ms (a click computed on a page still moving lands on another option)."""
@@ -153,9 +158,9 @@ def plan_cells(cells: list[int], clicks: int, shared: bool) -> list[int]:
 
 
 async def session(browser, url: str, who: str, case_id: str, clicks: int, shared: bool, offset: int,
-                  delay: float, tmo_ms: float, rec: dict) -> None:
+                  delay: float, tmo_ms: float, rec: dict, shots: Path) -> None:
     """One reviewer's session; ``rec`` gets its clicks (cell id, decision, refused, versions, what the
-    page shows), errors and console errors."""
+    page shows), errors and console errors, and at a failure the page read and a screenshot (in ``shots``)."""
     await asyncio.sleep(delay)
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
@@ -179,11 +184,12 @@ async def session(browser, url: str, who: str, case_id: str, clicks: int, shared
         await page.locator('[data-testid="stSelectbox"]').filter(has_text="Open case").click(timeout=tmo_ms)
         await page.get_by_role("option", name=case_id, exact=True).click(timeout=tmo_ms)
         await page.get_by_role("heading", name=f"Case {case_id}", exact=True).wait_for(timeout=tmo_ms)
-        await page.wait_for_function(SETTLED_JS, timeout=tmo_ms, polling=100)  # not the last run's tiles
+        try:  # the heading can come a run before the tiles: wait for this case's live, enabled controls
+            await page.wait_for_function(OPENED_JS, arg=[case_id, REFUSED], timeout=tmo_ms, polling=200)
+        except Exception as exc:  # noqa: BLE001 - recorded as this step's failure
+            raise RuntimeError(f"case {case_id}: no enabled decision control or no version drawn") from exc
         state = await read(page, case_id)
         ids = [c["cell"] for c in state["cells"] if c["enabled"]]
-        if not ids or state["version"] is None:
-            raise RuntimeError(f"case {case_id}: no enabled decision control or no version drawn")
         checked = {c["cell"]: c["checked"] for c in state["cells"]}
         for i, cid in enumerate(plan_cells(ids, clicks, shared)):
             step = f"click {i}"
@@ -220,6 +226,9 @@ async def session(browser, url: str, who: str, case_id: str, clicks: int, shared
         rec["errors"].append(f"{step}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         try:
             rec["page_at_failure"] = await read(page, case_id)
+            shot = shots / f"{who}-{step.replace(' ', '_')}.png"
+            await page.screenshot(path=str(shot), full_page=True, timeout=20_000)
+            rec["screenshot_at_failure"] = str(shot)
         except Exception:  # noqa: BLE001 - the page may be gone
             pass
     finally:
@@ -273,8 +282,9 @@ def pct(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))], 2) if xs else None
 
 
-async def drive(url: str, plan: list[tuple[str, str, bool]], args) -> dict:
-    """Run every session of ``plan`` (who, case, shared) in one browser, ``--stagger`` seconds apart."""
+async def drive(url: str, plan: list[tuple[str, str, bool]], args, shots: Path) -> dict:
+    """Run every session of ``plan`` (who, case, shared) in one browser, ``--stagger`` seconds apart;
+    screenshots of failed sessions go to ``shots``."""
     from playwright.async_api import async_playwright
 
     recs = {who: {"case": case, "shared": sh, "clicks": [], "errors": [], "console": []} for who, case, sh in plan}
@@ -282,7 +292,8 @@ async def drive(url: str, plan: list[tuple[str, str, bool]], args) -> dict:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await asyncio.gather(*(session(browser, url, who, case, args.clicks, sh, k, k * args.stagger,
-                                           args.timeout * 1000, recs[who]) for k, (who, case, sh) in enumerate(plan)))
+                                           args.timeout * 1000, recs[who], shots)
+                                   for k, (who, case, sh) in enumerate(plan)))
         finally:
             await browser.close()
     return recs
@@ -308,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start_server(PROJECT_ROOT / "model_weights", [MODEL], timeout=300)
     t0 = time.perf_counter()
     try:
-        recs = asyncio.run(drive(server.url, plan, args))
+        recs = asyncio.run(drive(server.url, plan, args, home))
     finally:
         wall = time.perf_counter() - t0
         stop_server(server)

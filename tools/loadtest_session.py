@@ -58,6 +58,9 @@ DONE_JS = r"""([names, model, thr]) => {
 }"""
 
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+#: No run in progress and no element of an earlier run still drawn: a read then sees one whole run.
+SETTLED_JS = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+              " && !document.querySelector('[data-testid=\"stMain\"] [data-stale=\"true\"]')")
 
 
 async def read_state(page) -> dict:
@@ -69,6 +72,20 @@ async def wait_idle(page, timeout_ms: float) -> None:
     """Wait until no script run is in progress."""
     await page.wait_for_timeout(150)
     await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+
+
+async def wait_settled(page, timeout_ms: float) -> None:
+    """Wait until the page is settled (:data:`SETTLED_JS`) and still is 300 ms later. Between the calls
+    and the maps the Classify page runs again; elements are marked stale before the run's status shows,
+    so a read in that moment would miss results that are about to be redrawn."""
+    deadline = time.perf_counter() + timeout_ms / 1000
+    await page.wait_for_timeout(150)
+    while True:
+        left = max(1.0, (deadline - time.perf_counter()) * 1000)
+        await page.wait_for_function(SETTLED_JS, timeout=left, polling=100)
+        await page.wait_for_timeout(300)
+        if await page.evaluate(SETTLED_JS) or time.perf_counter() >= deadline:
+            return
 
 
 async def record_failure(run: Run, sid: int, page, step: str, exc: Exception) -> None:
@@ -240,6 +257,6 @@ class Session:
         ev["ok"] = True
         self.seen.add((tuple(names), model))
         run.model_first_seen.setdefault(model, run.now())
-        await wait_idle(page, self.tmo)
+        await wait_settled(page, self.tmo)
         ev["idle_s"] = round(time.perf_counter() - t_start, 3)
         record_page(run, self.sid, kind, await read_state(page), names, model, thr)

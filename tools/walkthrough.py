@@ -57,8 +57,8 @@ try:
             v = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\)"))
             idle(page); page.get_by_text(Path(name).name, exact=True).first.wait_for(timeout=W)
             v.first.wait_for(timeout=W); idle(page)
-            for t in v.all_inner_texts():
-                print(name, "->", t[:170], flush=True)
+            for t in v.all_inner_texts():  # every verdict on the page (earlier uploads stay listed)
+                print("after uploading", Path(name).name, "->", t[:170], flush=True)
             if shotname:
                 shot(page, shotname)
         page.locator('[data-testid="stSidebarNav"] a', has_text="Cases").first.click()
