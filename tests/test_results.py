@@ -357,14 +357,17 @@ def test_loadtest_block_from_its_json(tmp_path):
                 "errors": 1, "timeouts": 1, "mismatches": 3, "cross_session": 1, "warmup_end_s": 40,
                 "rss_warm_mib": 1400.4, "rss_end_mib": 1410.6, "rss_slope_after_warm_mib_per_min": 0.52,
                 "rss_series": [[0.5, 70], [10.5, 700], [31, 1400], [45, 1405], [61.2, 1410]]}]}
+    run["configs"].append({**run["configs"][0], "app": "later", "date": "2026-12-03T13:00:00+0000",
+                           "cpu_model": "Other CPU"})
     (tmp_path / "loadtest.json").write_text(json.dumps(run))
     text = build_loadtest(tmp_path)
     lines = text.splitlines()
-    assert lines[0].startswith("Measured 2026-11-26 on Test CPU, 2 cores, 24 GiB, no GPU")
+    assert lines[0].startswith("Measured 2026-11-26 on Test CPU, 2026-12-03 on Other CPU, 2 cores, 24 GiB, no GPU")
+    assert any(line.startswith("| 2026-12-03 | later | 8 |") for line in lines)  # a row keeps its own run's date
     assert "`proposed`, `resnet50`" in lines[0] and "120 s" in lines[0]
-    row = next(line for line in lines if line.startswith("| fixed |"))
+    row = next(line for line in lines if line.startswith("| 2026-11-26 | fixed |"))
     assert [c.strip() for c in row.strip("|").split("|")] == [
-        "fixed", "8", "3", "29 of 30", "6.0", "10.2", "12.3", "5.0 / 9.0", "2.0 / 3.5", "1", "1", "1", "2",
+        "2026-11-26", "fixed", "8", "3", "29 of 30", "6.0", "10.2", "12.3", "5.0 / 9.0", "2.0 / 3.5", "1", "1", "1", "2",
         "1400 → 1411", "0.5"]
     assert "- fixed, 8 session(s), warm-up ended at 40 s: 0 s 70, 31 s 1400, 61 s 1410." in lines
     assert any("8 threads read the same 6 images with one shared `proposed`" in line

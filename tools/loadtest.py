@@ -118,7 +118,8 @@ def run_config(n: int, args, models: list[str], plans, expected, calibrations, w
     warm_t = max([*run.first_round_done.values(), *run.model_first_seen.values(), 0.0])
     rss = rss_summary(sampler.series, warm_t, ended)
     out = {
-        "app": app_name(args),
+        "app": app_name(args), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu_model": cpu_model(),
         "sessions": n, "duration_s": args.duration, "load_start_s": started, "load_end_s": ended,
         "uploads": summarise_times(run.events, "upload"),
         "model_switches": summarise_times(run.events, "model"),
@@ -163,9 +164,15 @@ def package_version(pkg: str) -> str:
         return "?"
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" when it does not say)."""
+    line = _proc_line("/proc/cpuinfo", "model name")
+    return line.split(":", 1)[1].strip() if line else ""
+
+
 def machine_facts() -> dict:
     """CPU, cores, memory and the versions of what the server and browser run."""
-    cpu_line, mem_line = _proc_line("/proc/cpuinfo", "model name"), _proc_line("/proc/meminfo", "MemTotal")
+    mem_line = _proc_line("/proc/meminfo", "MemTotal")
     chromium = ""
     try:
         chromium = subprocess.run([CHROMIUM, "--version"], check=False, capture_output=True, text=True,
@@ -173,7 +180,7 @@ def machine_facts() -> dict:
     except (OSError, subprocess.SubprocessError):
         pass
     tf = package_version("tensorflow-cpu")
-    return {"cpu_model": cpu_line.split(":", 1)[1].strip() if cpu_line else "",
+    return {"cpu_model": cpu_model(),
             "usable_cores": len(os.sched_getaffinity(0)),
             "memory_mib": int(mem_line.split()[1]) // 1024 if mem_line else 0, "gpu": "none",
             "python": platform.python_version(), "streamlit": package_version("streamlit"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.async_api import Error as PWError
 
-from tools.loadtest_checks import SHOTS, Run, record_page
+from tools.loadtest_checks import SHOTS, Run, check_page, record_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -259,4 +259,24 @@ class Session:
         run.model_first_seen.setdefault(model, run.now())
         await wait_settled(page, self.tmo)
         ev["idle_s"] = round(time.perf_counter() - t_start, 3)
-        record_page(run, self.sid, kind, await read_state(page), names, model, thr)
+        state, first = await read_state(page), len(run.mismatches)
+        record_page(run, self.sid, kind, state, names, model, thr)
+        if len(run.mismatches) > first:
+            await self.keep_evidence(run.mismatches[first:], state, names, model, thr)
+
+    async def keep_evidence(self, found: list[dict], state: dict, names: list[str], model: str, thr: float) -> None:
+        """Add to each mismatch of one page read what the page showed (text, screenshot) and whether a
+        read of the settled page 3 s later still finds it (a lasting wrong page, or a passing one)."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SHOTS / f"{self.run.tag}-s{self.sid}-mismatch-{len(self.run.mismatches)}.png"
+        try:
+            await self.page.screenshot(path=str(shot), full_page=True, timeout=20_000)
+        except PWError:
+            shot = None
+        await self.page.wait_for_timeout(3000)
+        await wait_settled(self.page, self.tmo)
+        later = check_page(self.run, self.sid, await read_state(self.page), names, model, thr)
+        still = {(m["kind"], m["file"]) for m in later}
+        for m in found:
+            m.update(screenshot=str(shot) if shot else None, page_text=" | ".join(state["md"])[-1200:],
+                     running=state["running"], still_after_3s=(m["kind"], m["file"]) in still)
