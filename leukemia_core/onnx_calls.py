@@ -19,9 +19,9 @@ import numpy as np
 
 from .errors import WeightsError
 from .inference import LoadedModel, Predictor, load_model
-from .models.card import resolve_card
+from .models.card import onnx_path, resolve_card
 from .models.weights import read_manifest, sha256_of
-from .paths import artefact_file, exports_dir, weights_dir_or_default
+from .paths import weights_dir_or_default
 
 #: ``LEUKEMIA_ONNX=0`` turns the ONNX path off (every call through Keras), e.g. to compare.
 ONNX_ENV = "LEUKEMIA_ONNX"
@@ -77,7 +77,7 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
     entry = man.get("onnx") or {}
     if not entry:
         return f"no ONNX export recorded for {name}; run: python -m leukemia_core export-onnx --model {name}"
-    path = exports_dir(wdir) / entry.get("file", artefact_file(name, "onnx"))
+    path = onnx_path(name, wdir, entry)
     if not path.is_file():
         return f"ONNX file {path.name} missing in {path.parent}; run: python -m leukemia_core export-onnx --model {name}"
     if entry.get("weights_sha256") != man.get("weights_sha256"):

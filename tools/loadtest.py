@@ -51,23 +51,13 @@ if not __package__:  # `python tools/loadtest.py`: `tools` would not be importab
     sys.exit("run the load test from the project root as a module: python -m tools.loadtest --help")
 
 from tools.concurrency_probe import tf_concurrency  # noqa: E402
-from tools.loadtest_checks import PROJECT_ROOT, Run, expected_values, image_plan  # noqa: E402
+from tools.loadtest_checks import PROJECT_ROOT, Run, expected_values, image_plan, pct  # noqa: E402
 from tools.loadtest_server import RssSampler, rss_summary, start_server, stop_server  # noqa: E402
 from tools.loadtest_session import CHROMIUM, CHROMIUM_ARGS, Session  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
 # one configuration
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    """The ``q`` quantile of ``xs`` (linear between neighbours), None for no values."""
-    if not xs:
-        return None
-    xs = sorted(xs)
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 2)
 
 
 def summarise_times(events: list[dict], kind: str) -> dict:

@@ -47,9 +47,9 @@ from pathlib import Path
 if not __package__:  # `python tools/loadtest_cases.py`: `tools` would not be importable as a package
     sys.exit("run the load test from the project root as a module: python -m tools.loadtest_cases --help")
 
-from tools.loadtest_checks import PROJECT_ROOT  # noqa: E402
+from tools.loadtest_checks import PROJECT_ROOT, pct  # noqa: E402
 from tools.loadtest_server import start_server, stop_server  # noqa: E402
-from tools.loadtest_session import CHROMIUM, CHROMIUM_ARGS, wait_idle  # noqa: E402
+from tools.loadtest_session import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, wait_idle  # noqa: E402
 
 MODEL = "proposed"
 REFUSED = "since you opened it"
@@ -96,11 +96,6 @@ RERUN_JS = r"""([caseId, before]) => {
   }
   return false;
 }"""
-
-
-#: True when no script run is in progress and no element of an earlier run is still drawn (stale).
-SETTLED_JS = r"""() => !document.querySelector('[data-testid="stStatusWidget"]')
-  && !document.querySelector('[data-testid="stMain"] [data-stale="true"]')"""
 
 
 #: True once ``case``'s tiles are drawn by a finished run: its version shown, an enabled decision control.
@@ -274,12 +269,6 @@ def check(url: str, home: Path, recs: dict) -> dict:
     return {"no_app_error": not errors, "single_cases_hold_last_click": not single,
             "shared_case_accounted": not shared, "errors": errors, "single_case_failures": single,
             "shared_case_failures": shared}
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    """The ``q`` quantile of ``xs`` (nearest rank), None for no values."""
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))], 2) if xs else None
 
 
 async def drive(url: str, plan: list[tuple[str, str, bool]], args, shots: Path) -> dict:

@@ -29,6 +29,16 @@ TOLERANCE = 0.0051
 # images and the values the core computes for them
 
 
+def pct(xs: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``xs`` (linear between neighbours), None for no values."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 2)
+
+
 def _spread(files: list[Path], need: int) -> list[Path]:
     """``need`` files taken evenly over ``files`` (cycled when there are fewer)."""
     step = max(1, len(files) // need) if len(files) >= need else 1

@@ -132,6 +132,12 @@ def calibration_thresholds(cal: Calibration, source: str = "calibration file") -
                       cal, float(cal.threshold), source)
 
 
+def onnx_path(name: str, weights_dir: Path, entry: dict) -> Path:
+    """Where ``name``'s ONNX export is: the file its manifest ``entry`` records, else ``<name>.onnx``,
+    in the exports folder beside ``weights_dir``."""
+    return exports_dir(weights_dir) / entry["file"] if entry.get("file") else artefact_path(name, "onnx", weights_dir)
+
+
 @dataclass(frozen=True)
 class ArtefactPaths:
     """Where a model's files are (each may be missing): ``weights`` (``.weights.npz``), ``manifest``,
@@ -234,7 +240,7 @@ def resolve_card(name: str, weights_dir: str | Path | None = None, *, report: di
     onnx_entry = man.get("onnx") if isinstance(man.get("onnx"), dict) else {}
     paths = ArtefactPaths(weights=spec.weights_path(wdir), manifest=manifest_path(name, wdir),
                           calibration=calibration_path(wdir, name), report=artefact_path(name, "report", wdir),
-                          onnx=exports_dir(wdir) / onnx_entry["file"] if onnx_entry.get("file") else artefact_path(name, "onnx", wdir),
+                          onnx=onnx_path(name, wdir, onnx_entry),
                           history=artefact_path(name, "history", wdir))
     sha = {k: v for k, v in (("weights", man.get("weights_sha256")), ("onnx", onnx_entry.get("sha256"))) if v}
     cal = read_calibration(wdir, name)

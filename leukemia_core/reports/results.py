@@ -308,9 +308,10 @@ def build_loadtest(weights_dir: Path) -> str:
     if not r or not isinstance(r.get("configs"), list) or not r["configs"]:
         return "_Not measured yet: run `python -m tools.loadtest --sessions 1 8 --duration 180`._"
     m, st = r.get("machine") or {}, r.get("settings") or {}
-    # rows kept from earlier runs carry their own date and CPU
-    day = {id(c): str(c.get("date") or r.get("date", ""))[:10] for c in r["configs"]}
-    cpu = {day[id(c)]: c.get("cpu_model") or m.get("cpu_model", "?") for c in r["configs"]}
+    def day(c: dict) -> str:  # rows kept from earlier runs carry their own date and CPU
+        return str(c.get("date") or r.get("date", ""))[:10]
+
+    cpu = {day(c): c.get("cpu_model") or m.get("cpu_model", "?") for c in r["configs"]}
     where = ", ".join(f"{d} on {cpu[d]}" for d in sorted(cpu))
     lines = [f"Measured {where}, {m.get('usable_cores', '?')} cores, "
              f"{m.get('memory_mib', 0) / 1024:.0f} GiB, no GPU (the server, one headless Chromium with every session "
@@ -323,7 +324,7 @@ def build_loadtest(weights_dir: Path) -> str:
     for c in r["configs"]:
         u = c.get("uploads") or {}
         wrong = c.get("mismatches", 0) - c.get("cross_session", 0)
-        lines.append(_row([day[id(c)], str(c.get("app", "")), _n(c.get("sessions")), _f((c.get("duration_s") or 0) / 60, 0),
+        lines.append(_row([day(c), str(c.get("app", "")), _n(c.get("sessions")), _f((c.get("duration_s") or 0) / 60, 0),
                            f"{_n(u.get('completed'))} of {_n(u.get('attempted'))}", _f(u.get("p50_s"), 1),
                            _f(u.get("p95_s"), 1), _f(u.get("max_s"), 1), _pair(c.get("model_switches") or {}),
                            _pair(c.get("threshold_moves") or {}), _n(c.get("errors")), _n(c.get("timeouts")),
