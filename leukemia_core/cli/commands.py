@@ -158,6 +158,24 @@ def cmd_adapt_check(args) -> int:
     return 0
 
 
+def cmd_size_check(args) -> int:
+    """White cells in red-cell diameters, measured (``size-check``)."""
+    from ..cells.size_check import run_size_check
+
+    r = run_size_check(args.data, Path(args.out), roles=args.role or ["test"], limit=args.limit)
+    for key, v in r["by_lab"].items():
+        med = "n/a" if v["median"] is None else f"{v['median']:.2f} (IQR {v['q1']:.2f}-{v['q3']:.2f})"
+        print(f"{key:<10} cells {v['cells']:>5}  with a red-cell scale {100 * v['coverage']:5.1f} %  size {med}")
+    for key, v in r["auc"].items():
+        print(f"AUC {key}: " + ("n/a" if v is None else f"{v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"))
+    b = r["bccd_red_cell_vs_boxes"]
+    if b["with_estimate"]:
+        print(f"BCCD red-cell estimate / box side: median {b['median']:.3f}, 10-90 % {b['p10']:.3f}-{b['p90']:.3f} "
+              f"({b['with_estimate']} of {b['images_with_boxes']} images)")
+    print(f"-> {args.out}")
+    return 0
+
+
 def cmd_cells_check(args) -> int:
     """Cell finder against the reference segmentations (``cells-check``)."""
     from ..cells.check import run_cells_check

@@ -12,6 +12,7 @@ from .commands import (
     cmd_bench,
     cmd_cam_check,
     cmd_cells_check,
+    cmd_size_check,
     cmd_evaluate,
     cmd_models,
     cmd_table,
@@ -158,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="at most this many Aria fields")
     sp.add_argument("--out", required=True, help="e.g. model_weights/cells_check.json")
     sp.set_defaults(func=cmd_cells_check)
+
+    sp = sub.add_parser("size-check", help="each white cell's size in red-cell diameters: the estimate "
+                                           "against BCCD's red-cell boxes, by lab and class, and its AUC")
+    sp.add_argument("--data", action="append", required=True, help="a data folder (repeatable)")
+    sp.add_argument("--role", action="append", choices=["train", "val", "test"],
+                    help="roles to measure (repeatable; default test)")
+    sp.add_argument("--limit", type=int, help="at most this many images per folder, spread over it")
+    sp.add_argument("--out", required=True, help="e.g. model_weights/size_check.json")
+    sp.set_defaults(func=cmd_size_check)
 
     sp = sub.add_parser("table", help="results table (Markdown) from the shipped reports")
     sp.add_argument("--readme", help="replace the results block of this README")

@@ -1,0 +1,124 @@
+"""A white cell's size in red-cell diameters, where red cells are visible.
+
+Every crop is scaled to the same cell size, so a model never sees how large a cell is. Size is
+still one of the first things a haematologist reads: a small lymphocyte is about one red cell
+across, a neutrophil about one and a half to two, a lymphoblast often two or more. Measured in red
+cells of the same image the figure does not depend on the microscope's magnification or the
+camera.
+
+How the red-cell diameter is estimated: every pixel that differs from the background colour
+(the median of the image's brightest pixels outside the white cells) by more than Otsu's
+threshold is a cell; holes are filled (pale red-cell centres), the white cells found by the finder
+are cut out, and the distance transform of what is left peaks once inside each red cell, at its
+radius, whether the cell lies alone or in a clump of touching ones. The estimate is the median of
+those peaks, each weighted by its area (specks and the necks between touching cells count
+little); peaks whose circle would cross the image edge are left out. An image with fewer than
+:data:`MIN_PEAKS` peaks, or a segmented cell on black, has no estimate.
+
+Reference: N. Otsu, "A threshold selection method from gray-level histograms", IEEE SMC 1979.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .finder import Cell, is_segmented_on_black
+
+#: Fewest distance-transform peaks (red cells, roughly) for an estimate.
+MIN_PEAKS = 8
+#: Smallest peak radius in pixels: below it a peak is a speck or JPEG noise.
+MIN_RADIUS_PX = 2.0
+#: Background colour: the median of pixels at least this percentile bright (outside white cells).
+BACKGROUND_PERCENTILE = 80
+
+
+@dataclass(frozen=True)
+class RedCellScale:
+    """The typical red-cell diameter of one image: ``diameter`` px, from ``peaks`` red-cell peaks."""
+
+    diameter: float
+    peaks: int
+
+
+def cell_diameter(cell: Cell) -> float:
+    """Diameter of the circle with the cell's area, px (a lobed or oval cell's mean width)."""
+    return float(2.0 * np.sqrt(cell.area / np.pi))
+
+
+def white_cell_mask(shape: tuple[int, int], cells: Sequence[Cell]) -> np.ndarray:
+    """``uint8 (H, W)`` in {0, 1}: the filled outlines of ``cells``."""
+    mask = np.zeros(shape, np.uint8)
+    for c in cells:
+        cv2.drawContours(mask, [c.contour.reshape(-1, 1, 2).astype(np.int32)], -1, 1, cv2.FILLED)
+    return mask
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros_like(mask)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out
+
+
+def foreground_mask(rgb: np.ndarray, white: np.ndarray) -> np.ndarray:
+    """``uint8 (H, W)`` in {0, 1}: pixels unlike the background (cells of any kind), holes filled.
+
+    The background colour and Otsu's threshold are taken outside ``white`` (the white cells), so
+    a field full of dark white cells does not push the red cells into the background.
+    """
+    f = rgb.astype(np.float32)
+    outside = white == 0
+    if not outside.any():
+        return np.zeros(rgb.shape[:2], np.uint8)
+    lum = f.mean(axis=2)
+    bright = lum >= np.percentile(lum[outside], BACKGROUND_PERCENTILE)
+    background = np.median(f[bright & outside], axis=0)
+    dist = np.sqrt(((f - background) ** 2).sum(axis=2))
+    dist = cv2.GaussianBlur(dist, (0, 0), max(0.8, max(rgb.shape[:2]) / 400))
+    d8 = np.clip(dist, 0, 255).astype(np.uint8)
+    threshold, _ = cv2.threshold(d8[outside].reshape(-1, 1), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return _filled((d8 > threshold).astype(np.uint8))
+
+
+def red_cell_scale(rgb: np.ndarray, cells: Sequence[Cell]) -> RedCellScale | None:
+    """The image's typical red-cell diameter, or ``None`` where it cannot be read (see the module).
+
+    Args:
+        rgb: ``uint8 (H, W, 3)``.
+        cells: the white cells :func:`leukemia_core.cells.finder.find_cells` found in it.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    if is_segmented_on_black(rgb):
+        return None
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    k = max(3, int(round(side / 150)) | 1)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    white = white_cell_mask((h, w), cells)
+    red = cv2.morphologyEx(foreground_mask(rgb, white), cv2.MORPH_OPEN, disc)
+    # white cells become background, dilated so a red cell touching one keeps its own outline
+    red &= 1 - cv2.dilate(white, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    dist = cv2.distanceTransform(np.pad(red, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    window = max(3, int(side / 60) | 1)
+    peak = (dist >= cv2.dilate(dist, np.ones((window, window), np.uint8))) & (dist >= MIN_RADIUS_PX)
+    ys, xs = np.nonzero(peak)
+    r = dist[ys, xs]
+    inside = (xs >= r) & (ys >= r) & (xs < w - r) & (ys < h - r)
+    r = np.sort(r[inside])
+    if len(r) < MIN_PEAKS:
+        return None
+    area = np.cumsum(r ** 2)
+    return RedCellScale(diameter=float(2.0 * r[np.searchsorted(area, area[-1] / 2)]), peaks=int(len(r)))
+
+
+def sizes_in_red_cells(rgb: np.ndarray, cells: Sequence[Cell]) -> list[float | None]:
+    """Each cell's :func:`cell_diameter` over the image's red-cell diameter (``None`` without one)."""
+    scale = red_cell_scale(rgb, cells)
+    if scale is None:
+        return [None] * len(cells)
+    return [cell_diameter(c) / scale.diameter for c in cells]
