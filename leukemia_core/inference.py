@@ -202,13 +202,16 @@ def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
 
 
 def cell_rows(row: dict, threshold: float) -> list[dict]:
-    """One row per cell of an image row (none for an error row or a whole-image call)."""
+    """One row per cell of an image row (none for an error row or a whole-image call);
+    ``size_red_cells`` is the cell's diameter in red-cell diameters (empty where not measured)."""
     a: ImageAnalysis | None = row.get("analysis")
     if a is None or a.found.whole_image:
         return []
     calls, refer = a.calls(threshold), a.refer(threshold)
     return [{"path": row["path"], "model": row["model"], **c.as_dict(), "label": "ALL" if calls[i] else "HEM",
-             "p_all": round(float(a.p_all[i]), 6), "refer": bool(refer[i])} for i, c in enumerate(a.found.cells)]
+             "p_all": round(float(a.p_all[i]), 6), "refer": bool(refer[i]),
+             "size_red_cells": "" if a.size_of(i) is None else round(a.size_of(i), 2)}
+            for i, c in enumerate(a.found.cells)]
 
 
 def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], threshold: float | None = None,

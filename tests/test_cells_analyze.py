@@ -3,7 +3,7 @@ image call from its whole cells' mean P(ALL), and scoring crops with a model."""
 
 import numpy as np
 import pytest
-from conftest import _disc, _field
+from conftest import PINK, _disc, _field
 
 from leukemia_core.cells.analyze import (
     MAX_CELL_COVER,
@@ -38,6 +38,20 @@ def test_find_and_crop_one_cell():
     assert not found.whole_image and found.notes == []
     assert len(found.cells) == 1
     assert found.crops.shape == (1, 64, 64, 3) and found.crops.dtype == np.uint8
+    # no red cells drawn: the size cannot be measured
+    assert found.sizes == (None,)
+
+
+def test_find_and_crop_measures_size_in_red_cells():
+    rgb = _field()
+    for i in range(15):
+        _disc(rgb, (20 + 45 * (i % 5), 20 + 45 * (i // 5)), 9, PINK)
+    found = find_and_crop(_disc(rgb, (180, 190), 18), 32)
+    assert len(found.cells) == 1 and len(found.sizes) == 1
+    # a cell about 37 px across among red cells about 19 px across
+    assert 1.6 < found.sizes[0] < 2.3
+    a = analyze(found, lambda x: np.full(len(x), 0.3), Calibration())
+    assert a.size_of(0) == found.sizes[0] and a.found.sizes == found.sizes
 
 
 def test_images_without_a_cell_are_classified_whole_and_say_why():

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import PALE, PINK, VIOLET, _disc, _field
+from conftest import PINK, VIOLET, _disc, _field
 from leukemia_core.cells.finder import find_cells
 from leukemia_core.cells.size import MIN_PEAKS, cell_diameter, red_cell_scale, sizes_in_red_cells
 from leukemia_core.cells.size_check import box_diameter, run_size_check, summarize
@@ -118,5 +118,9 @@ def test_run_size_check_on_bundled_trees(tmp_path, bccd_tree, cnmc_tree):
     assert r["by_lab"]["bccd/hem"]["coverage"] == 1.0
     assert r["by_lab"]["cnmc/all"]["with_size"] == 0
     assert r["bccd_red_cell_vs_boxes"]["with_estimate"] == 10
+    # the cost figure: the finder with the scale against the finder alone, per lab
+    sp = r["speed"]["bccd"]
+    assert sp["image"] == "640x480" and sp["images"] == 10 and r["speed"]["cnmc"]["images"] > 0
+    assert sp["ratio"] == pytest.approx(sp["with_scale_ms_per_image"] / sp["finder_ms_per_image"], rel=0.01)
     # one class per lab: no ranking within a lab, and BCCD against C-NMC is not asked
     assert r["auc"]["aria_all_vs_hem"] is None

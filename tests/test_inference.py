@@ -2,6 +2,7 @@
 manifest, altered file)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -77,13 +78,19 @@ def test_cell_rows_hand_computed():
     rows = cell_rows(row, 0.4)
     assert rows == [
         {"path": "x.png", "model": "m", "cell": 1, "x": 0, "y": 5, "w": 20, "h": 22, "area": 433,
-         "cx": 10.3, "cy": 15.7, "touches_border": False, "label": "HEM", "p_all": 0.2, "refer": False},
+         "cx": 10.3, "cy": 15.7, "touches_border": False, "label": "HEM", "p_all": 0.2, "refer": False,
+         "size_red_cells": ""},
         {"path": "x.png", "model": "m", "cell": 2, "x": 10, "y": 6, "w": 20, "h": 22, "area": 433,
-         "cx": 20.3, "cy": 16.7, "touches_border": True, "label": "ALL", "p_all": 0.45, "refer": True},
+         "cx": 20.3, "cy": 16.7, "touches_border": True, "label": "ALL", "p_all": 0.45, "refer": True,
+         "size_red_cells": ""},
         {"path": "x.png", "model": "m", "cell": 3, "x": 20, "y": 7, "w": 20, "h": 22, "area": 433,
-         "cx": 30.3, "cy": 17.7, "touches_border": False, "label": "ALL", "p_all": 0.912346, "refer": False},
+         "cx": 30.3, "cy": 17.7, "touches_border": False, "label": "ALL", "p_all": 0.912346, "refer": False,
+         "size_red_cells": ""},
     ]
     assert all(type(r["refer"]) is bool and type(r["p_all"]) is float for r in rows)
+    # a measured size is written to two decimals
+    sized = ImageAnalysis(replace(a.found, sizes=(1.234, None, 2.0)), a.p_raw, a.p_all, a.calibration)
+    assert [r["size_red_cells"] for r in cell_rows(image_row("x.png", "m", sized, 0.4), 0.4)] == [1.23, "", 2.0]
     # another threshold moves the calls and the band
     assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.5)] == [("HEM", False), ("HEM", True),
                                                                          ("ALL", False)]

@@ -22,6 +22,7 @@ from ..models.calibration import Calibration
 from ..models.ood import NOTE_OOD, is_outside
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
+from .size import sizes_in_red_cells
 
 #: A side shorter than this (px) cannot show a white cell at any usual magnification.
 MIN_IMAGE_SIDE = 24
@@ -48,6 +49,9 @@ class FoundCells:
     crops: np.ndarray  # uint8 (N, S, S, 3); one whole-image crop when no cell was found
     whole_image: bool
     notes: list[str] = field(default_factory=list)
+    #: each cell's diameter in red-cell diameters of its image (:mod:`leukemia_core.cells.size`);
+    #: None where no red cells could be measured (a segmented cell on black, a bare field)
+    sizes: tuple[float | None, ...] = ()
 
 
 def is_grayscale(rgb: np.ndarray, tol: int = 3) -> bool:
@@ -73,7 +77,7 @@ def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE) -> Foun
         return FoundCells([], whole_image_crop(rgb, size)[None], True, notes)
     if is_crowded(cells, rgb.shape[0] * rgb.shape[1]):
         notes.append(NOTE_CROWDED)
-    return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes)
+    return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes, tuple(sizes_in_red_cells(rgb, cells)))
 
 
 def is_crowded(cells: list[Cell], image_area: int) -> bool:
@@ -194,6 +198,11 @@ class ImageAnalysis:
             return None
         return 100.0 * int(self.calls(threshold).sum()) / self.n_cells
 
+    def size_of(self, i: int) -> float | None:
+        """Cell ``i``'s diameter in red-cell diameters; None where it could not be measured."""
+        sizes = self.found.sizes
+        return sizes[i] if i < len(sizes) else None
+
     def map_of(self, i: int, threshold: float) -> np.ndarray:
         """The map explaining crop ``i``'s call at ``threshold``: ``float32 (S, S)`` in [0, 1]
         (zeros while the maps are not made)."""
@@ -224,7 +233,7 @@ def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalys
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``)."""
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
-        found = FoundCells(found.cells, found.crops, found.whole_image, found.notes + [NOTE_OOD])
+        found = replace(found, notes=found.notes + [NOTE_OOD])
     return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration)
 
 
@@ -237,7 +246,7 @@ def _with_reference_note(found: FoundCells, calibration: Calibration) -> FoundCe
     notes = [n for n in found.notes if n != NOTE_OOD]
     if not found.whole_image and is_outside(calibration.reference, found.crops):
         notes.append(NOTE_OOD)
-    return FoundCells(found.cells, found.crops, found.whole_image, notes)
+    return replace(found, notes=notes)
 
 
 def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration | None = None,

@@ -64,21 +64,29 @@ def _filled(mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _hist_quantile(values: np.ndarray, q: float) -> int:
+    """The ``q`` quantile (0-1, lower) of ``uint8`` values by their histogram (no sort)."""
+    counts = np.cumsum(np.bincount(values, minlength=256))
+    return int(np.searchsorted(counts, q * counts[-1]))
+
+
 def foreground_mask(rgb: np.ndarray, white: np.ndarray) -> np.ndarray:
     """``uint8 (H, W)`` in {0, 1}: pixels unlike the background (cells of any kind), holes filled.
 
     The background colour and Otsu's threshold are taken outside ``white`` (the white cells), so
     a field full of dark white cells does not push the red cells into the background.
     """
-    f = rgb.astype(np.float32)
     outside = white == 0
     if not outside.any():
         return np.zeros(rgb.shape[:2], np.uint8)
-    lum = f.mean(axis=2)
-    bright = lum >= np.percentile(lum[outside], BACKGROUND_PERCENTILE)
-    background = np.median(f[bright & outside], axis=0)
-    dist = np.sqrt(((f - background) ** 2).sum(axis=2))
-    dist = cv2.GaussianBlur(dist, (0, 0), max(0.8, max(rgb.shape[:2]) / 400))
+    lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    bright = outside & (lum >= _hist_quantile(lum[outside], BACKGROUND_PERCENTILE / 100))
+    dist = np.zeros(rgb.shape[:2], np.float32)
+    for ch in range(3):  # channel by channel: NumPy reduces a short last axis slowly
+        plane = rgb[..., ch]
+        d = plane.astype(np.float32) - np.float32(_hist_quantile(plane[bright], 0.5))
+        dist += d * d
+    dist = cv2.GaussianBlur(np.sqrt(dist), (0, 0), max(0.8, max(rgb.shape[:2]) / 400))
     d8 = np.clip(dist, 0, 255).astype(np.uint8)
     threshold, _ = cv2.threshold(d8[outside].reshape(-1, 1), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return _filled((d8 > threshold).astype(np.uint8))

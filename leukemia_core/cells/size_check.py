@@ -7,6 +7,8 @@
   chosen roles: its diameter in red-cell diameters (:mod:`leukemia_core.cells.size`), summed up
   per lab and label and, for BCCD, per white-cell type (``wbc_types`` of ``index.csv``, images of
   one type only).
+* **What it costs.** The finder alone against the finder plus the red-cell scale, interleaved, on
+  up to :data:`SPEED_IMAGES` images of each lab measured: milliseconds per image and their ratio.
 * **Does size rank?** ROC AUC of size alone, ALL against HEM, on Aria (field labels: an ALL field
   also holds normal cells) and across labs (Aria's ALL cells against BCCD's normal cells), each
   and against BCCD's lymphocytes alone, each with a bootstrap interval that resamples whole images.
@@ -37,6 +39,8 @@ from .size import red_cell_scale, sizes_in_red_cells
 FORMAT = "leukemia_core.size_check/1"
 #: A red-cell box closer than this to the image edge may be cut by it.
 EDGE_PX = 3
+#: Images per lab timed for the cost figure.
+SPEED_IMAGES = 100
 
 
 def _quartiles(v: Sequence[float]) -> dict:
@@ -148,6 +152,25 @@ def _images(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
+def speed(images: Sequence[np.ndarray], repeats: int = 5) -> dict:
+    """Milliseconds per image of :func:`find_cells` alone and of it followed by
+    :func:`red_cell_scale` (what the app adds per image), interleaved; ``ratio`` = with / alone."""
+    from ..bench.timing import med_ms, ratio, rnd, time_interleaved
+
+    def alone():
+        for rgb in images:
+            find_cells(rgb)
+
+    def with_scale():
+        for rgb in images:
+            red_cell_scale(rgb, find_cells(rgb))
+
+    t = time_interleaved({"alone": alone, "with_scale": with_scale}, repeats, warmup=1)
+    a, w = med_ms(t["alone"]) / len(images), med_ms(t["with_scale"]) / len(images)
+    return {"images": len(images), "finder_ms_per_image": rnd(a), "with_scale_ms_per_image": rnd(w),
+            "ratio": rnd(ratio(w, a)), "repeats": repeats}
+
+
 def run_size_check(data: Sequence[str], out: Path | None, roles: Sequence[str] = ("test",),
                    limit: int | None = None) -> dict:
     """Measure every image of ``data`` (folders of any supported layout) in ``roles``; write JSON."""
@@ -161,6 +184,14 @@ def run_size_check(data: Sequence[str], out: Path | None, roles: Sequence[str] =
     result = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "data": list(data), "roles": list(roles),
               "images": len(_images(rows)), **summarize(rows, bccd_types(bccd_root) if bccd_root else None)}
+    by_lab = defaultdict(list)
+    for r in records:
+        by_lab[r.dataset].append(r)
+    result["speed"] = {}
+    for ds, recs in sorted(by_lab.items()):
+        picked = recs[::max(1, len(recs) // SPEED_IMAGES)][:SPEED_IMAGES]
+        result["speed"][ds] = {"image": "x".join(map(str, read_image(picked[0].path).shape[1::-1])),
+                               **speed([read_image(r.path) for r in picked])}
     if out is not None:
         write_json(Path(out), result)
     return result

@@ -172,6 +172,9 @@ def cmd_size_check(args) -> int:
     if b["with_estimate"]:
         print(f"BCCD red-cell estimate / box side: median {b['median']:.3f}, 10-90 % {b['p10']:.3f}-{b['p90']:.3f} "
               f"({b['with_estimate']} of {b['images_with_boxes']} images)")
+    for ds, v in r["speed"].items():
+        print(f"cost on {ds} ({v['image']}): finder {v['finder_ms_per_image']:.1f} ms/image, with the red-cell "
+              f"scale {v['with_scale_ms_per_image']:.1f} ms (x{v['ratio']:.2f})")
     print(f"-> {args.out}")
     return 0
 

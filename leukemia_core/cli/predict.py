@@ -66,7 +66,7 @@ def cmd_predict(args) -> int:
         explainers = {n: create_explainer(keras[n], m.cam_layer, args.cam_method) for n, m in loaded.items()}
     cell_csv = None
     cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
-                   "p_all", "refer", "profile"] + (["cam"] if cam_dir else [])
+                   "p_all", "refer", "size_red_cells", "profile"] + (["cam"] if cam_dir else [])
     if args.cells:
         Path(args.cells).parent.mkdir(parents=True, exist_ok=True)
         cell_csv = open(args.cells, "w", newline="")
