@@ -7,6 +7,7 @@ import pytest
 
 from leukemia_core.screening.tables import (
     CELL_COLUMNS,
+    CELL_SCHEMA,
     EXTRA_COLUMNS,
     IMAGE_COLUMNS,
     IMAGE_SCHEMA,
@@ -57,3 +58,18 @@ def test_scored_keys_by_model_and_weights(tmp_path):
                                     {**ERROR, "file_sha256": ""}])  # a file that could not be opened
     assert scored(tmp_path) == {("m", "w1"): {"f1", "f2"}, ("n", "w2"): {"f1"}}
     assert scored(tmp_path / "nothing") == {}
+
+
+def test_parts_written_before_the_size_column_read_back_with_it_empty(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cell = {"path": "a/x.png", "model": "m", "cell": 1, "x": 0, "y": 0, "w": 9, "h": 9, "area": 60, "cx": 4.5,
+            "cy": 4.5, "touches_border": False, "label": "ALL", "p_all": 0.7, "refer": False, "profile": "",
+            "weights_sha256": "w1", "file_sha256": "f1", "backend": "onnxruntime"}
+    older = pa.schema([f for f in CELL_SCHEMA if f.name != "size_red_cells"])
+    (tmp_path / "cells").mkdir()
+    pq.write_table(to_table([cell], older), tmp_path / "cells" / "part-old.parquet")
+    write_part(tmp_path, "cells", [{**cell, "size_red_cells": 1.62}])
+    sizes = sorted(read_table(tmp_path, "cells").column("size_red_cells").to_pylist(), key=lambda v: v is None)
+    assert sizes == [pytest.approx(1.62), None]

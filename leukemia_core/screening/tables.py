@@ -26,7 +26,7 @@ IMAGE_COLUMNS = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_r
                  "notes", "error", "profile"]
 #: ``predict --cells``'s CSV columns (one row per cell).
 CELL_COLUMNS = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label", "p_all",
-                "refer", "profile"]
+                "refer", "size_red_cells", "profile"]
 #: What screen adds to both tables.
 EXTRA_COLUMNS = ["weights_sha256", "file_sha256", "backend"]
 
@@ -36,7 +36,7 @@ IMAGE_SCHEMA = pa.schema([("path", _S), ("model", _S), ("label", _S), ("p_all", 
                           ("notes", _S), ("error", _S), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
 CELL_SCHEMA = pa.schema([("path", _S), ("model", _S), ("cell", _I), ("x", _I), ("y", _I), ("w", _I), ("h", _I),
                          ("area", _I), ("cx", _F), ("cy", _F), ("touches_border", _B), ("label", _S), ("p_all", _F),
-                         ("refer", _B), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
+                         ("refer", _B), ("size_red_cells", _F), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
 TABLES = {"images": IMAGE_SCHEMA, "cells": CELL_SCHEMA}
 
 
