@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_size_check)
 
     sp = sub.add_parser("table", help="results table (Markdown) from the shipped reports")
-    sp.add_argument("--readme", help="replace the results block of this README")
+    sp.add_argument("--readme", help="replace the results (and summary, bench, load-test) blocks of this file")
     weights_opt(sp)
     sp.set_defaults(func=cmd_table)
 
