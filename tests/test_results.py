@@ -22,20 +22,15 @@ from leukemia_core.reports.results import (
     END,
     SET_HEADER,
     START,
-    SUMMARY_END,
-    SUMMARY_HEADER,
-    SUMMARY_LOLO_HEADER,
-    SUMMARY_START,
     TEST_TITLE,
     TRAIN_HEADER,
     TRAIN_TITLE,
     VAL_TITLE,
-    build_summary,
     build_tables,
     write_results,
 )
 
-__all__ = ["BASELINE_LABEL", "SET_HEADER", "_table_after", "expected_set_row"]
+__all__ = ["BASELINE_LABEL", "SET_HEADER", "_fmt", "_reports", "_table_after", "expected_set_row", "weights_dir"]
 
 
 # --------------------------------------------------------------------------- synthetic reports
@@ -417,40 +412,3 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
     assert by_lab["cnmc"]["normal cells called ALL"] == "0.000"
     assert by_lab["cnmc"]["cells: balanced acc."] == _fmt((2 / 3 + 1) / 2)
 
-
-def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp_path):
-    lines = build_summary(weights_dir).splitlines()
-    header, rows = _table_after(lines, "Same-lab test blocks")
-    assert header == SUMMARY_HEADER
-    got = {r[0]: dict(zip(header, r)) for r in rows}
-    assert list(got) == ["`proposed`", "`resnet50`", "colour-only baseline"]
-    reps = _reports(weights_dir)
-    aria = next(s for s in reps["proposed"]["sets"] if s["key"] == "aria-original/test")
-    cnmc = next(s for s in reps["proposed"]["sets"] if s["key"] == "cnmc/test")
-    assert got["`proposed`"]["Aria test fields: bal. acc. / AUC"] == (
-        f"{_fmt(aria['metrics']['balanced_accuracy'])} / {_fmt(aria['metrics']['roc_auc'])}")
-    assert got["`proposed`"]["C-NMC fold_2 cells: bal. acc. / AUC"] == (
-        f"{_fmt(cnmc['cell_metrics']['balanced_accuracy'])} / {_fmt(cnmc['cell_metrics']['roc_auc'])}")
-    assert got["`proposed`"]["training"] == "12 x 180 batches of 32 (69,120 cells), 37 min"
-    assert got["`proposed`"]["trained on"] == "aria + bccd + cnmc"
-    assert got["`resnet50`"]["training"] == "–" and got["`resnet50`"]["BCCD test cells called ALL"] == "–"
-    assert got["colour-only baseline"]["trained on"] == "aria + cnmc"
-    assert not any(ln.startswith("Left-out labs") for ln in lines)  # no lolo reports yet
-    # with a left-out report: its own table, the share of normal cells called ALL in per cent
-    (weights_dir / "lolo").mkdir()
-    b = [Record(Path(f"b{i}.jpg"), "hem", f"g{i}", "bccd", "left-out", "") for i in range(4)]
-    p = np.array([0.1, 0.2, 0.7, 0.3])
-    (weights_dir / "lolo" / "proposed-bccd.report.json").write_text(json.dumps(
-        {"format": REPORT_FORMAT, "model": "proposed", "trained_on": ["aria", "cnmc"], "weights_date": "2026-11-26",
-         "sets": [build_set("bccd/left-out", b, p, 0.5, [[v] for v in p])], "skipped": []}))
-    header, rows = _table_after(build_summary(weights_dir).splitlines(), "Left-out labs")
-    assert header == SUMMARY_LOLO_HEADER
-    assert rows == [["`proposed`", "aria + cnmc", "2026-11-26", "bccd", "–", "25.0 %"]]
-    # a README with only the summary block: that block is filled, nothing else is asked for
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{SUMMARY_START}\nstale\n{SUMMARY_END}\noutro\n")
-    write_results(weights_dir, readme)
-    assert readme.read_text() == f"intro\n{SUMMARY_START}\n{build_summary(weights_dir)}\n{SUMMARY_END}\noutro\n"
-    (tmp_path / "plain.md").write_text("no blocks at all\n")
-    with pytest.raises(ValueError):
-        write_results(weights_dir, tmp_path / "plain.md")

@@ -32,7 +32,6 @@ from ..data.bccd import read_boxes
 from ..data.datasets import Record, read_dataset
 from ..data.images import read_image
 from ..models.weights import write_json
-from ..verification.stats import bootstrap_auc
 from .finder import find_cells
 from .size import red_cell_scale, sizes_in_red_cells
 
@@ -115,6 +114,9 @@ def summarize(rows: Sequence[dict], types: dict[str, str] | None = None, n_boot:
                 by_type[t].append(r["size"])
         out["bccd_by_type"] = {t: _quartiles(v) for t, v in sorted(by_type.items())}
     sized = [r for r in cells if r["size"] is not None]
+
+    # the image-resampling bootstrap is the verification layer's (above this one): imported here
+    from ..verification.stats import bootstrap_auc
 
     def ranked(keep) -> dict | None:
         rs = [r for r in sized if keep(r)]

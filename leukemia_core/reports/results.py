@@ -15,8 +15,9 @@
 * the calibration of each model (threshold, refer band, ECE before and after, validation cells);
 * training facts beside the reference system's published figures, labelled with their source.
 
-It also fills the bench block (``<!-- bench:start -->``, from ``bench.json``) and the load-test block
-(``<!-- loadtest:start -->``, from ``loadtest.json`` written by ``python -m tools.loadtest``) when the README has them.
+It also fills the bench block (``<!-- bench:start -->``, from ``bench.json``), the load-test block
+(``<!-- loadtest:start -->``, from ``loadtest.json`` written by ``python -m tools.loadtest``) and the
+short summary block (``<!-- summary:start -->``, :mod:`.summary`) when the file has them.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ from .sets import role_text
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
 LOADTEST_START, LOADTEST_END = "<!-- loadtest:start -->", "<!-- loadtest:end -->"
-SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
-SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
-                  "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
-SUMMARY_LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cells: ROC AUC", "normal cells called ALL"]
 LOADTEST_HEADER = ["measured", "app", "sessions", "minutes", "uploads answered", "upload p50 s", "upload p95 s", "upload max s",
                    "model switch p50 / p95 s", "threshold p50 / p95 s", "errors", "timeouts",
                    "cross-session results", "wrong values", "RSS after warm-up → end MiB", "RSS slope MiB/min"]
@@ -359,66 +356,6 @@ def build_loadtest(weights_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _short(m: str) -> str:
-    return "colour-only baseline" if m == BASELINE else f"`{m}`"
-
-
-def _ba_auc(metrics: dict) -> str:
-    return f"{_f(metrics.get('balanced_accuracy'))} / {_f(metrics.get('roc_auc'))}" if metrics else "–"
-
-
-def build_summary(weights_dir: Path) -> str:
-    """The README's short results: each shipped model's same-lab test figures beside the colour
-    baseline's, then the left-out-lab figures (weights trained without that lab), from the same
-    reports as :func:`build_tables`."""
-    wdir = Path(weights_dir)
-    reports = {m: read_json(artefact_path(m, "report", wdir)) for m in (*list_models(), BASELINE)}
-    reports = {m: r for m, r in reports.items() if r}
-    if not reports:
-        return "_No reports in model_weights/ yet._"
-    lines = ["Same-lab test blocks (reported only, never used to choose anything; the shipped weights "
-             "trained on other blocks of these labs):", "", *_header(SUMMARY_HEADER)]
-    for m, r in reports.items():
-        sets = {s["key"]: s for s in r.get("sets", [])}
-        man = read_manifest(m, wdir, missing_ok=True) if m != BASELINE else None
-        tr = (man or {}).get("training", {})
-        labs = sorted({k.split("/")[0] for k in tr.get("train", {}).get("images", {})})
-        steps, batch, epochs, secs = (tr.get("steps_per_epoch"), tr.get("batch_size"), tr.get("epochs_run"),
-                                      tr.get("seconds"))
-        budget = (f"{epochs} x {steps} batches of {batch} ({epochs * steps * batch:,} cells), {secs / 60:.0f} min"
-                  if epochs and steps and batch and secs else "–")
-        if m == BASELINE:
-            labs = sorted({k.split("/")[0].split("-")[0] for k in sets})
-            budget = "one logistic fit per lab"
-        bccd = (sets.get("bccd/test") or {}).get("cell_metrics") or {}
-        spec = bccd.get("specificity")
-        lines.append(_row([_short(m), " + ".join(labs) or "–", budget,
-                           _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
-                           _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
-                           "–" if spec is None else f"{100 * (1 - spec):.1f} %"]))
-    folder = wdir / LOLO_DIR
-    lolo = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
-    order = [*list_models(), BASELINE]
-    lolo = sorted((r for r in lolo if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
-                                                         else len(order), r.get("weights_date") or ""))
-    rows = []
-    for r in lolo:
-        for s in r.get("sets", []):
-            if _role(s) == "left-out":
-                cm = s.get("cell_metrics") or {}
-                spec = cm.get("specificity")
-                rows.append(_row([_short(r["model"]), " + ".join(r.get("trained_on") or []) or "–",
-                                  (r.get("weights_date") or "–")[:10], s["key"].split("/")[0], _f(cm.get("roc_auc")),
-                                  "–" if spec is None else f"{100 * (1 - spec):.1f} %"]))
-    if rows:
-        lines += ["", "Left-out labs (weights trained without the lab scored: it chose nothing for them; "
-                      "not the shipped weights):", "", *_header(SUMMARY_LOLO_HEADER), *rows]
-    lines += ["", "Colour-only baseline: a logistic regression on 9 colour statistics of each cell. Generated by "
-                  "`python -m leukemia_core table --readme README.md` from `model_weights/`; every table, with "
-                  "validation figures and calibration, is in docs/results.md."]
-    return "\n".join(lines)
-
-
 def _replace_block(content: str, start: str, end: str, text: str, readme: Path) -> str:
     if start not in content or end not in content:
         raise ValueError(f"{readme} has no {start} ... {end} block")
@@ -433,6 +370,8 @@ def write_results(weights_dir: Path, readme: Path | None = None) -> str:
     need not have a results block (the README)."""
     text = build_tables(weights_dir)
     if readme is not None:
+        from .summary import SUMMARY_END, SUMMARY_START, build_summary  # summary builds on this module
+
         content = Path(readme).read_text()
         if SUMMARY_START in content:
             content = _replace_block(content, SUMMARY_START, SUMMARY_END, build_summary(weights_dir), readme)
