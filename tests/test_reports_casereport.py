@@ -27,12 +27,13 @@ def _cell(i: int, x: int, y: int, border: bool = False) -> Cell:
     return Cell(i, (x, y, 11, 11), 121, (x + 5.0, y + 5.0), contour, border)
 
 
-def _result(p: list[float], cells: list[Cell], whole: bool = False, notes: list[str] | None = None) -> ImageAnalysis:
+def _result(p: list[float], cells: list[Cell], whole: bool = False, notes: list[str] | None = None,
+            sizes: tuple = ()) -> ImageAnalysis:
     n = len(p)
     rng = np.random.default_rng(n)
     crops = rng.integers(0, 256, (n, S, S, 3), dtype=np.uint8)
     ramp = np.linspace(0, 1, S * S, dtype=np.float16).reshape(S, S)
-    return ImageAnalysis(FoundCells(cells, crops, whole, notes or []), np.array(p, float), np.array(p, float), CAL,
+    return ImageAnalysis(FoundCells(cells, crops, whole, notes or [], sizes), np.array(p, float), np.array(p, float), CAL,
                          np.stack([ramp] * n), np.stack([ramp.T] * n))
 
 
@@ -41,7 +42,7 @@ def _field() -> np.ndarray:
 
 
 def _batch(models=("m1",)) -> list[ReportImage]:
-    a = _result([0.9, 0.55, 0.2], [_cell(1, 5, 5), _cell(2, 30, 5), _cell(3, 5, 30)])
+    a = _result([0.9, 0.55, 0.2], [_cell(1, 5, 5), _cell(2, 30, 5), _cell(3, 5, 30)], sizes=(1.62, None, 2.04))
     b = _result([0.7, 0.3], [_cell(1, 20, 20), _cell(2, 0, 40, border=True)], notes=["grayscale image; check by eye"])
     c = _result([0.45], [], whole=True, notes=["no white cell found; check by eye"])
     return [ReportImage(BAD_NAME, _field(), {m: a for m in models}),
@@ -190,6 +191,9 @@ def test_threshold_change_relabels():
     assert (b["cells called ALL"], b["blast %"], b["called ALL"]) == ("2", "40.0", "1")
     # cell 2 of image A (P 0.55) is ALL at 0.50 and HEM at 0.62
     assert "cell 2: ALL 0.55 refer" in low.text and "cell 2: HEM 0.55 refer" in high.text
+    # each cell's size in red cells where it was measured (cell 2's was not; image B has none)
+    assert "cell 1: ALL 0.90 · 1.6 red cells across" in low.text and "cell 3: HEM 0.20 · 2.0 red cells" in low.text
+    assert low.text.count("red cells across") == 2
 
 
 def test_failed_image_and_missing_threshold():

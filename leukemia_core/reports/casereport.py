@@ -172,9 +172,11 @@ def _cell_grid(res: ImageAnalysis, thr: float, alpha: float, colormap: str) -> s
         call = "ALL" if res.p_all[i] >= thr else "HEM"
         label = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
         mark = ' <span class="refer">refer</span>' if refer[i] else ""
+        size = res.size_of(int(i))
+        across = "" if size is None else f" · {size:.1f} red cells across"
         pic = _img(overlay(crop, heat, alpha, colormap), label, "crop")
         tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call}">{call}</b> '
-                     f"{res.p_all[i]:.2f}{mark}</figcaption></figure>")
+                     f"{res.p_all[i]:.2f}{mark}{across}</figcaption></figure>")
     return f'<div class="grid">{"".join(tiles)}</div>'
 
 
