@@ -124,9 +124,11 @@ def red_cell_scale(rgb: np.ndarray, cells: Sequence[Cell]) -> RedCellScale | Non
     return RedCellScale(diameter=float(2.0 * r[np.searchsorted(area, area[-1] / 2)]), peaks=int(len(r)))
 
 
+def sizes_at(cells: Sequence[Cell], scale: RedCellScale | None) -> list[float | None]:
+    """Each cell's :func:`cell_diameter` over ``scale``'s red-cell diameter (``None`` without a scale)."""
+    return [None if scale is None else cell_diameter(c) / scale.diameter for c in cells]
+
+
 def sizes_in_red_cells(rgb: np.ndarray, cells: Sequence[Cell]) -> list[float | None]:
-    """Each cell's :func:`cell_diameter` over the image's red-cell diameter (``None`` without one)."""
-    scale = red_cell_scale(rgb, cells)
-    if scale is None:
-        return [None] * len(cells)
-    return [cell_diameter(c) / scale.diameter for c in cells]
+    """Each cell's size in red cells of ``rgb`` (:func:`red_cell_scale`, then :func:`sizes_at`)."""
+    return sizes_at(cells, red_cell_scale(rgb, cells))

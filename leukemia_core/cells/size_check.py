@@ -33,7 +33,7 @@ from ..data.datasets import Record, read_dataset
 from ..data.images import read_image
 from ..models.weights import write_json
 from .finder import find_cells
-from .size import red_cell_scale, sizes_in_red_cells
+from .size import red_cell_scale, sizes_at
 
 FORMAT = "leukemia_core.size_check/1"
 #: A red-cell box closer than this to the image edge may be cut by it.
@@ -86,7 +86,7 @@ def measure(records: Iterable[Record], bccd_root: Path | None = None) -> list[di
         scale = red_cell_scale(rgb, cells)
         boxes = (box_diameter(Path(bccd_root) / "Annotations" / f"{r.path.stem}.xml", rgb.shape[:2])
                  if bccd_root and r.dataset == "bccd" else None)
-        sizes = sizes_in_red_cells(rgb, cells)
+        sizes = sizes_at(cells, scale)
         image = {"dataset": r.dataset, "label": r.label, "image": str(r.path), "role": r.split,
                  "red_cell_px": None if scale is None else round(scale.diameter, 2), "box_px": boxes}
         kept = [{**image, "cell": c.id, "size": None if s is None else round(s, 4)}
