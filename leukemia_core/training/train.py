@@ -308,6 +308,7 @@ def train(cfg: TrainConfig) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", asdict(cfg))
     t_start = time.time()
+    earlier = earlier_seconds(run_dir / "history.json")
     train_recs, val_recs, tr, va = load_cells(cfg, size)
     log.info("cells: %d train, %d val, in %.0f s", len(tr.y), len(va.y) if va else 0, time.time() - t_start)
 
@@ -341,9 +342,17 @@ def train(cfg: TrainConfig) -> dict:
     if best.is_file():
         load_weights_into(model, best)
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
-    manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start)
+    manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start + earlier)
     write_json(run_dir / "done.json", {"finished": manifest["date"]})
     return manifest
+
+
+def earlier_seconds(history_path: Path) -> float:
+    """Seconds of the epochs a resumed run finished in earlier processes (0 without a history):
+    a run's training time is this process's wall clock plus these."""
+    if not Path(history_path).is_file():
+        return 0.0
+    return float(sum(h.get("seconds") or 0.0 for h in json.loads(Path(history_path).read_text())))
 
 
 def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet, va: CellSet | None,
