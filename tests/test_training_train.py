@@ -17,7 +17,6 @@ import pytest
 
 from leukemia_core.training.train import (
     TrainConfig,
-    earlier_seconds,
     git_commit,
     monitor_subset,
     set_bn_momentum,
@@ -68,12 +67,6 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, samples):
     # the training time counts the epochs of the interrupted process too
     assert training["seconds"] >= sum(h["seconds"] for h in json.loads(hist.read_text())) - 0.2
 
-
-def test_earlier_seconds_of_a_resumed_run(tmp_path):
-    assert earlier_seconds(tmp_path / "none.json") == 0.0
-    (tmp_path / "h.json").write_text(json.dumps([{"epoch": 1, "seconds": 524.2}, {"epoch": 2, "seconds": 393.1},
-                                                 {"epoch": 3}]))
-    assert earlier_seconds(tmp_path / "h.json") == pytest.approx(917.3)
 
 
 def test_weights_file_init_trains_head_then_fine_tunes(tmp_path, samples, trained_tiny):

@@ -145,17 +145,22 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
     return lines + [""]
 
 
+def lolo_reports(weights_dir: Path) -> list[dict]:
+    """The reports in ``<weights_dir>/lolo/`` (``evaluate --left-out``, ``baseline --left-out``):
+    models in registry order, then the baseline; older weights first within a model."""
+    folder = Path(weights_dir) / LOLO_DIR
+    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
+    order = [*list_models(), BASELINE]
+    return sorted((r for r in reports if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
+                                                            else len(order), r.get("weights_date") or ""))
+
+
 def _lolo_rows(weights_dir: Path) -> list[str]:
     """The left-out-lab table from ``<weights_dir>/lolo/*.report.json`` (``evaluate --left-out``,
     ``baseline --left-out``), models in registry order then the baseline, or nothing when there are
     none. A lab of one class has no balanced accuracy or AUC: its row gives the share called ALL."""
-    folder = Path(weights_dir) / LOLO_DIR
-    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
-    order = [*list_models(), BASELINE]
-    reports = sorted((r for r in reports if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
-                                                               else len(order), r.get("weights_date") or ""))
     rows = []
-    for r in reports:
+    for r in lolo_reports(weights_dir):
         for s in r.get("sets", []):
             if _role(s) != "left-out":
                 continue

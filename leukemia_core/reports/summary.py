@@ -10,7 +10,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import LOLO_DIR, _f, _header, _role, _row
+from .results import _f, _header, _role, _row, lolo_reports
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
 SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
@@ -55,13 +55,8 @@ def build_summary(weights_dir: Path) -> str:
                            _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
                            _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
                            "–" if spec is None else f"{100 * (1 - spec):.1f} %"]))
-    folder = wdir / LOLO_DIR
-    lolo = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
-    order = [*list_models(), BASELINE]
-    lolo = sorted((r for r in lolo if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
-                                                         else len(order), r.get("weights_date") or ""))
     rows = []
-    for r in lolo:
+    for r in lolo_reports(wdir):
         for s in r.get("sets", []):
             if _role(s) == "left-out":
                 cm = s.get("cell_metrics") or {}

@@ -46,6 +46,7 @@ from ..models import create_model, get_spec
 from ..models.builders import set_backbone_trainable
 from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
+from .history import earlier_seconds, write_json_list
 
 log = logging.getLogger(__name__)
 
@@ -227,13 +228,6 @@ class CellValidation(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def write_json_list(path: Path, items: list) -> None:
-    """Write ``items`` as a JSON list, atomically (through a ``.tmp`` file)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(items, indent=1) + "\n")
-    tmp.replace(path)
-
-
 def training_model(classifier, augment: bool, seed: int):
     """The classifier with the augmentation layers in front (they act only in training).
 
@@ -345,14 +339,6 @@ def train(cfg: TrainConfig) -> dict:
     manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start + earlier)
     write_json(run_dir / "done.json", {"finished": manifest["date"]})
     return manifest
-
-
-def earlier_seconds(history_path: Path) -> float:
-    """Seconds of the epochs a resumed run finished in earlier processes (0 without a history):
-    a run's training time is this process's wall clock plus these."""
-    if not Path(history_path).is_file():
-        return 0.0
-    return float(sum(h.get("seconds") or 0.0 for h in json.loads(Path(history_path).read_text())))
 
 
 def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet, va: CellSet | None,
