@@ -114,7 +114,7 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
                f"called at the current threshold: ALL evidence under an ALL label, HEM evidence under a HEM "
                f"label. **refer**: P(ALL) within {res.calibration.refer_half_width:.2f} of the threshold; "
                f"a person must look at this cell. *Red cells across*: the cell's width over the typical red "
-               f"cell of this image, where red cells can be measured (a small lymphocyte is about 1, a "
+               f"cell of this image, where red cells can be measured and the cell is whole (a small lymphocyte is about 1, a "
                f"neutrophil about 2); a figure to check by eye, not used by the model.")
 
 

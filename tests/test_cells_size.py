@@ -48,6 +48,14 @@ def test_touching_red_cells_still_give_one_cell_across():
     assert scale is not None and scale.diameter == pytest.approx(19, abs=3)
 
 
+def test_a_cell_cut_by_the_edge_gets_no_size():
+    rgb = _smear()
+    _disc(rgb, (222, 100), 15, VIOLET)  # half outside the field
+    cells = find_cells(rgb)
+    sizes = sizes_in_red_cells(rgb, cells)
+    assert [s is None for s in sizes] == [c.touches_border for c in cells] and any(s is None for s in sizes)
+
+
 def test_no_estimate_without_red_cells_or_on_black():
     bare = _disc(_field(), (112, 112), 15, VIOLET)
     assert red_cell_scale(bare, find_cells(bare)) is None

@@ -125,8 +125,9 @@ def red_cell_scale(rgb: np.ndarray, cells: Sequence[Cell]) -> RedCellScale | Non
 
 
 def sizes_at(cells: Sequence[Cell], scale: RedCellScale | None) -> list[float | None]:
-    """Each cell's :func:`cell_diameter` over ``scale``'s red-cell diameter (``None`` without a scale)."""
-    return [None if scale is None else cell_diameter(c) / scale.diameter for c in cells]
+    """Each cell's :func:`cell_diameter` over ``scale``'s red-cell diameter; ``None`` without a
+    scale, and for a cell cut by the image edge (its visible part is smaller than the cell)."""
+    return [None if scale is None or c.touches_border else cell_diameter(c) / scale.diameter for c in cells]
 
 
 def sizes_in_red_cells(rgb: np.ndarray, cells: Sequence[Cell]) -> list[float | None]:
