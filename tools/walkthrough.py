@@ -51,7 +51,7 @@ try:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url + "/")
         page.get_by_role("heading", name="Classify cells").wait_for(timeout=W)
-        for name, shotname in [("leukemia_core/samples/hem/BloodImage_00292.jpg", "classify_bccd.png"),
+        for name, shotname in [("leukemia_core/samples/hem/BloodImage_00305.jpg", "classify_bccd.png"),
                                ("leukemia_core/samples/all/UID_13_10_1_all.png", None)]:
             page.locator('input[type="file"]').set_input_files(str(ROOT / name))
             v = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\)"))
