@@ -16,6 +16,7 @@ from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.models.weights import read_manifest
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.casereport import ReportImage, batch_summary, build_case_report, model_info
+from leukemia_core.reports.display import size_across
 from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
@@ -100,9 +101,8 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
         mark = " · **refer**" if refer[i] else ""
         with cols[k % GALLERY_COLUMNS]:
             st.image(pic, width="stretch")
-            size = res.size_of(i)
-            across = "" if size is None else f" · {size:.1f} red cells across"
-            st.caption(f"{name}: :{CALL_COLOURS[call]}[**{call}**] {res.p_all[i]:.2f}{mark}{across}")
+            size = size_across(res.size_of(i))
+            st.caption(f"{name}: :{CALL_COLOURS[call]}[**{call}**] {res.p_all[i]:.2f}{mark}{size}")
             if float(res.map_of(i, thr).max()) == 0.0:
                 st.caption("Empty map: nothing in this crop raised the score of its call.")
     bar = overlay(np.zeros((12, 256, 3), np.uint8), np.tile(np.linspace(0, 1, 256, dtype=np.float32), (12, 1)),
@@ -114,8 +114,8 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
                f"called at the current threshold: ALL evidence under an ALL label, HEM evidence under a HEM "
                f"label. **refer**: P(ALL) within {res.calibration.refer_half_width:.2f} of the threshold; "
                f"a person must look at this cell. *Red cells across*: the cell's width over the typical red "
-               f"cell of this image, where red cells can be measured and the cell is whole (a small lymphocyte is about 1, a "
-               f"neutrophil about 2); a figure to check by eye, not used by the model.")
+               f"cell of this image, where red cells can be measured and the cell is whole (a small "
+               f"lymphocyte is about 1, a neutrophil about 2); a figure to check by eye, not used by the model.")
 
 
 def _details(items: list[ImageInput], results: dict, models: list[str], alpha: float, cmap: str,

@@ -13,6 +13,7 @@ from leukemia_core.reports.display import (
     human_name,
     pct,
     shown_name,
+    size_across,
 )
 
 
@@ -62,3 +63,8 @@ def test_bar_values_never_hide_a_bar():
 def test_pct_rounds_to_one_decimal_and_names_a_missing_value():
     assert pct(0.8749) == "87.5%" and pct(1) == "100.0%" and pct(np.float32(0.0)) == "0.0%"
     assert pct(None) == pct(float("nan")) == pct("not a number") == pct([0.5]) == MISSING == "n/a"
+
+
+def test_size_across_one_decimal_or_nothing():
+    assert size_across(1.6249) == " · 1.6 red cells across"
+    assert size_across(None) == ""

@@ -77,7 +77,8 @@ def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE) -> Foun
         return FoundCells([], whole_image_crop(rgb, size)[None], True, notes)
     if is_crowded(cells, rgb.shape[0] * rgb.shape[1]):
         notes.append(NOTE_CROWDED)
-    return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes, tuple(sizes_in_red_cells(rgb, cells)))
+    sizes = tuple(sizes_in_red_cells(rgb, cells))
+    return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes, sizes)
 
 
 def is_crowded(cells: list[Cell], image_area: int) -> bool:

@@ -34,6 +34,7 @@ from ..cells.analyze import ImageAnalysis
 from ..cells.draw import draw_cells
 from ..evaluation.evaluate import ROLE_TEXT
 from ..explain.overlay import overlay
+from .display import size_across
 
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, treat or "
           "manage any patient.")
@@ -172,11 +173,9 @@ def _cell_grid(res: ImageAnalysis, thr: float, alpha: float, colormap: str) -> s
         call = "ALL" if res.p_all[i] >= thr else "HEM"
         label = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
         mark = ' <span class="refer">refer</span>' if refer[i] else ""
-        size = res.size_of(int(i))
-        across = "" if size is None else f" · {size:.1f} red cells across"
         pic = _img(overlay(crop, heat, alpha, colormap), label, "crop")
         tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call}">{call}</b> '
-                     f"{res.p_all[i]:.2f}{mark}{across}</figcaption></figure>")
+                     f"{res.p_all[i]:.2f}{mark}{size_across(res.size_of(int(i)))}</figcaption></figure>")
     return f'<div class="grid">{"".join(tiles)}</div>'
 
 

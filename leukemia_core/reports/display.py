@@ -97,6 +97,12 @@ def display_table(df: pd.DataFrame, percent: Sequence[str] = (), decimals: dict[
     return out.reset_index(drop=True), formats
 
 
+def size_across(size: float | None) -> str:
+    """The text after a cell's call for its size in red cells (" · 1.6 red cells across"); empty
+    where it was not measured."""
+    return "" if size is None else f" · {size:.1f} red cells across"
+
+
 def pct(x) -> str:
     """A ratio as a percentage for people: ``0.8749`` -> ``"87.5%"``; :data:`MISSING` for a missing
     or non-numeric value."""

@@ -145,6 +145,17 @@ def _calibration_rows(reports: dict[str, dict]) -> list[str]:
     return lines + [""]
 
 
+def trained_labs(training: dict) -> list[str]:
+    """The labs of a manifest's ``training`` images, sorted (``aria``, ``bccd``, ``cnmc``)."""
+    return sorted({k.split("/")[0] for k in training.get("train", {}).get("images", {})})
+
+
+def cells_seen(training: dict) -> int | None:
+    """Cells a manifest's run drew: epochs x batches per epoch x batch size (None when unknown)."""
+    epochs, steps, batch = training.get("epochs_run"), training.get("steps_per_epoch"), training.get("batch_size")
+    return epochs * steps * batch if epochs and steps and batch else None
+
+
 def lolo_reports(weights_dir: Path) -> list[dict]:
     """The reports in ``<weights_dir>/lolo/`` (``evaluate --left-out``, ``baseline --left-out``):
     models in registry order, then the baseline; older weights first within a model."""
@@ -214,10 +225,9 @@ def build_tables(weights_dir: Path) -> str:
             area = cm.get("mask_area_mean", cam.get("mask_area_mean"))
             energy = f"{cm['mean_energy_on_cells']:.2f}" + (f" (cells cover {area:.2f})" if area is not None else "")
         secs = tr.get("seconds")
-        labs = sorted({k.split("/")[0] for k in tr.get("train", {}).get("images", {})})
-        steps, batch, epochs = tr.get("steps_per_epoch"), tr.get("batch_size"), tr.get("epochs_run")
-        seen = f"{epochs * steps * batch:,}" if epochs and steps and batch else "–"
-        lines.append(_row([_label(m), " + ".join(labs) or "–", _n(epochs), seen,
+        seen = cells_seen(tr)
+        lines.append(_row([_label(m), " + ".join(trained_labs(tr)) or "–", _n(tr.get("epochs_run")),
+                           "–" if seen is None else f"{seen:,}",
                            "–" if secs is None else f"{secs / 60:.0f} min", (man.get("date") or "–")[:10],
                            energy, _f(rm.get("train_accuracy")), _f(rm.get("val_accuracy"))]))
     lines.append("")

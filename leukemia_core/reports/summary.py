@@ -10,7 +10,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _f, _header, _role, _row, lolo_reports
+from .results import _f, _header, _role, _row, cells_seen, lolo_reports, trained_labs
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
 SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
@@ -24,6 +24,12 @@ def _short(m: str) -> str:
 
 def _ba_auc(metrics: dict) -> str:
     return f"{_f(metrics.get('balanced_accuracy'))} / {_f(metrics.get('roc_auc'))}" if metrics else "–"
+
+
+def _called_all(cell_metrics: dict) -> str:
+    """The share of normal cells called ALL (1 - specificity), in per cent."""
+    spec = cell_metrics.get("specificity")
+    return "–" if spec is None else f"{100 * (1 - spec):.1f} %"
 
 
 def build_summary(weights_dir: Path) -> str:
@@ -41,29 +47,24 @@ def build_summary(weights_dir: Path) -> str:
         sets = {s["key"]: s for s in r.get("sets", [])}
         man = read_manifest(m, wdir, missing_ok=True) if m != BASELINE else None
         tr = (man or {}).get("training", {})
-        labs = sorted({k.split("/")[0] for k in tr.get("train", {}).get("images", {})})
-        steps, batch, epochs, secs = (tr.get("steps_per_epoch"), tr.get("batch_size"), tr.get("epochs_run"),
-                                      tr.get("seconds"))
-        budget = (f"{epochs} x {steps} batches of {batch} ({epochs * steps * batch:,} cells), {secs / 60:.0f} min"
-                  if epochs and steps and batch and secs else "–")
+        labs, seen, secs = trained_labs(tr), cells_seen(tr), tr.get("seconds")
+        budget = (f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches of {tr['batch_size']} ({seen:,} cells), "
+                  f"{secs / 60:.0f} min" if seen and secs else "–")
         if m == BASELINE:
             labs = sorted({k.split("/")[0].split("-")[0] for k in sets})
             budget = "one logistic fit per lab"
-        bccd = (sets.get("bccd/test") or {}).get("cell_metrics") or {}
-        spec = bccd.get("specificity")
         lines.append(_row([_short(m), " + ".join(labs) or "–", budget,
                            _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
                            _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
-                           "–" if spec is None else f"{100 * (1 - spec):.1f} %"]))
+                           _called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})]))
     rows = []
     for r in lolo_reports(wdir):
         for s in r.get("sets", []):
             if _role(s) == "left-out":
                 cm = s.get("cell_metrics") or {}
-                spec = cm.get("specificity")
                 rows.append(_row([_short(r["model"]), " + ".join(r.get("trained_on") or []) or "–",
                                   (r.get("weights_date") or "–")[:10], s["key"].split("/")[0], _f(cm.get("roc_auc")),
-                                  "–" if spec is None else f"{100 * (1 - spec):.1f} %"]))
+                                  _called_all(cm)]))
     if rows:
         lines += ["", "Left-out labs (weights trained without the lab scored: it chose nothing for them; "
                       "not the shipped weights):", "", *_header(SUMMARY_LOLO_HEADER), *rows]
