@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .cells.analyze import FoundCells, ImageAnalysis, analyze, find_and_crop
+from .cells.analyze import FoundCells, ImageAnalysis, ImageCells, analyze, find_and_crop
 from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .data.preprocess import CELL_SHARE, prepare, to_unit
 from .errors import ImageReadError, WeightsError
@@ -218,7 +218,7 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
                   on_result=None, site_profiles: Mapping[str, str] | None = None) -> list[dict]:
     """Read every file cell by cell with every model; a bad file fills ``error`` and the batch goes on.
 
-    The cells of an image are found once per input size and shared by the models. A file whose
+    The cells of an image are found once and cropped for each model's input size. A file whose
     suffix is not one of :data:`IMAGE_SUFFIXES` (a GIF, a DICOM ...) is an error row whether it was
     named or found in a folder; it is not decoded.
 
@@ -242,17 +242,14 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
                 rgb = read_image(path)
             except ImageReadError as exc:
                 err = str(exc)
-        found: dict[tuple[int, float], FoundCells] = {}
+        cells = ImageCells(rgb) if rgb is not None else None  # found once for every model
         for name, pred in predictors.items():
             if rgb is None:
                 row = {"path": str(path), "model": name, "label": "", "p_all": "", "n_cells": "", "blast_pct": "",
                        "n_refer": "", "threshold": "", "cell_threshold": "", "notes": "", "error": err,
                        "analysis": None}
             else:
-                key = (pred.loaded.input_size, pred.loaded.cell_share)
-                if key not in found:
-                    found[key] = pred.find_cells(rgb)
-                a = pred.analyze(found[key])
+                a = pred.analyze(cells.for_model(pred))
                 a.threshold, a.site_profile = threshold_of(pred, threshold), (site_profiles or {}).get(name)
                 row = image_row(path, name, a, a.cell_threshold)
             rows.append(row)

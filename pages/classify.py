@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from leukemia_core.cells.analyze import add_maps, read_calls, read_cells
+from leukemia_core.cells.analyze import ImageCells, add_maps, read_calls, read_cells
 from leukemia_core.cells.draw import draw_cells
 from leukemia_core.data.images import IMAGE_SUFFIXES
 from leukemia_core.errors import LeukemiaCoreError
@@ -70,16 +70,17 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
             for m in models:
                 out[(i, m)] = err
             continue
+        cells = ImageCells(rgb) if rgb is not None else None  # found once for every model
         for m, key in keys.items():
             if key not in cache:
                 cal, prof = (profiles[m].calibration, profiles[m].name) if profiles[m] else (None, None)
                 fast = onnx_predictor(m)  # calls on ONNX Runtime when exported; maps need TensorFlow
                 if fast is not None:
-                    res = read_calls(rgb, fast, cal, prof)
+                    res = read_calls(rgb, fast, cal, prof, cells)
                     store_result(cache, key, add_maps(res, model_tools(m, method)[1]) if maps_ready(m, method) else res)
                 else:
                     predictor, explainer = model_tools(m, method)
-                    store_result(cache, key, read_cells(rgb, predictor, explainer, cal, prof))
+                    store_result(cache, key, read_cells(rgb, predictor, explainer, cal, prof, cells))
                 done += 1
                 bar.progress(done / todo, text=f"Classifying: {done} of {todo} ({m})")
             out[(i, m)] = cache[key]

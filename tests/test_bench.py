@@ -65,6 +65,11 @@ def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     f = report["cell_finder"]
     assert f["images"] == c["images"] and f["cells"] > 0
     assert f["finder_cells_s"] / f["finder_img_s"] == pytest.approx(f["cells"] / f["images"], rel=1e-2)
+    sc = report["shared_cells"]  # one model here: found once for it against once per model
+    assert sc["models"] == 1 and sc["crop_keys"] == [[r["input_size"], r["cell_share"]]]
+    assert sc["images"] == c["images"] and sc["shared_cells_img_s"] > 0 and sc["per_model_cells_img_s"] > 0
+    assert sc["shared_cells_speedup"] == pytest.approx(sc["shared_cells_img_s"] / sc["per_model_cells_img_s"],
+                                                       rel=1e-2)
 
     # training throughput on cell crops: balanced_batches + augmentation, in-memory without
     t = p["train"]
@@ -82,7 +87,8 @@ def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     assert set(report["missed_because"]) == missed  # every miss comes with its profile figures
 
     printed = capsys.readouterr().out
-    assert "tiny_cnn" in printed and "targets:" in printed and "cell finder alone" in printed and str(out) in printed
+    assert "tiny_cnn" in printed and "targets:" in printed and "cell finder alone" in printed and "found once" in printed
+    assert str(out) in printed
 
 
 def test_models_without_weights_are_benchmarked_random_and_say_so(tmp_path):

@@ -15,8 +15,10 @@ from leukemia_core.cells.analyze import (
     NOTE_TOO_SMALL,
     FoundCells,
     ImageAnalysis,
+    ImageCells,
     analyze,
     find_and_crop,
+    find_and_crop_each,
     is_crowded,
     is_grayscale,
 )
@@ -52,6 +54,33 @@ def test_find_and_crop_measures_size_in_red_cells():
     assert 1.6 < found.sizes[0] < 2.3
     a = analyze(found, lambda x: np.full(len(x), 0.3), Calibration())
     assert a.size_of(0) == found.sizes[0] and a.found.sizes == found.sizes
+
+
+def test_image_cells_are_found_once_for_every_crop_size(monkeypatch):
+    import leukemia_core.cells.analyze as mod
+
+    runs = []
+    real = mod.find_cells
+    monkeypatch.setattr(mod, "find_cells", lambda rgb: runs.append(1) or real(rgb))
+    rgb = _disc(_disc(_field(), (60, 60), 20), (150, 140), 20)
+    each = find_and_crop_each(rgb, [(32, 0.6), (48, 0.6), (32, 0.6)])
+    assert len(runs) == 1 and sorted(each) == [(32, 0.6), (48, 0.6)]
+    assert each[(32, 0.6)].crops.shape == (2, 32, 32, 3) and each[(48, 0.6)].crops.shape == (2, 48, 48, 3)
+    assert each[(32, 0.6)].cells is each[(48, 0.6)].cells
+    # the same crops as finding them again for one size alone
+    alone = find_and_crop(rgb, 48, 0.6)
+    assert np.array_equal(alone.crops, each[(48, 0.6)].crops) and alone.sizes == each[(48, 0.6)].sizes
+    # a model asking later reads the found cells, and a repeated ask the same crops
+    cells = ImageCells(rgb)
+    model = type("P", (), {"loaded": type("L", (), {"input_size": 40, "cell_share": 0.5})()})()
+    first = cells.for_model(model)
+    assert first.crops.shape == (2, 40, 40, 3) and cells.cropped(40, 0.5) is first
+    assert cells.cropped(24).crops.shape == (2, 24, 24, 3) and len(runs) == 3
+    # an image without a cell is classified whole at each size, each note list its own
+    none = find_and_crop_each(_field(), [(32, 0.6), (16, 0.6)])
+    assert [f.crops.shape for f in none.values()] == [(1, 32, 32, 3), (1, 16, 16, 3)]
+    assert all(f.whole_image and f.notes == [NOTE_NO_CELL] for f in none.values())
+    assert none[(32, 0.6)].notes is not none[(16, 0.6)].notes
 
 
 def test_images_without_a_cell_are_classified_whole_and_say_why():
@@ -221,6 +250,23 @@ def test_read_cells_scores_and_explains_both_classes(monkeypatch):
     b = mod.read_cells(rgb, _Predictor(stored), _Explainer(), site, site_profile="lab A")
     assert b.calibration is site and b.site_profile == "lab A" and b.cell_threshold == 0.7
     assert b.notes == [mod.NOTE_OOD] and b.p_all == pytest.approx([0.8, 0.8])  # the site's calibration
+
+
+def test_models_reading_one_image_share_its_cells(monkeypatch):
+    import leukemia_core.cells.analyze as mod
+
+    runs = []
+    real = mod.find_cells
+    monkeypatch.setattr(mod, "find_cells", lambda rgb: runs.append(1) or real(rgb))
+    rgb = _disc(_disc(_field(), (60, 60), 20), (150, 140), 20)
+    pred = _Predictor(Calibration(fitted=True))
+    pred.loaded.input_size, pred.loaded.cell_share = 16, 0.6
+    cells = ImageCells(rgb)
+    a = mod.read_cells(rgb, pred, _Explainer(), cells=cells)
+    b = mod.read_calls(rgb, pred, cells=cells)
+    assert len(runs) == 1 and a.found.cells is b.found.cells and a.crops.shape == (2, 16, 16, 3)
+    mod.read_calls(rgb, pred)  # without shared cells the predictor finds its own
+    assert len(runs) == 2
 
 
 def test_read_calls_first_then_add_maps(monkeypatch):

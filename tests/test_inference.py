@@ -155,3 +155,29 @@ def test_predict_files_records_the_threshold_and_site_profile_in_each_reading(tm
     assert [r["label"] for r in rows] == ["ALL", "HEM"] and rows[1]["cell_threshold"] == 0.8
     rows = predict_files([path], preds, threshold=0.75)
     assert [r["analysis"].cell_threshold for r in rows] == [0.75, 0.75]
+
+
+def test_predict_files_finds_an_images_cells_once_for_models_of_two_sizes(tmp_path, monkeypatch):
+    import cv2
+    from conftest import _disc, _field
+
+    import leukemia_core.cells.analyze as mod
+    from leukemia_core.inference import predict_files
+
+    runs = []
+    real = mod.find_cells
+    monkeypatch.setattr(mod, "find_cells", lambda rgb: runs.append(1) or real(rgb))
+
+    class Fake:  # P(ALL) 0.4 per crop, at its own input size
+        def __init__(self, size):
+            self.loaded = type("Loaded", (), {"input_size": size, "cell_share": 0.6,
+                                              "calibration": Calibration()})()
+
+        def analyze(self, found):
+            return mod.analyze(found, lambda x: np.full(len(x), 0.4), self.loaded.calibration)
+
+    path = tmp_path / "field.png"
+    cv2.imwrite(str(path), cv2.cvtColor(_disc(_disc(_field(), (60, 60), 20), (150, 140), 20), cv2.COLOR_RGB2BGR))
+    rows = predict_files([path], {"small": Fake(16), "large": Fake(24), "again": Fake(16)})
+    assert len(runs) == 1 and [r["n_cells"] for r in rows] == [2, 2, 2]
+    assert [r["analysis"].crops.shape[1] for r in rows] == [16, 24, 16]

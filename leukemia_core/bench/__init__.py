@@ -8,7 +8,7 @@ medians over interleaved rounds (so background load hits the project path and it
   ``tf.function`` around the same Keras model (:mod:`.inference`);
 * the cell pipeline, decode -> find -> crop -> forward -> calibrate on every bundled sample, in
   cells per second against the forward passes alone on the same crops, and the cell finder alone
-  (:mod:`.cells`);
+  (:mod:`.cells`), and finding an image's cells once for all models against once per model;
 * training throughput on cell crops, ``balanced_batches`` with augmentation against in-memory
   batches without (:mod:`.training`);
 
@@ -56,7 +56,7 @@ def bench_model(name: str, weights_dir: Path, export_dir: Path | None, repeats: 
     images = images or sample_images()
     loaded, weights, note, load_s = get_model(name, weights_dir, export_dir)
     log.info("bench %s at %d px (%s weights)", name, loaded.input_size, weights)
-    result: dict = {"input_size": loaded.input_size, "weights": weights}
+    result: dict = {"input_size": loaded.input_size, "cell_share": loaded.cell_share, "weights": weights}
     if note:
         result["weights_note"] = note
     figures, profile = bench_inference(loaded, images, repeats)
@@ -123,7 +123,7 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
     from ..models import get_spec, list_models
     from ..models.weights import write_json
     from ..paths import weights_dir_or_default
-    from .cells import bench_finder
+    from .cells import bench_finder, bench_shared_cells
     from .machine import loadavg, machine_info
     from .memory import measure_memory
 
@@ -149,6 +149,8 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
             report["models"][n] = bench_model(n, wdir, export_dir, repeats, train_rounds, train_steps, images)
             report["models"][n]["seconds"] = rnd(time.perf_counter() - t0, 1)
             release_models()
+        keys = [(r["input_size"], r["cell_share"]) for r in report["models"].values()]
+        report["shared_cells"] = bench_shared_cells(images, keys, repeats)
         if memory:
             log.info("memory: loading %s in a fresh process", ", ".join(names))
             child_wdir = weights_for_children(names, wdir, export_dir)

@@ -9,6 +9,9 @@ image's crops, already scaled to float32, same batches); ``cell_pipeline_ratio``
 over the second. An image where no cell is found counts one crop (the whole image, as analysed).
 
 :func:`bench_finder` times the cell finder alone (no model): images and cells per second.
+:func:`bench_shared_cells` times what "Compare all models" and ``predict`` with several models do
+before the forward passes: every image's cells found and cropped once for all the models
+(``ImageCells``), against each model finding them again (``find_and_crop`` per model).
 """
 
 from __future__ import annotations
@@ -117,3 +120,35 @@ def bench_cell_pipeline(pred, images: BenchImages, repeats: int) -> tuple[dict, 
         "chunk": pred.batch_size,
     }
     return figures, profile
+
+
+def bench_shared_cells(images: BenchImages, keys: list[tuple[int, float]], repeats: int) -> dict:
+    """Finding and cropping every sample's cells once for models cropping at ``keys`` (one
+    ``(input_size, cell_share)`` per model), against once per model; images per second."""
+    from ..cells.analyze import ImageCells, find_and_crop
+
+    def per_model():
+        for rgb in images.decoded:
+            for size, share in keys:
+                find_and_crop(rgb, size, share)
+
+    def shared():
+        for rgb in images.decoded:
+            cells = ImageCells(rgb)
+            for size, share in keys:
+                cells.cropped(size, share)
+
+    t = time_interleaved({"per_model": per_model, "shared": shared}, max(3, repeats // 2), warmup=1)
+    n = len(images.decoded)
+    per_s, shared_s = statistics.median(t["per_model"]), statistics.median(t["shared"])
+    return {
+        "shared_cells_img_s": rnd(n / shared_s, 2),
+        "per_model_cells_img_s": rnd(n / per_s, 2),
+        "shared_cells_speedup": rnd(ratio(per_s, shared_s), 3),
+        "models": len(keys),
+        "crop_keys": sorted({(int(k[0]), float(k[1])) for k in keys}),
+        "images": n,
+        "round_ms": {k: spread_ms(v) for k, v in t.items()},
+        "method": "every decoded bundled sample: ImageCells(rgb).cropped(size, share) for each model's key "
+                  "(cells found once) vs find_and_crop(rgb, size, share) per model; no forward pass",
+    }

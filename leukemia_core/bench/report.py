@@ -138,6 +138,10 @@ def format_summary(report: dict) -> str:
     if f.get("finder_img_s") is not None:
         lines.append(f"cell finder alone: {f['finder_img_s']:.1f} images/s, {f['finder_cells_s']:.1f} cells/s "
                      f"({f['images']} samples, {f['cells']} cells)")
+    sc = report.get("shared_cells") or {}
+    if sc.get("shared_cells_speedup") is not None:
+        lines.append(f"cells found once for {sc['models']} models: {sc['shared_cells_img_s']:.1f} images/s, "
+                     f"once per model {sc['per_model_cells_img_s']:.1f} images/s (x{sc['shared_cells_speedup']:.2f})")
     mem, app = report["memory"], report["app"]
     lines.append(f"rss with {len(mem.get('models_loaded') or [])} model(s) loaded: "
                  + (f"{mem['rss_mb']:.0f} MiB" if mem.get("rss_mb") is not None else f"n/a ({mem.get('reason')})"))

@@ -65,20 +65,56 @@ def is_grayscale(rgb: np.ndarray, tol: int = 3) -> bool:
 
 def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE) -> FoundCells:
     """Find the white cells of ``rgb`` (``uint8 (H, W, 3)``) and crop each to ``size`` px."""
-    notes = []
-    if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-        notes.append(NOTE_TOO_SMALL)
-    if is_grayscale(rgb):
-        notes.append(NOTE_GRAYSCALE)
-    cells = find_cells(rgb) if not notes or NOTE_TOO_SMALL not in notes else []
-    if not cells:
-        if NOTE_TOO_SMALL not in notes:
-            notes.append(NOTE_NO_CELL)
-        return FoundCells([], whole_image_crop(rgb, size)[None], True, notes)
-    if is_crowded(cells, rgb.shape[0] * rgb.shape[1]):
-        notes.append(NOTE_CROWDED)
-    sizes = tuple(sizes_in_red_cells(rgb, cells))
-    return FoundCells(cells, crop_cells(rgb, cells, size, share), False, notes, sizes)
+    return ImageCells(rgb).cropped(size, share)
+
+
+def find_and_crop_each(rgb: np.ndarray, keys) -> dict[tuple[int, float], FoundCells]:
+    """:func:`find_and_crop` for every ``(size, share)`` of ``keys``, the cells found once."""
+    cells = ImageCells(rgb)
+    return {(size, share): cells.cropped(size, share) for size, share in keys}
+
+
+class ImageCells:
+    """One image's white cells, found once (finder, notes, sizes in red cells) and cropped for each
+    ``(size, share)`` asked: every model reading the image shares one finder run."""
+
+    def __init__(self, rgb: np.ndarray):  # noqa: D107
+        self.rgb = rgb
+        self._found: tuple[list[Cell], list[str], tuple] | None = None
+        self._crops: dict[tuple[int, float], FoundCells] = {}
+
+    def _find(self) -> tuple[list[Cell], list[str], tuple]:
+        if self._found is None:
+            rgb, notes = self.rgb, []
+            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+                notes.append(NOTE_TOO_SMALL)
+            if is_grayscale(rgb):
+                notes.append(NOTE_GRAYSCALE)
+            cells = find_cells(rgb) if NOTE_TOO_SMALL not in notes else []
+            sizes: tuple = ()
+            if not cells and NOTE_TOO_SMALL not in notes:
+                notes.append(NOTE_NO_CELL)
+            elif cells:
+                if is_crowded(cells, rgb.shape[0] * rgb.shape[1]):
+                    notes.append(NOTE_CROWDED)
+                sizes = tuple(sizes_in_red_cells(rgb, cells))
+            self._found = (cells, notes, sizes)
+        return self._found
+
+    def cropped(self, size: int, share: float = CELL_SHARE) -> FoundCells:
+        """The cells cropped to ``size`` px at cell share ``share`` (the whole image when none was found)."""
+        key = (size, share)
+        if key not in self._crops:
+            cells, notes, sizes = self._find()
+            if cells:
+                self._crops[key] = FoundCells(cells, crop_cells(self.rgb, cells, size, share), False, list(notes), sizes)
+            else:
+                self._crops[key] = FoundCells([], whole_image_crop(self.rgb, size)[None], True, list(notes))
+        return self._crops[key]
+
+    def for_model(self, predictor) -> FoundCells:
+        """The cells cropped as ``predictor`` (its ``loaded.input_size`` and ``cell_share``) reads them."""
+        return self.cropped(predictor.loaded.input_size, predictor.loaded.cell_share)
 
 
 def is_crowded(cells: list[Cell], image_area: int) -> bool:
@@ -251,15 +287,16 @@ def _with_reference_note(found: FoundCells, calibration: Calibration) -> FoundCe
 
 
 def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration | None = None,
-               site_profile: str | None = None) -> ImageAnalysis:
+               site_profile: str | None = None, cells: ImageCells | None = None) -> ImageAnalysis:
     """Find, crop, score and explain (both classes) every white cell of ``rgb``, as the app does.
 
     ``predictor``: ``find_cells(rgb)`` and ``loaded.calibration`` (a
     :class:`~leukemia_core.inference.Predictor`); ``explainer``: ``predict_and_explain(x,
     class_index)`` (:mod:`leukemia_core.explain`), whose P(ALL) is the call. ``calibration`` (a
-    site profile's, named ``site_profile``) replaces the model's stored one when given.
+    site profile's, named ``site_profile``) replaces the model's stored one when given. ``cells``:
+    ``rgb``'s cells already found for another model (:class:`ImageCells`), so the finder runs once.
     """
-    found = predictor.find_cells(rgb)
+    found = cells.for_model(predictor) if cells is not None else predictor.find_cells(rgb)
     x = _unit(found.crops)
     p_raw, maps_all = explainer.predict_and_explain(x, class_index=1)
     _, maps_hem = explainer.predict_and_explain(x, class_index=0)
@@ -270,10 +307,10 @@ def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration |
 
 
 def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = None,
-               site_profile: str | None = None) -> ImageAnalysis:
+               site_profile: str | None = None, cells: ImageCells | None = None) -> ImageAnalysis:
     """:func:`read_cells` without the maps (an ONNX Runtime predictor: no TensorFlow);
     :func:`add_maps` adds them when the explainer is ready."""
-    a = predictor.analyze(predictor.find_cells(rgb))
+    a = predictor.analyze(cells.for_model(predictor) if cells is not None else predictor.find_cells(rgb))
     cal = calibration or predictor.loaded.calibration
     return ImageAnalysis(_with_reference_note(a.found, cal), a.p_raw, cal.apply(a.p_raw), cal,
                          site_profile=site_profile)

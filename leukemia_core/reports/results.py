@@ -16,7 +16,7 @@
 * training facts beside the reference system's published figures, labelled with their source.
 
 It also fills the bench block (``<!-- bench:start -->``, from ``bench.json``), the load-test block
-(``<!-- loadtest:start -->``, from ``loadtest.json`` written by ``python -m tools.loadtest``) and the
+(``<!-- loadtest:start -->``, :mod:`.loadtest_table`) and the
 short summary block (``<!-- summary:start -->``, :mod:`.summary`) when the file has them.
 """
 
@@ -34,10 +34,6 @@ from .sets import role_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
-LOADTEST_START, LOADTEST_END = "<!-- loadtest:start -->", "<!-- loadtest:end -->"
-LOADTEST_HEADER = ["measured", "app", "sessions", "minutes", "uploads answered", "upload p50 s", "upload p95 s", "upload max s",
-                   "model switch p50 / p95 s", "threshold p50 / p95 s", "errors", "timeouts",
-                   "cross-session results", "wrong values", "RSS after warm-up → end MiB", "RSS slope MiB/min"]
 BASELINE_LABEL = "colour-only baseline (logistic regression on 9 colour statistics of each cell)"
 TEST_TITLE = "**Test sets** — reported only, never used to choose anything."
 VAL_TITLE = ("**Validation sets** — these chose the epoch, calibrator, threshold and refer band: "
@@ -271,11 +267,16 @@ def build_bench(weights_dir: Path) -> str:
                      f"{_f(r.get('train_img_s'), 1)} | {_f(r.get('pipeline_ratio'), 2)} | "
                      f"{_f(r.get('cell_pipeline_cells_s'), 1)} | {_f(r.get('cell_pipeline_ratio'), 2)} |")
     mem, app, finder = b.get("memory") or {}, b.get("app") or {}, b.get("cell_finder") or {}
+    shared = b.get("shared_cells") or {}
     lines += ["", "Cells/s: every bundled sample read, found, cropped, scored and calibrated, against the same "
               "forward passes alone (cell pipeline ratio); training on cell crops through `balanced_batches` "
               "with augmentation against in-memory batches without (pipeline ratio)."
               + (f" Cell finder alone: {_f(finder.get('finder_img_s'), 1)} images/s, "
-                 f"{_f(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")]
+                 f"{_f(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")
+              + (f" An image's cells found and cropped once for all {shared['models']} models (the app's \"Compare "
+                 f"all models\", `predict` and `screen` with several models): {_f(shared.get('shared_cells_img_s'), 1)} "
+                 f"images/s, against {_f(shared.get('per_model_cells_img_s'), 1)} images/s finding them once per "
+                 f"model (x{_f(shared.get('shared_cells_speedup'), 2)})." if shared else "")]
     sc = mem.get("scorecam") or {}
     bounded, unbounded = sc.get("bounded") or {}, sc.get("unbounded") or {}
     lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**."
@@ -300,77 +301,6 @@ def build_bench(weights_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _rss_points(series: list, every: float = 30.0) -> str:
-    """``t s: MiB`` samples of an RSS series, one about every ``every`` seconds, and the last."""
-    out, next_t = [], 0.0
-    for t, mib in series:
-        if t >= next_t:
-            out.append((t, mib))
-            next_t = t + every
-    if series and out[-1][0] != series[-1][0]:
-        out.append(tuple(series[-1]))
-    return ", ".join(f"{t:.0f} s {mib:.0f}" for t, mib in out)
-
-
-def _pair(d: dict) -> str:
-    return f"{_f(d.get('p50_s'), 1)} / {_f(d.get('p95_s'), 1)}"
-
-
-def build_loadtest(weights_dir: Path) -> str:
-    """Markdown figures from ``loadtest.json`` (written by ``python -m tools.loadtest``): per
-    configuration the sessions, times to result (p50/p95), errors, mismatches and the server's
-    RSS over time; and the check of one model called from several threads at once."""
-    r = read_json(Path(weights_dir) / "loadtest.json")
-    if not r or not isinstance(r.get("configs"), list) or not r["configs"]:
-        return "_Not measured yet: run `python -m tools.loadtest --sessions 1 8 --duration 180`._"
-    m, st = r.get("machine") or {}, r.get("settings") or {}
-    def day(c: dict) -> str:  # rows kept from earlier runs carry their own date and CPU
-        return str(c.get("date") or r.get("date", ""))[:10]
-
-    cpu = {day(c): c.get("cpu_model") or m.get("cpu_model", "?") for c in r["configs"]}
-    where = ", ".join(f"{d} on {cpu[d]}" for d in sorted(cpu))
-    lines = [f"Measured {where}, {m.get('usable_cores', '?')} cores, "
-             f"{m.get('memory_mib', 0) / 1024:.0f} GiB, no GPU (the server, one headless Chromium with every session "
-             f"and the load script share these cores); Streamlit {m.get('streamlit', '?')}, TensorFlow "
-             f"{m.get('tensorflow', '?')}. Models cycled: {', '.join(f'`{x}`' for x in st.get('models', []))}, "
-             f"{st.get('cam_method', 'gradcam')} maps. Each session, in a loop: {st.get('steps', '')}. "
-             f"Images: {st.get('images', '')}. A step with no result within {_f(st.get('timeout_s'), 0)} s is a "
-             "timeout. Times run from the action (upload, model picked, threshold moved) to the rendered call of "
-             "every image.", "", *_header(LOADTEST_HEADER)]
-    for c in r["configs"]:
-        u = c.get("uploads") or {}
-        wrong = c.get("mismatches", 0) - c.get("cross_session", 0)
-        lines.append(_row([day(c), str(c.get("app", "")), _n(c.get("sessions")), _f((c.get("duration_s") or 0) / 60, 0),
-                           f"{_n(u.get('completed'))} of {_n(u.get('attempted'))}", _f(u.get("p50_s"), 1),
-                           _f(u.get("p95_s"), 1), _f(u.get("max_s"), 1), _pair(c.get("model_switches") or {}),
-                           _pair(c.get("threshold_moves") or {}), _n(c.get("errors")), _n(c.get("timeouts")),
-                           _n(c.get("cross_session")), _n(wrong),
-                           f"{_f(c.get('rss_warm_mib'), 0)} → {_f(c.get('rss_end_mib'), 0)}",
-                           _f(c.get("rss_slope_after_warm_mib_per_min"), 1)]))
-    lines += ["", "Server RSS over time (the Streamlit process and its children; seconds from `streamlit run`, MiB; "
-              "warm-up ends when every session has done one round and every model has answered once):"]
-    for c in r["configs"]:
-        lines.append(f"- {c.get('app', '')}, {_n(c.get('sessions'))} session(s), warm-up ended at "
-                     f"{_f(c.get('warmup_end_s'), 0)} s: {_rss_points(c.get('rss_series') or [])}.")
-    for t in r.get("tf_concurrency") or []:
-        if not t.get("finished", True):
-            lines += ["", f"One model from several threads: `{t.get('model')}` with {t.get('threads')} threads did not "
-                          "finish (a deadlock)."]
-            continue
-        same = not t.get("exceptions") and t.get("max_abs_diff_p_all") == 0 and t.get("max_abs_diff_maps") == 0
-        lines += ["", f"One model from several threads: {t.get('threads')} threads read the same "
-                      f"{t.get('images_per_thread')} images with one shared `{t.get('model')}` predictor and Grad-CAM "
-                      f"explainer, all starting together before anything was compiled: "
-                      + ("the same P(ALL) and maps as a serial reading, no exception" if same else
-                         f"differences up to {t.get('max_abs_diff_p_all')} (P(ALL)) and {t.get('max_abs_diff_maps')} "
-                         f"(maps), exceptions: {'; '.join(t.get('exceptions') or []) or 'none'}")
-                      + f"; {_f(t.get('concurrent_warm_s'), 2)} s at once against {_f(t.get('serial_warm_s'), 2)} s "
-                        "one after another once compiled."]
-    if r.get("command"):
-        lines += ["", f"Command: `{r['command']}` (figures generated from `model_weights/loadtest.json`)."]
-    return "\n".join(lines)
-
-
 def _replace_block(content: str, start: str, end: str, text: str, readme: Path) -> str:
     if start not in content or end not in content:
         raise ValueError(f"{readme} has no {start} ... {end} block")
@@ -385,7 +315,8 @@ def write_results(weights_dir: Path, readme: Path | None = None) -> str:
     need not have a results block (the README)."""
     text = build_tables(weights_dir)
     if readme is not None:
-        from .summary import SUMMARY_END, SUMMARY_START, build_summary  # summary builds on this module
+        from .loadtest_table import LOADTEST_END, LOADTEST_START, build_loadtest  # these build on this module
+        from .summary import SUMMARY_END, SUMMARY_START, build_summary
 
         content = Path(readme).read_text()
         if SUMMARY_START in content:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cells.analyze import FoundCells, analyze, find_and_crop
+from ..cells.analyze import FoundCells, analyze, find_and_crop_each
 from ..data.images import read_image
 from ..errors import ImageReadError
 from ..inference import LoadedModel, cell_rows, image_row, threshold_of, unsupported_type
@@ -93,7 +93,7 @@ def read_and_find(batch: dict, keys: list[tuple[int, float]], done_everywhere: s
             err = unsupported_type(p)
             if not skip and not err:
                 rgb = read_image(data)
-                found = pickle.dumps({k: find_and_crop(rgb, *k) for k in keys}, protocol=5)
+                found = pickle.dumps(find_and_crop_each(rgb, keys), protocol=5)
         except ImageReadError as exc:
             err = f"{path}: {exc}" if str(path) not in str(exc) else str(exc)
         except OSError as exc:
