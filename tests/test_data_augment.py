@@ -139,3 +139,12 @@ def test_augmenter_has_a_stain_step():
     assert "stain_jitter" in names
     assert "stain_jitter" not in [layer.name for layer in
                                   make_augmenter(AugmentConfig(stain_scale=0, stain_shift=0), seed=0).layers]
+
+
+def test_the_stain_ablation_drops_only_the_stain_step():
+    cfg = AugmentConfig()
+    assert cfg.with_stain(True) is cfg
+    off = cfg.with_stain(False)
+    assert (off.stain_scale, off.stain_shift) == (0.0, 0.0) and off.hue == cfg.hue and off.rotation == cfg.rotation
+    names = [layer.name for layer in make_augmenter(off, seed=0).layers]
+    assert "stain_jitter" not in names and "colour_jitter" in names

@@ -21,6 +21,7 @@ from leukemia_core.training.train import (
     monitor_subset,
     set_bn_momentum,
     train,
+    training_model,
     validation_score,
     write_json_list,
 )
@@ -98,6 +99,21 @@ def test_init_from_loads_matching_arrays_and_records_the_file(tmp_path, samples,
                       cache_dir=None, verbose=0)
     manifest = train(cfg)
     assert manifest["init_from"] == {"file": "tiny_cnn.weights.npz", "sha256": sha256_of(init)}
+    assert manifest["training"]["augmentation"]["stain_scale"] == 0.15
+
+
+def test_the_stain_ablation_trains_without_the_stain_step_and_says_so(tmp_path, samples):
+    from leukemia_core.models import create_model
+
+    model = create_model("tiny_cnn", 32)
+    layers = [la.name for la in training_model(model, True, 0, stain_jitter=False).get_layer("augmentation").layers]
+    assert "stain_jitter" not in layers and "colour_jitter" in layers
+    assert "stain_jitter" in [la.name for la in training_model(model, True, 0).get_layer("augmentation").layers]
+    cfg = TrainConfig(model="tiny_cnn", data=[str(_data(tmp_path, samples))], epochs=1, batch_size=4,
+                      stain_jitter=False, steps_per_epoch=1, run_dir=str(tmp_path / "run"),
+                      weights_dir=str(tmp_path / "w"), cache_dir=None, verbose=0)
+    aug = train(cfg)["training"]["augmentation"]
+    assert (aug["stain_scale"], aug["stain_shift"]) == (0.0, 0.0) and aug["hue"] > 0
 
 
 def test_epoch_score_weights_datasets_by_the_square_root_of_their_cells():

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps-per-epoch", type=int,
                     help="batches per epoch (default: as many as there are training cells / batch size)")
     sp.add_argument("--no-augment", action="store_true")
+    sp.add_argument("--no-stain-jitter", action="store_true",
+                    help="augment without the haematoxylin/eosin stain jitter (an ablation; colour jitter stays)")
     sp.add_argument("--run-dir", help="checkpoints and history (default runs/<model>)")
     sp.add_argument("--weights-dir", default=None,
                     help="where to export (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")

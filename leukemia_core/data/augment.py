@@ -20,7 +20,7 @@ The augmentation model sits in front of the classifier only while training
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -47,6 +47,10 @@ class AugmentConfig:
     resolution_loss: float = 0.3  # probability of a 2x/3x down-up resize or a blur
     stain_scale: float = 0.15   # each stain channel's density scaled by 1 +- this
     stain_shift: float = 0.05   # +- added to each stain channel's density (optical-density units)
+
+    def with_stain(self, on: bool) -> "AugmentConfig":
+        """This configuration, or the same without the stain jitter (``on`` False: an ablation)."""
+        return self if on else replace(self, stain_scale=0.0, stain_shift=0.0)
 
 
 _RGB2YIQ = [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]

@@ -71,6 +71,7 @@ class TrainConfig:
     patience: int = 8
     seed: int = 42
     augment: bool = True
+    stain_jitter: bool = True  # the H/E stain jitter within the augmentation (an ablation turns it off)
     dataset_shares: dict = field(default_factory=lambda: {"aria": 0.55, "cnmc": 0.3, "bccd": 0.15})
     cell_share: float = CELL_SHARE
     run_dir: str | None = None
@@ -228,7 +229,7 @@ class CellValidation(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def training_model(classifier, augment: bool, seed: int):
+def training_model(classifier, augment: bool, seed: int, stain_jitter: bool = True):
     """The classifier with the augmentation layers in front (they act only in training).
 
     The classifier's weights are shared, not copied: training this model trains the classifier.
@@ -236,7 +237,8 @@ def training_model(classifier, augment: bool, seed: int):
     if not augment:
         return classifier
     inputs = keras.Input(classifier.input_shape[1:], name="train_image")
-    return keras.Model(inputs, classifier(make_augmenter(AugmentConfig(), seed)(inputs)), name="train_wrapper")
+    augmenter = make_augmenter(AugmentConfig().with_stain(stain_jitter), seed)
+    return keras.Model(inputs, classifier(augmenter(inputs)), name="train_wrapper")
 
 
 def _compile(model, lr_schedule):
@@ -321,7 +323,7 @@ def train(cfg: TrainConfig) -> dict:
     pretrained = cfg.init != "random"
     if not pretrained:
         set_bn_momentum(model, cfg.bn_momentum)
-    trainer = training_model(model, cfg.augment, cfg.seed)
+    trainer = training_model(model, cfg.augment, cfg.seed, cfg.stain_jitter)
     head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained else 0
     if head_epochs and not (run_dir / "phase_head.done").exists():
         set_backbone_trainable(model, False)
@@ -385,7 +387,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
             "sampling": {"dataset_shares": cfg.dataset_shares, "classes": "balanced within each dataset"},
             "bn_momentum": cfg.bn_momentum if cfg.init == "random" else "as built",
-            "augmentation": asdict(AugmentConfig()) if cfg.augment else None,
+            "augmentation": asdict(AugmentConfig().with_stain(cfg.stain_jitter)) if cfg.augment else None,
             "seed": cfg.seed, "seconds": round(seconds, 1),
         },
         "commit": git_commit(),
