@@ -16,8 +16,9 @@
 * training facts beside the reference system's published figures, labelled with their source.
 
 It also fills the bench block (``<!-- bench:start -->``, from ``bench.json``), the load-test block
-(``<!-- loadtest:start -->``, :mod:`.loadtest_table`) and the
-short summary block (``<!-- summary:start -->``, :mod:`.summary`) when the file has them.
+(``<!-- loadtest:start -->``, :mod:`.loadtest_table`), the recipe comparisons
+(``<!-- ablations:start -->``, :mod:`.ablations`) and the short summary block
+(``<!-- summary:start -->``, :mod:`.summary`) when the file has them.
 """
 
 from __future__ import annotations
@@ -311,11 +312,12 @@ def _replace_block(content: str, start: str, end: str, text: str, readme: Path) 
 
 def write_results(weights_dir: Path, readme: Path | None = None) -> str:
     """Return the results tables; when ``readme`` is given, replace its results block (and its
-    summary, bench and load-test blocks, when it has them) in place; a file with a summary block
+    summary, bench, load-test and ablation blocks, when it has them) in place; a file with a summary block
     need not have a results block (the README)."""
     text = build_tables(weights_dir)
     if readme is not None:
-        from .loadtest_table import LOADTEST_END, LOADTEST_START, build_loadtest  # these build on this module
+        from .ablations import ABLATIONS_END, ABLATIONS_START, build_ablations  # these build on this module
+        from .loadtest_table import LOADTEST_END, LOADTEST_START, build_loadtest
         from .summary import SUMMARY_END, SUMMARY_START, build_summary
 
         content = Path(readme).read_text()
@@ -327,5 +329,7 @@ def write_results(weights_dir: Path, readme: Path | None = None) -> str:
             content = _replace_block(content, BENCH_START, BENCH_END, build_bench(weights_dir), readme)
         if LOADTEST_START in content:
             content = _replace_block(content, LOADTEST_START, LOADTEST_END, build_loadtest(weights_dir), readme)
+        if ABLATIONS_START in content:
+            content = _replace_block(content, ABLATIONS_START, ABLATIONS_END, build_ablations(weights_dir), readme)
         Path(readme).write_text(content)
     return text

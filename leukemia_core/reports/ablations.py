@@ -1,0 +1,93 @@
+"""The recipe comparisons (``<!-- ablations:start -->`` in docs/results.md): each variant of a shipped
+model trained with one thing changed (input size, no stain jitter ...) beside the shipped model, on
+the cross-lab validation score that chooses the epoch and on the same-lab test blocks.
+
+A variant lives in ``model_weights/ablations/<stem>.{report,manifest,history}.json``: the manifest
+and history its ``train`` run exported, the report its ``evaluate`` wrote. Its weights are not
+shipped. What a variant changed is read from its manifest against the shipped model's (input
+size, stain jitter, labs, epochs), never typed by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..models.weights import read_json, read_manifest
+from ..paths import artefact_path
+from .results import _f, _header, _row
+
+ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
+ABLATIONS_DIR = "ablations"
+ABLATIONS_HEADER = ["weights", "input px", "stain jitter", "training", "cross-lab val score (chose the epoch)",
+                    "val cells AUC: Aria / C-NMC / BCCD", "Aria test fields: bal. acc. / AUC",
+                    "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
+
+
+def variant_files(weights_dir: Path) -> dict[str, dict]:
+    """``{stem: {"report", "manifest", "history"}}`` of every variant with all three files."""
+    folder = Path(weights_dir) / ABLATIONS_DIR
+    out = {}
+    for rep in sorted(folder.glob("*.report.json")):
+        stem = rep.name.removesuffix(".report.json")
+        files = {"report": read_json(rep), "manifest": read_manifest(stem, folder, missing_ok=True),
+                 "history": read_json(artefact_path(stem, "history", folder))}
+        if all(files.values()):
+            out[stem] = files
+    return out
+
+
+def _selected(manifest: dict, history: list) -> dict:
+    """The history entry of the epoch the run chose (its manifest's ``selected_epoch``)."""
+    sel = manifest.get("training", {}).get("selected_epoch") or {}
+    return next((h for h in history if h.get("phase") == sel.get("phase") and h.get("epoch") == sel.get("epoch")), {})
+
+
+def _stain(manifest: dict) -> str:
+    aug = manifest.get("training", {}).get("augmentation")
+    if aug is None:
+        return "no augmentation"
+    return "H/E" if aug.get("stain_scale") or aug.get("stain_shift") else "none"
+
+
+def _row_of(label: str, files: dict) -> str:
+    man, hist, rep = files["manifest"], files["history"], files["report"]
+    tr = man.get("training", {})
+    h = _selected(man, hist)
+    sets = {s["key"]: s for s in rep.get("sets", [])}
+
+    def pair(key: str, level: str) -> str:
+        m = (sets.get(key) or {}).get(level) or {}
+        return f"{_f(m.get('balanced_accuracy'))} / {_f(m.get('roc_auc'))}" if m else "–"
+
+    bccd = ((sets.get("bccd/test") or {}).get("cell_metrics") or {}).get("specificity")
+    budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
+              if tr.get("seconds") else "–")
+    return _row([label, str(man.get("input_size", "–")), _stain(man), budget,
+                 f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
+                 " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
+                 pair("aria-original/test", "metrics"), pair("cnmc/test", "cell_metrics"),
+                 "–" if bccd is None else f"{100 * (1 - bccd):.1f} %"])
+
+
+def build_ablations(weights_dir: Path) -> str:
+    """The comparison table: per architecture with a variant, the shipped model's row, then each
+    variant's; the shipped rows come from ``model_weights/<model>.*``."""
+    wdir = Path(weights_dir)
+    variants = variant_files(wdir)
+    if not variants:
+        return ("_No recipe variant measured yet: train one with `--weights-dir runs/<variant>`, evaluate it, and "
+                f"copy its report, manifest and history to `model_weights/{ABLATIONS_DIR}/`._")
+    lines = [*_header(ABLATIONS_HEADER)]
+    for model in sorted({v["manifest"].get("name") for v in variants.values()}):
+        shipped = {"report": read_json(artefact_path(model, "report", wdir)),
+                   "manifest": read_manifest(model, wdir, missing_ok=True),
+                   "history": read_json(artefact_path(model, "history", wdir))}
+        if all(shipped.values()):
+            lines.append(_row_of(f"shipped `{model}`", shipped))
+        lines += [_row_of(f"`{model}`, variant `{stem}`", f) for stem, f in variants.items()
+                  if f["manifest"].get("name") == model]
+    lines += ["", "Each variant ran the shipped model's command with the one change its row shows (same labs, "
+                  "seed, epochs and batches); it chose its epoch by the cross-lab validation score, so that score "
+                  "is a validation figure, not a test. The test blocks chose nothing. Weights of the variants are "
+                  f"not shipped; their files are in `model_weights/{ABLATIONS_DIR}/`."]
+    return "\n".join(lines)
