@@ -1,6 +1,6 @@
 """Command line: ``python -m leukemia_core <command> ...``.
 
-Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``cells-check``, ``size-check``, ``table``,
+Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``cells-check``, ``size-check``, ``size-fusion``, ``table``,
 ``bench``, ``verify``, ``verify-kshot``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
 ``predict`` exits 0 when every input was classified, 1 when some could not be read (the CSV is
 still written, with those rows' ``error`` filled) and 2 when a named path does not exist or no

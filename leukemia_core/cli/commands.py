@@ -179,6 +179,25 @@ def cmd_size_check(args) -> int:
     return 0
 
 
+def cmd_size_fusion(args) -> int:
+    """A cell's size in red cells beside a model's P(ALL), fitted on val, scored on test (``size-fusion``)."""
+    from ..evaluation.size_fusion import ARMS, run_size_fusion
+    from ..models import list_models
+
+    def auc(v: dict | None) -> str:
+        return "n/a" if v is None else f"{v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
+
+    names = list_models() if args.model == ["all"] else args.model
+    r = run_size_fusion(names, args.data, Path(args.out), args.weights_dir, limit=args.limit)
+    for name, arms in r["models"].items():
+        for arm in ARMS:
+            t = arms[arm]["test"]
+            print(f"{name:<16} {arm:<15} Aria ALL vs HEM AUC {auc(t['aria_all_vs_hem_auc'])}  Aria ALL vs BCCD "
+                  f"AUC {auc(t['aria_all_vs_bccd_auc'])}  BCCD called ALL {t['bccd_called_all']}")
+    print(f"-> {args.out}")
+    return 0
+
+
 def cmd_cells_check(args) -> int:
     """Cell finder against the reference segmentations (``cells-check``)."""
     from ..cells.check import run_cells_check

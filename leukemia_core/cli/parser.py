@@ -13,6 +13,7 @@ from .commands import (
     cmd_cam_check,
     cmd_cells_check,
     cmd_size_check,
+    cmd_size_fusion,
     cmd_evaluate,
     cmd_models,
     cmd_table,
@@ -170,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="at most this many images per folder, spread over it")
     sp.add_argument("--out", required=True, help="e.g. model_weights/size_check.json")
     sp.set_defaults(func=cmd_size_check)
+
+    sp = sub.add_parser("size-fusion", help="does a cell's size in red cells add to a model's P(ALL)? fitted on "
+                                            "val cells, scored on test cells")
+    sp.add_argument("--model", action="append", required=True, help="model name, repeatable, or 'all'")
+    sp.add_argument("--data", action="append", required=True, help="a data folder (repeatable)")
+    sp.add_argument("--limit", type=int, help="at most this many images per dataset and role, spread over it")
+    sp.add_argument("--out", required=True, help="e.g. model_weights/size_fusion.json")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_size_fusion)
 
     sp = sub.add_parser("table", help="results table (Markdown) from the shipped reports")
     sp.add_argument("--readme", help="replace the results (and summary, bench, load-test) blocks of this file")
