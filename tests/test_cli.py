@@ -360,3 +360,21 @@ def test_weights_dir_defaults_follow_the_environment(monkeypatch, tmp_path):
     assert main(["table"]) == 0
     assert main(["train", "--model", "tiny_cnn", "--data", str(tmp_path)]) == 0
     assert Path(seen["table"]) == tmp_path and Path(seen["train"]) == tmp_path
+
+
+def test_size_fusion_prints_both_arms_of_each_model(tmp_path, monkeypatch, capsys):
+    import leukemia_core.evaluation.size_fusion as sf
+
+    seen = {}
+
+    def fake(names, data, out, weights_dir, limit=None):
+        seen.update(names=names, data=data, out=out, limit=limit)
+        test = {"aria_all_vs_hem_auc": {"value": 0.9, "low": 0.85, "high": 0.95}, "aria_all_vs_bccd_auc": None,
+                "bccd_called_all": 0.05}
+        return {"models": {"proposed": {arm: {"test": test} for arm in sf.ARMS}}}
+
+    monkeypatch.setattr(sf, "run_size_fusion", fake)
+    assert main(["size-fusion", "--model", "all", "--data", "d", "--limit", "3", "--out", str(tmp_path / "o.json")]) == 0
+    out = capsys.readouterr().out
+    assert seen["names"][0] == "proposed" and len(seen["names"]) == 4 and seen["limit"] == 3
+    assert "model_and_size" in out and "AUC 0.900 [0.850, 0.950]" in out and "Aria ALL vs BCCD AUC n/a" in out
