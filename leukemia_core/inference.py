@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .cells.analyze import FoundCells, ImageAnalysis, ImageCells, analyze, find_and_crop
+from .cells.analyze import FoundCells, ImageAnalysis, ImageCells, analyze
 from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .data.preprocess import CELL_SHARE, prepare, to_unit
 from .errors import ImageReadError, WeightsError
@@ -38,6 +38,7 @@ class LoadedModel:
     noise_reduction: bool = True
     calibration: Calibration = Calibration()
     cell_share: float = CELL_SHARE
+    mask_outside: bool = True  # crops show the cell alone (False: with its surroundings)
 
     @property
     def cam_layer(self) -> str:
@@ -73,7 +74,7 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
     if not card.calibration_matches_weights:
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
     return LoadedModel(name, model, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
-                       card.cell_share)
+                       card.cell_share, card.mask_outside)
 
 
 class Predictor:
@@ -127,7 +128,7 @@ class Predictor:
 
     def find_cells(self, rgb: np.ndarray) -> FoundCells:
         """The white cells of a decoded image, cropped for this model."""
-        return find_and_crop(rgb, self.loaded.input_size, self.loaded.cell_share)
+        return ImageCells(rgb).for_model(self)
 
     def analyze(self, found: FoundCells) -> ImageAnalysis:
         """Score every cell crop of ``found`` (calibrated)."""

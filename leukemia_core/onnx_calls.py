@@ -130,7 +130,7 @@ def load_onnx_predictor(name: str, weights_dir: str | Path | None = None, thread
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
     forward = OnnxForward(card.paths.onnx, threads)
     loaded = LoadedModel(name, None, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
-                         card.cell_share)
+                         card.cell_share, card.mask_outside)
     return OnnxPredictor(loaded, forward)
 
 

@@ -66,7 +66,7 @@ def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     assert f["images"] == c["images"] and f["cells"] > 0
     assert f["finder_cells_s"] / f["finder_img_s"] == pytest.approx(f["cells"] / f["images"], rel=1e-2)
     sc = report["shared_cells"]  # one model here: found once for it against once per model
-    assert sc["models"] == 1 and sc["crop_keys"] == [[r["input_size"], r["cell_share"]]]
+    assert sc["models"] == 1 and sc["crop_keys"] == [[r["input_size"], r["cell_share"], r["mask_outside"] is True]]
     assert sc["images"] == c["images"] and sc["shared_cells_img_s"] > 0 and sc["per_model_cells_img_s"] > 0
     assert sc["shared_cells_speedup"] == pytest.approx(sc["shared_cells_img_s"] / sc["per_model_cells_img_s"],
                                                        rel=1e-2)

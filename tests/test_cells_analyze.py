@@ -15,6 +15,7 @@ from leukemia_core.cells.analyze import (
     NOTE_TOO_SMALL,
     FoundCells,
     ImageAnalysis,
+    CropKey,
     ImageCells,
     analyze,
     find_and_crop,
@@ -63,24 +64,27 @@ def test_image_cells_are_found_once_for_every_crop_size(monkeypatch):
     real = mod.find_cells
     monkeypatch.setattr(mod, "find_cells", lambda rgb: runs.append(1) or real(rgb))
     rgb = _disc(_disc(_field(), (60, 60), 20), (150, 140), 20)
-    each = find_and_crop_each(rgb, [(32, 0.6), (48, 0.6), (32, 0.6)])
-    assert len(runs) == 1 and sorted(each) == [(32, 0.6), (48, 0.6)]
-    assert each[(32, 0.6)].crops.shape == (2, 32, 32, 3) and each[(48, 0.6)].crops.shape == (2, 48, 48, 3)
-    assert each[(32, 0.6)].cells is each[(48, 0.6)].cells
+    each = find_and_crop_each(rgb, [(32, 0.6), (48, 0.6), CropKey(32, 0.6, True), (32, 0.6, False)])
+    assert len(runs) == 1 and sorted(each) == [(32, 0.6, False), (32, 0.6, True), (48, 0.6, True)]
+    assert each[(32, 0.6, True)].crops.shape == (2, 32, 32, 3) and each[(48, 0.6, True)].crops.shape == (2, 48, 48, 3)
+    assert each[(32, 0.6, True)].cells is each[(48, 0.6, True)].cells
+    # with its surroundings the crop shows the field around the cell; on black it does not
+    masked, kept = each[(32, 0.6, True)].crops, each[(32, 0.6, False)].crops
+    assert (masked[0, 0, 0] == 0).all() and (kept[0, 0, 0] > 200).all()
     # the same crops as finding them again for one size alone
     alone = find_and_crop(rgb, 48, 0.6)
-    assert np.array_equal(alone.crops, each[(48, 0.6)].crops) and alone.sizes == each[(48, 0.6)].sizes
+    assert np.array_equal(alone.crops, each[(48, 0.6, True)].crops) and alone.sizes == each[(48, 0.6, True)].sizes
     # a model asking later reads the found cells, and a repeated ask the same crops
     cells = ImageCells(rgb)
-    model = type("P", (), {"loaded": type("L", (), {"input_size": 40, "cell_share": 0.5})()})()
+    model = type("P", (), {"loaded": type("L", (), {"input_size": 40, "cell_share": 0.5, "mask_outside": True})()})()
     first = cells.for_model(model)
     assert first.crops.shape == (2, 40, 40, 3) and cells.cropped(40, 0.5) is first
     assert cells.cropped(24).crops.shape == (2, 24, 24, 3) and len(runs) == 3
     # an image without a cell is classified whole at each size, each note list its own
-    none = find_and_crop_each(_field(), [(32, 0.6), (16, 0.6)])
+    none = find_and_crop_each(_field(), [(32, 0.6), (16, 0.6)])  # a key's cut-off fields default
     assert [f.crops.shape for f in none.values()] == [(1, 32, 32, 3), (1, 16, 16, 3)]
     assert all(f.whole_image and f.notes == [NOTE_NO_CELL] for f in none.values())
-    assert none[(32, 0.6)].notes is not none[(16, 0.6)].notes
+    assert none[(32, 0.6, True)].notes is not none[(16, 0.6, True)].notes
 
 
 def test_images_without_a_cell_are_classified_whole_and_say_why():
@@ -260,7 +264,7 @@ def test_models_reading_one_image_share_its_cells(monkeypatch):
     monkeypatch.setattr(mod, "find_cells", lambda rgb: runs.append(1) or real(rgb))
     rgb = _disc(_disc(_field(), (60, 60), 20), (150, 140), 20)
     pred = _Predictor(Calibration(fitted=True))
-    pred.loaded.input_size, pred.loaded.cell_share = 16, 0.6
+    pred.loaded.input_size, pred.loaded.cell_share, pred.loaded.mask_outside = 16, 0.6, True
     cells = ImageCells(rgb)
     a = mod.read_cells(rgb, pred, _Explainer(), cells=cells)
     b = mod.read_calls(rgb, pred, cells=cells)

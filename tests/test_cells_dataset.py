@@ -61,6 +61,16 @@ def test_cache_gives_the_same_arrays(samples, tmp_path):
     assert [r for r, _ in again.errors] == [r for r, _ in first.errors]
     extract_cells(recs, 32, cache_dir=tmp_path / "cache", workers=1)  # other settings: another file
     assert len(list((tmp_path / "cache").glob("cells-*.npz"))) == 2
+    extract_cells(recs, 24, cache_dir=tmp_path / "cache", workers=1, masked=False)
+    assert len(list((tmp_path / "cache").glob("cells-*.npz"))) == 3
+
+
+def test_surroundings_are_kept_when_asked(aria_samples, tmp_path):
+    recs = _records(aria_samples[:1], tmp_path)
+    on_black, kept = (extract_cells(recs, 24, workers=1, masked=m) for m in (True, False))
+    assert kept.x.shape == on_black.x.shape and len(kept.x) >= 1
+    shown = [(cs.x.max(axis=3) > 8).mean() for cs in (on_black, kept)]
+    assert shown[1] > 0.8 > shown[0]  # the field around each cell, black only past the image edge
 
 
 def test_no_records():

@@ -68,3 +68,27 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
     (tmp_path / "x.md").write_text("no block here")
     with pytest.raises(ValueError, match="results"):
         write_results(wd, tmp_path / "x.md")
+
+
+def test_a_model_trained_with_its_surroundings_is_read_and_checked_that_way(aria_tree, tmp_path):
+    from leukemia_core.inference import Predictor, load_model
+    from leukemia_core.training.train import TrainConfig, train
+
+    wdir = tmp_path / "w"
+    cfg = TrainConfig(model="tiny_cnn", data=[str(aria_tree)], epochs=1, batch_size=4, steps_per_epoch=1,
+                      mask_outside=False, run_dir=str(tmp_path / "run"), weights_dir=str(wdir), cache_dir=None,
+                      verbose=0)
+    assert train(cfg)["mask_outside"] is False
+    loaded = load_model("tiny_cnn", wdir)
+    assert loaded.mask_outside is False
+    from leukemia_core.data.images import read_image
+
+    field = read_image(next((aria_tree / "Original" / "Benign").glob("*.jpg")))
+    from leukemia_core.cells.analyze import find_and_crop
+
+    found, on_black = Predictor(loaded).find_cells(field), find_and_crop(field, 32, loaded.cell_share)
+    shown = [(f.crops.max(axis=3) > 8).mean() for f in (found, on_black)]
+    assert not found.whole_image and shown[0] > 0.8 > shown[1]  # black only past the image's edge
+    # the CAM energy is measured against the cell's own mask, not the whole (non-black) crop
+    r = run_cam_check(["tiny_cnn"], [aria_tree], tmp_path / "cam.json", wdir)["models"]["tiny_cnn"]
+    assert 0 < r["mask_area_mean"] < 0.9

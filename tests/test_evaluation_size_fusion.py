@@ -40,7 +40,7 @@ def test_the_size_arm_learns_that_blasts_are_middle_sized():
 class _Fake:
     """A predictor reading 32-px crops, P(ALL) 0.7 for every crop."""
 
-    loaded = type("Loaded", (), {"input_size": 32, "cell_share": 0.75})()
+    loaded = type("Loaded", (), {"input_size": 32, "cell_share": 0.75, "mask_outside": True})()
 
     def predict(self, x):
         assert x.dtype == np.float32 and x.max() <= 1.0

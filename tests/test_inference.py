@@ -139,7 +139,8 @@ def test_predict_files_records_the_threshold_and_site_profile_in_each_reading(tm
 
     class Fake:  # a predictor of P(ALL) 0.7 everywhere
         def __init__(self, cal):
-            self.loaded = type("Loaded", (), {"input_size": 16, "cell_share": 0.5, "calibration": cal})()
+            self.loaded = type("Loaded", (), {"input_size": 16, "cell_share": 0.5, "mask_outside": True,
+                                              "calibration": cal})()
 
         def find_cells(self, rgb):
             return find_and_crop(rgb, 16)
@@ -170,7 +171,7 @@ def test_predict_files_finds_an_images_cells_once_for_models_of_two_sizes(tmp_pa
 
     class Fake:  # P(ALL) 0.4 per crop, at its own input size
         def __init__(self, size):
-            self.loaded = type("Loaded", (), {"input_size": size, "cell_share": 0.6,
+            self.loaded = type("Loaded", (), {"input_size": size, "cell_share": 0.6, "mask_outside": True,
                                               "calibration": Calibration()})()
 
         def analyze(self, found):

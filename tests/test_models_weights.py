@@ -123,6 +123,8 @@ def test_resolve_input_config_defaults_and_manifest():
     got = resolve_input_config("tiny_cnn", {"input_size": "48", "cell_share": 0.5,
                                             "training": {"noise_reduction": False}})
     assert got == InputConfig(48, 0.5, False, "manifest")
+    assert got.mask_outside is True  # crops on black unless the manifest says otherwise
+    assert resolve_input_config("tiny_cnn", {"mask_outside": False}).mask_outside is False
     assert isinstance(got.input_size, int) and isinstance(got.cell_share, float)
     with pytest.raises(UnknownModelError):
         resolve_input_config("no_such_model", None)

@@ -56,7 +56,8 @@ def bench_model(name: str, weights_dir: Path, export_dir: Path | None, repeats: 
     images = images or sample_images()
     loaded, weights, note, load_s = get_model(name, weights_dir, export_dir)
     log.info("bench %s at %d px (%s weights)", name, loaded.input_size, weights)
-    result: dict = {"input_size": loaded.input_size, "cell_share": loaded.cell_share, "weights": weights}
+    result: dict = {"input_size": loaded.input_size, "cell_share": loaded.cell_share,
+                    "mask_outside": loaded.mask_outside, "weights": weights}
     if note:
         result["weights_note"] = note
     figures, profile = bench_inference(loaded, images, repeats)
@@ -149,7 +150,7 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
             report["models"][n] = bench_model(n, wdir, export_dir, repeats, train_rounds, train_steps, images)
             report["models"][n]["seconds"] = rnd(time.perf_counter() - t0, 1)
             release_models()
-        keys = [(r["input_size"], r["cell_share"]) for r in report["models"].values()]
+        keys = [(r["input_size"], r["cell_share"], r["mask_outside"]) for r in report["models"].values()]
         report["shared_cells"] = bench_shared_cells(images, keys, repeats)
         if memory:
             log.info("memory: loading %s in a fresh process", ", ".join(names))

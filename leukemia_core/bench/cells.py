@@ -122,21 +122,21 @@ def bench_cell_pipeline(pred, images: BenchImages, repeats: int) -> tuple[dict, 
     return figures, profile
 
 
-def bench_shared_cells(images: BenchImages, keys: list[tuple[int, float]], repeats: int) -> dict:
+def bench_shared_cells(images: BenchImages, keys: list[tuple[int, float, bool]], repeats: int) -> dict:
     """Finding and cropping every sample's cells once for models cropping at ``keys`` (one
-    ``(input_size, cell_share)`` per model), against once per model; images per second."""
+    ``(input_size, cell_share, mask_outside)`` per model), against once per model; images per second."""
     from ..cells.analyze import ImageCells, find_and_crop
 
     def per_model():
         for rgb in images.decoded:
-            for size, share in keys:
-                find_and_crop(rgb, size, share)
+            for key in keys:
+                find_and_crop(rgb, *key)
 
     def shared():
         for rgb in images.decoded:
             cells = ImageCells(rgb)
-            for size, share in keys:
-                cells.cropped(size, share)
+            for key in keys:
+                cells.cropped(*key)
 
     t = time_interleaved({"per_model": per_model, "shared": shared}, max(3, repeats // 2), warmup=1)
     n = len(images.decoded)
@@ -146,9 +146,9 @@ def bench_shared_cells(images: BenchImages, keys: list[tuple[int, float]], repea
         "per_model_cells_img_s": rnd(n / per_s, 2),
         "shared_cells_speedup": rnd(ratio(per_s, shared_s), 3),
         "models": len(keys),
-        "crop_keys": sorted({(int(k[0]), float(k[1])) for k in keys}),
+        "crop_keys": sorted({(int(k[0]), float(k[1]), bool(k[2])) for k in keys}),
         "images": n,
         "round_ms": {k: spread_ms(v) for k, v in t.items()},
-        "method": "every decoded bundled sample: ImageCells(rgb).cropped(size, share) for each model's key "
-                  "(cells found once) vs find_and_crop(rgb, size, share) per model; no forward pass",
+        "method": "every decoded bundled sample: ImageCells(rgb).cropped(*key) for each model's crop key "
+                  "(cells found once) vs find_and_crop(rgb, *key) per model; no forward pass",
     }

@@ -51,7 +51,7 @@ def bench_onnx(names: list[str], weights_dir: Path | None, rounds: int = 15) -> 
             out[n] = {"reason": onnx_status(n, weights_dir)}
             continue
         loaded, onnx_pred = load_model(n, weights_dir), load_onnx_predictor(n, weights_dir)
-        x = check_inputs(loaded.input_size, loaded.cell_share)[:CELLS]
+        x = check_inputs(loaded.input_size, loaded.cell_share, loaded.mask_outside)[:CELLS]
         model = loaded.model
 
         @tf.function

@@ -37,11 +37,11 @@ def compile_for_training(model, decay_steps: int = 1000) -> None:
 
 def training_cells(loaded, images: BenchImages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every sample's cell crops at the model's scale: ``uint8 (N, S, S, 3)``, labels, datasets."""
-    from ..cells.analyze import find_and_crop
+    from ..cells.analyze import crop_key, find_and_crop
 
     xs, ys, ds = [], [], []
     for rgb, label, dataset in zip(images.decoded, images.labels, images.datasets):
-        crops = find_and_crop(rgb, loaded.input_size, loaded.cell_share).crops
+        crops = find_and_crop(rgb, *crop_key(loaded)).crops
         xs.append(crops)
         ys += [int(label)] * len(crops)
         ds += [dataset] * len(crops)

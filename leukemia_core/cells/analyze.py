@@ -15,6 +15,7 @@ and screening's calls), :func:`read_cells` (calls and both maps per cell, as the
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,25 +64,40 @@ def is_grayscale(rgb: np.ndarray, tol: int = 3) -> bool:
     return bool(np.abs(sample[..., 0] - sample[..., 1]).max() <= tol and np.abs(sample[..., 1] - sample[..., 2]).max() <= tol)
 
 
-def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE) -> FoundCells:
-    """Find the white cells of ``rgb`` (``uint8 (H, W, 3)``) and crop each to ``size`` px."""
-    return ImageCells(rgb).cropped(size, share)
+class CropKey(NamedTuple):
+    """How a model's crops are cut: models with the same key read the same crops."""
+
+    size: int
+    share: float = CELL_SHARE
+    masked: bool = True
 
 
-def find_and_crop_each(rgb: np.ndarray, keys) -> dict[tuple[int, float], FoundCells]:
-    """:func:`find_and_crop` for every ``(size, share)`` of ``keys``, the cells found once."""
+def crop_key(loaded) -> CropKey:
+    """The :class:`CropKey` of a loaded model (``input_size``, ``cell_share``, ``mask_outside``)."""
+    return CropKey(int(loaded.input_size), float(loaded.cell_share), bool(loaded.mask_outside))
+
+
+def find_and_crop(rgb: np.ndarray, size: int, share: float = CELL_SHARE, masked: bool = True) -> FoundCells:
+    """Find the white cells of ``rgb`` (``uint8 (H, W, 3)``) and crop each to ``size`` px (the
+    outside of each cell blacked out unless ``masked`` is False)."""
+    return ImageCells(rgb).cropped(size, share, masked)
+
+
+def find_and_crop_each(rgb: np.ndarray, keys) -> dict[CropKey, FoundCells]:
+    """:func:`find_and_crop` for every :class:`CropKey` (or ``(size, share[, masked])``) of ``keys``,
+    the cells found once."""
     cells = ImageCells(rgb)
-    return {(size, share): cells.cropped(size, share) for size, share in keys}
+    return {CropKey(*k): cells.cropped(*k) for k in keys}
 
 
 class ImageCells:
     """One image's white cells, found once (finder, notes, sizes in red cells) and cropped for each
-    ``(size, share)`` asked: every model reading the image shares one finder run."""
+    :class:`CropKey` asked: every model reading the image shares one finder run."""
 
     def __init__(self, rgb: np.ndarray):  # noqa: D107
         self.rgb = rgb
         self._found: tuple[list[Cell], list[str], tuple] | None = None
-        self._crops: dict[tuple[int, float], FoundCells] = {}
+        self._crops: dict[CropKey, FoundCells] = {}
 
     def _find(self) -> tuple[list[Cell], list[str], tuple]:
         if self._found is None:
@@ -101,20 +117,22 @@ class ImageCells:
             self._found = (cells, notes, sizes)
         return self._found
 
-    def cropped(self, size: int, share: float = CELL_SHARE) -> FoundCells:
-        """The cells cropped to ``size`` px at cell share ``share`` (the whole image when none was found)."""
-        key = (size, share)
+    def cropped(self, size: int, share: float = CELL_SHARE, masked: bool = True) -> FoundCells:
+        """The cells cropped to ``size`` px at cell share ``share``, the outside blacked out unless
+        ``masked`` is False (the whole image when no cell was found)."""
+        key = CropKey(size, share, masked)
         if key not in self._crops:
             cells, notes, sizes = self._find()
             if cells:
-                self._crops[key] = FoundCells(cells, crop_cells(self.rgb, cells, size, share), False, list(notes), sizes)
+                crops = crop_cells(self.rgb, cells, size, share, masked)
+                self._crops[key] = FoundCells(cells, crops, False, list(notes), sizes)
             else:
                 self._crops[key] = FoundCells([], whole_image_crop(self.rgb, size)[None], True, list(notes))
         return self._crops[key]
 
     def for_model(self, predictor) -> FoundCells:
-        """The cells cropped as ``predictor`` (its ``loaded.input_size`` and ``cell_share``) reads them."""
-        return self.cropped(predictor.loaded.input_size, predictor.loaded.cell_share)
+        """The cells cropped as ``predictor`` reads them (:func:`crop_key` of its ``loaded``)."""
+        return self.cropped(*crop_key(predictor.loaded))
 
 
 def is_crowded(cells: list[Cell], image_area: int) -> bool:

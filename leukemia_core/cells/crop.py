@@ -6,7 +6,8 @@ model's input. A 224-px low-magnification field and a 450-px single-cell image t
 in which the cell has the same size. Pixels outside the cell (dilated by a small margin) are set to
 black, so every crop looks like a C-NMC cell on black: the background, the red cells around it and
 the neighbouring white cells, which carry the lab's illumination and slide rather than the cell,
-are not shown to the model.
+are not shown to the model. A model trained with ``--with-surroundings`` (its manifest's
+``mask_outside`` false) sees the same square with them: the lever that measures what the mask costs.
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ def crop_cell(rgb: np.ndarray, cell: Cell, size: int, share: float = CELL_SHARE,
     return cv2.resize(out, (size, size), interpolation=interp)
 
 
-def crop_cells(rgb: np.ndarray, cells: list[Cell], size: int, share: float = CELL_SHARE) -> np.ndarray:
+def crop_cells(rgb: np.ndarray, cells: list[Cell], size: int, share: float = CELL_SHARE,
+               mask_outside: bool = True) -> np.ndarray:
     """All cells of one image: ``uint8 (N, size, size, 3)`` (``N`` may be 0)."""
     if not cells:
         return np.zeros((0, size, size, 3), np.uint8)
-    return np.stack([crop_cell(rgb, c, size, share) for c in cells])
+    return np.stack([crop_cell(rgb, c, size, share, mask_outside) for c in cells])
 
 
 def whole_image_crop(rgb: np.ndarray, size: int) -> np.ndarray:

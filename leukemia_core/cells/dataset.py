@@ -58,7 +58,7 @@ class CellSet:
                        self.n_cells, self.errors)
 
 
-def _cells_of(record: Record, size: int, share: float):
+def _cells_of(record: Record, size: int, share: float, masked: bool = True):
     try:
         rgb = read_image(record.path)
     except ImageReadError as exc:
@@ -66,14 +66,14 @@ def _cells_of(record: Record, size: int, share: float):
     cells = find_cells(rgb)
     if record.dataset in SINGLE_CELL_DATASETS and len(cells) > 1:
         cells = [max(cells, key=lambda c: c.area)]
-    crops = [crop_cell(rgb, c, size, share) for c in cells]
+    crops = [crop_cell(rgb, c, size, share, masked) for c in cells]
     return (np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8),
             np.array([c.touches_border for c in cells], bool)), None
 
 
-def _cache_key(records: Sequence[Record], size: int, share: float) -> str:
+def _cache_key(records: Sequence[Record], size: int, share: float, masked: bool = True) -> str:
     """A short key for these settings applied to these files (path, size and mtime of each)."""
-    h = hashlib.sha1(f"{CELLS_VERSION}|{size}|{share}".encode())
+    h = hashlib.sha1(f"{CELLS_VERSION}|{size}|{share}{'' if masked else '|surroundings'}".encode())
     for r in records:
         st = r.path.stat()
         h.update(f"{r.path.resolve()}|{st.st_size}|{int(st.st_mtime)}\n".encode())
@@ -81,17 +81,18 @@ def _cache_key(records: Sequence[Record], size: int, share: float) -> str:
 
 
 def extract_cells(records: Sequence[Record], size: int, share: float = CELL_SHARE,
-                  cache_dir: Path | None = None, workers: int | None = None) -> CellSet:
-    """Find and crop every white cell of every record (decoded once; optionally cached on disk)."""
+                  cache_dir: Path | None = None, workers: int | None = None, masked: bool = True) -> CellSet:
+    """Find and crop every white cell of every record (decoded once; optionally cached on disk);
+    ``masked`` False keeps each cell's surroundings in its crop."""
     records = list(records)
-    cache = Path(cache_dir) / f"cells-{_cache_key(records, size, share)}.npz" if cache_dir and records else None
+    cache = Path(cache_dir) / f"cells-{_cache_key(records, size, share, masked)}.npz" if cache_dir and records else None
     if cache is not None and cache.is_file():
         with np.load(cache) as z:
             err = [(records[i], "could not be read (cached result)") for i in z["bad"]]
             return CellSet(z["x"], z["y"], z["image_index"], z["border"], records, z["n_cells"], err)
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(lambda r: _cells_of(r, size, share), records))
+        results = list(pool.map(lambda r: _cells_of(r, size, share, masked), records))
     xs, idx, borders, errors, bad = [], [], [], [], []
     n_cells = np.zeros(len(records), np.int32)
     for i, (r, (res, err)) in enumerate(zip(records, results)):

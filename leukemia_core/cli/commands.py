@@ -66,7 +66,8 @@ def cmd_train(args) -> int:
                       input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, init=args.init, init_from=args.init_from,
                       head_epochs=args.head_epochs, patience=args.patience, seed=args.seed,
-                      augment=not args.no_augment, stain_jitter=not args.no_stain_jitter, run_dir=args.run_dir,
+                      augment=not args.no_augment, stain_jitter=not args.no_stain_jitter,
+                      mask_outside=not args.with_surroundings, run_dir=args.run_dir,
                       weights_dir=str(weights_dir_or_default(args.weights_dir)),
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum)

@@ -97,7 +97,7 @@ def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, wei
     cal, thr = loaded.calibration, loaded.calibration.threshold
     records = [r for r in read_many(list(data)) if r.part != "Segmented"]
     sets = group_sets(records)
-    train = np.concatenate([extract_cells(v, loaded.input_size, loaded.cell_share, cache_dir).x
+    train = np.concatenate([extract_cells(v, loaded.input_size, loaded.cell_share, cache_dir, masked=loaded.mask_outside).x
                             for k, v in sets.items() if k.endswith("/train")])
     target = lab_stats(train[:: max(1, len(train) // 2000)])
     result = {"model": name, "threshold": thr, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -105,7 +105,7 @@ def run_adapt_check(name: str, data: Sequence[str], out: Path | None = None, wei
     for key, recs in sets.items():
         if key.split("/")[-1] not in roles:
             continue
-        cs = extract_cells(recs, loaded.input_size, loaded.cell_share, cache_dir)
+        cs = extract_cells(recs, loaded.input_size, loaded.cell_share, cache_dir, masked=loaded.mask_outside)
         x, y = cs.x[~cs.border], cs.y[~cs.border]
         hem = x[y == 0]
         row = {"n_cells": int(len(y)), "n_hem": int(len(hem))}

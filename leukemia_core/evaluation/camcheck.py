@@ -1,7 +1,8 @@
 """Explanation check on cell crops: how much of a model's CAM energy falls on the cell itself.
 
-Every crop the models see is one white cell on black (:mod:`leukemia_core.cells.crop`), so the
-cell's mask in the crop is its non-black pixels. For cells of the **test** role (C-NMC fold_2,
+Every crop the shipped models see is one white cell on black (:mod:`leukemia_core.cells.crop`), so
+the cell's mask in the crop is its non-black pixels (for a model trained with its surroundings,
+those of the same cell cropped on black). For cells of the **test** role (C-NMC fold_2,
 Aria test block; never used to choose anything) we compute the map of the class each cell is
 called (at the model's validated threshold) and the share of the map's energy inside the mask.
 The mask's own area share is what a map spread evenly over the crop would reach; a model that
@@ -55,7 +56,9 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
     rng = np.random.default_rng(seed)
     for name in names:
         loaded = load_model(name, weights_dir)
-        cs = extract_cells(recs, loaded.input_size, loaded.cell_share, cache_dir)
+        cs = extract_cells(recs, loaded.input_size, loaded.cell_share, cache_dir, masked=loaded.mask_outside)
+        # the cell's mask comes from the same cells cropped on black (identical for a masked model)
+        masks = cs if loaded.mask_outside else extract_cells(recs, loaded.input_size, loaded.cell_share, cache_dir)
         ds = np.array([cs.records[i].dataset for i in cs.image_index])
         pick = []
         for d in sorted(set(ds.tolist())):
@@ -70,7 +73,7 @@ def run_cam_check(models: Sequence[str], data: Sequence[str | Path], out: Path |
             x = cs.x[idx].astype(np.float32) / 255.0
             _, maps = ex.explain_called(x, raw_thr)
             for j, cam in zip(idx, maps):
-                mask = crop_mask(cs.x[j])
+                mask = crop_mask(masks.x[j])
                 share = energy_inside(cam, mask)
                 areas.append(float(mask.mean()))
                 if share is None:

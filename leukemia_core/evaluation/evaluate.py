@@ -264,7 +264,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     for key, recs in sets.items():
         if progress:
             progress(f"{name}: {key} ({len(recs)} images)")
-        cs = extract_cells(recs, loaded.input_size, share, cache_dir)
+        cs = extract_cells(recs, loaded.input_size, share, cache_dir, masked=loaded.mask_outside)
         crops_by_key[key] = cs.x[~cs.border] if calibrate else cs.x[:0]
         bad = {id(r) for r, _ in cs.errors}
         skipped += [{"path": str(r.path), "error": msg} for r, msg in cs.errors]

@@ -191,6 +191,11 @@ class ModelCard:
         return self.input.cell_share
 
     @property
+    def mask_outside(self) -> bool:
+        """True when the crops show the cell alone on black (False: with its surroundings)."""
+        return self.input.mask_outside
+
+    @property
     def threshold(self) -> float:
         """The cell threshold on calibrated P(ALL)."""
         return self.decision.threshold

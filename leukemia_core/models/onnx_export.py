@@ -46,14 +46,14 @@ INPUT = "image"
 OUTPUT = "probs"
 
 
-def check_inputs(input_size: int, cell_share: float) -> np.ndarray:
+def check_inputs(input_size: int, cell_share: float, masked: bool = True) -> np.ndarray:
     """The parity check's inputs: every cell crop of the bundled samples at the model's scale, a
     black and a white crop; ``float32 (N, S, S, 3)`` in [0, 1]."""
     from ..cells.analyze import find_and_crop
     from ..data.images import read_image
     from ..samples import list_samples
 
-    crops = [find_and_crop(read_image(s.path), input_size, cell_share).crops for s in list_samples()]
+    crops = [find_and_crop(read_image(s.path), input_size, cell_share, masked).crops for s in list_samples()]
     s = input_size
     crops += [np.zeros((1, s, s, 3), np.uint8), np.full((1, s, s, 3), 255, np.uint8)]
     return np.concatenate(crops).astype(np.float32) / np.float32(255.0)
@@ -155,7 +155,7 @@ def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = O
     loaded = load_model(name, wdir)
     proto = convert(loaded.model, loaded.input_size, opset)
     data = proto.SerializeToString()
-    x = check_inputs(loaded.input_size, loaded.cell_share)
+    x = check_inputs(loaded.input_size, loaded.cell_share, loaded.mask_outside)
     keras_p = Predictor(loaded).predict(x)
     onnx_p = onnx_p_all(data, x)
     diff = float(np.abs(keras_p.astype(np.float64) - onnx_p).max())

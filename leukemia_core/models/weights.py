@@ -170,12 +170,15 @@ class InputConfig:
         cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.data.preprocess.CELL_SHARE`).
         noise_reduction: whether crops are smoothed before the model (``training.noise_reduction``).
         source: ``"manifest"`` or ``"defaults (no manifest)"``.
+        mask_outside: the crops show the cell alone on black (the manifest's ``mask_outside``;
+            False for a model trained ``--with-surroundings``).
     """
 
     input_size: int
     cell_share: float
     noise_reduction: bool
     source: str
+    mask_outside: bool = True
 
 
 def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
@@ -185,7 +188,8 @@ def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
         return InputConfig(spec.input_size, CELL_SHARE, True, "defaults (no manifest)")
     return InputConfig(int(manifest.get("input_size", spec.input_size)),
                        float(manifest.get("cell_share", CELL_SHARE)),
-                       bool(manifest.get("training", {}).get("noise_reduction", True)), "manifest")
+                       bool(manifest.get("training", {}).get("noise_reduction", True)), "manifest",
+                       bool(manifest.get("mask_outside", True)))
 
 
 def write_json(path: Path, data: dict) -> None:

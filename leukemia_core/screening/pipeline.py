@@ -101,7 +101,7 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
 
             data = None
             loaded = LoadedModel(n, None, card.manifest, card.input_size, card.input.noise_reduction,
-                                 card.calibration, card.cell_share)
+                                 card.calibration, card.cell_share, card.mask_outside)
         plans.append(ModelPlan(n, loaded, str(card.sha256.get("weights", "")), data, str(wdir), threshold))
     return plans
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cells.analyze import FoundCells, analyze, find_and_crop_each
+from ..cells.analyze import CropKey, FoundCells, analyze, crop_key, find_and_crop_each
 from ..data.images import read_image
 from ..errors import ImageReadError
 from ..inference import LoadedModel, cell_rows, image_row, threshold_of, unsupported_type
@@ -50,9 +50,10 @@ class ModelPlan:
     threshold: float | None = None
 
     @property
-    def key(self) -> tuple[int, float]:
-        """The input configuration ``(input_size, cell_share)``: models sharing it share crops."""
-        return (self.loaded.input_size, self.loaded.cell_share)
+    def key(self) -> CropKey:
+        """How the model's crops are cut (:func:`~leukemia_core.cells.analyze.crop_key`): models
+        sharing it share crops."""
+        return crop_key(self.loaded)
 
 
 def _as_list(col) -> list:
@@ -67,11 +68,11 @@ def cpu_args(cpus: float = 1.0) -> dict:
     return {"num_cpus": cpus}
 
 
-def read_and_find(batch: dict, keys: list[tuple[int, float]], done_everywhere: set[str] | None = None) -> dict:
+def read_and_find(batch: dict, keys: list[CropKey], done_everywhere: set[str] | None = None) -> dict:
     """Read, hash, decode and find the cells of every path in ``batch["path"]``.
 
     Args:
-        keys: the ``(input_size, cell_share)`` configurations to crop for.
+        keys: the :class:`~leukemia_core.cells.analyze.CropKey` of each model to crop for.
         done_everywhere: file sha256s every model has scored already (not decoded again).
 
     Returns:

@@ -74,6 +74,7 @@ class TrainConfig:
     stain_jitter: bool = True  # the H/E stain jitter within the augmentation (an ablation turns it off)
     dataset_shares: dict = field(default_factory=lambda: {"aria": 0.55, "cnmc": 0.3, "bccd": 0.15})
     cell_share: float = CELL_SHARE
+    mask_outside: bool = True  # False: crops keep the cell's surroundings (an ablation)
     run_dir: str | None = None
     weights_dir: str = "model_weights"
     cache_dir: str | None = "runs/.cache"
@@ -281,8 +282,8 @@ def load_cells(cfg: TrainConfig, size: int) -> tuple[list[Record], list[Record],
     log.info("train: %s", summarize(train_recs))
     log.info("val: %s", summarize(val_recs))
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    tr = extract_cells(train_recs, size, cfg.cell_share, cache)
-    va = extract_cells(val_recs, size, cfg.cell_share, cache) if val_recs else None
+    tr = extract_cells(train_recs, size, cfg.cell_share, cache, masked=cfg.mask_outside)
+    va = extract_cells(val_recs, size, cfg.cell_share, cache, masked=cfg.mask_outside) if val_recs else None
     for r, msg in tr.errors + (va.errors if va else []):
         log.warning("skipped %s: %s", r.path, msg)
     tr = tr.subset(~tr.border)
@@ -360,7 +361,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
         "description": spec.description,
         "unit": "cell",
         "input_size": size,
-        "cell_share": cfg.cell_share,
+        "cell_share": cfg.cell_share, "mask_outside": cfg.mask_outside,
         "input_range": spec.input_range,
         "cam_layer": spec.cam_layer,
         "init": cfg.init,

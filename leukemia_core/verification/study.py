@@ -163,7 +163,7 @@ def score_images(loaded, records: Sequence[Record], progress: Callable[[int, int
     kept, raw, crops, n_found, skipped = [], [], [], [], []
     for start in range(0, len(records), chunk):
         part = records[start:start + chunk]
-        cs = extract_cells(part, loaded.input_size, loaded.cell_share, cache_dir)
+        cs = extract_cells(part, loaded.input_size, loaded.cell_share, cache_dir, masked=loaded.mask_outside)
         bad = {id(r): msg for r, msg in cs.errors}
         p = pred.predict(cs.x.astype(np.float32) / 255.0).astype(np.float64) if len(cs.x) else np.zeros(0)
         for i, r in enumerate(part):
