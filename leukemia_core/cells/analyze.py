@@ -44,7 +44,7 @@ MAX_CELL_COVER = 0.45
 
 @dataclass
 class FoundCells:
-    """The white cells of one image and their crops (shared by every model of the same input size)."""
+    """The white cells of one image and their crops (shared by every model of the same :class:`CropKey`)."""
 
     cells: list[Cell]
     crops: np.ndarray  # uint8 (N, S, S, 3); one whole-image crop when no cell was found
