@@ -7,10 +7,10 @@ from leukemia_core.reports.ablations import ABLATIONS_END, ABLATIONS_START, buil
 from leukemia_core.reports.results import END, START, write_results
 
 
-def _files(folder, stem, size, stain, aria, cnmc_test, bccd_spec, selected=2, seconds=600.0):
+def _files(folder, stem, size, stain, aria, cnmc_test, bccd_spec, selected=2, seconds=600.0, masked=True):
     history = [{"phase": "main", "epoch": e, "val_score": 0.5 + 0.1 * e, "val_aria_auc": 0.6 + 0.01 * e,
                 "val_cnmc_auc": 0.4 + 0.01 * e, "val_bccd_auc": 0.9} for e in (1, 2, 3)]
-    manifest = {"name": "efficientnet_b0", "input_size": size,
+    manifest = {"name": "efficientnet_b0", "input_size": size, "mask_outside": masked,
                 "training": {"epochs_run": 3, "steps_per_epoch": 180, "seconds": seconds,
                              "selected_epoch": {"phase": "main", "epoch": selected, "val_score": 0.5 + 0.1 * selected},
                              "augmentation": {"stain_scale": 0.15 if stain else 0.0,
@@ -31,17 +31,17 @@ def _cells(line):
 def test_variants_are_listed_beside_the_shipped_model(tmp_path):
     assert build_ablations(tmp_path).startswith("_No recipe variant measured yet")
     _files(tmp_path, "efficientnet_b0", 80, True, (0.9, 0.95), (0.6, 0.7), 0.95, selected=3, seconds=4800)
-    _files(tmp_path / "ablations", "96px", 96, True, (0.92, 0.96), (0.65, 0.72), 0.9)
+    _files(tmp_path / "ablations", "efficientnet_b0-96px", 96, True, (0.92, 0.96), (0.65, 0.72), 0.9, masked=False)
     _files(tmp_path / "ablations", "no-stain", 80, False, (0.85, 0.9), (0.55, 0.6), 0.99)
     (tmp_path / "ablations" / "half.report.json").write_text("{}")  # no manifest or history: not a variant
-    assert sorted(variant_files(tmp_path)) == ["96px", "no-stain"]
+    assert sorted(variant_files(tmp_path)) == ["efficientnet_b0-96px", "no-stain"]
     lines = build_ablations(tmp_path).splitlines()
     rows = [_cells(ln) for ln in lines if ln.startswith("| ") and not ln.startswith("| weights")]
-    assert rows[0] == ["shipped `efficientnet_b0`", "80", "H/E", "3 x 180 batches, 80 min", "0.800 (epoch 3)",
+    assert rows[0] == ["shipped `efficientnet_b0`", "80", "cell on black", "H/E", "3 x 180 batches, 80 min", "0.800 (epoch 3)",
                        "0.630 / 0.430 / 0.900", "0.900 / 0.950", "0.600 / 0.700", "5.0 %"]
-    assert rows[1] == ["`efficientnet_b0`, variant `96px`", "96", "H/E", "3 x 180 batches, 10 min",
+    assert rows[1] == ["`efficientnet_b0`, variant `96px`", "96", "with surroundings", "H/E", "3 x 180 batches, 10 min",
                        "0.700 (epoch 2)", "0.620 / 0.420 / 0.900", "0.920 / 0.960", "0.650 / 0.720", "10.0 %"]
-    assert rows[2][:3] == ["`efficientnet_b0`, variant `no-stain`", "80", "none"] and rows[2][-1] == "1.0 %"
+    assert rows[2][:4] == ["`efficientnet_b0`, variant `no-stain`", "80", "cell on black", "none"] and rows[2][-1] == "1.0 %"
     assert "not a test" in lines[-1]
 
 

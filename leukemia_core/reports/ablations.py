@@ -18,7 +18,7 @@ from .results import _f, _header, _row
 
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
 ABLATIONS_DIR = "ablations"
-ABLATIONS_HEADER = ["weights", "input px", "stain jitter", "training", "cross-lab val score (chose the epoch)",
+ABLATIONS_HEADER = ["weights", "input px", "crop", "stain jitter", "training", "cross-lab val score (chose the epoch)",
                     "val cells AUC: Aria / C-NMC / BCCD", "Aria test fields: bal. acc. / AUC",
                     "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
 
@@ -62,7 +62,8 @@ def _row_of(label: str, files: dict) -> str:
     bccd = ((sets.get("bccd/test") or {}).get("cell_metrics") or {}).get("specificity")
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
-    return _row([label, str(man.get("input_size", "–")), _stain(man), budget,
+    crop = "cell on black" if man.get("mask_outside", True) else "with surroundings"
+    return _row([label, str(man.get("input_size", "–")), crop, _stain(man), budget,
                  f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
                  " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
                  pair("aria-original/test", "metrics"), pair("cnmc/test", "cell_metrics"),
@@ -84,7 +85,7 @@ def build_ablations(weights_dir: Path) -> str:
                    "history": read_json(artefact_path(model, "history", wdir))}
         if all(shipped.values()):
             lines.append(_row_of(f"shipped `{model}`", shipped))
-        lines += [_row_of(f"`{model}`, variant `{stem}`", f) for stem, f in variants.items()
+        lines += [_row_of(f"`{model}`, variant `{stem.removeprefix(model + '-')}`", f) for stem, f in variants.items()
                   if f["manifest"].get("name") == model]
     lines += ["", "Each variant ran the shipped model's command with the one change its row shows (same labs, "
                   "seed, epochs and batches); it chose its epoch by the cross-lab validation score, so that score "
