@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _f, _header, _row
+from .results import _ba_auc, _called_all, _f, _header, _row
 
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
 ABLATIONS_DIR = "ablations"
@@ -54,20 +54,15 @@ def _row_of(label: str, files: dict) -> str:
     tr = man.get("training", {})
     h = _selected(man, hist)
     sets = {s["key"]: s for s in rep.get("sets", [])}
-
-    def pair(key: str, level: str) -> str:
-        m = (sets.get(key) or {}).get(level) or {}
-        return f"{_f(m.get('balanced_accuracy'))} / {_f(m.get('roc_auc'))}" if m else "–"
-
-    bccd = ((sets.get("bccd/test") or {}).get("cell_metrics") or {}).get("specificity")
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
     crop = "cell on black" if man.get("mask_outside", True) else "with surroundings"
     return _row([label, str(man.get("input_size", "–")), crop, _stain(man), budget,
                  f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
                  " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
-                 pair("aria-original/test", "metrics"), pair("cnmc/test", "cell_metrics"),
-                 "–" if bccd is None else f"{100 * (1 - bccd):.1f} %"])
+                 _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
+                 _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
+                 _called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})])
 
 
 def build_ablations(weights_dir: Path) -> str:

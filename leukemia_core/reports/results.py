@@ -67,6 +67,17 @@ def _n(v) -> str:
     return "–" if v is None else str(v)
 
 
+def _ba_auc(metrics: dict) -> str:
+    """``"bal. acc. / AUC"`` of a metrics dict (``–`` without one)."""
+    return f"{_f(metrics.get('balanced_accuracy'))} / {_f(metrics.get('roc_auc'))}" if metrics else "–"
+
+
+def _called_all(cell_metrics: dict) -> str:
+    """The share of normal cells called ALL (1 - specificity), in per cent."""
+    spec = cell_metrics.get("specificity")
+    return "–" if spec is None else f"{100 * (1 - spec):.1f} %"
+
+
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 

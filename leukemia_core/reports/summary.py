@@ -10,7 +10,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _f, _header, _role, _row, cells_seen, lolo_reports, trained_labs
+from .results import _ba_auc, _called_all, _f, _header, _role, _row, cells_seen, lolo_reports, trained_labs
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
 SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
@@ -20,16 +20,6 @@ SUMMARY_LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cel
 
 def _short(m: str) -> str:
     return "colour-only baseline" if m == BASELINE else f"`{m}`"
-
-
-def _ba_auc(metrics: dict) -> str:
-    return f"{_f(metrics.get('balanced_accuracy'))} / {_f(metrics.get('roc_auc'))}" if metrics else "–"
-
-
-def _called_all(cell_metrics: dict) -> str:
-    """The share of normal cells called ALL (1 - specificity), in per cent."""
-    spec = cell_metrics.get("specificity")
-    return "–" if spec is None else f"{100 * (1 - spec):.1f} %"
 
 
 def build_summary(weights_dir: Path) -> str:
