@@ -355,3 +355,15 @@ def test_fit_field_threshold_weights_and_grid():
 
 def test_fit_field_threshold_of_one_class_scores_zero():
     assert fit_field_threshold(np.array([0.3, 0.6]), np.array([1, 1]), np.zeros(2)) == (0.02, 0.0)
+
+
+def test_best_threshold_is_the_first_of_best_weighted_balanced_accuracy():
+    from leukemia_core.models.calibration import best_threshold
+
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.3, 0.6, 0.8])
+    w = np.full(4, 0.25)
+    # every threshold in (0.3, 0.6] separates the classes; the first on the grid is 0.31
+    assert best_threshold(y, p, w) == (0.31, 1.0)
+    # weights decide: a heavy HEM cell at 0.7 moves the best threshold above it
+    assert best_threshold(np.array([0, 1, 1]), np.array([0.7, 0.75, 0.9]), np.array([0.8, 0.1, 0.1])) == (0.71, 1.0)

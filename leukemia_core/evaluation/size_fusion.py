@@ -28,7 +28,7 @@ from ..cells.analyze import ImageCells
 from ..data.datasets import read_many
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
-from ..models.calibration import balanced_weights, logit, weighted_balanced_accuracy
+from ..models.calibration import balanced_weights, best_threshold, logit
 from ..models.weights import write_json
 
 FORMAT = "leukemia_core.size_fusion/1"
@@ -41,13 +41,13 @@ def measure_cells(records, predictor) -> list[dict]:
     rows = []
     for r in records:
         found = ImageCells(read_image(r.path)).for_model(predictor)
-        if found.whole_image:
+        keep = [i for i, (c, s) in enumerate(zip(found.cells, found.sizes)) if s is not None and not c.touches_border]
+        if not keep:  # no forward pass for an image without a sized cell (C-NMC's, a bare field)
             continue
-        p = predictor.predict(found.crops.astype(np.float32) / np.float32(255.0))
-        for cell, size, p_raw in zip(found.cells, found.sizes, np.asarray(p, float)):
-            if size is not None and not cell.touches_border:
-                rows.append({"dataset": r.dataset, "label": r.label, "image": str(r.path), "role": r.split,
-                             "p_raw": float(p_raw), "size": float(size)})
+        p = predictor.predict(found.crops[keep].astype(np.float32) / np.float32(255.0))
+        for i, p_raw in zip(keep, np.asarray(p, float)):
+            rows.append({"dataset": r.dataset, "label": r.label, "image": str(r.path), "role": r.split,
+                         "p_raw": float(p_raw), "size": float(found.sizes[i])})
     return rows
 
 
@@ -71,11 +71,8 @@ def fit_arm(rows: Sequence[dict], arm: str):
     x = features(rows, arm)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1e4, max_iter=5000))
     model.fit(x, y, logisticregression__sample_weight=w * len(y))
-    p = model.predict_proba(x)[:, 1]
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    scores = [weighted_balanced_accuracy(y, p >= t, w) or 0.0 for t in grid]
-    best = int(np.argmax(scores))
-    return model, float(grid[best]), {"cells": len(y), "weighted_balanced_accuracy": round(scores[best], 4)}
+    threshold, ba = best_threshold(y, model.predict_proba(x)[:, 1], w)
+    return model, threshold, {"cells": len(y), "weighted_balanced_accuracy": round(ba, 4)}
 
 
 def score_test(rows: Sequence[dict], model, threshold: float, arm: str, n_boot: int = 1000) -> dict:
@@ -94,14 +91,14 @@ def score_test(rows: Sequence[dict], model, threshold: float, arm: str, n_boot: 
         b = bootstrap_auc(y[keep], p[keep], groups=images[keep], n_boot=n_boot)
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in b.items()}
 
+    def called(keep: np.ndarray) -> float | None:
+        return round(float((p[keep] >= threshold).mean()), 4) if keep.any() else None
+
     bccd = ds == "bccd"
     aria = ds == "aria"
     return {"aria_all_vs_hem_auc": ranked(aria), "aria_all_vs_bccd_auc": ranked((aria & (y == 1)) | bccd),
-            "bccd_called_all": round(float((p[bccd] >= threshold).mean()), 4) if bccd.any() else None,
-            "aria_hem_called_all": round(float((p[aria & (y == 0)] >= threshold).mean()), 4)
-            if (aria & (y == 0)).any() else None,
-            "aria_all_called_all": round(float((p[aria & (y == 1)] >= threshold).mean()), 4)
-            if (aria & (y == 1)).any() else None,
+            "bccd_called_all": called(bccd), "aria_hem_called_all": called(aria & (y == 0)),
+            "aria_all_called_all": called(aria & (y == 1)),
             "cells": {d: int((ds == d).sum()) for d in sorted(set(ds.tolist()))}}
 
 

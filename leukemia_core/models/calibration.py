@@ -196,6 +196,15 @@ class Calibration:
                       if k in d})
 
 
+def best_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """``(threshold, balanced accuracy)``: the threshold on ``p`` (0.05-0.95 in steps of 0.01) of
+    best weighted balanced accuracy, the first of equals."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    scores = [weighted_balanced_accuracy(y, p >= t, w) or 0.0 for t in grid]
+    best = int(np.argmax(scores))
+    return float(grid[best]), float(scores[best])
+
+
 def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> Calibration:
     """Fit calibrator, threshold and refer band on validation cells (see module docstring).
 
@@ -206,9 +215,7 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
     w = balanced_weights(y, datasets)
     a, b = fit_platt(p_raw, y, w)
     p = sigmoid(a * logit(p_raw) + b)
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    scores = [weighted_balanced_accuracy(y, p >= t, w) or 0.0 for t in grid]
-    threshold = float(grid[int(np.argmax(scores))])
+    threshold, ba_at_threshold = best_threshold(y, p, w)
     half, reached = 0.0, 0.0
     for h in np.round(np.arange(0.0, 0.5, 0.01), 2):
         inside = (p >= threshold - h) & (p <= threshold + h)
@@ -225,7 +232,7 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
         "n_cells": int(len(y)), "datasets": sorted(set(np.asarray(datasets).tolist())),
         "ece_before": ece(y, p_raw, w), "ece_after": ece(y, p, w),
         "reliability_before": reliability(y, p_raw, w), "reliability_after": reliability(y, p, w),
-        "balanced_accuracy_at_threshold": max(scores),
+        "balanced_accuracy_at_threshold": ba_at_threshold,
         "refer_share": float(w[inside].sum()), "refer_max_share": MAX_REFER_SHARE,
         "balanced_accuracy_outside_refer_band": float(reached),
         "refer_target": REFER_TARGET, "refer_reached": bool(reached >= REFER_TARGET),
