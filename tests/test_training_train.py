@@ -1,5 +1,5 @@
 """Training options: resume after an interruption, a weights-file init with head-then-fine-tune,
---init-from, the score that chooses the epoch, and training on Keras' JAX backend without TensorFlow."""
+--init-from, the backbone normalisation, and training on Keras' JAX backend without TensorFlow."""
 
 import importlib.util
 import json
@@ -18,11 +18,9 @@ import pytest
 from leukemia_core.training.train import (
     TrainConfig,
     git_commit,
-    monitor_subset,
     set_bn_momentum,
     train,
     training_model,
-    validation_score,
     write_json_list,
 )
 
@@ -114,33 +112,6 @@ def test_the_stain_ablation_trains_without_the_stain_step_and_says_so(tmp_path, 
                       weights_dir=str(tmp_path / "w"), cache_dir=None, verbose=0)
     aug = train(cfg)["training"]["augmentation"]
     assert (aug["stain_scale"], aug["stain_shift"]) == (0.0, 0.0) and aug["hue"] > 0
-
-
-def test_epoch_score_weights_datasets_by_the_square_root_of_their_cells():
-    # dataset a: 100 cells, AUC 1.0; dataset b: 4 cells, AUC 0.0 -> (10 * 1 + 2 * 0) / 12
-    y = np.array([0] * 50 + [1] * 50 + [0, 0, 1, 1])
-    p = np.concatenate([np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50), [0.9, 0.8, 0.2, 0.1]])
-    ds = np.array(["a"] * 100 + ["b"] * 4)
-    out = validation_score(y, p, ds)
-    assert out["val_a_auc"] == 1.0 and out["val_b_auc"] == 0.0
-    assert out["val_score"] == pytest.approx(10 / 12)
-
-
-def test_a_one_class_dataset_is_ranked_against_the_other_datasets_cells():
-    # lab a: both classes, perfectly ranked; lab n: normal cells only, scored above a's ALL cells
-    y = np.array([0, 0, 1, 1] + [0] * 4)
-    p = np.array([0.1, 0.2, 0.6, 0.7] + [0.8, 0.9, 0.3, 0.95])
-    ds = np.array(["a"] * 4 + ["n"] * 4)
-    out = validation_score(y, p, ds)
-    # n's cells against a's two ALL cells (0.6, 0.7): only 0.3 ranks below both -> AUC 2 / 8
-    assert out["val_n_auc"] == pytest.approx(0.25)
-    assert out["val_n_called_all"] == pytest.approx(0.75)
-    assert "val_n_balanced_accuracy" not in out
-    assert out["val_score"] == pytest.approx((2 * 1.0 + 2 * 0.25) / 4)
-    # alone, a one-class dataset has nothing to be ranked against: no AUC, no score
-    alone = validation_score(np.zeros(3, int), np.array([0.1, 0.6, 0.7]), np.array(["n"] * 3))
-    assert "val_n_auc" not in alone and "val_score" not in alone
-    assert alone["val_n_called_all"] == pytest.approx(2 / 3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,15 +247,6 @@ def test_train_on_jax_without_tensorflow_loads_in_tensorflow(tmp_path, cnmc_samp
 # Small helpers of the training run.
 
 
-def test_monitor_subset_caps_each_dataset_with_a_fixed_choice():
-    datasets = np.array(["cnmc"] * 10 + ["aria"] * 3)
-    keep = monitor_subset(datasets, 4, seed=1)
-    assert keep.dtype == bool and keep.shape == (13,)
-    assert keep[:10].sum() == 4 and keep[10:].all()  # a small dataset is kept whole
-    np.testing.assert_array_equal(keep, monitor_subset(datasets, 4, seed=1))
-    assert monitor_subset(np.array([], str), 4).shape == (0,)
-
-
 def test_write_json_list_and_git_commit(tmp_path):
     write_json_list(tmp_path / "h.json", [{"epoch": 1}])
     assert json.loads((tmp_path / "h.json").read_text()) == [{"epoch": 1}]
@@ -298,3 +260,25 @@ def test_set_bn_momentum_reaches_every_batch_norm():
     model = keras.Model(inp, keras.layers.BatchNormalization()(keras.layers.BatchNormalization()(inp)))
     set_bn_momentum(model, 0.9)
     assert [la.momentum for la in model.layers if isinstance(la, keras.layers.BatchNormalization)] == [0.9, 0.9]
+    model = keras.Model(inp, keras.layers.BatchNormalization()(keras.layers.BatchNormalization()(inp)))
+    set_bn_momentum(model, 0.9)
+    assert [la.momentum for la in model.layers if isinstance(la, keras.layers.BatchNormalization)] == [0.9, 0.9]
+
+
+def test_a_group_norm_run_is_recorded_and_loads_back_as_group_norm(tmp_path, samples):
+    from leukemia_core.errors import WeightsError
+    from leukemia_core.inference import load_model
+    from leukemia_core.models import create_model
+    from leukemia_core.models.norm import norm_of
+    from leukemia_core.models.weights import load_weights_into
+
+    wdir = tmp_path / "w"
+    cfg = TrainConfig(model="tiny_bn_cnn", data=[str(_data(tmp_path, samples))], epochs=1, batch_size=4,
+                      steps_per_epoch=1, norm="group", run_dir=str(tmp_path / "run"), weights_dir=str(wdir),
+                      cache_dir=None, verbose=0)
+    assert train(cfg)["norm"] == "group"
+    loaded = load_model("tiny_bn_cnn", wdir)
+    assert norm_of(loaded.model) == "group"
+    assert loaded.model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0).shape == (2, 2)
+    with pytest.raises(WeightsError):  # group-norm weights do not fit the batch-norm graph
+        load_weights_into(create_model("tiny_bn_cnn"), wdir / "tiny_bn_cnn.weights.npz")

@@ -6,6 +6,7 @@ import argparse
 
 from ..models import get_spec, list_models
 from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.norm import NORMS
 from .commands import (
     cmd_adapt_check,
     cmd_baseline,
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
     sp.add_argument("--bn-momentum", type=float, default=0.9,
                     help="batch-norm moving-average momentum when training from random init (default 0.9)")
+    sp.add_argument("--norm", choices=NORMS, default="batch",
+                    help="the backbone's normalisation: batch norm as built (default) or group norm in its place, "
+                         "which normalises each image by its own statistics (the head is kept as built)")
     sp.add_argument("--dataset-share", action="append", metavar="NAME=SHARE",
                     help="share of training batches drawn from a dataset (aria, cnmc, bccd, folder); "
                          "repeatable (default aria=0.55 cnmc=0.3 bccd=0.15)")

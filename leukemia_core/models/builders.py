@@ -134,6 +134,24 @@ def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
     return keras.Model(inputs, _classifier(x, dropout), name="tiny_cnn")
 
 
+@register_model("tiny_bn_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,
+                description="the two-layer test CNN with a batch norm (tests of the normalisation swap)")
+def tiny_bn_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
+    """:func:`tiny_cnn` with a BatchNormalization after its first convolution, for tests of
+    ``norm="group"``; input ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax.
+    """
+    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
+    import keras
+    from keras import layers
+    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    x = layers.Conv2D(8, 3, padding="same", name="conv1")(inputs)
+    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.Activation("relu", name="relu1")(x)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="cam_conv")(x)
+    return keras.Model(inputs, _classifier(x, dropout), name="tiny_bn_cnn")
+
+
 def set_backbone_trainable(model, trainable: bool) -> None:
     """Freeze or unfreeze every layer that is not part of the head (fine-tuning)."""
     for layer in model.layers:

@@ -196,6 +196,11 @@ class ModelCard:
         return self.input.mask_outside
 
     @property
+    def norm(self) -> str:
+        """The backbone's normalisation the model was trained with (manifest ``norm``): ``"batch"`` or ``"group"``."""
+        return str((self.manifest or {}).get("norm", "batch"))
+
+    @property
     def threshold(self) -> float:
         """The cell threshold on calibrated P(ALL)."""
         return self.decision.threshold

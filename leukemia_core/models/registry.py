@@ -98,7 +98,7 @@ def get_spec(name: str) -> ModelSpec:
             f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
 
 
-def create_model(name: str, input_size: int | None = None, init: str = "random", **kwargs):
+def create_model(name: str, input_size: int | None = None, init: str = "random", norm: str = "batch", **kwargs):
     """Build a registered model.
 
     Args:
@@ -106,6 +106,8 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         input_size: square input side in pixels; default the spec's ``input_size``.
         init: ``"random"``, ``"imagenet"`` (backbone only; needs the network once to download),
             or a path to a weights file (``.weights.npz`` shipped here or Keras ``.weights.h5``).
+        norm: the backbone's normalisation, ``"batch"`` (as built) or ``"group"``
+            (:mod:`leukemia_core.models.norm`; the manifest's ``norm``).
         **kwargs: passed to the builder (e.g. ``dropout``).
 
     Returns:
@@ -118,9 +120,15 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"init must be 'random', 'imagenet' or a weights file path, not {init!r}")
     if init == "imagenet" and not spec.imagenet:
         raise ValueError(f"model {name!r} has no ImageNet weights")
+    from .norm import NORMS, swap_batch_norm
+
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, not {norm!r}")
     import_tensorflow()  # under its lock: a builder's ``import keras`` may race another thread's
     with BUILD_LOCK:
         model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
+        if norm == "group":
+            model = swap_batch_norm(model)
     if init not in ("random", "imagenet"):
         # here, not at the top: models.weights imports this module (get_spec): an import cycle
         from .weights import load_weights_into

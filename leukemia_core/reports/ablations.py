@@ -5,7 +5,7 @@ the cross-lab validation score that chooses the epoch and on the same-lab test b
 A variant lives in ``model_weights/ablations/<stem>.{report,manifest,history}.json``: the manifest
 and history its ``train`` run exported, the report its ``evaluate`` wrote. Its weights are not
 shipped. What a variant changed is read from its manifest against the shipped model's (input
-size, stain jitter, labs, epochs), never typed by hand.
+size, crop, stain jitter, backbone normalisation, labs, epochs), never typed by hand.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .results import _ba_auc, _called_all, _f, _header, _row
 
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
 ABLATIONS_DIR = "ablations"
-ABLATIONS_HEADER = ["weights", "input px", "crop", "stain jitter", "training", "cross-lab val score (chose the epoch)",
+ABLATIONS_HEADER = ["weights", "input px", "crop", "stain jitter", "backbone norm", "training", "cross-lab val score (chose the epoch)",
                     "val cells AUC: Aria / C-NMC / BCCD", "Aria test fields: bal. acc. / AUC",
                     "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
 
@@ -57,7 +57,7 @@ def _row_of(label: str, files: dict) -> str:
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
     crop = "cell on black" if man.get("mask_outside", True) else "with surroundings"
-    return _row([label, str(man.get("input_size", "–")), crop, _stain(man), budget,
+    return _row([label, str(man.get("input_size", "–")), crop, _stain(man), man.get("norm", "batch"), budget,
                  f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
                  " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
                  _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),

@@ -41,12 +41,11 @@ from ..data.datasets import Record, read_many, summarize
 from ..data.pipeline import balanced_batches, predict_array, sample_weights
 from ..data.splits import check_leakage, group_keys, select
 from ..errors import LeukemiaCoreError
-from ..evaluation.metrics import compute_metrics
 from ..models import create_model, get_spec
 from ..models.builders import set_backbone_trainable
-from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
 from .history import earlier_seconds, write_json_list
+from .selection import MONITOR_CELLS, cell_datasets, monitor_subset, validation_score  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +81,7 @@ class TrainConfig:
     max_images: int | None = None
     verbose: int | None = None
     bn_momentum: float = 0.9
+    norm: str = "batch"  # the backbone's normalisation: "batch" as built, or "group" (an ablation)
 
 
 def set_bn_momentum(model, momentum: float) -> None:
@@ -126,66 +126,6 @@ def gather_records(cfg: TrainConfig) -> tuple[list[Record], list[Record]]:
     val = _subsample(val, cfg.max_images, cfg.seed + 1)
     check_leakage(train, val, "train/val")
     return train, val
-
-
-def cell_datasets(cells: CellSet) -> np.ndarray:
-    """Dataset name (``aria``, ``cnmc``, ``folder``) of every cell, ``str (N,)``."""
-    return np.array([cells.records[i].dataset for i in cells.image_index])
-
-
-def validation_score(y: np.ndarray, p: np.ndarray, datasets: np.ndarray) -> dict:
-    """Per-dataset cell metrics and the selection score: the mean ROC AUC over the validation
-    datasets, each weighted by the square root of its number of cells.
-
-    A dataset of one class (BCCD: normal cells only) is ranked against the other class's cells of
-    the *other* datasets: its AUC says whether another lab's normal cells score below the ALL cells,
-    the cross-lab ranking a deployed model needs; its share called ALL at 0.5 is reported beside it.
-
-    An AUC's standard error shrinks like one over the square root of the number of cells: with equal
-    weights, 17 C-NMC validation cells (AUC 0.26-0.94 between epochs) chose the epoch by chance.
-
-    ``y``: ``int (N,)`` (0 HEM, 1 ALL); ``p``: P(ALL) ``float (N,)``; ``datasets``: ``(N,)`` names.
-    ``{}`` when nothing can be scored.
-    """
-    out, aucs, weights = {}, [], []
-    for name in sorted(set(datasets.tolist())):
-        sel = datasets == name
-        classes = set(y[sel].tolist())
-        if len(classes) == 1:
-            other = 1 - classes.pop()
-            against = (~sel) & (y == other)
-            out[f"val_{name}_called_all"] = float(np.mean(p[sel] >= DEFAULT_THRESHOLD))
-            if not against.any():
-                continue
-            pool = sel | against
-            m = compute_metrics(y[pool], p[pool], DEFAULT_THRESHOLD)
-        else:
-            m = compute_metrics(y[sel], p[sel], DEFAULT_THRESHOLD)
-            out[f"val_{name}_balanced_accuracy"] = m["balanced_accuracy"]
-        out[f"val_{name}_auc"] = m["roc_auc"]
-        if m["roc_auc"] is not None:
-            aucs.append(m["roc_auc"])
-            weights.append(np.sqrt(sel.sum()))
-    if aucs:
-        out["val_score"] = float(np.average(aucs, weights=weights))
-    return out
-
-
-#: At most this many validation cells per dataset are scored after each epoch (a fixed subset).
-MONITOR_CELLS = 1500
-
-
-def monitor_subset(datasets: np.ndarray, per_dataset: int, seed: int = 0) -> np.ndarray:
-    """Boolean mask keeping at most ``per_dataset`` cells of each dataset (fixed random choice).
-
-    ``datasets``: ``(N,)`` names; returns ``bool (N,)``.
-    """
-    keep = np.zeros(len(datasets), bool)
-    rng = np.random.default_rng(seed)
-    for name in sorted(set(datasets.tolist())):
-        idx = np.flatnonzero(datasets == name)
-        keep[idx if len(idx) <= per_dataset else rng.choice(idx, per_dataset, replace=False)] = True
-    return keep
 
 
 class CellValidation(keras.callbacks.Callback):
@@ -315,7 +255,7 @@ def train(cfg: TrainConfig) -> dict:
     batches = balanced_batches(tr.x, tr.y, weights, cfg.batch_size, steps, cfg.seed)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
 
-    model = create_model(cfg.model, size, init=cfg.init)
+    model = create_model(cfg.model, size, init=cfg.init, norm=cfg.norm)
     if cfg.init_from:
         n, total = load_matching_weights(model, Path(cfg.init_from))
         log.info("initialised %d of %d variables from %s", n, total, cfg.init_from)
@@ -361,7 +301,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
         "description": spec.description,
         "unit": "cell",
         "input_size": size,
-        "cell_share": cfg.cell_share, "mask_outside": cfg.mask_outside,
+        "cell_share": cfg.cell_share, "mask_outside": cfg.mask_outside, "norm": cfg.norm,
         "input_range": spec.input_range,
         "cam_layer": spec.cam_layer,
         "init": cfg.init,
