@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--norm", choices=NORMS, default="batch",
                     help="the backbone's normalisation: batch norm as built (default) or group norm in its place, "
                          "which normalises each image by its own statistics (the head is kept as built)")
+    sp.add_argument("--instance-teacher", metavar="WEIGHTS",
+                    help="a trained model's <model>.weights.npz (with its manifest and calibration): leave out "
+                         "the cells of Aria ALL fields it calls normal, all but each field's top cell "
+                         "(multiple-instance learning for field labels)")
     sp.add_argument("--dataset-share", action="append", metavar="NAME=SHARE",
                     help="share of training batches drawn from a dataset (aria, cnmc, bccd, folder); "
                          "repeatable (default aria=0.55 cnmc=0.3 bccd=0.15)")

@@ -45,6 +45,7 @@ from ..models import create_model, get_spec
 from ..models.builders import set_backbone_trainable
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
 from .history import earlier_seconds, write_json_list
+from .instances import clean_weak_fields
 from .selection import MONITOR_CELLS, cell_datasets, monitor_subset, validation_score  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class TrainConfig:
     verbose: int | None = None
     bn_momentum: float = 0.9
     norm: str = "batch"  # the backbone's normalisation: "batch" as built, or "group" (an ablation)
+    instance_teacher: str | None = None  # a .weights.npz: drop the cells of weak ALL fields it calls normal
 
 
 def set_bn_momentum(model, momentum: float) -> None:
@@ -247,6 +249,9 @@ def train(cfg: TrainConfig) -> dict:
     t_start = time.time()
     earlier = earlier_seconds(run_dir / "history.json")
     train_recs, val_recs, tr, va = load_cells(cfg, size)
+    instances = None
+    if cfg.instance_teacher:
+        tr, instances = clean_weak_fields(tr, cfg.instance_teacher, Path(cfg.cache_dir) if cfg.cache_dir else None)
     log.info("cells: %d train, %d val, in %.0f s", len(tr.y), len(va.y) if va else 0, time.time() - t_start)
 
     keras.utils.set_random_seed(cfg.seed)
@@ -279,14 +284,16 @@ def train(cfg: TrainConfig) -> dict:
     if best.is_file():
         load_weights_into(model, best)
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
-    manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start + earlier)
+    manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start + earlier,
+                      instances)
     write_json(run_dir / "done.json", {"finished": manifest["date"]})
     return manifest
 
 
 def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet, va: CellSet | None,
-           history, seconds: float) -> dict:
-    """Write the shippable weights, manifest and history into ``cfg.weights_dir``."""
+           history, seconds: float, instances: dict | None = None) -> dict:
+    """Write the shippable weights, manifest and history into ``cfg.weights_dir``; ``instances``
+    records the cells an instance teacher left out (:mod:`.instances`)."""
     spec = get_spec(cfg.model)
     wdir = Path(cfg.weights_dir)
     wdir.mkdir(parents=True, exist_ok=True)
@@ -321,6 +328,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "selection": "epoch with the best mean ROC AUC over the validation datasets' cells, each dataset "
                          "weighted by the square root of its cell count",
             "label_note": "Aria cells carry their field's label (weak label); C-NMC cells their own",
+            "instances": instances,
             "epochs_run": len(history), "epochs_max": cfg.epochs,
             "steps_per_epoch": cfg.steps_per_epoch or int(np.ceil(len(tr.y) / cfg.batch_size)),
             "selected_epoch": best and {"phase": best["phase"], "epoch": best["epoch"], monitor: best[monitor]},
