@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import WeightsError
 from .inference import LoadedModel, Predictor, load_model
-from .models.card import onnx_path, resolve_card
+from .models.card import onnx_path, read_onnx_record, resolve_card
 from .models.weights import read_manifest, sha256_of
 from .paths import weights_dir_or_default
 
@@ -66,15 +66,16 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
                 verify: bool = False) -> str:
     """``"ok"`` when ``name``'s ONNX file can serve calls, else why not (a sentence).
 
-    Checks the manifest's ``onnx`` entry, the file, and that it was exported from the weights the
-    manifest names now; with ``verify`` also the file's sha256 (reads the file).
+    Checks the export's record (:func:`~leukemia_core.models.card.read_onnx_record`), the file, and
+    that it was exported from the weights the manifest names now; with ``verify`` also the file's
+    sha256 (reads the file).
     """
     wdir = weights_dir_or_default(weights_dir)
     try:
         man = manifest if manifest is not None else read_manifest(name, wdir)
     except WeightsError as exc:
         return str(exc)
-    entry = man.get("onnx") or {}
+    entry = read_onnx_record(name, wdir)
     if not entry:
         return f"no ONNX export recorded for {name}; run: python -m leukemia_core export-onnx --model {name}"
     path = onnx_path(name, wdir, entry)
@@ -83,7 +84,7 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
     if entry.get("weights_sha256") != man.get("weights_sha256"):
         return f"{path.name} was exported from other weights; run: python -m leukemia_core export-onnx --model {name}"
     if verify and sha256_of(path) != entry.get("sha256"):
-        return f"{path}: sha256 does not match the manifest's; the file was altered"
+        return f"{path}: sha256 does not match its export record's; the file was altered"
     return "ok"
 
 

@@ -23,6 +23,9 @@ def weights_dir_or_default(weights_dir: str | Path | None) -> Path:
     return Path(weights_dir) if weights_dir else default_weights_dir()
 
 
+#: Artefact kinds made on each machine from the weights, kept in :func:`exports_dir`, not the weights folder.
+EXPORT_KINDS = ("onnx", "onnx_record")
+
 #: A model's artefact files in the weights folder, by kind: ``<name><suffix>``. The one place these
 #: names are spelled (:func:`artefact_path`; :mod:`leukemia_core.models.card` resolves them per model).
 ARTEFACT_SUFFIXES = {
@@ -31,6 +34,7 @@ ARTEFACT_SUFFIXES = {
     "calibration": ".calibration.json",  # evaluate --calibrate: calibrator, threshold, refer band
     "report": ".report.json",           # evaluate / baseline: the scored sets
     "onnx": ".onnx",                     # export-onnx: the ONNX graph (in :func:`exports_dir`)
+    "onnx_record": ".onnx.json",         # export-onnx: the graph's sha256, source weights, parity (beside it)
     "history": ".history.json",         # train: one entry per epoch
 }
 
@@ -57,7 +61,7 @@ def exports_dir(weights_dir: str | Path | None = None) -> Path:
 
 def artefact_path(name: str, kind: str, weights_dir: str | Path | None = None) -> Path:
     """``<weights_dir>/<name><suffix>`` (default folder: :func:`default_weights_dir`); an ONNX export
-    is in :func:`exports_dir` of that folder."""
-    if kind == "onnx":
+    and its record are in :func:`exports_dir` of that folder."""
+    if kind in EXPORT_KINDS:
         return exports_dir(weights_dir) / artefact_file(name, kind)
     return weights_dir_or_default(weights_dir) / artefact_file(name, kind)

@@ -87,13 +87,15 @@ def _onnx(name: str, wdir: str, sha: str, onnx_sha: str):
 def onnx_predictor(name: str):
     """The ONNX Runtime predictor of ``name`` (calls without TensorFlow), built once per server;
     None when the model has no current ONNX export (then calls and maps come from Keras)."""
+    from leukemia_core.models.card import read_onnx_record
     from leukemia_core.onnx_calls import onnx_enabled, onnx_status
 
     wdir = default_weights_dir()
     man = safe_manifest(name)
     if not onnx_enabled() or onnx_status(name, wdir, man) != "ok":
         return None
-    return _onnx(name, str(wdir), str(man.get("weights_sha256", "")), str(man["onnx"].get("sha256", "")))
+    onnx_sha = read_onnx_record(name, wdir).get("sha256", "")
+    return _onnx(name, str(wdir), str(man.get("weights_sha256", "")), str(onnx_sha))
 
 
 #: (name, weights folder, sha, method) of the explainers built: until then the ONNX calls show alone.

@@ -16,6 +16,7 @@ NAME = "tiny_cnn"  # registered for tests: input 32, CAM layer cam_conv
 
 
 def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
 
 
@@ -39,20 +40,21 @@ def _report(wdir, **kw):
 
 def test_artefact_names_are_spelled_once():
     assert artefact_file("m", "weights") == "m.weights.npz" and artefact_file("m", "onnx") == "m.onnx"
-    assert set(ARTEFACT_SUFFIXES) == {"weights", "manifest", "calibration", "report", "onnx", "history"}
+    assert set(ARTEFACT_SUFFIXES) == {"weights", "manifest", "calibration", "report", "onnx", "onnx_record", "history"}
     with pytest.raises(KeyError):
         artefact_file("m", "nope")
 
 
 def test_card_paths_sha_and_input_config(tmp_path):
-    _manifest(tmp_path, cell_share=0.6, onnx={"file": "other.onnx", "sha256": "o" * 64})
+    _manifest(tmp_path, cell_share=0.6, onnx={"file": "stale.onnx", "sha256": "s" * 64})  # not read from here
+    _write(exports_dir(tmp_path) / f"{NAME}.onnx.json", {"file": "other.onnx", "sha256": "o" * 64})
     card = resolve_card(NAME, tmp_path)
     assert isinstance(card, ModelCard)
     p = card.paths
     assert (p.weights, p.manifest, p.calibration, p.report, p.history) == tuple(
         tmp_path / f"{NAME}{s}" for s in (".weights.npz", ".manifest.json", ".calibration.json", ".report.json",
                                           ".history.json"))
-    assert p.onnx == exports_dir(tmp_path) / "other.onnx"  # the manifest's recorded file, beside the weights folder
+    assert p.onnx == exports_dir(tmp_path) / "other.onnx"  # the record's file, beside the weights folder
     assert card.sha256 == {"weights": "w" * 64, "onnx": "o" * 64}
     assert (card.input_size, card.cell_share, card.cam_layer) == (48, 0.6, "cam_conv")
     assert card.input_range == "RGB float32 in [0, 1]"

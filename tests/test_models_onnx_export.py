@@ -1,4 +1,4 @@
-"""ONNX export (leukemia_core.models.onnx_export): the file, its manifest entry, parity with Keras
+"""ONNX export (leukemia_core.models.onnx_export): the file, its record beside it, parity with Keras
 (<= 1e-4 on the sample cells), a byte-identical re-export, refusal when parity fails, and the
 shipped models' ONNX files against their Keras models (slow)."""
 
@@ -16,10 +16,11 @@ from leukemia_core.models.weights import sha256_of
 from leukemia_core.paths import artefact_path, default_weights_dir, exports_dir
 
 
-def test_export_writes_the_file_and_its_manifest_entry(tiny_onnx):
+def test_export_writes_the_file_and_its_record_beside_it(tiny_onnx):
     wdir, entry = tiny_onnx["weights_dir"], tiny_onnx["entry"]
     man = json.loads((wdir / "tiny_cnn.manifest.json").read_text())
-    assert man["onnx"] == entry
+    assert "onnx" not in man  # the shipped manifest is not the export's: it stays as trained
+    assert json.loads((exports_dir(wdir) / "tiny_cnn.onnx.json").read_text()) == entry
     out = exports_dir(wdir) / "tiny_cnn.onnx"
     assert out == wdir.parent / f"{wdir.name}-onnx" / "tiny_cnn.onnx"  # beside the weights folder, not in it
     assert entry["file"] == "tiny_cnn.onnx" and sha256_of(out) == entry["sha256"]
@@ -61,11 +62,11 @@ def test_a_re_export_is_byte_identical_and_leaves_the_manifest(tiny_onnx, tmp_pa
 
 def test_new_weights_get_a_new_entry(tiny_onnx, tmp_path):
     wdir = copy_weights(tiny_onnx["weights_dir"], tmp_path / "w")
-    sha = seeded_tiny(wdir, seed=5)  # "retrained": train writes a manifest without the onnx entry
+    sha = seeded_tiny(wdir, seed=5)  # "retrained": other weights than the export record names
     entry = export_onnx("tiny_cnn", wdir)
     assert entry["weights_sha256"] == sha != tiny_onnx["entry"]["weights_sha256"]
     assert entry["sha256"] != tiny_onnx["entry"]["sha256"]
-    assert json.loads((wdir / "tiny_cnn.manifest.json").read_text())["onnx"]["sha256"] == entry["sha256"]
+    assert json.loads(artefact_path("tiny_cnn", "onnx_record", wdir).read_text())["sha256"] == entry["sha256"]
 
 
 def test_export_refuses_when_onnx_and_keras_differ(tiny_onnx, tmp_path):

@@ -31,12 +31,18 @@ def test_a_current_export_serves(tiny_onnx):
 
 def test_why_an_export_does_not_serve(tiny_onnx, tmp_path):
     wdir = copy_weights(tiny_onnx["weights_dir"], tmp_path / "w")
-    man_path = wdir / "tiny_cnn.manifest.json"
-    man = json.loads(man_path.read_text())
-    assert "sha256 does not match" in onnx_status("tiny_cnn", wdir, {**man, "onnx": {**man["onnx"], "sha256": "0"}},
-                                                  verify=True)
+    man = json.loads((wdir / "tiny_cnn.manifest.json").read_text())
+    record_path = artefact_path("tiny_cnn", "onnx_record", wdir)
+    record = json.loads(record_path.read_text())
     assert "other weights" in onnx_status("tiny_cnn", wdir, {**man, "weights_sha256": "0"})
-    assert "no ONNX export" in onnx_status("tiny_cnn", wdir, {k: v for k, v in man.items() if k != "onnx"})
+    record_path.write_text(json.dumps({**record, "sha256": "0"}))
+    assert "sha256 does not match" in onnx_status("tiny_cnn", wdir, verify=True)
+    assert onnx_status("tiny_cnn", wdir) == "ok"  # without verify the file is not read
+    record_path.write_text("{not json")
+    assert "no ONNX export" in onnx_status("tiny_cnn", wdir)
+    record_path.unlink()
+    assert "no ONNX export" in onnx_status("tiny_cnn", wdir)
+    record_path.write_text(json.dumps(record))
     artefact_path("tiny_cnn", "onnx", wdir).unlink()
     assert "missing" in onnx_status("tiny_cnn", wdir)
     with pytest.raises(WeightsError, match="missing"):

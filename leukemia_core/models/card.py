@@ -8,7 +8,8 @@ one place (in the spirit of timm's ``PretrainedCfg`` / ``resolve_data_config``).
 
 * the artefact paths in the weights folder (``weights_dir``, else ``$LEUKEMIA_WEIGHTS_DIR``, else
   ``model_weights/``; file names from :data:`~leukemia_core.paths.ARTEFACT_SUFFIXES`) and the
-  sha256 the manifest records for the weights and the ONNX file;
+  sha256 the manifest records for the weights and this machine's ONNX record for its export
+  (:func:`read_onnx_record`);
 * the input config: input size, cell share and noise reduction from the manifest (else the
   registry's input size and :data:`~leukemia_core.data.preprocess.CELL_SHARE`), the input range
   and the Grad-CAM layer from the registry (the architecture is built from it);
@@ -132,8 +133,23 @@ def calibration_thresholds(cal: Calibration, source: str = "calibration file") -
                       cal, float(cal.threshold), source)
 
 
+def read_onnx_record(name: str, weights_dir: Path) -> dict:
+    """What ``export-onnx`` recorded about ``name``'s ONNX file on this machine
+    (``<weights_dir>-onnx/<name>.onnx.json``: file, sha256, the weights' sha256 it was made from,
+    parity); ``{}`` when there is none or it cannot be read (then the model serves from Keras).
+
+    The record lives beside the export, not in the shipped manifest: an export is made on each
+    machine and its bytes differ between conversions, so it must not rewrite a committed file.
+    """
+    try:
+        rec = read_json(artefact_path(name, "onnx_record", weights_dir))
+    except WeightsError:
+        return {}
+    return rec if isinstance(rec, dict) else {}
+
+
 def onnx_path(name: str, weights_dir: Path, entry: dict) -> Path:
-    """Where ``name``'s ONNX export is: the file its manifest ``entry`` records, else ``<name>.onnx``,
+    """Where ``name``'s ONNX export is: the file its ONNX record ``entry`` names, else ``<name>.onnx``,
     in the exports folder beside ``weights_dir``."""
     return exports_dir(weights_dir) / entry["file"] if entry.get("file") else artefact_path(name, "onnx", weights_dir)
 
@@ -160,7 +176,8 @@ class ModelCard:
         name: registry name.
         weights_dir: the folder its files were resolved in.
         paths: its :class:`ArtefactPaths`.
-        sha256: ``{"weights": ..., "onnx": ...}``, the hashes the manifest records (absent keys: none recorded).
+        sha256: ``{"weights": ..., "onnx": ...}``, the hashes the manifest and the ONNX record hold
+            (absent keys: none recorded).
         input: the :class:`~leukemia_core.models.weights.InputConfig` (input size, cell share, noise reduction).
         input_range: what the model's input must hold (registry).
         cam_layer: the layer Grad-CAM uses (registry).
@@ -247,7 +264,7 @@ def resolve_card(name: str, weights_dir: str | Path | None = None, *, report: di
     wdir = weights_dir_or_default(weights_dir)
     manifest = read_manifest(name, wdir, missing_ok=not require_manifest)
     man = manifest or {}
-    onnx_entry = man.get("onnx") if isinstance(man.get("onnx"), dict) else {}
+    onnx_entry = read_onnx_record(name, wdir)
     paths = ArtefactPaths(weights=spec.weights_path(wdir), manifest=manifest_path(name, wdir),
                           calibration=calibration_path(wdir, name), report=artefact_path(name, "report", wdir),
                           onnx=onnx_path(name, wdir, onnx_entry),

@@ -1,4 +1,4 @@
-"""Export a shipped model's forward pass to ONNX, check it against Keras and record it in the manifest.
+"""Export a shipped model's forward pass to ONNX, check it against Keras and record it beside the file.
 
 ``python -m leukemia_core export-onnx --model NAME`` (and ``evaluate``, after it has scored the
 model) runs :func:`export_onnx`: it loads the shipped weights exactly as :func:`~leukemia_core.inference.load_model`
@@ -16,10 +16,12 @@ image is an input; captured constants and variables are frozen into the graph.
 Then the P(ALL) of ONNX Runtime and of the compiled Keras pass are compared on every cell crop of
 the bundled samples (plus two synthetic crops, black and white); the export is refused when they
 differ by more than :data:`PARITY_TOL`. Only then is ``<name>.onnx`` written (atomically, in the exports
-folder beside the weights folder: :func:`~leukemia_core.paths.exports_dir`) and the
-manifest's ``onnx`` entry set: file, sha256, size, the weights' sha256 it was made from, opset,
-versions, and the measured difference. A model retrained later writes a new manifest without that
-entry (or with other weights), so serving falls back to Keras until the export is run again
+folder beside the weights folder: :func:`~leukemia_core.paths.exports_dir`) with its record
+``<name>.onnx.json`` beside it: file, sha256, size, the weights' sha256 it was made from, opset,
+versions, and the measured difference. The shipped manifest is not touched: the converter's bytes
+differ from one conversion to the next, and an export made at install would otherwise leave the
+checkout with changed tracked files. A model retrained later has other weights than its record
+names, so serving falls back to Keras until the export is run again
 (:func:`leukemia_core.onnx_calls.onnx_status`).
 """
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..paths import artefact_path, weights_dir_or_default
-from .weights import manifest_path, read_manifest, sha256_of, write_json
+from .weights import read_manifest, sha256_of, write_json
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,10 @@ def convert(model, input_size: int, opset: int = OPSET):
 def canonical(proto):
     """``proto`` with deterministic names (nodes ``n0..``, tensors ``t0..`` in graph order, the
     batch dimension ``batch``), initializers in that order and no ``value_info``: tf2onnx numbers
-    its names with a process-wide counter, so two exports of the same weights differed in bytes;
-    canonical, they are identical and the manifest's sha256 holds for a re-export (``.ci/install``)."""
+    its names with a process-wide counter, so two exports of the same weights in one process
+    differed in bytes; canonical, they are identical. Exports made by separate installs can still
+    differ by a few bytes (their Keras parity too), so the sha256 is kept in the record beside the
+    file, made with it, not in the shipped manifest."""
     g = proto.graph
     if any(a.type in (a.GRAPH, a.GRAPHS) for node in g.node for a in node.attribute):
         return proto  # control flow with subgraphs (none in the registered models): names are referenced inside
@@ -136,8 +140,7 @@ def onnx_p_all(path_or_bytes, x: np.ndarray, threads: int | None = None) -> np.n
 def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = OPSET,
                 tol: float = PARITY_TOL) -> dict:
     """Export ``name``'s shipped model to ``<weights_dir>-onnx/<name>.onnx`` (:func:`~leukemia_core.paths.exports_dir`)
-    and record it in its
-    manifest (see the module); return the manifest's new ``onnx`` entry.
+    and record it beside the file (see the module); return the record.
 
     Raises:
         WeightsError: weights or manifest missing or altered; ONNX and Keras disagree by more
@@ -175,15 +178,9 @@ def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = O
                         "inputs": "every cell crop of the bundled samples + a black and a white crop"},
              "made_with": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
                            "onnxruntime": onnxruntime.__version__}}
-    manifest = read_manifest(name, wdir)  # read again: written by train; only the onnx entry changes
-    if manifest.get("weights_sha256") != entry["weights_sha256"]:
+    if read_manifest(name, wdir).get("weights_sha256") != entry["weights_sha256"]:
         raise WeightsError(f"{name}: the weights changed during the export; run it again")
-    old = manifest.get("onnx") or {}
-    if (old.get("sha256"), old.get("weights_sha256")) == (entry["sha256"], entry["weights_sha256"]):
-        entry = old  # the same file again (canonical export): the manifest stays as committed
-    else:
-        manifest["onnx"] = entry
-        write_json(manifest_path(name, wdir), manifest)
+    write_json(artefact_path(name, "onnx_record", wdir), entry)
     log.info("%s: ONNX %s (%.1f MB) in %.0f s, max |dP(ALL)| %.1e on %d cells", name, out, entry["bytes"] / 1e6,
              time.perf_counter() - t0, diff, len(x))
     return entry
