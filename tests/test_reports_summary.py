@@ -42,7 +42,7 @@ def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp
          "sets": [build_set("bccd/left-out", b, p, 0.5, [[v] for v in p])], "skipped": []}))
     header, rows = _table_after(build_summary(weights_dir).splitlines(), "Left-out labs")
     assert header == SUMMARY_LOLO_HEADER
-    assert rows == [["`proposed`", "aria + cnmc", "2026-11-26", "bccd", "–", "25.0 %"]]
+    assert rows == [["`proposed`", "aria + cnmc", "–", "2026-11-26", "bccd", "–", "25.0 %"]]
     # a README with only the summary block: that block is filled, nothing else is asked for
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{SUMMARY_START}\nstale\n{SUMMARY_END}\noutro\n")

@@ -352,14 +352,22 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
         rep = {"format": REPORT_FORMAT, "model": model, "sets": [s], "skipped": [], "weights_date": "2026-12-03T10:00"}
         rep["trained_on"] = trained
         (lolo / f"{stem}.report.json").write_text(json.dumps(rep))
+    # the model's training manifest beside its report says what its run did
+    (lolo / "efficientnet_b0-bccd.manifest.json").write_text(json.dumps(
+        {"name": "efficientnet_b0", "input_size": 80, "mask_outside": False, "norm": "group",
+         "training": {"augmentation": {"stain_scale": 0.15}, "epochs_run": 12, "steps_per_epoch": 180,
+                      "instances": {"dropped": 1234, "weak_all_cells": 9000}}}))
     lines = build_tables(weights_dir).splitlines()
     header, rows = _table_after(lines, "**Left-out labs**")
-    assert header[:4] == ["model", "trained on", "weights of", "lab left out"]
-    by_lab = {r[3]: dict(zip(header, r)) for r in rows}
+    assert header[:5] == ["model", "trained on", "recipe", "weights of", "lab left out"]
+    by_lab = {r[4]: dict(zip(header, r)) for r in rows}
     assert by_lab["bccd"]["model"] == "`efficientnet_b0`" and by_lab["bccd"]["trained on"] == "aria + cnmc"
     assert by_lab["bccd"]["normal cells called ALL"] == "0.250" and by_lab["bccd"]["cells: ROC AUC"] == "–"
     assert by_lab["bccd"]["cells: balanced acc."] == "–" and by_lab["bccd"]["images: balanced acc."] == "–"
     assert by_lab["bccd"]["weights of"] == "2026-12-03" and by_lab["bccd"]["cells"] == "4"
+    assert by_lab["bccd"]["recipe"] == ("with surroundings, H/E stain jitter, group norm, instance teacher (left out "
+                                        "1,234 of 9,000 Aria ALL cells), 80 px, 12 x 180 batches")
+    assert by_lab["cnmc"]["recipe"] == "–"  # no manifest kept beside the report
     assert by_lab["cnmc"]["model"] == BASELINE_LABEL and by_lab["cnmc"]["trained on"] == "aria"
     assert [r[0] for r in rows] == ["`efficientnet_b0`", BASELINE_LABEL]  # models first, the baseline last
     assert by_lab["cnmc"]["cells: ROC AUC"] == _fmt(5 / 6) and by_lab["cnmc"]["images: ROC AUC"] == _fmt(5 / 6)

@@ -51,7 +51,7 @@ LOLO_TITLE = ("**Left-out labs** — each model here was trained without the lab
               "trained nor chose its epoch, calibrator or threshold on any of that lab's images (leave-one-lab-out). "
               "The colour-only baseline is one fit on the other labs' training cells. BCCD holds normal cells only: "
               "its figure is the share of its white cells called ALL (lower is better).")
-LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cells", "cells: ROC AUC",
+LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells", "cells: ROC AUC",
                "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc."]
 LOLO_DIR = "lolo"
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
@@ -164,14 +164,41 @@ def cells_seen(training: dict) -> int | None:
     return epochs * steps * batch if epochs and steps and batch else None
 
 
-def lolo_reports(weights_dir: Path) -> list[dict]:
-    """The reports in ``<weights_dir>/lolo/`` (``evaluate --left-out``, ``baseline --left-out``):
-    models in registry order, then the baseline; older weights first within a model."""
+def lolo_reports(weights_dir: Path) -> list[tuple[dict, dict | None]]:
+    """``(report, manifest)`` of each report in ``<weights_dir>/lolo/`` (``evaluate --left-out``,
+    ``baseline --left-out``), with the training manifest of its weights where one is kept beside it
+    (``<stem>.manifest.json``, else None): models in registry order, then the baseline; older
+    weights first within a model."""
     folder = Path(weights_dir) / LOLO_DIR
-    reports = [read_json(p) for p in sorted(folder.glob("*.report.json"))] if folder.is_dir() else []
+    found = []
+    for p in sorted(folder.glob("*.report.json")) if folder.is_dir() else []:
+        rep = read_json(p)
+        if rep:
+            found.append((rep, read_manifest(p.name.removesuffix(".report.json"), folder, missing_ok=True)))
     order = [*list_models(), BASELINE]
-    return sorted((r for r in reports if r), key=lambda r: (order.index(r["model"]) if r["model"] in order
-                                                            else len(order), r.get("weights_date") or ""))
+    return sorted(found, key=lambda rm: (order.index(rm[0]["model"]) if rm[0]["model"] in order else len(order),
+                                         rm[0].get("weights_date") or ""))
+
+
+def recipe_of(manifest: dict | None) -> str:
+    """What a training run did, read from its manifest: crop, stain jitter, backbone norm, instance
+    teacher, input size and budget; ``–`` without a manifest."""
+    if not manifest:
+        return "–"
+    tr = manifest.get("training", {})
+    aug = tr.get("augmentation")
+    parts = ["cell on black" if manifest.get("mask_outside", True) else "with surroundings",
+             "no augmentation" if aug is None else
+             "H/E stain jitter" if aug.get("stain_scale") or aug.get("stain_shift") else "no stain jitter"]
+    if manifest.get("norm", "batch") != "batch":
+        parts.append(f"{manifest['norm']} norm")
+    inst = tr.get("instances")
+    if inst:
+        parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")
+    parts.append(f"{manifest.get('input_size', '–')} px")
+    if tr.get("epochs_run") and tr.get("steps_per_epoch"):
+        parts.append(f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches")
+    return ", ".join(parts)
 
 
 def _lolo_rows(weights_dir: Path) -> list[str]:
@@ -179,14 +206,14 @@ def _lolo_rows(weights_dir: Path) -> list[str]:
     ``baseline --left-out``), models in registry order then the baseline, or nothing when there are
     none. A lab of one class has no balanced accuracy or AUC: its row gives the share called ALL."""
     rows = []
-    for r in lolo_reports(weights_dir):
+    for r, man in lolo_reports(weights_dir):
         for s in r.get("sets", []):
             if _role(s) != "left-out":
                 continue
             cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
             spec = cm.get("specificity")
             both = len({i["label"] for i in s.get("images", [])}) == 2
-            rows.append(_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–",
+            rows.append(_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                               (r.get("weights_date") or "–")[:10], s["key"].split("/")[0],
                               _n(s.get("n_cells", cm.get("n"))), _f(cm.get("roc_auc")),
                               _f(cm.get("balanced_accuracy") if both else None),

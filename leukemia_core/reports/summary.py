@@ -10,12 +10,13 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _ba_auc, _called_all, _f, _header, _role, _row, cells_seen, lolo_reports, trained_labs
+from .results import _ba_auc, _called_all, _f, _header, _role, _row, cells_seen, lolo_reports, recipe_of, trained_labs
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
 SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
                   "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
-SUMMARY_LOLO_HEADER = ["model", "trained on", "weights of", "lab left out", "cells: ROC AUC", "normal cells called ALL"]
+SUMMARY_LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells: ROC AUC",
+                       "normal cells called ALL"]
 
 
 def _short(m: str) -> str:
@@ -48,11 +49,11 @@ def build_summary(weights_dir: Path) -> str:
                            _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
                            _called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})]))
     rows = []
-    for r in lolo_reports(wdir):
+    for r, man in lolo_reports(wdir):
         for s in r.get("sets", []):
             if _role(s) == "left-out":
                 cm = s.get("cell_metrics") or {}
-                rows.append(_row([_short(r["model"]), " + ".join(r.get("trained_on") or []) or "–",
+                rows.append(_row([_short(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                                   (r.get("weights_date") or "–")[:10], s["key"].split("/")[0], _f(cm.get("roc_auc")),
                                   _called_all(cm)]))
     if rows:
