@@ -43,11 +43,19 @@ def _teacher_with_threshold(tmp_path, trained_tiny, aria_tree):
     wdir = tmp_path / "teacher"
     shutil.copytree(trained_tiny["weights_dir"], wdir)
     teacher = wdir / "tiny_cnn.weights.npz"
+    calibration = wdir / "tiny_cnn.calibration.json"
+
+    def write_identity_calibration(threshold):
+        calibration.write_text(json.dumps(
+            {"a": 1.0, "b": 0.0, "threshold": threshold, "refer_half_width": 0.0, "fitted": True, "info": {}}))
+
+    # the copy may hold a calibration fitted by another test on the shared teacher: replace it before
+    # scoring, so that the scores here and in the run come through the same (identity) calibration
+    write_identity_calibration(0.5)
     _, _, cells, _ = load_cells(TrainConfig(model="tiny_cnn", data=[str(aria_tree)], cache_dir=None), 32)
     p, _, _ = teacher_scores(teacher, cells, None)
     threshold = float(np.median(p[cells.y == 1]))
-    (wdir / "tiny_cnn.calibration.json").write_text(json.dumps(
-        {"a": 1.0, "b": 0.0, "threshold": threshold, "refer_half_width": 0.0, "fitted": True, "info": {}}))
+    write_identity_calibration(threshold)
     expected = ~select_instances(cells.image_index, cells.y, np.ones(len(cells.y), bool), p, threshold)
     return teacher, int(expected.sum())
 
