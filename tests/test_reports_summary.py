@@ -30,9 +30,17 @@ def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp
         f"{_fmt(cnmc['cell_metrics']['balanced_accuracy'])} / {_fmt(cnmc['cell_metrics']['roc_auc'])}")
     assert got["`proposed`"]["training"] == "12 x 180 batches of 32 (69,120 cells), 37 min"
     assert got["`proposed`"]["trained on"] == "aria + bccd + cnmc"
+    assert got["`proposed`"]["crop"] == "cell on black" and got["colour-only baseline"]["crop"] == "–"
     assert got["`resnet50`"]["training"] == "–" and got["`resnet50`"]["BCCD test cells called ALL"] == "–"
     assert got["colour-only baseline"]["trained on"] == "aria + cnmc"
     assert not any(ln.startswith("Left-out labs") for ln in lines)  # no lolo reports yet
+    # the crop is read from the manifest
+    man_path = weights_dir / "proposed.manifest.json"
+    man = json.loads(man_path.read_text())
+    man_path.write_text(json.dumps({**man, "mask_outside": False}))
+    header, rows = _table_after(build_summary(weights_dir).splitlines(), "Same-lab test blocks")
+    assert dict(zip(header, rows[0]))["crop"] == "with surroundings"
+    man_path.write_text(json.dumps(man))
     # with a left-out report: its own table, the share of normal cells called ALL in per cent
     (weights_dir / "lolo").mkdir()
     b = [Record(Path(f"b{i}.jpg"), "hem", f"g{i}", "bccd", "left-out", "") for i in range(4)]

@@ -82,8 +82,8 @@ def build_ablations(weights_dir: Path) -> str:
             lines.append(_row_of(f"shipped `{model}`", shipped))
         lines += [_row_of(f"`{model}`, variant `{stem.removeprefix(model + '-')}`", f) for stem, f in variants.items()
                   if f["manifest"].get("name") == model]
-    lines += ["", "Each variant ran the shipped model's command with the one change its row shows (same labs, "
-                  "seed, epochs and batches); it chose its epoch by the cross-lab validation score, so that score "
+    lines += ["", "Each variant ran the shipped model's command with what its row's columns show changed (same "
+                  "labs, seed, epochs and batches); it chose its epoch by the cross-lab validation score, so that score "
                   "is a validation figure, not a test. The test blocks chose nothing. Weights of the variants are "
                   f"not shipped; their files are in `model_weights/{ABLATIONS_DIR}/`."]
     return "\n".join(lines)

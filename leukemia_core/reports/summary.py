@@ -13,7 +13,7 @@ from ..paths import artefact_path
 from .results import _ba_auc, _called_all, _f, _header, _role, _row, cells_seen, lolo_reports, recipe_of, trained_labs
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
-SUMMARY_HEADER = ["model", "trained on", "training", "Aria test fields: bal. acc. / AUC",
+SUMMARY_HEADER = ["model", "trained on", "crop", "training", "Aria test fields: bal. acc. / AUC",
                   "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
 SUMMARY_LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells: ROC AUC",
                        "normal cells called ALL"]
@@ -39,12 +39,13 @@ def build_summary(weights_dir: Path) -> str:
         man = read_manifest(m, wdir, missing_ok=True) if m != BASELINE else None
         tr = (man or {}).get("training", {})
         labs, seen, secs = trained_labs(tr), cells_seen(tr), tr.get("seconds")
+        crop = "–" if man is None else "cell on black" if man.get("mask_outside", True) else "with surroundings"
         budget = (f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches of {tr['batch_size']} ({seen:,} cells), "
                   f"{secs / 60:.0f} min" if seen and secs else "–")
         if m == BASELINE:
             labs = sorted({k.split("/")[0].split("-")[0] for k in sets})
             budget = "one logistic fit per lab"
-        lines.append(_row([_short(m), " + ".join(labs) or "–", budget,
+        lines.append(_row([_short(m), " + ".join(labs) or "–", crop, budget,
                            _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
                            _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
                            _called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})]))
