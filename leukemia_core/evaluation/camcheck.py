@@ -1,8 +1,8 @@
 """Explanation check on cell crops: how much of a model's CAM energy falls on the cell itself.
 
-Every crop the shipped models see is one white cell on black (:mod:`leukemia_core.cells.crop`), so
-the cell's mask in the crop is its non-black pixels (for a model trained with its surroundings,
-those of the same cell cropped on black). For cells of the **test** role (C-NMC fold_2,
+A model sees each white cell either alone on black or with its surroundings
+(:mod:`leukemia_core.cells.crop`, the manifest's ``mask_outside``). The cell's mask in the crop is
+the non-black pixels of the same cell cropped on black, whichever way the model crops. For cells of the **test** role (C-NMC fold_2,
 Aria test block; never used to choose anything) we compute the map of the class each cell is
 called (at the model's validated threshold) and the share of the map's energy inside the mask.
 The mask's own area share is what a map spread evenly over the crop would reach; a model that
