@@ -180,6 +180,11 @@ def lolo_reports(weights_dir: Path) -> list[tuple[dict, dict | None]]:
                                          rm[0].get("weights_date") or ""))
 
 
+def crop_of(manifest: dict) -> str:
+    """How a model crops each cell, read from its manifest's ``mask_outside``."""
+    return "cell on black" if manifest.get("mask_outside", True) else "with surroundings"
+
+
 def recipe_of(manifest: dict | None) -> str:
     """What a training run did, read from its manifest: crop, stain jitter, backbone norm, instance
     teacher, input size and budget; ``–`` without a manifest."""
@@ -187,7 +192,7 @@ def recipe_of(manifest: dict | None) -> str:
         return "–"
     tr = manifest.get("training", {})
     aug = tr.get("augmentation")
-    parts = ["cell on black" if manifest.get("mask_outside", True) else "with surroundings",
+    parts = [crop_of(manifest),
              "no augmentation" if aug is None else
              "H/E stain jitter" if aug.get("stain_scale") or aug.get("stain_shift") else "no stain jitter"]
     if manifest.get("norm", "batch") != "batch":

@@ -10,7 +10,8 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _ba_auc, _called_all, _f, _header, _role, _row, cells_seen, lolo_reports, recipe_of, trained_labs
+from .results import (_ba_auc, _called_all, _f, _header, _role, _row, cells_seen, crop_of, lolo_reports, recipe_of,
+                      trained_labs)
 
 SUMMARY_START, SUMMARY_END = "<!-- summary:start -->", "<!-- summary:end -->"
 SUMMARY_HEADER = ["model", "trained on", "crop", "training", "Aria test fields: bal. acc. / AUC",
@@ -39,7 +40,7 @@ def build_summary(weights_dir: Path) -> str:
         man = read_manifest(m, wdir, missing_ok=True) if m != BASELINE else None
         tr = (man or {}).get("training", {})
         labs, seen, secs = trained_labs(tr), cells_seen(tr), tr.get("seconds")
-        crop = "–" if man is None else "cell on black" if man.get("mask_outside", True) else "with surroundings"
+        crop = "–" if man is None else crop_of(man)
         budget = (f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches of {tr['batch_size']} ({seen:,} cells), "
                   f"{secs / 60:.0f} min" if seen and secs else "–")
         if m == BASELINE:
