@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="augment without the haematoxylin/eosin stain jitter (an ablation; colour jitter stays)")
     sp.add_argument("--with-surroundings", action="store_true",
                     help="crop each cell with its surroundings instead of on black (the shipped recipe of "
-                         "efficientnet_b0, proposed and inception_v3; the manifest records it and every "
-                         "reader of the model crops the same way)")
+                         "all four models; the manifest records it and every reader of the model crops the "
+                         "same way)")
     sp.add_argument("--run-dir", help="checkpoints and history (default runs/<model>)")
     sp.add_argument("--weights-dir", default=None,
                     help="where to export (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")
