@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..models.weights import read_json, read_manifest
 from ..paths import artefact_path
-from .results import _ba_auc, _called_all, _f, _header, _row, crop_of
+from .results import _ba_auc, _called_all, _f, _header, _row, crop_of, stain_of
 
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
 ABLATIONS_DIR = "ablations"
@@ -42,13 +42,6 @@ def _selected(manifest: dict, history: list) -> dict:
     return next((h for h in history if h.get("phase") == sel.get("phase") and h.get("epoch") == sel.get("epoch")), {})
 
 
-def _stain(manifest: dict) -> str:
-    aug = manifest.get("training", {}).get("augmentation")
-    if aug is None:
-        return "no augmentation"
-    return "H/E" if aug.get("stain_scale") or aug.get("stain_shift") else "none"
-
-
 def _row_of(label: str, files: dict) -> str:
     man, hist, rep = files["manifest"], files["history"], files["report"]
     tr = man.get("training", {})
@@ -56,7 +49,8 @@ def _row_of(label: str, files: dict) -> str:
     sets = {s["key"]: s for s in rep.get("sets", [])}
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
-    return _row([label, str(man.get("input_size", "–")), crop_of(man), _stain(man), man.get("norm", "batch"), budget,
+    return _row([label, str(man.get("input_size", "–")), crop_of(man), stain_of(man, "H/E", "none"),
+                 man.get("norm", "batch"), budget,
                  f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
                  " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
                  _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),

@@ -185,16 +185,22 @@ def crop_of(manifest: dict) -> str:
     return "cell on black" if manifest.get("mask_outside", True) else "with surroundings"
 
 
+def stain_of(manifest: dict, jitter: str = "H/E stain jitter", none: str = "no stain jitter") -> str:
+    """The stain augmentation a run trained with, read from its manifest: ``jitter`` when the H/E
+    stain jitter was on, ``none`` when it was off, "no augmentation" without augmentation."""
+    aug = manifest.get("training", {}).get("augmentation")
+    if aug is None:
+        return "no augmentation"
+    return jitter if aug.get("stain_scale") or aug.get("stain_shift") else none
+
+
 def recipe_of(manifest: dict | None) -> str:
     """What a training run did, read from its manifest: crop, stain jitter, backbone norm, instance
     teacher, input size and budget; ``–`` without a manifest."""
     if not manifest:
         return "–"
     tr = manifest.get("training", {})
-    aug = tr.get("augmentation")
-    parts = [crop_of(manifest),
-             "no augmentation" if aug is None else
-             "H/E stain jitter" if aug.get("stain_scale") or aug.get("stain_shift") else "no stain jitter"]
+    parts = [crop_of(manifest), stain_of(manifest)]
     if manifest.get("norm", "batch") != "batch":
         parts.append(f"{manifest['norm']} norm")
     inst = tr.get("instances")
