@@ -42,7 +42,14 @@ class LoadedModel:
 
     @property
     def cam_layer(self) -> str:
-        return get_spec(self.name).cam_layer
+        """The registered model's Grad-CAM layer; for a site model on a pretrained encoder (not a
+        registered model) the one its manifest names."""
+        from .errors import UnknownModelError
+
+        try:
+            return get_spec(self.name).cam_layer
+        except UnknownModelError:
+            return str(self.manifest["cam_layer"])
 
 
 def weights_status(name: str, weights_dir: Path | None = None) -> str:

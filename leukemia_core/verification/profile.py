@@ -33,7 +33,9 @@ from ..models.weights import write_json
 from ..paths import PROJECT_ROOT
 from .study import ScoredImages
 
-PROFILE_FORMAT = "leukemia_core.site_profile/1"
+PROFILE_FORMAT = "leukemia_core.site_profile/2"
+#: Formats still read: /1 is a calibration-only profile (no head, no study).
+READ_FORMATS = ("leukemia_core.site_profile/1", PROFILE_FORMAT)
 #: Environment variable naming the folder of site profiles.
 PROFILES_ENV = "LEUKEMIA_SITE_PROFILES"
 #: Fewest fit-part cells that get their own colour component.
@@ -62,6 +64,13 @@ class SiteProfile:
         created: ISO time (UTC).
         fitted_on: what it was fitted on (images and cells per class, groups, data, split seed).
         held_out: the figures on the lab's report part, before and after (from the verification).
+        head: a site model's own head (:class:`~leukemia_core.adaptation.head.Head` as JSON) on the
+            frozen features of ``model`` (a served model, or a pretrained encoder); empty for a
+            calibration-only profile.
+        base: what the head reads: ``{kind: model|encoder, name, weights_sha256, input_size,
+            cell_share, mask_outside, cell_rule}`` (empty for a calibration-only profile).
+        study: the adaptation's study on the lab's held-out cells and its learning curve.
+        accepted: whether that study met the lab's acceptance criteria (None: none were given).
     """
 
     name: str
@@ -71,6 +80,29 @@ class SiteProfile:
     created: str = ""
     fitted_on: dict = field(default_factory=dict)
     held_out: dict = field(default_factory=dict)
+    head: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)
+    study: dict = field(default_factory=dict)
+    accepted: bool | None = None
+
+    @property
+    def is_site_model(self) -> bool:
+        """True when the profile carries its own head (made by ``adapt``), not only a calibration."""
+        return bool(self.head)
+
+    @property
+    def reads_with_encoder(self) -> bool:
+        """True for a site model whose head reads a pretrained encoder instead of a served model."""
+        return self.base.get("kind") == "encoder"
+
+    @property
+    def status(self) -> str:
+        """One phrase for every place a profile is shown: what it is and whether the lab accepted it."""
+        kind = (f"site model on the {self.model} encoder" if self.reads_with_encoder
+                else "site model" if self.is_site_model else "site calibration")
+        verdict = {True: "met the lab's acceptance criteria", False: "FAILED the lab's acceptance criteria",
+                   None: "no acceptance criteria given"}[self.accepted]
+        return f"{kind}; {verdict}"
 
     @property
     def file_name(self) -> str:
@@ -81,17 +113,22 @@ class SiteProfile:
         """The profile as a JSON-ready dict."""
         return {"format": PROFILE_FORMAT, "name": self.name, "model": self.model,
                 "weights_sha256": self.weights_sha256, "created": self.created, "fitted_on": self.fitted_on,
-                "held_out": self.held_out, "calibration": self.calibration.to_json()}
+                "held_out": self.held_out, "calibration": self.calibration.to_json(), "head": self.head,
+                "base": self.base, "study": self.study, "accepted": self.accepted}
 
     @classmethod
     def from_json(cls, d: dict) -> "SiteProfile":
         """The profile written by :meth:`to_json`. Raises :class:`ProfileError` for another format."""
-        if not isinstance(d, dict) or d.get("format") != PROFILE_FORMAT:
+        if not isinstance(d, dict) or d.get("format") not in READ_FORMATS:
             raise ProfileError(f"not a site profile (expected format {PROFILE_FORMAT})")
         try:
+            head = dict(d.get("head") or {})
+            if head and not (isinstance(head.get("w"), list) and "b" in head):
+                raise ProfileError("its head has no weights")
             return cls(str(d["name"]), str(d["model"]), str(d["weights_sha256"]),
                        Calibration.from_json(d["calibration"]), str(d.get("created", "")),
-                       dict(d.get("fitted_on") or {}), dict(d.get("held_out") or {}))
+                       dict(d.get("fitted_on") or {}), dict(d.get("held_out") or {}), head,
+                       dict(d.get("base") or {}), dict(d.get("study") or {}), d.get("accepted"))
         except (KeyError, TypeError) as exc:
             raise ProfileError(f"incomplete site profile ({exc})") from None
 
@@ -103,7 +140,7 @@ class SiteProfile:
             raise ProfileError(
                 f"site profile {self.name!r} was fitted on other weights of {model} (sha256 "
                 f"{self.weights_sha256[:12]}..., these are {(weights_sha256 or 'unknown')[:12]}...): refit it with "
-                "verify on the lab's images")
+                f"{'adapt' if self.is_site_model else 'verify'} on the lab's images")
 
 
 def _site_component(crops: np.ndarray) -> dict:
@@ -217,7 +254,13 @@ def list_profiles(folder: Path | None = None, model: str | None = None) -> list[
 
 
 def apply_profile(loaded, profile: SiteProfile):
-    """A copy of ``loaded`` (:class:`~leukemia_core.inference.LoadedModel`) using the profile's
-    calibration (the Keras model is shared, not copied). Raises :class:`ProfileError` for other weights."""
+    """A copy of ``loaded`` (:class:`~leukemia_core.inference.LoadedModel`) reading as the profile
+    says: its calibration, and for a site model its head in place of the model's ``logits`` layer
+    (the backbone is shared, not copied; :mod:`leukemia_core.adaptation.serve`). Raises
+    :class:`ProfileError` for other weights or another model."""
     profile.check(loaded.name, loaded.manifest.get("weights_sha256"))
+    if profile.is_site_model:
+        from ..adaptation.serve import with_head
+
+        return with_head(loaded, profile)
     return replace(loaded, calibration=profile.calibration)
