@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WeightsError
+from ..errors import UnknownModelError, WeightsError
 from ..paths import weights_dir_or_default
 
 #: ImageNet channel statistics (the "torch" normalisation DenseNet's ImageNet weights expect).
@@ -91,11 +91,11 @@ def list_encoders() -> list[str]:
 
 
 def get_encoder_spec(name: str) -> EncoderSpec:
-    """The spec of encoder ``name``. Raises :class:`KeyError` naming the known ones."""
+    """The spec of encoder ``name``. Raises :class:`~leukemia_core.errors.UnknownModelError` naming the known ones."""
     try:
         return ENCODERS[name]
     except KeyError:
-        raise KeyError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}") from None
+        raise UnknownModelError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}") from None
 
 
 def encoders_dir(weights_dir: str | Path | None = None) -> Path:

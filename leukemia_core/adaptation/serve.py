@@ -85,13 +85,14 @@ def encoder_loaded(profile, weights_dir: str | Path | None = None, encoder=None)
                        float(base.get("cell_share", 0.75)), bool(base.get("mask_outside", False)))
 
 
-def _patched_onnx(path: Path, old_kernel: np.ndarray, old_bias: np.ndarray, head: Head) -> bytes:
-    """The ONNX graph at ``path`` with the initialisers equal to the shipped ``logits`` kernel and
-    bias replaced by the head's (serialised). Raises :class:`WeightsError` when they are not found once each."""
+def patched_onnx(source: Path | bytes, old_kernel: np.ndarray, old_bias: np.ndarray, head: Head) -> bytes:
+    """The ONNX graph (a file or its bytes) with the initialisers equal to the shipped ``logits``
+    kernel and bias replaced by the head's (serialised). Raises :class:`WeightsError` when they are
+    not found exactly once each."""
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(str(path))
+    graph = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
     kernel, bias = head.dense_weights()
     found = {"kernel": 0, "bias": 0}
     for init in graph.graph.initializer:
@@ -103,7 +104,7 @@ def _patched_onnx(path: Path, old_kernel: np.ndarray, old_bias: np.ndarray, head
                     found[key] += 1
                     break
     if found != {"kernel": 1, "bias": 1}:
-        raise WeightsError(f"{path.name}: could not find the logits layer's weights in the ONNX graph ({found})")
+        raise WeightsError(f"could not find the logits layer's weights in the ONNX graph ({found})")
     return graph.SerializeToString()
 
 
@@ -136,7 +137,7 @@ def site_predictor(pred, profile, weights_dir: str | Path | None = None):
 
         wdir = weights_dir_or_default(weights_dir)
         kernel, bias = logits_weights(loaded.name, wdir)
-        data = _patched_onnx(onnx_path(loaded.name, wdir, read_onnx_record(loaded.name, wdir)), kernel, bias,
+        data = patched_onnx(onnx_path(loaded.name, wdir, read_onnx_record(loaded.name, wdir)), kernel, bias,
                              Head.from_json(profile.head))
         return OnnxPredictor(replace(loaded, calibration=profile.calibration), OnnxForward(data), pred.batch_size)
     out = Predictor(with_head(loaded, profile), pred.batch_size)

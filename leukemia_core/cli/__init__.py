@@ -1,7 +1,7 @@
 """Command line: ``python -m leukemia_core <command> ...``.
 
 Commands: ``models``, ``train``, ``evaluate``, ``predict``, ``baseline``, ``cam-check``, ``cells-check``, ``size-check``, ``size-fusion``, ``table``,
-``bench``, ``verify``, ``verify-kshot``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
+``bench``, ``verify``, ``verify-kshot``, ``adapt``, ``adapt-kshot``, ``encoders``. Errors a user can cause print one line (``error: ...``) and exit with status 2.
 ``predict`` exits 0 when every input was classified, 1 when some could not be read (the CSV is
 still written, with those rows' ``error`` filled) and 2 when a named path does not exist or no
 input could be read at all.
@@ -20,7 +20,8 @@ from ..tfstartup import import_tensorflow, quiet_tensorflow
 from .parser import build_parser
 
 #: Commands that need TensorFlow: imported (quietly unless --verbose) before they run.
-_TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench", "verify", "verify-kshot"}
+_TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench", "verify", "verify-kshot", "adapt",
+                "adapt-kshot"}
 
 
 def main(argv: list[str] | None = None) -> int:

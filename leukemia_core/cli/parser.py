@@ -20,6 +20,7 @@ from .commands import (
     cmd_table,
     cmd_train,
 )
+from .adapt import add_parsers as add_adapt_parsers
 from .cases import add_parsers as add_cases_parsers
 from .predict import cmd_predict
 from .screen import add_parsers as add_screen_parsers
@@ -126,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "scorecam"])
     sp.add_argument("--alpha", type=float, default=0.4, help="overlay opacity")
     sp.add_argument("--profile", action="append",
-                    help="a site profile (verify) to use for its model: its calibration and thresholds; repeatable")
+                    help="a site profile (verify) or site model (adapt) to use for its model; a site model on a "
+                         "pretrained encoder adds that encoder's reading as one more model; repeatable")
     sp.add_argument("-v", "--verbose", dest="verbose_log", action="store_true", default=argparse.SUPPRESS,
                     help="also TensorFlow's start-up messages and a line per image on stderr")
     weights_opt(sp)
@@ -208,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_bench)
 
     add_verify_parsers(sub, weights_opt)  # verify, verify-kshot (issue 17)
+    add_adapt_parsers(sub, weights_opt)  # adapt, adapt-kshot, encoders
     add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
     add_cases_parsers(sub, weights_opt)  # cases import / list / export (issue 19)
     return p

@@ -22,11 +22,21 @@ from ..explain.overlay import overlay
 from ..inference import cell_rows, expand_paths, load_model, predict_files
 from ..models import get_spec, list_models
 from ..models.weights import read_manifest
-from ..onnx_calls import fast_predictor, onnx_status, with_loaded
+from ..adaptation.serve import site_predictor
+from ..onnx_calls import fast_predictor, onnx_status
 from ..tfstartup import import_tensorflow
-from ..verification.profile import apply_profile, load_profile
+from ..verification.profile import load_profile, profile_label
 
 log = logging.getLogger("leukemia_core")
+
+
+def encoder_status_or_raise(prof, weights_dir) -> None:
+    """Raise :class:`LeukemiaCoreError` when the encoder a site model reads is not built here."""
+    from ..adaptation.encoders import encoder_status
+
+    status = encoder_status(prof.model, weights_dir)
+    if status != "ok":
+        raise LeukemiaCoreError(f"site model {prof.name!r}: {status}")
 
 
 def cmd_predict(args) -> int:
@@ -36,13 +46,20 @@ def cmd_predict(args) -> int:
     for n in names:  # cheap checks first: model names and manifests, then the inputs, then TensorFlow
         get_spec(n)
         read_manifest(n, args.weights_dir)
-    profiles = {}  # site profiles (verify): checked against the manifests' sha256 before TensorFlow loads
+    profiles = {}  # site profiles and models (verify, adapt): checked against the weights before TensorFlow loads
     for path in getattr(args, "profile", None) or []:
         prof = load_profile(path)
-        if prof.model not in names:
+        if prof.reads_with_encoder:  # a site model on a pretrained encoder reads as a model of its own
+            encoder_status_or_raise(prof, args.weights_dir)
+            if prof.model not in names:
+                names = names + [prof.model]
+        elif prof.model not in names:
             raise LeukemiaCoreError(f"{path}: site profile {prof.name!r} is for {prof.model}, not one of the "
                                     f"models asked for ({', '.join(names)})")
-        prof.check(prof.model, (read_manifest(prof.model, args.weights_dir) or {}).get("weights_sha256"))
+        else:
+            prof.check(prof.model, (read_manifest(prof.model, args.weights_dir) or {}).get("weights_sha256"))
+        if prof.accepted is False:
+            log.warning("site model %r FAILED the lab's acceptance criteria; its calls are marked in the CSV", prof.name)
         profiles[prof.model] = prof
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
@@ -53,12 +70,14 @@ def cmd_predict(args) -> int:
     cam_dir = Path(args.cam) if args.cam else None
     # calls run on ONNX Runtime where the model's ONNX export is current (leukemia_core.onnx_calls);
     # TensorFlow is loaded only for the maps (--cam) or for a model without one
-    if cam_dir or not all(onnx_status(n, args.weights_dir) == "ok" for n in names):
+    served = [n for n in names if not (n in profiles and profiles[n].reads_with_encoder)]
+    if cam_dir or len(served) < len(names) or not all(onnx_status(n, args.weights_dir) == "ok" for n in served):
         import_tensorflow(args.verbose_log)
-    fast = {n: fast_predictor(n, args.weights_dir) for n in names}
-    loaded = {n: p.loaded for n, p in fast.items()}
-    loaded = {n: apply_profile(m, profiles[n]) if n in profiles else m for n, m in loaded.items()}
-    predictors = {n: with_loaded(fast[n], m) for n, m in loaded.items()}
+    predictors = {}
+    for n in names:  # the site profile or site model, if any, decides how each model reads (one place)
+        base = fast_predictor(n, args.weights_dir) if n in served else None
+        predictors[n] = site_predictor(base, profiles.get(n), args.weights_dir)
+    loaded = {n: p.loaded for n, p in predictors.items()}
     explainers = {}
     if cam_dir:
         cam_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +95,7 @@ def cmd_predict(args) -> int:
     def on_result(row, rgb):
         a = row.get("analysis")
         thr = row["cell_threshold"] if row["cell_threshold"] != "" else None  # as written (4 decimals)
-        row["profile"] = profiles[row["model"]].name if row["model"] in profiles else ""
+        row["profile"] = profile_label(profiles.get(row["model"]))
         cells = cell_rows(row, thr) if a is not None else []
         for c in cells:
             c["profile"] = row["profile"]
@@ -103,7 +122,7 @@ def cmd_predict(args) -> int:
 
     try:
         rows = predict_files(paths, predictors, args.threshold, on_result,
-                             {n: p.name for n, p in profiles.items()})
+                             {n: profile_label(p) for n, p in profiles.items()})
     finally:
         if cell_csv is not None:
             cell_csv.close()

@@ -46,6 +46,20 @@ def cmd_screen(args) -> int:
 
     names = list_models() if args.model == ["all"] else args.model
     out = Path(args.out)
+    profiles = {}
+    for path in args.profile or []:  # site profiles and site models (verify, adapt), as predict takes them
+        from ..errors import LeukemiaCoreError
+        from ..verification.profile import load_profile
+
+        prof = load_profile(path)
+        if prof.reads_with_encoder and prof.model not in names:
+            names = names + [prof.model]
+        elif prof.model not in names:
+            raise LeukemiaCoreError(f"{path}: site profile {prof.name!r} is for {prof.model}, not one of the "
+                                    f"models asked for ({', '.join(names)})")
+        if prof.accepted is False:
+            log.warning("site model %r FAILED the lab's acceptance criteria; its rows are marked", prof.name)
+        profiles[prof.model] = prof
 
     def on_batch(r):
         if args.verbose_log:
@@ -54,7 +68,7 @@ def cmd_screen(args) -> int:
     try:
         res = run_screen(args.paths, names, out, args.weights_dir, threshold=args.threshold, address=args.address,
                          num_cpus=args.num_cpus, actors=args.actors, batch_images=args.batch_size,
-                         progress=not args.quiet, limit=args.limit, on_batch=on_batch)
+                         progress=not args.quiet, limit=args.limit, on_batch=on_batch, profiles=profiles)
     finally:
         shutdown()
     summary = summarise_output(out)
@@ -93,5 +107,7 @@ def add_parsers(sub, weights_opt) -> None:
                                                      "models; the other half read and find cells)")
     sp.add_argument("--batch-size", type=int, default=32, help="images per batch (bounds memory; default 32)")
     sp.add_argument("--limit", type=int, help="at most this many images (in path order)")
+    sp.add_argument("--profile", action="append", help="a site profile (verify) or site model (adapt) for its "
+                                                       "model, as predict takes it; repeatable")
     weights_opt(sp)
     sp.set_defaults(func=cmd_screen)

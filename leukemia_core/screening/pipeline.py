@@ -81,28 +81,57 @@ def list_inputs(inputs: Sequence[str]) -> list[Path]:
     return out
 
 
-def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None = None) -> list[ModelPlan]:
+def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None = None,
+                profiles: dict | None = None) -> list[ModelPlan]:
     """One :class:`ModelPlan` per model: ONNX bytes when its export is current (and ONNX is on),
-    else a Keras plan. Reads manifests and calibrations only (no TensorFlow here)."""
-    from ..inference import load_model  # noqa: F401  (Keras plans load in the actors)
+    else a Keras plan. Reads manifests and calibrations only (no TensorFlow here).
+
+    ``profiles``: site profiles or site models by model name (checked against the weights here);
+    a site model's head goes into the ONNX bytes, and a site model on a pretrained encoder is a
+    Keras plan of its own.
+    """
+    from dataclasses import replace
+
+    from ..inference import LoadedModel
     from ..models.card import resolve_card
     from ..onnx_calls import load_onnx_predictor, onnx_enabled, onnx_status
 
     wdir = weights_dir_or_default(weights_dir)
+    profiles = dict(profiles or {})
     plans = []
     for n in names:
+        prof = profiles.get(n)
+        if prof is not None and prof.reads_with_encoder:
+            from ..adaptation.encoders import encoder_status
+
+            status = encoder_status(n, wdir)
+            if status != "ok":
+                raise LeukemiaCoreError(f"site model {prof.name!r}: {status}")
+            base = prof.base
+            loaded = LoadedModel(n, None, {"name": n, "weights_sha256": prof.weights_sha256}, int(base["input_size"]),
+                                 False, prof.calibration, float(base["cell_share"]), bool(base["mask_outside"]))
+            plans.append(ModelPlan(n, loaded, prof.weights_sha256, None, str(wdir), threshold, prof.to_json()))
+            continue
         card = resolve_card(n, wdir, require_manifest=True)
+        if prof is not None:
+            prof.check(n, card.manifest.get("weights_sha256"))
         if onnx_enabled() and onnx_status(n, wdir, card.manifest) == "ok":
             pred = load_onnx_predictor(n, wdir)  # checks the sha256 and the calibration once, here
             data = card.paths.onnx.read_bytes()
             loaded = pred.loaded
-        else:
-            from ..inference import LoadedModel
+            if prof is not None and prof.is_site_model:
+                from ..adaptation.head import Head
+                from ..adaptation.serve import logits_weights, patched_onnx
 
+                data = patched_onnx(data, *logits_weights(n, wdir), Head.from_json(prof.head))
+        else:
             data = None
             loaded = LoadedModel(n, None, card.manifest, card.input_size, card.input.noise_reduction,
                                  card.calibration, card.cell_share, card.mask_outside)
-        plans.append(ModelPlan(n, loaded, str(card.sha256.get("weights", "")), data, str(wdir), threshold))
+        if prof is not None:
+            loaded = replace(loaded, calibration=prof.calibration)
+        plans.append(ModelPlan(n, loaded, str(card.sha256.get("weights", "")), data, str(wdir), threshold,
+                               prof.to_json() if prof is not None else None))
     return plans
 
 
@@ -151,7 +180,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
 def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_dir=None, *,
                threshold: float | None = None, address: str | None = None, num_cpus: int | None = None,
                actors: int | None = None, batch_images: int = BATCH_IMAGES, progress: bool = True,
-               limit: int | None = None, on_batch: Callable[[ScreenResult], None] | None = None) -> ScreenResult:
+               limit: int | None = None, on_batch: Callable[[ScreenResult], None] | None = None,
+               profiles: dict | None = None) -> ScreenResult:
     """Score every image of ``inputs`` with every model of ``names`` into ``out`` (see the module).
 
     Args:
@@ -160,6 +190,8 @@ def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_d
         batch_images: images per batch (memory grows with it, not with the archive).
         limit: stop after this many images (tests, interrupted-run checks).
         on_batch: called with the running totals after each part file.
+        profiles: site profiles or site models by model name (:func:`plan_models`); a model read
+            with one is scored again even where it scored the file before without it.
 
     Returns:
         the run's :class:`ScreenResult`.
@@ -169,9 +201,9 @@ def run_screen(inputs: Sequence[str], names: Sequence[str], out: Path, weights_d
     paths = list_inputs(inputs)
     if limit is not None:
         paths = paths[:limit]
-    plans = plan_models(names, weights_dir, threshold)
+    plans = plan_models(names, weights_dir, threshold, profiles)
     done = scored(out)
-    per_model = {p.name: done.get((p.name, p.weights_sha256), set()) for p in plans}
+    per_model = {p.name: set() if p.profile else done.get((p.name, p.weights_sha256), set()) for p in plans}
     everywhere = set.intersection(*per_model.values()) if per_model else set()
     res = ScreenResult(images=len(paths), backends={p.name: "onnxruntime" if p.onnx else "keras" for p in plans})
     ray = init_ray(address, num_cpus)

@@ -40,6 +40,7 @@ class ModelPlan:
         onnx: the ONNX file's bytes (the actors need no weights folder), or None: Keras from ``weights_dir``.
         weights_dir: the weights folder (for Keras; must be readable where the actors run).
         threshold: the ``--threshold`` (None: the model's own).
+        profile: the site profile or site model it reads with (its JSON), or None.
     """
 
     name: str
@@ -48,6 +49,14 @@ class ModelPlan:
     onnx: bytes | None
     weights_dir: str
     threshold: float | None = None
+    profile: dict | None = None
+
+    @property
+    def profile_label(self) -> str:
+        """The profile's name as rows carry it ("" for none; failed site models marked)."""
+        from ..verification.profile import SiteProfile, profile_label
+
+        return profile_label(SiteProfile.from_json(self.profile)) if self.profile else ""
 
     @property
     def key(self) -> CropKey:
@@ -141,9 +150,17 @@ class Classify:
         self.plan = plan
         self.done = done or set()
         self.drop_found = drop_found
-        if plan.onnx is not None:
+        if plan.onnx is not None:  # a site model's head is already in these bytes (plan_models)
             self.predictor = OnnxPredictor(plan.loaded, OnnxForward(plan.onnx, threads=threads))
             self.backend = "onnxruntime"
+        elif plan.profile:
+            from ..adaptation.serve import site_predictor
+            from ..verification.profile import SiteProfile
+
+            prof = SiteProfile.from_json(plan.profile)
+            base = None if prof.reads_with_encoder else fast_predictor(plan.name, plan.weights_dir)
+            self.predictor = site_predictor(base, prof, plan.weights_dir)
+            self.backend = "keras"
         else:
             self.predictor = fast_predictor(plan.name, plan.weights_dir)
             self.predictor.loaded = plan.loaded  # the driver's calibration and configuration
@@ -152,7 +169,8 @@ class Classify:
 
     def _rows(self, path: str, sha: str, err: str, found: FoundCells | None, p_raw: np.ndarray | None) -> str:
         name = self.plan.name
-        extra = {"weights_sha256": self.plan.weights_sha256, "file_sha256": sha, "backend": self.backend, "profile": ""}
+        extra = {"weights_sha256": self.plan.weights_sha256, "file_sha256": sha, "backend": self.backend,
+                 "profile": self.plan.profile_label}
         if found is None:
             return json.dumps({"image": {**error_row(path, name, err), **extra}, "cells": []})
         a = analyze(found, lambda _x, p=p_raw: p, self.plan.loaded.calibration)

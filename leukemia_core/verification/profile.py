@@ -253,6 +253,14 @@ def list_profiles(folder: Path | None = None, model: str | None = None) -> list[
     return out
 
 
+def profile_label(profile: SiteProfile | None) -> str:
+    """How a row or a page names the profile a call used: its name, with "FAILED acceptance" for a
+    site model that failed the lab's criteria ("" for none)."""
+    if profile is None:
+        return ""
+    return profile.name + (" [FAILED acceptance]" if profile.accepted is False else "")
+
+
 def apply_profile(loaded, profile: SiteProfile):
     """A copy of ``loaded`` (:class:`~leukemia_core.inference.LoadedModel`) reading as the profile
     says: its calibration, and for a site model its head in place of the model's ``logits`` layer
