@@ -20,7 +20,7 @@ from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models, default_model  # noqa: E402
 from pages._loaders import warm_up  # noqa: E402
-from pages._session import PROFILE_KEY, profile_choices  # noqa: E402
+from pages._session import PROFILE_KEY, profile_choices, site_profile_or_none  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
 
 # Workarounds for Streamlit and CPython faults that break a server shared by sessions
@@ -64,10 +64,17 @@ with st.sidebar:
         if st.session_state.get(PROFILE_KEY) not in options:
             st.session_state[PROFILE_KEY] = ""
         names = {v: k for k, v in usable.items()}
-        st.selectbox("Site profile", options, key=PROFILE_KEY, disabled=not usable,
+        st.selectbox("Site profile or site model", options, key=PROFILE_KEY, disabled=not usable,
                      format_func=lambda p: names.get(p, "none (the model's stored calibration)"),
-                     help="A calibration and thresholds fitted on your lab's own labelled cells (Verify at your "
-                          "lab). It replaces the stored calibration of this model; it is named in every result.")
+                     help="Fitted on your lab's own labelled cells (Verify at your lab): a calibration with its "
+                          "thresholds, or a site model (a head of the lab's own on the model's features, or on a "
+                          "pretrained encoder's). It replaces how this model reads; it is named in every result.")
+        picked = site_profile_or_none(chosen)
+        if picked is not None and picked.accepted is False:
+            st.warning(f"{picked.name}: {picked.status}. Its calls are marked in every result.",
+                       icon=":material/warning:")
+        elif picked is not None:
+            st.caption(f"{picked.name}: {picked.status}.")
         if refused:
             st.caption(f"{len(refused)} site profile(s) not offered: " + "; ".join(refused[:2]))
     st.divider()

@@ -169,3 +169,26 @@ def server_start() -> None:
     :func:`warm_up` for the default model, so that TensorFlow's import, the model and its
     Grad-CAM trace are under way (or done) when the first visitor asks for a call."""
     warm_up(default_model(app_models()))
+
+
+@st.cache_resource(show_spinner="Loading the site model ...", max_entries=MAX_EXPLAINERS,
+                   on_release=lambda _: release_memory())
+def _site_tools(path: str, created: str, name: str, wdir: str, sha: str, method: str):
+    from leukemia_core.adaptation.serve import encoder_loaded, with_head
+    from leukemia_core.explain import create_explainer
+    from leukemia_core.inference import Predictor
+    from leukemia_core.verification.profile import load_profile
+
+    prof = load_profile(path)
+    loaded = encoder_loaded(prof) if prof.reads_with_encoder else with_head(_load(name, wdir, sha), prof)
+    return Predictor(loaded), create_explainer(loaded.model, loaded.cam_layer, method)
+
+
+def site_tools(profile_path: str, profile, name: str, method: str):
+    """``(predictor, explainer)`` reading with the site model ``profile`` (its head in place of
+    ``name``'s, or its encoder), built once per server and per site model.
+
+    Raises:
+        WeightsError: weights or encoder missing or altered.
+    """
+    return _site_tools(str(profile_path), profile.created, name, str(default_weights_dir()), weights_sha(name), method)

@@ -42,20 +42,41 @@ def effective_threshold(report: dict) -> float:
 def profile_choices(model: str) -> tuple[dict[str, str], list[str]]:
     """``({label: path}, [refusal messages])``: the site profiles usable with ``model``'s current
     weights, and why the others of that model (or unreadable files) are left out."""
-    from leukemia_core.verification.profile import ProfileError, list_profiles
+    from leukemia_core.verification.profile import list_profiles
 
     sha, ok, refused = weights_sha(model), {}, []
-    for path, prof in list_profiles(model=model):
+    for path, prof in list_profiles():
         if isinstance(prof, str):
             refused.append(prof)
             continue
+        if prof.model != model and not prof.reads_with_encoder:
+            continue
         try:
-            prof.check(model, sha)
-        except ProfileError as exc:
+            check_profile(prof, model, sha)
+        except LeukemiaCoreError as exc:
             refused.append(str(exc))
             continue
-        ok[f"{prof.name} ({path.name})"] = str(path)
+        mark = " · FAILED acceptance" if prof.accepted is False else ""
+        kind = (f"site model, {prof.model} encoder" if prof.reads_with_encoder
+                else "site model" if prof.is_site_model else "calibration")
+        ok[f"{prof.name} ({kind}{mark})"] = str(path)
     return ok, refused
+
+
+def check_profile(prof, model: str, sha: str) -> None:
+    """Raise :class:`ProfileError` (or ``WeightsError``) unless ``prof`` can read for ``model`` here:
+    fitted on ``model``'s weights ``sha``, or a site model on a pretrained encoder built on this
+    machine with the weights it was fitted on."""
+    if prof.reads_with_encoder:
+        from leukemia_core.adaptation.encoders import encoder_status, get_encoder_spec
+        from leukemia_core.errors import WeightsError
+
+        status = encoder_status(prof.model)
+        if status != "ok":
+            raise WeightsError(f"site model {prof.name!r}: {status}")
+        prof.check(prof.model, get_encoder_spec(prof.model).weights_sha256)
+        return
+    prof.check(model, sha)
 
 
 def site_profile(model: str):
@@ -70,17 +91,24 @@ def site_profile(model: str):
     if not path:
         return None
     prof = load_profile(path)
-    if prof.model != model:
+    if prof.model != model and not prof.reads_with_encoder:
         return None
-    prof.check(model, weights_sha(model))
+    if prof.reads_with_encoder and model != (st.session_state.get(MODEL_KEY) or model):
+        return None  # an encoder's site model stands in for the sidebar's model only
+    check_profile(prof, model, weights_sha(model))
     return prof
+
+
+def site_profile_or_none(model: str):
+    """:func:`site_profile`, None where it cannot be used (the pages say why when they use it)."""
+    try:
+        return site_profile(model)
+    except LeukemiaCoreError:
+        return None
 
 
 def result_tag(model: str) -> str:
     """What a stored result of ``model`` depends on besides the image: the weights' sha256 and the
     site profile in use (its name and creation time), so a new choice is never served an old result."""
-    try:
-        prof = site_profile(model)
-    except LeukemiaCoreError:
-        prof = None
-    return weights_sha(model) + (f"|profile:{prof.name}|{prof.created}" if prof else "")
+    prof = site_profile_or_none(model)
+    return weights_sha(model) + (f"|profile:{prof.model}:{prof.name}|{prof.created}" if prof else "")

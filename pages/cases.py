@@ -27,9 +27,10 @@ from leukemia_core.cells.analyze import read_cells
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.inputs import ImageInput, decode
 from leukemia_core.samples import list_samples
-from pages._loaders import model_tools, weights_sha
+from leukemia_core.verification.profile import profile_label
+from pages._loaders import model_tools, site_tools, weights_sha
 from pages._messages import plain, show_error
-from pages._session import selected_model, site_profile, threshold
+from pages._session import PROFILE_KEY, selected_model, site_profile, threshold
 
 NAME_KEY = "cases_reviewer_name"   # single-user mode: the name typed once this session
 PICK_KEY = "cases_pick"            # the case ID shown (the "Open case" box)
@@ -111,9 +112,15 @@ def _decide(case_id: str, cell_id: int, key: str, user: str) -> None:
 def _read_upload(model: str, rgb):
     """``model``'s reading of one image as a run to store (the sidebar's threshold and site profile)."""
     prof = site_profile(model)
-    predictor, explainer = model_tools(model, METHOD)
-    res = read_cells(rgb, predictor, explainer, prof.calibration if prof else None, prof.name if prof else None)
+    if prof is not None and prof.is_site_model:  # the lab's own head (adapt) reads the cells
+        predictor, explainer = site_tools(st.session_state[PROFILE_KEY], prof, model, METHOD)
+        res = read_cells(rgb, predictor, explainer, None, profile_label(prof))
+    else:
+        predictor, explainer = model_tools(model, METHOD)
+        res = read_cells(rgb, predictor, explainer, prof.calibration if prof else None, profile_label(prof) or None)
     res.threshold = threshold()  # None: the calibration's
+    if prof is not None and prof.reads_with_encoder:  # the run is the encoder's site model's, and says so
+        return upload_run(prof.model, res, res.cell_threshold, prof.weights_sha256, rgb.shape, res.site_profile)
     return upload_run(model, res, res.cell_threshold, weights_sha(model), rgb.shape, res.site_profile)
 
 

@@ -21,9 +21,10 @@ from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, results_table, store_result, summary_row
-from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor
+from leukemia_core.verification.profile import profile_label
+from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor, site_tools
 from pages._messages import plain, show_error, show_missing
-from pages._session import result_tag, selected_model, site_profile, threshold
+from pages._session import PROFILE_KEY, result_tag, selected_model, site_profile, threshold
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
@@ -73,9 +74,12 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
         cells = ImageCells(rgb) if rgb is not None else None  # found once for every model
         for m, key in keys.items():
             if key not in cache:
-                cal, prof = (profiles[m].calibration, profiles[m].name) if profiles[m] else (None, None)
+                cal, prof = (profiles[m].calibration, profile_label(profiles[m])) if profiles[m] else (None, None)
                 fast = onnx_predictor(m)  # calls on ONNX Runtime when exported; maps need TensorFlow
-                if fast is not None:
+                if profiles[m] is not None and profiles[m].is_site_model:  # the lab's own head (adapt)
+                    predictor, explainer = site_tools(st.session_state[PROFILE_KEY], profiles[m], m, method)
+                    store_result(cache, key, read_cells(rgb, predictor, explainer, None, prof, cells))
+                elif fast is not None:
                     res = read_calls(rgb, fast, cal, prof, cells)
                     store_result(cache, key, add_maps(res, model_tools(m, method)[1]) if maps_ready(m, method) else res)
                 else:
@@ -232,7 +236,7 @@ def render() -> None:
                     f"pair(s) on a 2-core machine, longer for fields with many cells. Press Stop (top right) to "
                     f"cancel; Grad-CAM takes about a second.", icon=":material/hourglass:")
     try:  # the sidebar's site profile: refused (with its reason) when fitted on other weights
-        profile_names = {m: p.name for m in chosen if (p := site_profile(m)) is not None}
+        profile_names = {m: profile_label(p) for m in chosen if (p := site_profile(m)) is not None}
     except LeukemiaCoreError as exc:
         show_error(exc)
         st.caption("Choose another site profile (or none) in the sidebar, or refit it on Verify at your lab.")

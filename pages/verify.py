@@ -19,11 +19,12 @@ from leukemia_core.models.card import report_thresholds
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models
 from leukemia_core.verification.html import build_html
-from leukemia_core.verification.profile import default_profiles_dir, save_profile
+from leukemia_core.verification.profile import save_profile
 from leukemia_core.verification.report import TARGET_WIDTH, figure_table, to_csv
 from leukemia_core.verification.run import run_verify
 from leukemia_core.verification.stats import MIN_PER_CLASS
 from leukemia_core.verification.study import read_labelled
+from pages._adapt import render_adapt
 from pages._charts import PLOT_CONFIG
 from pages._loaders import loaded_model
 from pages._messages import plain, show_error
@@ -204,7 +205,7 @@ def _model(model: str, res: dict, prof) -> None:
         c1, c2 = st.columns(2)
         if c1.button(f"Save site profile '{prof.name}' for {model}", key=f"verify_save_{model}"):
             path = save_profile(prof)
-            st.success(plain(f"Saved {path}; choose it in the sidebar (Site profile) to use it."))
+            st.success(plain(f"Saved as {path.name}; choose it in the sidebar (Site profile) to use it."))
         c2.download_button("Download the site profile (JSON)", json.dumps(prof.to_json(), indent=1),
                            file_name=prof.file_name, mime="application/json", key=f"verify_dl_{model}",
                            on_click="ignore")
@@ -239,6 +240,15 @@ def render() -> None:
         return
     _inputs()
     cfg = _settings(ready)
+    verify_tab, adapt_tab = st.tabs(["Verify the models", "Adapt: a site model of the lab's own"])
+    with adapt_tab:
+        render_adapt(ready, {"min_sensitivity": cfg["min_sensitivity"], "min_specificity": cfg["min_specificity"],
+                             "level": cfg["level"]})
+    with verify_tab:
+        _verify(cfg)
+
+
+def _verify(cfg: dict) -> None:
     if st.button("Run verification", type="primary", key="verify_run", disabled=not cfg["models"]):
         try:
             _run(cfg)
@@ -265,7 +275,7 @@ def render() -> None:
                        key="verify_csv_dl", on_click="ignore")
     c3.download_button("Download report (JSON)", json.dumps(rep, indent=1, default=str), file_name="verification.json",
                        mime="application/json", key="verify_json", on_click="ignore")
-    st.caption(f"Saved site profiles go to {default_profiles_dir()}.")
+    st.caption("Saved site profiles go to the server's site-profile folder (LEUKEMIA_SITE_PROFILES).")
 
 
 render()

@@ -254,11 +254,13 @@ def list_profiles(folder: Path | None = None, model: str | None = None) -> list[
 
 
 def profile_label(profile: SiteProfile | None) -> str:
-    """How a row or a page names the profile a call used: its name, with "FAILED acceptance" for a
-    site model that failed the lab's criteria ("" for none)."""
+    """How a row or a page names the profile a call used: its name, the encoder that read the cells
+    for a site model on one (the row's model did not), and "FAILED acceptance" for a site model
+    that failed the lab's criteria ("" for none)."""
     if profile is None:
         return ""
-    return profile.name + (" [FAILED acceptance]" if profile.accepted is False else "")
+    return (profile.name + (f" (site model on the {profile.model} encoder)" if profile.reads_with_encoder else "")
+            + (" [FAILED acceptance]" if profile.accepted is False else ""))
 
 
 def apply_profile(loaded, profile: SiteProfile):
