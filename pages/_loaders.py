@@ -174,13 +174,13 @@ def server_start() -> None:
 @st.cache_resource(show_spinner="Loading the site model ...", max_entries=MAX_EXPLAINERS,
                    on_release=lambda _: release_memory())
 def _site_tools(path: str, created: str, name: str, wdir: str, sha: str, method: str):
-    from leukemia_core.adaptation.serve import encoder_loaded, with_head
+    from leukemia_core.adaptation.serve import encoder_loaded
     from leukemia_core.explain import create_explainer
     from leukemia_core.inference import Predictor
-    from leukemia_core.verification.profile import load_profile
+    from leukemia_core.verification.profile import apply_profile, load_profile
 
     prof = load_profile(path)
-    loaded = encoder_loaded(prof) if prof.reads_with_encoder else with_head(_load(name, wdir, sha), prof)
+    loaded = encoder_loaded(prof) if prof.reads_with_encoder else apply_profile(_load(name, wdir, sha), prof)
     return Predictor(loaded), create_explainer(loaded.model, loaded.cam_layer, method)
 
 

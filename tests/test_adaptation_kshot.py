@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adaptation_fixtures import lab_dir, tiny_source  # noqa: F401  (fixtures)
 
-from leukemia_core.adaptation.kshot import kshot_one, kshot_table, parse_model
+from leukemia_core.adaptation.kshot import kshot_one, kshot_table, parse_lab, parse_model
 from leukemia_core.verification.study import read_labelled
 
 
@@ -25,3 +25,9 @@ def test_model_specs_name_other_weights_and_a_label():
     assert parse_model("efficientnet_b0") == ("efficientnet_b0", None, "efficientnet_b0")
     assert parse_model("efficientnet_b0=runs/x:no C-NMC") == ("efficientnet_b0", "runs/x", "no C-NMC")
     assert parse_model("resnet50=runs/lolo")[2] == "resnet50 (lolo)"
+
+
+def test_lab_specs_may_name_a_role():
+    assert parse_lab("../data/aria_all:test") == ("../data/aria_all", "test")
+    assert parse_lab("../data/cnmc2019") == ("../data/cnmc2019", "all")
+    assert parse_lab("C:/labs/x:y", "val") == ("C:/labs/x:y", "val")

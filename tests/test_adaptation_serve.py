@@ -11,12 +11,12 @@ from adaptation_fixtures import tiny_encoder
 from onnx_fixtures import tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core.adaptation.features import served_source
-from leukemia_core.adaptation.head import fit_head
-from leukemia_core.adaptation.serve import encoder_loaded, site_predictor, with_head
+from leukemia_core.models.site_head import fit_head
+from leukemia_core.adaptation.serve import encoder_loaded, site_predictor
 from leukemia_core.inference import Predictor, load_model
 from leukemia_core.models.calibration import Calibration
 from leukemia_core.onnx_calls import load_onnx_predictor
-from leukemia_core.verification.profile import ProfileError, SiteProfile
+from leukemia_core.verification.profile import ProfileError, SiteProfile, apply_profile
 
 
 def _profile(model, sha, head, kind="model"):
@@ -41,7 +41,7 @@ def headed(tiny_onnx, crops):
 def test_keras_with_the_head_reads_as_the_head_on_the_features(headed, crops):
     loaded, head, feats = headed
     prof = _profile("tiny_cnn", loaded.manifest["weights_sha256"], head)
-    adapted = with_head(loaded, prof)
+    adapted = apply_profile(loaded, prof)
     p = Predictor(adapted).predict(crops.astype(np.float32) / 255.0)
     np.testing.assert_allclose(p, head.predict(feats), atol=1e-5)
     assert adapted.calibration.threshold == 0.4 and adapted.cam_layer == loaded.cam_layer

@@ -177,8 +177,10 @@ LAYERS = [
     {"onnx_calls"},
     {"evaluation"},
     {"training"},
-    {"reports", "screening", "cases"},
+    {"reports", "cases"},
     {"verification"},
+    {"adaptation"},
+    {"screening"},
     {"bench", "cli"},
     {"__main__"},
 ]

@@ -68,6 +68,7 @@ class EncoderSpec:
 
     @property
     def weights_file(self) -> str:
+        """The converted weights' file name in :func:`encoders_dir`."""
         return f"{self.name}.encoder.npz"
 
 
@@ -105,6 +106,7 @@ def encoders_dir(weights_dir: str | Path | None = None) -> Path:
 
 
 def record_path(name: str, folder: Path) -> Path:
+    """The build record (source package, sha256s, licence) of encoder ``name`` in ``folder``."""
     return Path(folder) / f"{name}.encoder.json"
 
 

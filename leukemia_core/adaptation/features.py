@@ -143,6 +143,7 @@ class LabCells:
 
     @property
     def y_image(self) -> np.ndarray:
+        """``int (M,)``: each image's label (0 HEM, 1 ALL)."""
         return np.array([r.y for r in self.records], int)
 
     @property

@@ -28,7 +28,7 @@ from ..models.calibration import fit_calibration
 from ..models.weights import write_json
 from ..verification.study import kshot_split
 from .features import feature_source, lab_features
-from .head import fit_head, out_of_fold
+from ..models.site_head import fit_head, out_of_fold
 from .study import _shipped_head
 
 KSHOT_FORMAT = "leukemia_core.adapt_kshot/1"
@@ -107,6 +107,15 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
     return out
 
 
+ROLES = ("all", "train", "val", "test")
+
+
+def parse_lab(spec: str, default_role: str = "all") -> tuple[str, str]:
+    """``DIR`` or ``DIR:ROLE`` (ROLE one of :data:`ROLES`) -> ``(dir, role)``."""
+    head, sep, tail = spec.rpartition(":")
+    return (head, tail) if sep and tail in ROLES else (spec, default_role)
+
+
 def parse_model(spec: str) -> tuple[str, str | None, str]:
     """``NAME``, ``NAME=WEIGHTS_DIR`` or ``NAME=WEIGHTS_DIR:LABEL`` -> ``(name, weights_dir, label)``."""
     name, _, rest = spec.partition("=")
@@ -119,8 +128,10 @@ def run_adapt_kshot(models: Sequence[str], labs: Sequence[str], ks: Sequence[int
                     progress: Callable[[str], None] | None = None) -> dict:
     """Measure every model spec (:func:`parse_model`) on every lab folder; write the JSON to ``out``."""
     rows = []
-    for lab_dir in labs:
-        recs = [r for r in read_dataset(Path(lab_dir)) if r.part != "Segmented" and (role == "all" or r.split == role)]
+    for lab in labs:
+        lab_dir, lab_role = parse_lab(lab, role)
+        recs = [r for r in read_dataset(Path(lab_dir))
+                if r.part != "Segmented" and (lab_role == "all" or r.split == lab_role)]
         if not recs:
             continue
         dataset = recs[0].dataset
@@ -132,7 +143,7 @@ def run_adapt_kshot(models: Sequence[str], labs: Sequence[str], ks: Sequence[int
                 progress(f"{label} on {len(recs)} {dataset} images ({role} role)")
             stored = source.loaded.calibration if source.loaded is not None else None
             res = kshot_one(source, recs, ks, draws, rule, stored)
-            res.update({"lab": dataset, "role": role, "model": label, "kind": source.kind,
+            res.update({"lab": dataset, "role": lab_role, "model": label, "kind": source.kind,
                         "weights_sha256": source.sha256, "lab_in_training": _in_training(source, dataset),
                         "cell_rule": rule})
             rows.append(res)

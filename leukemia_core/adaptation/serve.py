@@ -3,9 +3,10 @@
 A head is a two-logit linear layer (:meth:`~.head.Head.dense_weights`), so a site model is the
 served model with its ``logits`` layer replaced:
 
-* Keras (:func:`with_head`): a new graph from the same input to a new ``logits`` and ``probs``,
-  sharing every backbone layer (nothing is copied); Grad-CAM and the other maps read it as any
-  registered model;
+* Keras (:func:`~leukemia_core.verification.profile.apply_profile`, with
+  :func:`~leukemia_core.models.site_head.headed_graph`): a new graph from the same input to a new
+  ``logits`` and ``probs``, sharing every backbone layer (nothing is copied); Grad-CAM and the
+  other maps read it as any registered model;
 * ONNX Runtime (:func:`site_predictor`): the exported graph with the ``logits`` kernel and bias
   initialisers replaced (found by their values), run from memory;
 * a pretrained encoder (:func:`encoder_loaded`): the encoder graph with the head on its pooled
@@ -23,37 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from .head import Head
-
-
-def headed_graph(model, head: Head, feature_layer: str | None = None):
-    """A Keras graph ``model.inputs -> features -> head -> probs`` (backbone layers shared).
-
-    ``feature_layer``: the layer whose output is the features (default: the input of ``logits``).
-    """
-    import keras
-    from keras import layers
-
-    from ..models.registry import BUILD_LOCK, LOGITS_LAYER, PROBS_LAYER
-
-    feats = model.get_layer(feature_layer).output if feature_layer else model.get_layer(LOGITS_LAYER).input
-    if int(feats.shape[-1]) != len(head.w):
-        raise WeightsError(f"the site model's head reads {len(head.w)} features; {model.name} gives "
-                           f"{int(feats.shape[-1])}")
-    with BUILD_LOCK:
-        dense = layers.Dense(2, name=LOGITS_LAYER)
-        probs = layers.Activation("softmax", name=PROBS_LAYER, dtype="float32")(dense(feats))
-        out = keras.Model(model.inputs, probs, name=f"{model.name}_site")
-    dense.set_weights(list(head.dense_weights()))
-    return out
-
-
-def with_head(loaded, profile):
-    """``loaded`` (a served model's :class:`~leukemia_core.inference.LoadedModel`) reading with the
-    site model ``profile``'s head and calibration. The profile must have been checked against it."""
-    head = Head.from_json(profile.head)
-    model = headed_graph(loaded.model, head) if loaded.model is not None else None
-    return replace(loaded, model=model, calibration=profile.calibration)
+from ..models.site_head import Head, headed_graph
 
 
 def encoder_loaded(profile, weights_dir: str | Path | None = None, encoder=None):
@@ -120,6 +91,7 @@ def site_predictor(pred, profile, weights_dir: str | Path | None = None):
     """
     from ..inference import Predictor
     from ..onnx_calls import OnnxForward, OnnxPredictor, predictor_backend, with_loaded
+    from ..verification.profile import apply_profile
 
     if profile is None:
         return pred
@@ -140,7 +112,7 @@ def site_predictor(pred, profile, weights_dir: str | Path | None = None):
         data = patched_onnx(onnx_path(loaded.name, wdir, read_onnx_record(loaded.name, wdir)), kernel, bias,
                              Head.from_json(profile.head))
         return OnnxPredictor(replace(loaded, calibration=profile.calibration), OnnxForward(data), pred.batch_size)
-    out = Predictor(with_head(loaded, profile), pred.batch_size)
+    out = Predictor(apply_profile(loaded, profile), pred.batch_size)
     out.backend = predictor_backend(pred)
     return out
 

@@ -35,7 +35,7 @@ from ..models.calibration import Calibration, fit_calibration
 from ..verification.profile import SiteProfile, save_profile, site_reference
 from ..verification.study import ScoredImages, VerificationError, acceptance, figures, grouped_split
 from .features import AdaptationError, FeatureSource, LabCells, lab_features
-from .head import fit_head, out_of_fold
+from ..models.site_head import fit_head, out_of_fold
 
 ADAPT_FORMAT = "leukemia_core.adaptation/1"
 #: Fewest usable images per class: below this no head is fitted.

@@ -136,7 +136,8 @@ def add_parsers(sub, weights_opt) -> None:
     sp.add_argument("--model", action="append", required=True,
                     help="NAME, or NAME=WEIGHTS_DIR[:LABEL] for other weights (e.g. a leave-one-lab-out run); "
                          "repeatable; encoders too")
-    sp.add_argument("--data", action="append", required=True, help="a lab's folder, repeatable")
+    sp.add_argument("--data", action="append", required=True,
+                    help="a lab's folder, or FOLDER:ROLE for one role of its images (e.g. aria_all:test); repeatable")
     sp.add_argument("--role", default="all", choices=["all", "train", "val", "test"],
                     help="the lab's images to use (default all: for a lab the model never saw)")
     sp.add_argument("--k", type=int, nargs="+", default=[5, 10, 20, 50])

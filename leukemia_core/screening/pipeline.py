@@ -120,7 +120,7 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
             data = card.paths.onnx.read_bytes()
             loaded = pred.loaded
             if prof is not None and prof.is_site_model:
-                from ..adaptation.head import Head
+                from ..models.site_head import Head
                 from ..adaptation.serve import logits_weights, patched_onnx
 
                 data = patched_onnx(data, *logits_weights(n, wdir), Head.from_json(prof.head))

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..models.calibration import Calibration, fit_calibration, fit_field_threshold
+from ..models.site_head import Head, headed_graph
 from ..models.weights import write_json
 from ..paths import PROJECT_ROOT
 from .study import ScoredImages
@@ -266,11 +267,10 @@ def profile_label(profile: SiteProfile | None) -> str:
 def apply_profile(loaded, profile: SiteProfile):
     """A copy of ``loaded`` (:class:`~leukemia_core.inference.LoadedModel`) reading as the profile
     says: its calibration, and for a site model its head in place of the model's ``logits`` layer
-    (the backbone is shared, not copied; :mod:`leukemia_core.adaptation.serve`). Raises
+    (the backbone is shared, not copied: :func:`~leukemia_core.models.site_head.headed_graph`). Raises
     :class:`ProfileError` for other weights or another model."""
     profile.check(loaded.name, loaded.manifest.get("weights_sha256"))
     if profile.is_site_model:
-        from ..adaptation.serve import with_head
-
-        return with_head(loaded, profile)
+        model = headed_graph(loaded.model, Head.from_json(profile.head)) if loaded.model is not None else None
+        return replace(loaded, model=model, calibration=profile.calibration)
     return replace(loaded, calibration=profile.calibration)

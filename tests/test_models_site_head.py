@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leukemia_core.adaptation.head import Head, fit_head, out_of_fold
+from leukemia_core.models.site_head import Head, fit_head, out_of_fold
 
 
 def _blobs(n=40, f=12, shift=1.5, seed=0):

@@ -1,4 +1,4 @@
-"""A lab's head: a class-balanced logistic regression on frozen features, as one linear layer.
+"""A site model's head: a class-balanced logistic regression on frozen features, as one linear layer.
 
 :func:`fit_head` standardises the features, chooses the L2 strength ``C`` by grouped
 cross-validation *inside the cells it is given* (ROC AUC over the out-of-fold scores; folds never
@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import WeightsError
 
 #: The L2 strengths tried (inverse regularisation, scikit-learn's ``C``).
 C_GRID = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -37,6 +39,7 @@ class Head:
     n: dict
 
     def logit(self, feats: np.ndarray) -> np.ndarray:
+        """``w . f + b`` of features ``(N, F)``."""
         return np.asarray(feats, np.float64) @ self.w + self.b
 
     def predict(self, feats: np.ndarray) -> np.ndarray:
@@ -50,12 +53,14 @@ class Head:
         return kernel, np.array([0.0, self.b], np.float32)
 
     def to_json(self) -> dict:
+        """The head as stored in a site model (weights, bias, strength, counts)."""
         return {"kind": "logistic regression on standardised frozen features (folded into w, b)",
                 "w": [float(v) for v in self.w], "b": float(self.b), "C": self.C, "cv_auc": self.cv_auc,
                 "n": self.n, "features": int(len(self.w))}
 
     @classmethod
     def from_json(cls, d: dict) -> "Head":
+        """The head written by :meth:`to_json`."""
         return cls(np.asarray(d["w"], np.float64), float(d["b"]), float(d["C"]), d.get("cv_auc"), dict(d.get("n") or {}))
 
 
@@ -118,3 +123,25 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
         cv_auc = scores.get(C)
     w, b = _fit(x, y, C)
     return Head(w, b, float(C), cv_auc, {"all": int((y == 1).sum()), "hem": int((y == 0).sum())})
+
+
+def headed_graph(model, head: Head, feature_layer: str | None = None):
+    """A Keras graph ``model.inputs -> features -> head -> probs`` (backbone layers shared).
+
+    ``feature_layer``: the layer whose output is the features (default: the input of ``logits``).
+    """
+    import keras
+    from keras import layers
+
+    from .registry import BUILD_LOCK, LOGITS_LAYER, PROBS_LAYER
+
+    feats = model.get_layer(feature_layer).output if feature_layer else model.get_layer(LOGITS_LAYER).input
+    if int(feats.shape[-1]) != len(head.w):
+        raise WeightsError(f"the site model's head reads {len(head.w)} features; {model.name} gives "
+                           f"{int(feats.shape[-1])}")
+    with BUILD_LOCK:
+        dense = layers.Dense(2, name=LOGITS_LAYER)
+        probs = layers.Activation("softmax", name=PROBS_LAYER, dtype="float32")(dense(feats))
+        out = keras.Model(model.inputs, probs, name=f"{model.name}_site")
+    dense.set_weights(list(head.dense_weights()))
+    return out
