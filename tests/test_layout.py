@@ -27,6 +27,7 @@ MAX_LINES = 400
 #: Modules tested by a file named otherwise (fnmatch patterns on the dotted name -> test file). These
 #: files are kept as they are: one file covers a whole command-line package or a family of modules.
 COVERED_ELSEWHERE = {
+    "cli.adapt": "test_cli_adapt.py",            # adapt, adapt-kshot, encoders through main()
     "cli.*": "test_cli.py",                      # the command-line package: end-to-end through main()
     "bench.*": "test_bench.py",                  # the bench package: one file for its measurements
     "reports.results": "test_results.py",     # the README results tables
