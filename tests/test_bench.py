@@ -360,3 +360,20 @@ def test_case_review_bench(tmp_path):
     assert 0 < r["open_first_page_s"]["median"] <= r["open_first_page_s"]["max"] and r["review_click_s"]["median"] > 0
     shipped = json.loads((Path(__file__).resolve().parents[1] / "model_weights" / "bench_cases.json").read_text())
     assert (shipped["images"], shipped["cells"]) == (50, 500) and shipped["meets_targets"]
+
+
+def test_adapt_bench_times_the_site_model_against_its_forward_passes(samples, tmp_path):
+    from adaptation_fixtures import tiny_encoder, write_lab
+
+    from leukemia_core.adaptation.features import encoder_source
+    from leukemia_core.bench.adapt import bench_adapt, pick, summary
+    from leukemia_core.verification.study import read_labelled
+
+    source = encoder_source("densenet121", model=tiny_encoder(), sha256="ab" * 32, size=32)
+    records = pick(read_labelled([write_lab(tmp_path / "lab", samples, copies=3)]), 6)
+    res = bench_adapt(source, records, repeats=1, draws=2, n_boot=20)
+    assert res["images"] == 12 and res["cells"] == 12
+    assert res["adapt_s"] > res["baseline_forward_s"] > 0
+    assert res["ratio_adapt_to_forward"] > 1  # the forward passes are a part of adapt
+    assert res["target"]["met"] == (res["adapt_s_per_100_cells"] <= 30.0)
+    assert "per 100 cells" in summary({**res, "data": "lab"})

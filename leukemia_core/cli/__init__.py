@@ -21,7 +21,7 @@ from .parser import build_parser
 
 #: Commands that need TensorFlow: imported (quietly unless --verbose) before they run.
 _TF_COMMANDS = {"train", "evaluate", "cam-check", "adapt-check", "bench", "verify", "verify-kshot", "adapt",
-                "adapt-kshot"}
+                "adapt-kshot", "bench-adapt"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""``adapt``, ``adapt-kshot`` and ``encoders``: a site model fitted on a lab's own labelled cells
+"""``adapt``, ``adapt-kshot``, ``bench-adapt`` and ``encoders``: a site model fitted on a lab's own labelled cells
 (:mod:`leukemia_core.adaptation`), its k-shot measurement, and the pretrained encoders' build.
 
 ``adapt`` exits 0 when the site model was fitted and met the lab's criteria (or none were given),
@@ -88,6 +88,16 @@ def cmd_adapt_kshot(args) -> int:
     return 0
 
 
+def cmd_bench_adapt(args) -> int:
+    """Time the site model's fit, study and learning curve against the forward passes (``bench-adapt``)."""
+    from ..bench.adapt import run_bench_adapt, summary
+
+    print(summary(run_bench_adapt(args.model, args.data, args.per_class, args.repeats, Path(args.out),
+                                  args.weights_dir)))
+    print(f"-> {args.out}")
+    return 0
+
+
 def cmd_encoders(args) -> int:
     """List the pretrained encoders and whether they are built; ``--build`` builds them."""
     from ..adaptation.encoders import build_encoder, encoder_status, get_encoder_spec, list_encoders
@@ -145,6 +155,15 @@ def add_parsers(sub, weights_opt) -> None:
     sp.add_argument("--out", default="model_weights/adapt_kshot.json")
     sp.add_argument("--doc", help="also replace the adapt-kshot block of this Markdown file")
     sp.set_defaults(func=cmd_adapt_kshot)
+
+    sp = sub.add_parser("bench-adapt", help="time adapt (fit, study, learning curve) against the forward passes")
+    sp.add_argument("--model", default="densenet121", help="a served model or an encoder (default densenet121)")
+    sp.add_argument("--data", required=True, help="a lab's folder of labelled single-cell images")
+    sp.add_argument("--per-class", type=int, default=50, help="images per class (default 50: 100 cells)")
+    sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--out", default="model_weights/bench_adapt.json")
+    weights_opt(sp)
+    sp.set_defaults(func=cmd_bench_adapt)
 
     sp = sub.add_parser("encoders", help="list the pretrained encoders; --build converts them from their package")
     sp.add_argument("--build", nargs="*", help="encoder names to build ('all' or none named: every one)")
