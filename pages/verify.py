@@ -89,7 +89,9 @@ def _settings(ready: list[str]) -> dict:
 
 def _run(cfg: dict) -> None:
     # the sidebar's site profile, when it is one of these models' (refused for other weights)
-    used = [st.session_state[PROFILE_KEY]] if any(site_profile(m) for m in cfg["models"]) else []
+    # (a site model on an encoder is no model's: the Adapt tab studies it, this study does not)
+    used = [st.session_state[PROFILE_KEY]] if any((p := site_profile(m)) is not None and not p.reads_with_encoder
+                                                  for m in cfg["models"]) else []
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:  # uploads live only for this run
         records, data = _records(Path(tmp))
         bar = st.progress(0.0, text=f"Reading {len(records)} images ...")

@@ -31,3 +31,21 @@ def test_lab_specs_may_name_a_role():
     assert parse_lab("../data/aria_all:test") == ("../data/aria_all", "test")
     assert parse_lab("../data/cnmc2019") == ("../data/cnmc2019", "all")
     assert parse_lab("C:/labs/x:y", "val") == ("C:/labs/x:y", "val")
+
+
+def test_fine_tuning_is_reported_beside_the_frozen_head_on_the_same_draws(lab_dir, tiny_source, monkeypatch):
+    from leukemia_core.adaptation import kshot
+
+    seen = []
+
+    def fake(source, head, fit_crops, y_fit, test_crops, seed=0):
+        seen.append((len(fit_crops), len(test_crops)))
+        return head.predict(source.features(test_crops))  # the frozen head again: same AUC
+
+    monkeypatch.setattr(kshot, "finetune_scores", fake)
+    monkeypatch.setitem(kshot.LAST_BLOCK, "densenet121", ("relu",))
+    res = kshot.kshot_one(tiny_source, read_labelled([lab_dir]), ks=[5], draws=3, rule="centre", finetune_ks=[5],
+                          finetune_draws=2)
+    f = res["k"]["5"]["finetune"]
+    assert f["draws"] == 2 == len(seen) and seen[0][0] == 10
+    assert abs(f["frozen_roc_auc"]["mean"] - f["finetuned_roc_auc"]["mean"]) < 1e-9

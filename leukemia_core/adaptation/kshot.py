@@ -28,6 +28,7 @@ from ..models.calibration import fit_calibration
 from ..models.weights import write_json
 from ..verification.study import kshot_split
 from .features import feature_source, lab_features
+from .finetune import EPOCHS, LAST_BLOCK, LEARNING_RATE, finetune_scores
 from ..models.site_head import fit_head, out_of_fold
 from .study import _shipped_head
 
@@ -60,8 +61,11 @@ def _ba(y, called) -> float | None:
     return float((np.mean(called[y == 1]) + np.mean(~called[y == 0])) / 2)
 
 
-def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=None) -> dict:
-    """The k-shot figures of one feature source on one lab's records."""
+def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=None,
+              finetune_ks: Sequence[int] = (), finetune_draws: int = 5) -> dict:
+    """The k-shot figures of one feature source on one lab's records; at ``finetune_ks``, the
+    first ``finetune_draws`` draws also fine-tune the last block (:mod:`.finetune`), reported
+    beside the frozen head on those same draws."""
     from sklearn.metrics import roc_auc_score
 
     lab = lab_features(source, records, rule)
@@ -72,6 +76,7 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
            "k": {}}
     for k in ks:
         rows = {"site_model": [], "calibration_only": [], "no_profile": []}
+        tuned: list[tuple[float, float]] = []  # (frozen AUC, fine-tuned AUC) on the same draws
         n_draws, report_sizes = 0, []
         for d in range(draws * 5):
             if n_draws == draws:
@@ -90,6 +95,9 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
                                   np.array(["site"] * len(fc)))
             p = cal.apply(head.predict(lab.x[rc]))
             rows["site_model"].append((roc_auc_score(y_rep, p), _ba(y_rep, p >= cal.threshold)))
+            if k in finetune_ks and len(tuned) < finetune_draws and source.name in LAST_BLOCK:
+                pf = finetune_scores(source, head, lab.crops[fc], y_fit, lab.crops[rc], seed=d)
+                tuned.append((rows["site_model"][-1][0], roc_auc_score(y_rep, pf)))
             if raw is not None and stored is not None:
                 p0 = stored.apply(raw[rc])
                 rows["no_profile"].append((roc_auc_score(y_rep, p0), _ba(y_rep, p0 >= stored.threshold)))
@@ -103,6 +111,10 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
         for how, vals in rows.items():
             if vals:
                 entry[how] = {"roc_auc": _stats([a for a, _ in vals]), "balanced_accuracy": _stats([b for _, b in vals])}
+        if tuned:
+            entry["finetune"] = {"draws": len(tuned), "frozen_roc_auc": _stats([a for a, _ in tuned]),
+                                 "finetuned_roc_auc": _stats([b for _, b in tuned]),
+                                 "epochs": EPOCHS, "learning_rate": LEARNING_RATE}
         out["k"][str(k)] = entry
     return out
 
@@ -125,7 +137,8 @@ def parse_model(spec: str) -> tuple[str, str | None, str]:
 
 def run_adapt_kshot(models: Sequence[str], labs: Sequence[str], ks: Sequence[int] = (5, 10, 20, 50),
                     draws: int = 20, role: str = "all", out: Path | None = None,
-                    progress: Callable[[str], None] | None = None) -> dict:
+                    progress: Callable[[str], None] | None = None, finetune_ks: Sequence[int] = (),
+                    finetune_draws: int = 5) -> dict:
     """Measure every model spec (:func:`parse_model`) on every lab folder; write the JSON to ``out``."""
     rows = []
     for lab in labs:
@@ -142,13 +155,14 @@ def run_adapt_kshot(models: Sequence[str], labs: Sequence[str], ks: Sequence[int
             if progress:
                 progress(f"{label} on {len(recs)} {dataset} images ({role} role)")
             stored = source.loaded.calibration if source.loaded is not None else None
-            res = kshot_one(source, recs, ks, draws, rule, stored)
+            res = kshot_one(source, recs, ks, draws, rule, stored, finetune_ks, finetune_draws)
             res.update({"lab": dataset, "role": lab_role, "model": label, "kind": source.kind,
                         "weights_sha256": source.sha256, "lab_in_training": _in_training(source, dataset),
                         "cell_rule": rule})
             rows.append(res)
     result = {"format": KSHOT_FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "ks": list(ks), "draws": draws, "rows": rows}
+              "ks": list(ks), "draws": draws, "finetune_ks": list(finetune_ks), "finetune_draws": finetune_draws,
+              "rows": rows}
     if out is not None:
         write_json(Path(out), result)
     return result
@@ -175,6 +189,15 @@ def kshot_table(result: dict) -> str:
                 cells += [_fmt(h.get("roc_auc")), _fmt(h.get("balanced_accuracy"))]
             lines.append(f"| {row['lab']} ({row['role']}) | {row['model']} | {row['lab_in_training']} | {k} | "
                          + " | ".join(cells) + " |")
+    tuned = [(row, k, e["finetune"]) for row in result["rows"] for k, e in row["k"].items() if e.get("finetune")]
+    if tuned:
+        lines += ["", "| lab (role) | model | k per class | draws | frozen head: AUC | fine-tuned last block: AUC |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {row['lab']} ({row['role']}) | {row['model']} | {k} | {f['draws']} | "
+                  f"{_fmt(f['frozen_roc_auc'])} | {_fmt(f['finetuned_roc_auc'])} |" for row, k, f in tuned]
+        f0 = tuned[0][2]
+        lines.append(f"\nFine-tuning: the last block and the head, {f0['epochs']} epochs, Adam {f0['learning_rate']:g}, "
+                     "flips and quarter turns, started from the frozen head; both columns on the same draws.")
     lines.append("")
     lines.append(f"Mean over {result['draws']} draws (2.5-97.5 % of draws in brackets); each draw fits on k images "
                  "per class of some groups and scores every image of the other groups. Written by "

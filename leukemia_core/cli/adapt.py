@@ -79,7 +79,8 @@ def cmd_adapt_kshot(args) -> int:
     from ..docblocks import write_block_from_json
 
     result = run_adapt_kshot(args.model, args.data, args.k, args.draws, args.role, Path(args.out),
-                             progress=lambda m: log.info(m))
+                             progress=lambda m: log.info(m), finetune_ks=args.finetune or (),
+                             finetune_draws=args.finetune_draws)
     print(kshot_table(result))
     print(f"-> {args.out}")
     if args.doc:
@@ -152,6 +153,9 @@ def add_parsers(sub, weights_opt) -> None:
                     help="the lab's images to use (default all: for a lab the model never saw)")
     sp.add_argument("--k", type=int, nargs="+", default=[5, 10, 20, 50])
     sp.add_argument("--draws", type=int, default=20)
+    sp.add_argument("--finetune", type=int, nargs="*", help="at these k, also fine-tune the last block with the head "
+                                                            "(efficientnet_b0, densenet121) on the first draws")
+    sp.add_argument("--finetune-draws", type=int, default=5)
     sp.add_argument("--out", default="model_weights/adapt_kshot.json")
     sp.add_argument("--doc", help="also replace the adapt-kshot block of this Markdown file")
     sp.set_defaults(func=cmd_adapt_kshot)
