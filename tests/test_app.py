@@ -727,8 +727,7 @@ def test_verify_page_runs_saves_a_profile_and_the_sidebar_uses_it(lab_env):
     # the sidebar offers it; Classify calls with it and names it in every row
     at.switch_page("pages/classify.py").run()
     box = at.selectbox(key="app_site_profile")
-    assert not box.disabled and box.options == ["none (the model's stored calibration)",
-                                                f"my lab ({saved[0].name})"]
+    assert not box.disabled and box.options == ["none (the model's stored calibration)", "my lab (calibration)"]
     box.set_value(str(saved[0])).run()
     at.multiselect(key="classify_samples").set_value([_sample("C-NMC 2019").title]).run()
     _no_exception(at)

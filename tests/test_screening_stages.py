@@ -75,3 +75,33 @@ def test_classify_skips_what_the_model_scored(samples, plan):
     res = Classify(plan, threads=1, done={batch["file_sha256"][1]})(batch)
     assert [bool(r) for r in res["r_tiny_cnn"]] == [True, False, True]
     assert "found" in res  # kept for the next model's actors
+
+
+def test_a_site_model_is_screened_as_predict_reads_it(samples, tiny_onnx):
+    """The head goes into the ONNX bytes; the rows name the site model and match predict's reading."""
+    from leukemia_core.adaptation.features import served_source
+    from leukemia_core.adaptation.serve import site_predictor
+    from leukemia_core.inference import load_model, predict_files
+    from leukemia_core.models.calibration import Calibration
+    from leukemia_core.models.site_head import fit_head
+    from leukemia_core.onnx_calls import load_onnx_predictor
+    from leukemia_core.screening.pipeline import plan_models
+    from leukemia_core.verification.profile import SiteProfile
+
+    wdir = tiny_onnx["weights_dir"]
+    loaded = load_model("tiny_cnn", wdir)
+    crops = np.random.default_rng(2).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    head = fit_head(served_source(loaded).features(crops), np.array([0, 1] * 4), C=1.0)
+    sha = loaded.manifest["weights_sha256"]
+    prof = SiteProfile("lab B", "tiny_cnn", sha, Calibration(threshold=0.45), head=head.to_json(),
+                       base={"kind": "model", "name": "tiny_cnn", "weights_sha256": sha}, accepted=False)
+    (site_plan,) = plan_models(["tiny_cnn"], wdir, profiles={"tiny_cnn": prof})
+    assert site_plan.onnx is not None and site_plan.profile_label == "lab B [FAILED acceptance]"
+    paths = [str(s.path) for s in samples[:4]]
+    batch = read_and_find({"path": np.array(paths, dtype=object)}, [site_plan.key])
+    got = [json.loads(r)["image"] for r in Classify(site_plan, threads=1)(batch)["r_tiny_cnn"]]
+    want = predict_files(paths, {"tiny_cnn": site_predictor(load_onnx_predictor("tiny_cnn", wdir), prof, wdir)})
+    assert [g["profile"] for g in got] == ["lab B [FAILED acceptance]"] * 4
+    assert [g["p_all"] for g in got] == pytest.approx([w["p_all"] for w in want], abs=1e-6)
+    (plain,) = plan_models(["tiny_cnn"], wdir)
+    assert plain.onnx != site_plan.onnx

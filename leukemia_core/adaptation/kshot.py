@@ -153,7 +153,7 @@ def run_adapt_kshot(models: Sequence[str], labs: Sequence[str], ks: Sequence[int
             name, wdir, label = parse_model(spec)
             source = feature_source(name, wdir)
             if progress:
-                progress(f"{label} on {len(recs)} {dataset} images ({role} role)")
+                progress(f"{label} on {len(recs)} {dataset} images ({lab_role} role)")
             stored = source.loaded.calibration if source.loaded is not None else None
             res = kshot_one(source, recs, ks, draws, rule, stored, finetune_ks, finetune_draws)
             res.update({"lab": dataset, "role": lab_role, "model": label, "kind": source.kind,
