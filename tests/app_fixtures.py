@@ -98,3 +98,18 @@ def empty_env(tmp_path, monkeypatch, navigation_v2):
     monkeypatch.setenv("LEUKEMIA_WEIGHTS_DIR", str(wdir))
     monkeypatch.delenv("LEUKEMIA_APP_MODELS", raising=False)
     return wdir
+
+
+@pytest.fixture
+def lab_env(app_env, tmp_path, monkeypatch):
+    """The app environment plus a lab folder (the samples as all/, hem/) and an empty profiles folder."""
+    import shutil
+
+    from leukemia_core.samples import list_samples
+
+    lab = tmp_path / "lab"
+    for s in list_samples():
+        (lab / s.label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(s.path, lab / s.label / s.path.name)
+    monkeypatch.setenv("LEUKEMIA_SITE_PROFILES", str(tmp_path / "profiles"))
+    return {"lab": lab, "profiles": tmp_path / "profiles"}

@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-from app_fixtures import APP, app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
+from app_fixtures import APP, app_env, app_weights, lab_env, navigation_v2  # noqa: F401  (fixtures)
 
 from leukemia_core.samples import list_samples
-
-
-@pytest.fixture
-def adapt_env(app_env, tmp_path, monkeypatch):
-    """The app environment plus a lab folder (the samples as all/, hem/) and an empty profiles folder."""
-    lab = tmp_path / "lab"
-    for s in list_samples():
-        (lab / s.label).mkdir(parents=True, exist_ok=True)
-        shutil.copy(s.path, lab / s.label / s.path.name)
-    monkeypatch.setenv("LEUKEMIA_SITE_PROFILES", str(tmp_path / "profiles"))
-    return {"lab": lab, "profiles": tmp_path / "profiles"}
 
 
 def _app():
@@ -33,10 +21,10 @@ def _messages(at) -> str:
                     for e in getattr(at, kind))
 
 
-def test_a_site_model_is_fitted_studied_kept_on_request_and_read_by_classify(adapt_env):
+def test_a_site_model_is_fitted_studied_kept_on_request_and_read_by_classify(lab_env):
     at = _app()
     at.switch_page("pages/verify.py").run()
-    at.text_input(key="verify_folder").set_value(str(adapt_env["lab"])).run()
+    at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()
     at.number_input(key="verify_min_se").set_value(1.0).run()  # a criterion the tiny model cannot meet
     assert at.selectbox(key="adapt_base").options == ["tiny_cnn (served model)"]  # no encoder built here
     at.button(key="adapt_run").click().run()
@@ -48,7 +36,7 @@ def test_a_site_model_is_fitted_studied_kept_on_request_and_read_by_classify(ada
     assert at.button(key="adapt_save").disabled  # failed: not saved unless asked
     at.checkbox(key="adapt_save_failed").check().run()
     at.button(key="adapt_save").click().run()
-    saved = list(adapt_env["profiles"].glob("tiny_cnn.*.profile.json"))
+    saved = list(lab_env["profiles"].glob("tiny_cnn.*.profile.json"))
     assert len(saved) == 1
     at.switch_page("pages/classify.py").run()
     box = at.selectbox(key="app_site_profile")
@@ -62,11 +50,11 @@ def test_a_site_model_is_fitted_studied_kept_on_request_and_read_by_classify(ada
     assert set(table["profile"]) == {"my lab [FAILED acceptance]"}
 
 
-def test_one_class_is_refused_with_its_reason(adapt_env):
-    shutil.rmtree(adapt_env["lab"] / "hem")
+def test_one_class_is_refused_with_its_reason(lab_env):
+    shutil.rmtree(lab_env["lab"] / "hem")
     at = _app()
     at.switch_page("pages/verify.py").run()
-    at.text_input(key="verify_folder").set_value(str(adapt_env["lab"])).run()
+    at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()
     at.button(key="adapt_run").click().run()
     assert not at.exception
     assert "one class only" in " ".join(e.value for e in at.error)

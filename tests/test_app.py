@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from app_fixtures import APP, app_env, app_weights, empty_env, navigation_v2  # noqa: F401  (fixtures)
+from app_fixtures import APP, app_env, app_weights, empty_env, lab_env, navigation_v2  # noqa: F401  (fixtures)
 
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.explain.maps import heatmap_on_image
@@ -695,17 +695,6 @@ def test_classify_steps_without_streamlit():
 
 
 # --------------------------------------------------------------------------- Verify at your lab (issue 17)
-
-@pytest.fixture
-def lab_env(app_env, tmp_path, monkeypatch):
-    """The app environment plus a lab folder (the samples as all/, hem/) and an empty profiles folder."""
-    lab = tmp_path / "lab"
-    for s in list_samples():
-        (lab / s.label).mkdir(parents=True, exist_ok=True)
-        shutil.copy(s.path, lab / s.label / s.path.name)
-    monkeypatch.setenv("LEUKEMIA_SITE_PROFILES", str(tmp_path / "profiles"))
-    return {"lab": lab, "profiles": tmp_path / "profiles"}
-
 
 def test_verify_page_runs_saves_a_profile_and_the_sidebar_uses_it(lab_env):
     at = _app()

@@ -7,44 +7,25 @@ its audit trail from a second browser session. Writes the README's classify_bccd
 
 The case store is a temporary folder ($LEUKEMIA_DATA_HOME), so nothing is left behind.
 """
-import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from browser_walk import ROOT, WAIT_MS, idle, start_server
+from browser_walk import shot as _shot
 from playwright.sync_api import sync_playwright
-ROOT = Path(__file__).resolve().parents[1]
+
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="walkthrough-"))
 OUT.mkdir(parents=True, exist_ok=True)
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-home = Path(tempfile.mkdtemp(prefix="case-store-"))
-env = dict(os.environ, LEUKEMIA_DATA_HOME=str(home), PYTHONUNBUFFERED="1")
-log = open(home / "streamlit.log", "w")
-proc = subprocess.Popen([str(ROOT / ".venv/bin/streamlit"), "run", "serve.py", "--server.headless", "true",
-                         "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                        stdout=log, stderr=subprocess.STDOUT)
-url = f"http://127.0.0.1:{port}"
-for _ in range(240):
-    try:
-        urllib.request.urlopen(url + "/_stcore/health", timeout=2); break
-    except Exception:
-        time.sleep(0.5)
-W = 240_000
-def idle(page):
-    page.wait_for_timeout(700)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=W)
-    page.wait_for_timeout(700)
+proc, url, home = start_server()
+W = WAIT_MS
+
+
 def shot(page, name):
-    h = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
-    page.set_viewport_size({"width": 1400, "height": min(int(h) + 40, 8000)})
-    page.wait_for_timeout(1000)
-    page.screenshot(path=str(OUT / name), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    print("shot", name, flush=True)
+    _shot(page, OUT, name)
+
+
 try:
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"])

@@ -7,57 +7,18 @@ it. Writes adapt.png and classify_site_model.png.
 
 The site models go to a temporary folder ($LEUKEMIA_SITE_PROFILES), so nothing is left behind.
 """
-import os
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+from browser_walk import ROOT, WAIT_MS, idle, shot, start_server
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(sys.argv[1])
 OUT.mkdir(parents=True, exist_ok=True)
 ALL = sorted(Path(sys.argv[2]).glob("*.*"))[:40]
 HEM = sorted(Path(sys.argv[3]).glob("*.*"))[:40]
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-port = s.getsockname()[1]
-s.close()
-home = Path(tempfile.mkdtemp(prefix="adapt-walk-"))
-env = dict(os.environ, LEUKEMIA_DATA_HOME=str(home), LEUKEMIA_SITE_PROFILES=str(home / "profiles"),
-           PYTHONUNBUFFERED="1")
-log = open(home / "streamlit.log", "w")
-proc = subprocess.Popen([str(ROOT / ".venv/bin/streamlit"), "run", "serve.py", "--server.headless", "true",
-                         "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                        stdout=log, stderr=subprocess.STDOUT)
-url = f"http://127.0.0.1:{port}"
-for _ in range(240):
-    try:
-        urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-        break
-    except Exception:
-        time.sleep(0.5)
-W = 300_000
-
-
-def idle(page):
-    page.wait_for_timeout(700)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=W)
-    page.wait_for_timeout(700)
-
-
-def shot(page, name):
-    h = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                      "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
-    page.set_viewport_size({"width": 1400, "height": min(int(h) + 40, 8000)})
-    page.wait_for_timeout(1000)
-    page.screenshot(path=str(OUT / name), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    print("shot", name, flush=True)
+proc, url, home = start_server(LEUKEMIA_SITE_PROFILES="{home}/profiles")
+W = WAIT_MS
 
 
 try:
@@ -82,7 +43,7 @@ try:
         idle(page)
         for t in page.locator('[data-testid="stAlert"]').all_inner_texts():
             print("alert:", t.replace("\n", " ")[:200], flush=True)
-        shot(page, "adapt.png")
+        shot(page, OUT, "adapt.png")
         save = page.get_by_role("button", name="Save site model 'my lab'")
         if not save.is_enabled():  # failed the criteria: kept on purpose, marked as failed everywhere
             page.get_by_text("Keep a site model that fails the criteria").click()
@@ -100,7 +61,7 @@ try:
         page.locator('input[type="file"]').set_input_files(str(ROOT / "leukemia_core/samples/all/UID_13_10_1_all.png"))
         page.get_by_text("UID_13_10_1_all.png", exact=True).first.wait_for(timeout=W)
         idle(page)
-        shot(page, "classify_site_model.png")
+        shot(page, OUT, "classify_site_model.png")
         b.close()
 finally:
     proc.terminate()

