@@ -21,10 +21,10 @@ from leukemia_core.reports.files import app_models, load_report
 from leukemia_core.reports.inputs import ImageInput, decode, display_copy
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, results_table, store_result, summary_row
-from leukemia_core.verification.profile import profile_label
+from leukemia_core.verification.profile import profile_label, profile_summary
 from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor, site_tools
 from pages._messages import plain, show_error, show_missing
-from pages._session import PROFILE_KEY, result_tag, selected_model, site_profile, threshold
+from pages._session import PROFILE_KEY, result_tag, selected_model, site_profile, site_profile_or_none, threshold
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
@@ -181,7 +181,7 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
 
 
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,
-                 cmap: str, profiles: dict[str, str] | None = None) -> None:
+                 cmap: str, profiles: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:
     """A button that builds the printable HTML case report in memory, then offers it for download."""
     key = (tuple(it.digest for it in items), tuple(models), tuple(round(thr_of(m), 4) for m in models), alpha, cmap,
            tuple(sorted((profiles or {}).items())))
@@ -195,7 +195,7 @@ def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_
             infos = [model_info(m, read_manifest(m, missing_ok=True), load_report(m)) for m in models]
             st.session_state[REPORT_KEY] = (key, build_case_report(images, infos, {m: thr_of(m) for m in models},
                                                                    alpha=alpha, colormap=cmap,
-                                                                   site_profiles=profiles))
+                                                                   site_profiles=profiles, site_notes=notes))
     built = st.session_state.get(REPORT_KEY)
     if built and built[0] == key:
         st.download_button("Download case report", built[1], file_name="case_report.html", mime="text/html",
@@ -282,7 +282,8 @@ def render() -> None:
                        file_name="classification_results.csv", mime="text/csv", key="classify_download",
                        on_click="ignore")
     with c2:
-        _case_report(items, results, chosen, thr_of, alpha, cmap, profile_names)
+        _case_report(items, results, chosen, thr_of, alpha, cmap, profile_names,
+                     {m: profile_summary(p) for m in chosen if (p := site_profile_or_none(m)) is not None})
     _details(items, results, chosen, alpha, cmap, method, thr_of)
     FIRST_CALLS.set()  # the warm-up may load TensorFlow now (pages/_loaders.py)
     if waiting:

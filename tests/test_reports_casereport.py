@@ -212,3 +212,12 @@ def test_site_profile_is_named_per_model():
     assert "m1: site profile <b>Lab &lt;A&gt;</b>" in with_profile
     plain = build_case_report(_batch(), infos, {"m1": 0.5}).decode()
     assert "site profile <b>" not in plain and "(no site profile)" in plain
+
+
+def test_a_site_model_is_named_with_its_study():
+    infos = [model_info("m1", MANIFEST, REPORT)]
+    note = "a site model: a head of this lab's own ... ROC AUC 0.71; the lab's acceptance criteria NOT met"
+    page = build_case_report(_batch(), infos, {"m1": 0.5}, site_profiles={"m1": "Lab A"},
+                             site_notes={"m1": note}).decode()
+    assert "m1: site profile <b>Lab A</b> (a site model: a head of this lab&#x27;s own" in page
+    assert "acceptance criteria NOT met" in page and "calibration and thresholds fitted" not in page

@@ -109,3 +109,21 @@ def test_from_json_refuses_incomplete_and_default_dir(monkeypatch, tmp_path):
         SiteProfile.from_json({"format": PROFILE_FORMAT, "name": "x"})
     monkeypatch.setenv("LEUKEMIA_SITE_PROFILES", str(tmp_path))
     assert default_profiles_dir() == tmp_path
+
+
+def test_profile_summary_and_label_say_what_a_site_model_is_and_how_it_did():
+    from leukemia_core.models.calibration import Calibration
+    from leukemia_core.verification.profile import SiteProfile, profile_label, profile_summary
+
+    study = {"held_out": {"cell": {"roc_auc": {"value": 0.912}, "balanced_accuracy": {"value": 0.85}}},
+             "split": {"fit_images": 40, "report_images": 38}}
+    site = SiteProfile("lab A", "densenet121", "ab" * 32, Calibration(), head={"w": [0.1], "b": 0.0},
+                       base={"kind": "encoder"}, study=study, accepted=False)
+    assert profile_label(site) == "lab A (site model on the densenet121 encoder) [FAILED acceptance]"
+    text = profile_summary(site)
+    assert "pretrained densenet121 encoder" in text and "fitted on 40" in text and "ROC AUC 0.91" in text
+    assert "NOT met" in text and "FAILED" in site.status
+    plain = SiteProfile("lab B", "proposed", "cd" * 32, Calibration())
+    assert profile_label(plain) == "lab B" and "calibration and thresholds" in profile_summary(plain)
+    assert not plain.is_site_model and plain.status.startswith("site calibration")
+    assert SiteProfile.from_json(site.to_json()) == site

@@ -253,16 +253,19 @@ figure{margin:.3em}.field img{max-width:100%;height:auto}.grid{display:flex;flex
 """
 
 
-def _profiles_line(models: Sequence[str], profiles: Mapping[str, str]) -> str:
-    """Which calibration each model's calls used: a named site profile or the stored one."""
-    used = [f"{escape(m)}: site profile <b>{escape(profiles[m])}</b> (calibration and thresholds fitted on "
-            "this lab's own labelled cells)" for m in models if profiles.get(m)]
+def _profiles_line(models: Sequence[str], profiles: Mapping[str, str], notes: Mapping[str, str]) -> str:
+    """Which calibration each model's calls used: a named site profile (with what it is and its
+    study, ``notes``) or the stored one."""
+    default = "calibration and thresholds fitted on this lab's own labelled cells"
+    used = [f"{escape(m)}: site profile <b>{escape(profiles[m])}</b> ({escape(notes.get(m) or default)})"
+            for m in models if profiles.get(m)]
     return f"<p>{'; '.join(used)}.</p>" if used else "<p>Calibration: each model's stored one (no site profile).</p>"
 
 
 def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo], threshold_of: Mapping[str, float],
                       created: _dt.datetime | None = None, title: str = "Case report", alpha: float = 0.4,
-                      colormap: str = "jet", site_profiles: Mapping[str, str] | None = None) -> bytes:
+                      colormap: str = "jet", site_profiles: Mapping[str, str] | None = None,
+                      site_notes: Mapping[str, str] | None = None) -> bytes:
     """The HTML case report of one batch (UTF-8 bytes), fully self-contained.
 
     Args:
@@ -274,6 +277,8 @@ def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo]
         alpha, colormap: how the cell maps are drawn (:func:`leukemia_core.explain.overlay`).
         site_profiles: the site profile name per model whose calls used one (Verify at your lab);
             the others used their stored calibration.
+        site_notes: per model, what its site profile is and its study's figures
+            (:func:`~leukemia_core.verification.profile.profile_summary`).
     """
     names = [m.name for m in models]
     missing = [n for n in names if n not in threshold_of]
@@ -284,7 +289,7 @@ def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo]
     body = [f"<h1>{escape(title)}</h1>", f'<p class="notice">{escape(NOTICE)}</p>',
             f"<p>Created {escape(when)}. {len(images)} image(s), model(s) and threshold(s): {thrs}. "
             "P(ALL) is calibrated on validation cells; a cell is called ALL when P(ALL) &ge; threshold.</p>",
-            _profiles_line(names, site_profiles or {}),
+            _profiles_line(names, site_profiles or {}, site_notes or {}),
             "<h2>Batch summary</h2>", _summary_table(images, names, threshold_of)]
     body += [_image_section(k, im, names, threshold_of, alpha, colormap) for k, im in enumerate(images, 1)]
     body += ['<section class="models"><h2>Models</h2>']

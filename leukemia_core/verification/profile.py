@@ -264,6 +264,25 @@ def profile_label(profile: SiteProfile | None) -> str:
             + (" [FAILED acceptance]" if profile.accepted is False else ""))
 
 
+def profile_summary(profile: SiteProfile) -> str:
+    """One sentence for reports: what the profile is and, for a site model, its study's figures."""
+    if not profile.is_site_model:
+        return "calibration and thresholds fitted on this lab's own labelled cells"
+    base = f"the pretrained {profile.model} encoder" if profile.reads_with_encoder else "this model"
+    study = profile.study or {}
+    cell = (study.get("held_out") or {}).get("cell") or {}
+    split = study.get("split") or {}
+
+    def v(key):
+        x = (cell.get(key) or {}).get("value")
+        return "n/a" if x is None else f"{x:.2f}"
+
+    verdict = {True: "met", False: "NOT met", None: "none given"}[profile.accepted]
+    return (f"a site model: a head of this lab's own on the frozen features of {base}, fitted on "
+            f"{split.get('fit_images', 'n/a')} labelled images; on {split.get('report_images', 'n/a')} held-out images "
+            f"ROC AUC {v('roc_auc')}, balanced accuracy {v('balanced_accuracy')}; the lab's acceptance criteria {verdict}")
+
+
 def apply_profile(loaded, profile: SiteProfile):
     """A copy of ``loaded`` (:class:`~leukemia_core.inference.LoadedModel`) reading as the profile
     says: its calibration, and for a site model its head in place of the model's ``logits`` layer
