@@ -1,5 +1,6 @@
-"""Workarounds for two Streamlit behaviours that break a server shared by several sessions, and for
-one CPython fault that a page can hit while the server warms up a model.
+"""Workarounds for two Streamlit behaviours that break a server shared by several sessions, for its
+legacy ``pages/`` mode taking a bookmarked URL on a fresh server, and for one CPython fault that a
+page can hit while the server warms up a model.
 
 Each replaces a private internal, so each applies only on the versions known to need it: the
 Streamlit releases on which ``tools/loadtest.py`` (8 browser sessions) shows the fault (1.67, the one
@@ -158,8 +159,27 @@ def serialize_ast_parse() -> None:
     ast.parse = serialized_parse
 
 
+def navigation_only() -> None:
+    """Every URL through ``app.py``'s ``st.navigation``, from the server's first request on.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as pages of their own (the legacy
+    multipage mode) until ``st.navigation`` has run once in the server process. A bookmarked
+    ``/validation`` opened first on a fresh server therefore ran ``pages/validation.py`` alone: no
+    title, notice or sidebar controls, and the folder's raw file list as navigation. The app never
+    uses that mode, so the server marks the folder as not a pages directory when it starts
+    (``serve.py``); this is what Streamlit itself sets after the first ``st.navigation`` run.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # moved in another release: the bookmark test in tests/test_browser.py says so
+        _log.warning("streamlit.runtime.pages_manager not found: a bookmarked page may open without the app frame")
+        return
+    PagesManager.uses_pages_directory = False
+
+
 def apply() -> None:
     """Install the workarounds (idempotent)."""
+    navigation_only()
     keep_upload_replies()
     keep_keras_state()
     serialize_ast_parse()

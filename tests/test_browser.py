@@ -61,6 +61,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def server(app_weights, tmp_path):
     """``streamlit run app.py`` on a free port with the tiny model; always stopped afterwards."""
+    yield from _serve(app_weights, tmp_path, APP)
+
+
+@pytest.fixture
+def fresh_server(app_weights, tmp_path):
+    """``streamlit run serve.py`` (what ``./run app`` starts) on a free port, no page opened yet."""
+    yield from _serve(app_weights, tmp_path, ROOT / "serve.py")
+
+
+def _serve(app_weights, tmp_path, script: Path):
     port = _free_port()
     env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(app_weights["weights_dir"]), LEUKEMIA_APP_MODELS="tiny_cnn",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
@@ -73,7 +83,7 @@ def server(app_weights, tmp_path):
             env["LEUKEMIA_DATA"] = os.environ["LEUKEMIA_DATA"]
     log = tmp_path / "streamlit.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                                  "--server.port", str(port), "--server.address", "127.0.0.1"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -207,3 +217,28 @@ def test_browser_end_to_end(server, shots):
         assert (shots / f"{name}.png").stat().st_size > 10_000
     assert any(u.startswith(server) for u in requests)  # the recording works
     assert _outside(requests) == [], "requests that left the machine"
+
+
+def test_a_bookmarked_page_on_a_fresh_server_shows_the_whole_app(fresh_server):
+    """The first request of a fresh server is /validation: the app's frame, its sidebar controls and
+    the six pages by their titles, never the pages/ folder's file list."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(fresh_server + "/validation")
+            page.get_by_role("heading", name="Validation").wait_for(timeout=WAIT_MS)
+            _idle(page)
+            assert page.get_by_role("heading", name="ALL / HEM cell classifier").is_visible()
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            for title in ("Classify", "Model comparison", "Validation", "Cases", "Verify at your lab",
+                          "About / model card"):
+                assert title in nav
+            assert "streamlit fixes" not in nav and "loaders" not in nav
+            assert page.locator('[data-testid="stSidebar"]').get_by_text("Model", exact=True).first.is_visible()
+        finally:
+            browser.close()
