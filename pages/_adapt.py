@@ -39,6 +39,17 @@ def _source(name: str):
     return served_source(loaded_model(name))
 
 
+def _group(name: str, label: str) -> str:
+    """The patient of a C-NMC-style file name (its cells stay on one side of the split), else the file."""
+    from leukemia_core.data.datasets import cnmc_patient
+    from leukemia_core.errors import DatasetLayoutError
+
+    try:
+        return cnmc_patient(Path(name).name)
+    except DatasetLayoutError:
+        return f"file-{label}-{Path(name).name}"
+
+
 def _records():
     """The lab's labelled images: uploads (bytes kept in memory, by a path-like name) and/or a
     folder or label CSV on the server. Returns ``(records, blobs, data names)``."""
@@ -51,7 +62,7 @@ def _records():
                 n += 1
                 key = f"upload/{label}/{Path(f.name).stem} ({n}){Path(f.name).suffix}"
             blobs[key] = f.getvalue()
-            records.append(Record(Path(key), label, f"file-{label}-{Path(f.name).name}", "upload", "unsplit", "upload"))
+            records.append(Record(Path(key), label, _group(f.name, label), "upload", "unsplit", "upload"))
     folder = (st.session_state.get("verify_folder") or "").strip()
     csv_path = (st.session_state.get("verify_csv") or "").strip() or None
     if folder or csv_path:
@@ -127,9 +138,11 @@ def _show(res, save_failed: bool) -> None:
                        ("balanced_accuracy", "balanced accuracy"), ("roc_auc", "ROC AUC")):
         a = rep["after"]["cell"][key]
         b = (rep.get("before") or {}).get("cell", {}).get(key)
-        rows.append({"figure (held-out cells)": label, "site model": a["value"],
-                     "95 % interval": "n/a" if a["low"] is None else f"{a['low']:.3f} – {a['high']:.3f}",
-                     "the model's own head": None if b is None else b["value"]})
+        row = {"figure (held-out cells)": label, "site model": a["value"],
+               "95 % interval": "n/a" if a["low"] is None else f"{a['low']:.3f} – {a['high']:.3f}"}
+        if b is not None:  # a served model: its own head and stored calibration on the same cells
+            row["the model's own head"] = b["value"]
+        rows.append(row)
     show_table(pd.DataFrame(rows), key="adapt_figs", static=True,
                decimals={"site model": 3, "the model's own head": 3})
     _curve(rep["learning_curve"])
