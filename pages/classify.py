@@ -123,6 +123,14 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
                f"lymphocyte is about 1, a neutrophil about 2); a figure to check by eye, not used by the model.")
 
 
+def reader_name(model: str) -> str:
+    """Who read the cells of ``model``'s results: the model, or the encoder's site model standing in for it."""
+    prof = site_profile_or_none(model)
+    if prof is not None and prof.reads_with_encoder:
+        return f"{prof.model} site model '{prof.name}' (in place of {model})"
+    return model
+
+
 def _details(items: list[ImageInput], results: dict, models: list[str], alpha: float, cmap: str,
              method: str, thr_of) -> None:
     """Per image: the field with numbered outlines and the cell gallery, per model."""
@@ -143,7 +151,8 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
             res, thr = results[(i, m)], thr_of(m)
             row = summary_row(items[i].name, m, res, thr)
             call = row["call"]
-            summary = (f"**{m}**: image :{CALL_COLOURS[call]}[**{call}**] (mean cell P(ALL) {row['P(ALL)']:.2f}, "
+            summary = (f"**{reader_name(m)}**: image :{CALL_COLOURS[call]}[**{call}**] (mean cell P(ALL) "
+                       f"{row['P(ALL)']:.2f}, "
                        f"image threshold {row['threshold']:.2f}, cell threshold {thr:.2f})")
             if not res.whole_image:
                 summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL "
@@ -162,7 +171,7 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
             with c2:
                 st.image(display_copy(rgb), caption="Original", width="stretch")
             if res.has_maps:
-                _gallery(res, thr, alpha, cmap, m, method)
+                _gallery(res, thr, alpha, cmap, reader_name(m), method)
             else:
                 st.caption(f"The cell gallery with its {method_title(method)} maps appears when the maps are ready.")
 

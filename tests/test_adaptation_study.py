@@ -60,6 +60,8 @@ def test_one_class_or_too_few_images_per_class_are_refused(lab_dir, tiny_source)
 def test_curve_advice_reads_the_last_two_points():
     rising = [{"k": 5, "roc_auc": 0.7}, {"k": 10, "roc_auc": 0.8}]
     flat = [{"k": 5, "roc_auc": 0.8}, {"k": 10, "roc_auc": 0.805}]
+    weak = [{"k": 5, "roc_auc": 0.45}, {"k": 10, "roc_auc": 0.44}]
+    assert "Try another base" in curve_advice(weak)
     assert "likely to improve" in curve_advice(rising)
     assert "levels off" in curve_advice(flat)
     assert "at least 10" in curve_advice(rising[:1])

@@ -40,6 +40,8 @@ from ..models.site_head import fit_head, out_of_fold
 ADAPT_FORMAT = "leukemia_core.adaptation/1"
 #: Fewest usable images per class: below this no head is fitted.
 MIN_PER_CLASS = 5
+#: Below this ROC AUC at the largest k, the advice says the features may not carry the lab's difference.
+WEAK_AUC = 0.65
 #: Learning-curve sizes (images per class), as far as the fit part allows.
 CURVE_K = (5, 10, 20, 50, 100)
 
@@ -138,6 +140,10 @@ def curve_advice(curve: list[dict]) -> str:
         return "Too few cells for a learning curve: label at least 10 cells of each class."
     a, b = curve[-2], curve[-1]
     gain = b["roc_auc"] - a["roc_auc"]
+    if b["roc_auc"] < WEAK_AUC and gain <= 0.02:
+        return (f"With {b['k']} cells per class the head hardly separates the classes (ROC AUC {b['roc_auc']:.2f}) and "
+                "more cells do not raise it: these features may not carry this lab's difference. Try another base "
+                "(Features from), and check the labels.")
     if gain > 0.02:
         return (f"ROC AUC still rises from {a['k']} to {b['k']} cells per class ({a['roc_auc']:.2f} -> "
                 f"{b['roc_auc']:.2f}): labelling more cells is likely to improve the site model.")
