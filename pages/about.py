@@ -32,7 +32,7 @@ def _intended_use() -> None:
         "estimates, per cell, the calibrated probability that it is a leukemic B-lymphoblast (**ALL**) rather "
         "than a normal cell (**HEM**), with a class-activation map (Grad-CAM, Grad-CAM++ or Score-CAM) of the "
         "regions that drove each call. Cells close to the threshold are marked **refer**: a person must look.\n"
-        "- The models saw only the two public datasets below. Images from other microscopes, stains or "
+        "- The models saw only the three public datasets below (C-NMC, Aria, BCCD). Images from other microscopes, stains or "
         "preparations may be scored unreliably without any warning sign.")
 
 
@@ -45,7 +45,11 @@ def _data() -> None:
         "Segmented): Aria M., Ghaderzadeh M., Bashash D. et al., Kaggle, DOI 10.34740/KAGGLE/DSV/2175623; "
         "Ghaderzadeh M. et al., *International Journal of Intelligent Systems*, 2022. Benign (hematogones) "
         "is read as HEM; Early, Pre and Pro B-ALL as ALL. Use under the licence stated on the dataset's page.\n"
-        "- The bundled sample images are real held-out images of both datasets (see "
+        "- **BCCD** (Blood Cell Count and Detection; 640x480 smears with human-drawn boxes, every white cell "
+        "normal: HEM in the binary task): Shenggan/BCCD_Dataset, **MIT** licence; type labels from the "
+        "Kaggle \"blood-cells\" release as collected in apple2373/BCCD. All four models train on it beside "
+        "the two sets above.\n"
+        "- The bundled sample images are real held-out images of these datasets (see "
         "`leukemia_core/samples/CREDITS.md`).")
     st.subheader("How the data were split")
     train = " + ".join(f for f, s in CNMC_FOLD_SPLIT.items() if s == "train")
