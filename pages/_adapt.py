@@ -77,7 +77,8 @@ def _settings(ready: list[str]) -> dict:
     encoders = [e for e in list_encoders() if encoder_status(e) == "ok"]
     c1, c2, c3 = st.columns(3)
     base = c1.selectbox("Features from", encoders + ready, key="adapt_base",
-                        format_func=lambda n: f"{n} (ImageNet encoder, frozen)" if n in encoders else f"{n} (served model)",
+                        format_func=lambda n: (f"{n} (ImageNet encoder, frozen)" if n in encoders
+                                               else f"{n} (served model)"),
                         help="The head reads these frozen features. A pretrained encoder read another lab's blasts "
                              "better than our models' own features (see docs/adaptation.md).")
     rule = c2.selectbox("Labelled cell of each image", ["centre", "all"], key="adapt_rule",
@@ -112,7 +113,8 @@ def _curve(curve: list[dict]) -> None:
             x=[c["k"] for c in curve], y=[c[key] for c in curve], mode="lines+markers", name=name,
             error_y={"type": "data", "symmetric": False, "array": [c[f"{key}_high"] - c[key] for c in curve],
                      "arrayminus": [c[key] - c[f"{key}_low"] for c in curve]}))
-    fig.update_layout(xaxis_title="labelled images per class the head was fitted on", yaxis_title="on the held-out cells",
+    fig.update_layout(xaxis_title="labelled images per class the head was fitted on",
+                      yaxis_title="on the held-out cells",
                       yaxis_range=[0.3, 1.02], height=360, margin={"t": 30}, title="Learning curve")
     st.plotly_chart(fig, key="adapt_curve", config=PLOT_CONFIG)
 

@@ -32,8 +32,8 @@ def _intended_use() -> None:
         "estimates, per cell, the calibrated probability that it is a leukemic B-lymphoblast (**ALL**) rather "
         "than a normal cell (**HEM**), with a class-activation map (Grad-CAM, Grad-CAM++ or Score-CAM) of the "
         "regions that drove each call. Cells close to the threshold are marked **refer**: a person must look.\n"
-        "- The models saw only the three public datasets below (C-NMC, Aria, BCCD). Images from other microscopes, stains or "
-        "preparations may be scored unreliably without any warning sign.")
+        "- The models saw only the three public datasets below (C-NMC, Aria, BCCD). Images from other "
+        "microscopes, stains or preparations may be scored unreliably without any warning sign.")
 
 
 def _data() -> None:

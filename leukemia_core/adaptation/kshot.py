@@ -110,7 +110,8 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
         entry = {"draws": n_draws, "report_images_mean": float(np.mean(report_sizes))}
         for how, vals in rows.items():
             if vals:
-                entry[how] = {"roc_auc": _stats([a for a, _ in vals]), "balanced_accuracy": _stats([b for _, b in vals])}
+                entry[how] = {"roc_auc": _stats([a for a, _ in vals]),
+                              "balanced_accuracy": _stats([b for _, b in vals])}
         if tuned:
             entry["finetune"] = {"draws": len(tuned), "frozen_roc_auc": _stats([a for a, _ in tuned]),
                                  "finetuned_roc_auc": _stats([b for _, b in tuned]),
@@ -196,7 +197,8 @@ def kshot_table(result: dict) -> str:
         lines += [f"| {row['lab']} ({row['role']}) | {row['model']} | {k} | {f['draws']} | "
                   f"{_fmt(f['frozen_roc_auc'])} | {_fmt(f['finetuned_roc_auc'])} |" for row, k, f in tuned]
         f0 = tuned[0][2]
-        lines.append(f"\nFine-tuning: the last block and the head, {f0['epochs']} epochs, Adam {f0['learning_rate']:g}, "
+        lines.append(f"\nFine-tuning: the last block and the head, {f0['epochs']} epochs, "
+                     f"Adam {f0['learning_rate']:g}, "
                      "flips and quarter turns, started from the frozen head; both columns on the same draws.")
     lines.append("")
     lines.append(f"Mean over {result['draws']} draws (2.5-97.5 % of draws in brackets); each draw fits on k images "

@@ -86,5 +86,6 @@ def summary(result: dict) -> str:
     return (f"adapt on {result['images']} images ({result['cells']} cells) of {result['data']} with "
             f"{result['source']['name']}: {result['adapt_s']:.1f} s (median of {result['repeats']}); the forward "
             f"passes alone {result['baseline_forward_s']:.1f} s (ratio {result['ratio_adapt_to_forward']:.1f}); "
-            f"{result['adapt_s_per_100_cells']:.1f} s per 100 cells against the target {t['seconds_for_100_cells']:.0f} s: "
+            f"{result['adapt_s_per_100_cells']:.1f} s per 100 cells against the target "
+            f"{t['seconds_for_100_cells']:.0f} s: "
             + ("met" if t["met"] else "NOT met"))
