@@ -114,3 +114,11 @@ def test_best_threshold_is_the_oracle_cut():
     t, ba = best_threshold_balanced_accuracy(y, p)
     assert ba == 1.0 and 0.8 < t <= 0.85
     assert best_threshold_balanced_accuracy(np.zeros(3, int), p[:3]) == (None, None)
+
+
+def test_balanced_accuracy_of_calls_and_one_class():
+    from leukemia_core.verification.stats import balanced_accuracy
+
+    y = np.array([1, 1, 0, 0])
+    assert balanced_accuracy(y, np.array([True, False, False, False])) == 0.75
+    assert balanced_accuracy(np.array([1, 1]), np.array([True, True])) is None

@@ -26,6 +26,7 @@ from ..data.datasets import read_dataset
 from ..docblocks import markers
 from ..models.calibration import fit_calibration
 from ..models.weights import write_json
+from ..verification.stats import balanced_accuracy
 from ..verification.study import kshot_split
 from .features import feature_source, lab_features
 from .finetune import EPOCHS, LAST_BLOCK, LEARNING_RATE, finetune_scores
@@ -53,12 +54,6 @@ def _stats(v: list[float]) -> dict:
     if not v:
         return {"mean": None, "low": None, "high": None}
     return {"mean": float(np.mean(v)), "low": float(np.percentile(v, 2.5)), "high": float(np.percentile(v, 97.5))}
-
-
-def _ba(y, called) -> float | None:
-    if len(set(y.tolist())) < 2:
-        return None
-    return float((np.mean(called[y == 1]) + np.mean(~called[y == 0])) / 2)
 
 
 def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=None,
@@ -94,16 +89,16 @@ def kshot_one(source, records, ks: Sequence[int], draws: int, rule: str, stored=
             cal = fit_calibration(oof if oof is not None else head.predict(lab.x[fc]), y_fit,
                                   np.array(["site"] * len(fc)))
             p = cal.apply(head.predict(lab.x[rc]))
-            rows["site_model"].append((roc_auc_score(y_rep, p), _ba(y_rep, p >= cal.threshold)))
+            rows["site_model"].append((roc_auc_score(y_rep, p), balanced_accuracy(y_rep, p >= cal.threshold)))
             if k in finetune_ks and len(tuned) < finetune_draws and source.name in LAST_BLOCK:
                 pf = finetune_scores(source, head, lab.crops[fc], y_fit, lab.crops[rc], seed=d)
                 tuned.append((rows["site_model"][-1][0], roc_auc_score(y_rep, pf)))
             if raw is not None and stored is not None:
                 p0 = stored.apply(raw[rc])
-                rows["no_profile"].append((roc_auc_score(y_rep, p0), _ba(y_rep, p0 >= stored.threshold)))
+                rows["no_profile"].append((roc_auc_score(y_rep, p0), balanced_accuracy(y_rep, p0 >= stored.threshold)))
                 c1 = fit_calibration(raw[fc], y_fit, np.array(["site"] * len(fc)))
                 p1 = c1.apply(raw[rc])
-                rows["calibration_only"].append((roc_auc_score(y_rep, p1), _ba(y_rep, p1 >= c1.threshold)))
+                rows["calibration_only"].append((roc_auc_score(y_rep, p1), balanced_accuracy(y_rep, p1 >= c1.threshold)))
         if not n_draws:
             out["k"][str(k)] = {"draws": 0, "note": f"fewer than {k} images per class with a group left to score"}
             continue

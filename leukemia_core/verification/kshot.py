@@ -31,7 +31,7 @@ from ..errors import LeukemiaCoreError
 from ..models.weights import write_json
 from ..paths import weights_dir_or_default
 from .profile import fit_profile
-from .stats import best_threshold_balanced_accuracy
+from .stats import balanced_accuracy, best_threshold_balanced_accuracy
 from .study import kshot_split, level_arrays, score_images
 
 KSHOT_FORMAT = "leukemia_core.site_kshot/1"
@@ -44,19 +44,13 @@ ORACLE_MARGIN, GAIN = 0.05, 0.10
 MAX_TRIES = 5
 
 
-def _ba(y: np.ndarray, called: np.ndarray) -> float | None:
-    if len(set(np.asarray(y).tolist())) < 2:
-        return None
-    return float((np.mean(called[y == 1]) + np.mean(~called[y == 0])) / 2)
-
-
 def _three(part, stored, prof_cal) -> dict:
     """Balanced accuracy of ``part`` per level: no profile, profile, oracle."""
     none, prof = level_arrays(part, stored), level_arrays(part, prof_cal)
     out = {}
     for level in ("cell", "image"):
         y, p, called, _ = none[level]
-        out[level] = {"none": _ba(y, called), "profile": _ba(prof[level][0], prof[level][2]),
+        out[level] = {"none": balanced_accuracy(y, called), "profile": balanced_accuracy(prof[level][0], prof[level][2]),
                       "oracle": best_threshold_balanced_accuracy(y, p)[1]}
     return out
 

@@ -67,6 +67,15 @@ def cells_for_width(width: float, p: float = 0.9, z: float = Z95, limit: int = 1
     return lo
 
 
+def balanced_accuracy(y: np.ndarray, called_all: np.ndarray) -> float | None:
+    """Mean of sensitivity and specificity of the calls ``called_all`` (bool) for labels ``y``
+    (0 HEM, 1 ALL); None when ``y`` holds one class only."""
+    y, called_all = np.asarray(y), np.asarray(called_all, bool)
+    if len(set(y.tolist())) < 2:
+        return None
+    return float((np.mean(called_all[y == 1]) + np.mean(~called_all[y == 0])) / 2)
+
+
 def _proportion(k: int, n: int, z: float) -> dict:
     p, lo, hi = wilson(k, n, z)
     return {"value": p, "low": lo, "high": hi, "k": int(k), "n": int(n)}
