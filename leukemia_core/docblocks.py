@@ -23,18 +23,32 @@ def block_text(content: str, name: str) -> str | None:
     return content.split(start, 1)[1].split(end, 1)[0].strip("\n")
 
 
+def replace_block(content: str, name: str, text: str, where: str = "the text") -> str:
+    """``content`` with block ``name`` replaced by ``text`` (the one implementation of the swap).
+
+    Raises:
+        LeukemiaCoreError: ``content`` has no such block (``where`` names it in the message).
+    """
+    start, end = markers(name)
+    if block_text(content, name) is None:
+        raise LeukemiaCoreError(f"{where}: no {start} ... {end} block")
+    head, rest = content.split(start, 1)
+    return f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}"
+
+
+def has_block(content: str, name: str) -> bool:
+    """Whether ``content`` holds block ``name``."""
+    return block_text(content, name) is not None
+
+
 def write_block(path: Path, name: str, text: str) -> None:
     """Replace block ``name`` of the Markdown file at ``path`` with ``text``.
 
     Raises:
         LeukemiaCoreError: the file has no such block (nothing is written).
     """
-    start, end = markers(name)
     content = Path(path).read_text()
-    if block_text(content, name) is None:
-        raise LeukemiaCoreError(f"{path}: no {start} ... {end} block")
-    head, rest = content.split(start, 1)
-    Path(path).write_text(f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
+    Path(path).write_text(replace_block(content, name, text, str(path)))
 
 
 def write_block_from_json(path: Path, name: str, result_path: Path, render: Callable[[dict], str],

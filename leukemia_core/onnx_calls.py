@@ -7,7 +7,7 @@ current (:func:`onnx_status`: the file's sha256 as recorded, exported from the w
 names now), else the Keras :class:`~leukemia_core.inference.Predictor`. Both take the same inputs
 (``float32 (N, S, S, 3)`` in [0, 1], the models normalise inside their graph), find the same cells
 and apply the same calibration; only the forward pass differs, within
-:data:`~leukemia_core.models.onnx_export.PARITY_TOL` (checked at export and by the tests). Nothing
+:data:`~leukemia_core.onnx_export.PARITY_TOL` (checked at export and by the tests). Nothing
 here imports TensorFlow; Grad-CAM and the other maps still need it (:mod:`leukemia_core.explain`).
 """
 

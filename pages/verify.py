@@ -22,7 +22,7 @@ from leukemia_core.verification.html import build_html
 from leukemia_core.verification.profile import save_profile
 from leukemia_core.verification.report import TARGET_WIDTH, figure_table, to_csv
 from leukemia_core.verification.run import run_verify
-from leukemia_core.verification.stats import MIN_PER_CLASS
+from leukemia_core.stats import MIN_PER_CLASS
 from leukemia_core.verification.study import read_labelled
 from pages._adapt import render_adapt
 from pages._charts import PLOT_CONFIG

@@ -14,7 +14,8 @@ def seeded_tiny(wdir, seed: int = 3) -> str:
     import keras
 
     from leukemia_core.models import create_model
-    from leukemia_core.models.weights import save_weights_npz, write_json
+    from leukemia_core.models.weights import save_weights_npz
+    from leukemia_core.jsonio import write_json
 
     keras.utils.set_random_seed(seed)
     model = create_model("tiny_cnn", 32)
@@ -31,7 +32,7 @@ def seeded_tiny(wdir, seed: int = 3) -> str:
 def tiny_onnx(tmp_path_factory):
     """``{"weights_dir", "entry"}``: a seeded tiny_cnn exported to ONNX (the folder is read-only by convention:
     copy it with :func:`copy_weights` before changing anything)."""
-    from leukemia_core.models.onnx_export import export_onnx
+    from leukemia_core.onnx_export import export_onnx
 
     wdir = tmp_path_factory.mktemp("tiny_onnx")
     seeded_tiny(wdir)

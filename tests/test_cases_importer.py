@@ -84,7 +84,7 @@ def test_predict_csv_import(store, tmp_path, samples):
 
 
 def test_screen_parquet_import(store, tmp_path, samples):
-    from leukemia_core.screening.tables import write_part
+    from leukemia_core.rows import write_part
 
     img = str(samples[0].path)
     write_part(tmp_path, "images", [{"path": img, "model": "tiny", "label": "ALL", "p_all": 0.7, "n_cells": 1,

@@ -212,7 +212,8 @@ def seeded_tiny_weights(tmp_path_factory):
     import numpy as np
 
     from leukemia_core.models import create_model
-    from leukemia_core.models.weights import save_weights_npz, write_json
+    from leukemia_core.models.weights import save_weights_npz
+    from leukemia_core.jsonio import write_json
 
     keras.utils.set_random_seed(3)
     model = create_model("tiny_cnn", 32)

@@ -4,16 +4,8 @@
 import numpy as np
 import pytest
 
-from leukemia_core.evaluation.baseline import colour_features, run_baseline
+from leukemia_core.evaluation.baseline import run_baseline
 from leukemia_core.evaluation.evaluate import read_report
-
-
-def test_colour_features_are_nine_statistics():
-    x = np.zeros((2, 4, 4, 3), np.uint8)
-    x[1, ..., 0] = 255
-    f = colour_features(x)
-    assert f.shape == (2, 9)
-    assert f[1, 0] == 1.0 and f[0].sum() == 0
 
 
 def test_colour_baseline_report(aria_tree, tmp_path):

@@ -10,6 +10,7 @@ from test_results import BASELINE_LABEL, SET_HEADER, _table_after, expected_set_
 from leukemia_core.evaluation.baseline import run_baseline
 from leukemia_core.evaluation.camcheck import crop_mask, run_cam_check
 from leukemia_core.evaluation.evaluate import evaluate, read_report
+from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.results import END, START, write_results
 
 
@@ -66,7 +67,7 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
         assert rows[0][SET_HEADER.index("cells")] == rows[1][SET_HEADER.index("cells")]
     assert "Role: validation: chose the epoch, calibrator, threshold and refer band (not a test set)." in text
     (tmp_path / "x.md").write_text("no block here")
-    with pytest.raises(ValueError, match="results"):
+    with pytest.raises(LeukemiaCoreError, match="results"):
         write_results(wd, tmp_path / "x.md")
 
 

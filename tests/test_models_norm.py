@@ -57,7 +57,7 @@ def test_create_model_checks_the_norm_and_a_model_without_batch_norm_is_unchange
 
 
 def test_a_group_norm_model_exports_to_onnx_and_agrees_with_keras():
-    from leukemia_core.models.onnx_export import convert, onnx_p_all
+    from leukemia_core.onnx_export import convert, onnx_p_all
 
     model = create_model("tiny_bn_cnn", norm="group")
     x = np.random.default_rng(1).random((4, 32, 32, 3), dtype=np.float32)

@@ -4,8 +4,10 @@
 import pytest
 from conftest import REAL
 
+from leukemia_core.cells.crop import CELL_SHARE
 from leukemia_core.errors import UnknownModelError
 from leukemia_core.models import create_model, get_spec, list_models
+from leukemia_core.models.registry import InputConfig, resolve_input_config
 
 
 def test_registry_lists_the_four_models():
@@ -49,3 +51,19 @@ def test_models_are_built_one_at_a_time_across_threads(monkeypatch):
     for t in threads:
         t.join()
     assert len(most) == 4 and max(most) == 1  # never two builds at once
+
+
+def test_resolve_input_config_defaults_and_manifest():
+    spec = get_spec("tiny_cnn")
+    assert resolve_input_config("tiny_cnn", None) == InputConfig(spec.input_size, CELL_SHARE, True,
+                                                                 "defaults (no manifest)")
+    # a manifest without the fields falls back field by field
+    assert resolve_input_config("tiny_cnn", {}) == InputConfig(spec.input_size, CELL_SHARE, True, "manifest")
+    got = resolve_input_config("tiny_cnn", {"input_size": "48", "cell_share": 0.5,
+                                            "training": {"noise_reduction": False}})
+    assert got == InputConfig(48, 0.5, False, "manifest")
+    assert got.mask_outside is True  # crops on black unless the manifest says otherwise
+    assert resolve_input_config("tiny_cnn", {"mask_outside": False}).mask_outside is False
+    assert isinstance(got.input_size, int) and isinstance(got.cell_share, float)
+    with pytest.raises(UnknownModelError):
+        resolve_input_config("no_such_model", None)

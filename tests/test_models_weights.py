@@ -1,26 +1,14 @@
 """models.weights: the weights format (round trip, checksum, float16 storage) and its errors; JSON files,
 manifests (missing, unreadable, missing_ok) and the input config (manifest values, else defaults)."""
 
-import hashlib
-import json
 
 import numpy as np
 import pytest
 
-from leukemia_core.cells.crop import CELL_SHARE
-from leukemia_core.errors import UnknownModelError, WeightsError
-from leukemia_core.models import create_model, get_spec
-from leukemia_core.models.weights import (
-    InputConfig,
-    load_weights_into,
-    manifest_path,
-    read_json,
-    read_manifest,
-    resolve_input_config,
-    save_weights_npz,
-    sha256_of,
-    write_json,
-)
+from leukemia_core.errors import WeightsError
+from leukemia_core.jsonio import write_json
+from leukemia_core.models import create_model
+from leukemia_core.models.weights import load_weights_into, manifest_path, read_manifest, save_weights_npz, sha256_of
 
 
 def test_weights_round_trip_and_checksum(tmp_path):
@@ -76,20 +64,7 @@ def test_weights_of_another_model_are_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# JSON files: the one reader of manifests and the input-config resolver.
-
-
-def test_read_json_missing_unreadable_and_valid(tmp_path):
-    assert read_json(tmp_path / "absent.json") is None
-    assert read_json(tmp_path) is None  # a folder is not a file
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(WeightsError, match="bad.json: unreadable JSON file"):
-        read_json(tmp_path / "bad.json")
-    (tmp_path / "latin.json").write_bytes(b'{"a": "\xe9"}')
-    with pytest.raises(WeightsError, match="unreadable"):
-        read_json(tmp_path / "latin.json")
-    (tmp_path / "ok.json").write_text('[1, {"a": null}]')
-    assert read_json(str(tmp_path / "ok.json")) == [1, {"a": None}]
+# Manifests: the one reader.
 
 
 def test_read_manifest_missing_missing_ok_and_not_an_object(tmp_path):
@@ -112,30 +87,3 @@ def test_read_manifest_default_folder_is_the_weights_env(tmp_path, monkeypatch):
     write_json(tmp_path / "x.manifest.json", {"model": "x"})
     assert read_manifest("x") == {"model": "x"}
     assert manifest_path("x") == tmp_path / "x.manifest.json"
-
-
-def test_resolve_input_config_defaults_and_manifest():
-    spec = get_spec("tiny_cnn")
-    assert resolve_input_config("tiny_cnn", None) == InputConfig(spec.input_size, CELL_SHARE, True,
-                                                                 "defaults (no manifest)")
-    # a manifest without the fields falls back field by field
-    assert resolve_input_config("tiny_cnn", {}) == InputConfig(spec.input_size, CELL_SHARE, True, "manifest")
-    got = resolve_input_config("tiny_cnn", {"input_size": "48", "cell_share": 0.5,
-                                            "training": {"noise_reduction": False}})
-    assert got == InputConfig(48, 0.5, False, "manifest")
-    assert got.mask_outside is True  # crops on black unless the manifest says otherwise
-    assert resolve_input_config("tiny_cnn", {"mask_outside": False}).mask_outside is False
-    assert isinstance(got.input_size, int) and isinstance(got.cell_share, float)
-    with pytest.raises(UnknownModelError):
-        resolve_input_config("no_such_model", None)
-
-
-def test_write_json_is_atomic_and_converts_numpy(tmp_path):
-    path = tmp_path / "sub" / "f.json"
-    write_json(path, {"i": np.int64(3), "f": np.float32(0.5), "a": np.arange(3), "p": tmp_path})
-    assert json.loads(path.read_text()) == {"i": 3, "f": 0.5, "a": [0, 1, 2], "p": str(tmp_path)}
-    assert not path.with_suffix(".json.tmp").exists()
-    with pytest.raises(TypeError, match="not JSON serialisable"):
-        write_json(path, {"x": object()})
-    assert json.loads(path.read_text())["i"] == 3  # the old file is left whole
-    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()

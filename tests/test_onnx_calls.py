@@ -10,7 +10,7 @@ import pytest
 from onnx_fixtures import copy_weights, seeded_tiny, tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core.errors import WeightsError
-from leukemia_core.models.onnx_export import PARITY_TOL
+from leukemia_core.onnx_export import PARITY_TOL
 from leukemia_core.onnx_calls import (
     OnnxPredictor,
     fast_predictor,

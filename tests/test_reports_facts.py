@@ -1,6 +1,6 @@
 """reports.facts: model facts from manifests, training data tables, per-model tables of bench and CAM-check files."""
 
-from leukemia_core.models.weights import write_json
+from leukemia_core.jsonio import write_json
 from leukemia_core.reports.facts import model_facts, per_model_table, training_data_table
 from leukemia_core.reports.files import BASELINE
 

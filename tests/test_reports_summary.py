@@ -10,6 +10,7 @@ from test_results import _fmt, _reports, _table_after, weights_dir  # noqa: F401
 
 from leukemia_core.data.datasets import Record
 from leukemia_core.evaluation.evaluate import REPORT_FORMAT, build_set
+from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.results import write_results
 from leukemia_core.reports.summary import (SUMMARY_END, SUMMARY_HEADER, SUMMARY_LOLO_HEADER, SUMMARY_START,
                                            build_summary)
@@ -57,5 +58,6 @@ def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp
     write_results(weights_dir, readme)
     assert readme.read_text() == f"intro\n{SUMMARY_START}\n{build_summary(weights_dir)}\n{SUMMARY_END}\noutro\n"
     (tmp_path / "plain.md").write_text("no blocks at all\n")
-    with pytest.raises(ValueError):
+    with pytest.raises(LeukemiaCoreError, match=r"plain.md: no <!-- results:start --> \.\.\. <!-- results:end --> block"):
         write_results(weights_dir, tmp_path / "plain.md")
+    assert (tmp_path / "plain.md").read_text() == "no blocks at all\n"  # nothing written

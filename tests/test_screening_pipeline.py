@@ -13,7 +13,7 @@ from onnx_fixtures import tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.screening.pipeline import cpu_shares, default_actors, list_inputs, run_screen, shutdown
-from leukemia_core.screening.tables import read_table
+from leukemia_core.rows import read_table
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leukemia_core.screening.summary import SUMMARY_COLUMNS, summarise, summarise_output
-from leukemia_core.screening.tables import write_part
+from leukemia_core.rows import write_part
 
 
 def _img(path, label, notes="", error="", model="m"):

@@ -119,7 +119,7 @@ def onnx_app_env(app_weights, tmp_path, monkeypatch, navigation_v2):  # noqa: F8
     """The tiny app's weights folder plus the model's ONNX export."""
     import shutil
 
-    from leukemia_core.models.onnx_export import export_onnx
+    from leukemia_core.onnx_export import export_onnx
 
     wdir = tmp_path / "weights"
     shutil.copytree(app_weights["weights_dir"], wdir)

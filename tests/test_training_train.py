@@ -15,14 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from leukemia_core.training.train import (
-    TrainConfig,
-    git_commit,
-    set_bn_momentum,
-    train,
-    training_model,
-    write_json_list,
-)
+from leukemia_core.training.train import TrainConfig, set_bn_momentum, train, training_model, write_json_list
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -247,12 +240,10 @@ def test_train_on_jax_without_tensorflow_loads_in_tensorflow(tmp_path, cnmc_samp
 # Small helpers of the training run.
 
 
-def test_write_json_list_and_git_commit(tmp_path):
+def test_write_json_list(tmp_path):
     write_json_list(tmp_path / "h.json", [{"epoch": 1}])
     assert json.loads((tmp_path / "h.json").read_text()) == [{"epoch": 1}]
     assert not (tmp_path / "h.tmp").exists()
-    sha = git_commit()
-    assert sha == "unknown" or (len(sha) == 40 and int(sha, 16) >= 0)
 
 
 def test_set_bn_momentum_reaches_every_batch_norm():

@@ -18,7 +18,7 @@ from leukemia_core.verification.report import (
     to_csv,
     verify_model,
 )
-from leukemia_core.verification.stats import cells_for_width
+from leukemia_core.stats import cells_for_width
 
 
 @pytest.fixture(scope="module")

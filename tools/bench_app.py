@@ -32,7 +32,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from leukemia_core.bench import finalize  # noqa: E402
 from leukemia_core.bench.loading import BENCH_IMAGE, weights_for_children  # noqa: E402
-from leukemia_core.bench.timing import rnd  # noqa: E402
+from leukemia_core.timing import rnd
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from leukemia_core.models import list_models
-    from leukemia_core.models.weights import write_json
+    from leukemia_core.jsonio import write_json
 
     path = Path(args.bench)
     if not path.is_file():

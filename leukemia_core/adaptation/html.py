@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ..models.weights import write_json
+from ..jsonio import write_json
 
 _NAMES = {"sensitivity": "sensitivity (ALL)", "specificity": "specificity (HEM)", "ppv": "PPV", "npv": "NPV",
           "balanced_accuracy": "balanced accuracy", "roc_auc": "ROC AUC"}

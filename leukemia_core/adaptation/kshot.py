@@ -25,8 +25,8 @@ import numpy as np
 from ..data.datasets import read_dataset
 from ..docblocks import markers
 from ..models.calibration import fit_calibration
-from ..models.weights import write_json
-from ..verification.stats import balanced_accuracy
+from ..jsonio import write_json
+from ..stats import balanced_accuracy
 from ..verification.study import kshot_split
 from .features import feature_source, lab_features
 from .finetune import EPOCHS, LAST_BLOCK, LEARNING_RATE, finetune_scores

@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 
 from .loading import BENCH_IMAGE, BenchImages, get_model, release_models, sample_images, weights_for_children
 from .report import MODEL_TARGETS, TARGETS, finalize, format_summary, met
-from .timing import rnd
+from ..timing import rnd
 
 __all__ = ["TARGETS", "bench_model", "finalize", "format_summary", "get_model", "run_bench"]
 
@@ -122,7 +122,7 @@ def run_bench(out: Path, models: Sequence[str] | None = None, weights_dir: Path 
         the report written (``app`` says it was not measured; see the module docstring).
     """
     from ..models import get_spec, list_models
-    from ..models.weights import write_json
+    from ..jsonio import write_json
     from ..paths import weights_dir_or_default
     from .cells import bench_finder, bench_shared_cells
     from .machine import loadavg, machine_info

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import rnd, time_interleaved
+from ..timing import rnd, time_interleaved
 
 TARGET_SECONDS = 30.0
 TARGET_CELLS = 100
@@ -66,7 +66,7 @@ def run_bench_adapt(model: str, data: str, per_class: int = 50, repeats: int = 3
     """Load ``model`` (a served model or an encoder), pick ``per_class`` images per class of the lab
     folder ``data``, run :func:`bench_adapt`; write the JSON to ``out``."""
     from ..adaptation.features import feature_source
-    from ..models.weights import write_json
+    from ..jsonio import write_json
     from ..verification.study import read_labelled
     from .machine import machine_info
 

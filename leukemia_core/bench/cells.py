@@ -21,7 +21,7 @@ import statistics
 import numpy as np
 
 from .loading import BenchImages
-from .timing import med_ms, ratio, rnd, spread_ms, time_interleaved
+from ..timing import med_ms, ratio, rnd, spread_ms, time_interleaved
 
 
 def _per_dataset(images: BenchImages, counts: list[int]) -> dict:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from .loading import BenchImages
-from .timing import med_ms, ratio, rnd, spread_ms, time_interleaved
+from ..timing import med_ms, ratio, rnd, spread_ms, time_interleaved
 
 #: Prepared images in the batch figure.
 BATCH = 64

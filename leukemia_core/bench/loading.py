@@ -61,7 +61,8 @@ def sample_images() -> BenchImages:
 
 def input_size(name: str, weights_dir: Path) -> tuple[int, str]:
     """The shipped input size (manifest) or the spec's default, and where it came from."""
-    from ..models.weights import read_manifest, resolve_input_config
+    from ..models.weights import read_manifest
+    from ..models.registry import resolve_input_config
 
     config = resolve_input_config(name, read_manifest(name, weights_dir, missing_ok=True))
     return config.input_size, config.source
@@ -84,7 +85,8 @@ def get_model(name: str, weights_dir: Path, export_dir: Path | None):
     import keras
 
     from ..models import create_model, get_spec
-    from ..models.weights import save_weights_npz, write_json
+    from ..models.weights import save_weights_npz
+    from ..jsonio import write_json
 
     keras.utils.set_random_seed(0)
     model = create_model(name, size)

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..paths import PROJECT_ROOT
 from .loading import BENCH_IMAGE
 from .machine import rss_mib
-from .timing import rnd
+from ..timing import rnd
 
 _MARK = "BENCH-MEMORY "
 #: A bundled field with several white cells, for the Score-CAM figure (Score-CAM's memory grows
@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import tempfile
 
-    from ..models.weights import write_json
-    from . import finalize
+    from ..jsonio import write_json
+    from .report import finalize
     from .loading import weights_for_children
 
     p = argparse.ArgumentParser(description=main.__doc__.split("\n\n")[0])

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from ..paths import PROJECT_ROOT
-from .timing import rnd
+from ..timing import rnd
 
 
 def _mem_mb(pid: int, path: str, key: str) -> float:

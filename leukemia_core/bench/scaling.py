@@ -31,7 +31,7 @@ from pathlib import Path
 from .machine import loadavg, machine_info
 from .processes import pin_to, run_measured
 from .scaling_doc import DEFAULT_JSON, write_doc_block
-from .timing import med_ms, ratio, rnd, time_interleaved
+from ..timing import med_ms, ratio, rnd, time_interleaved
 
 CELLS = 32
 
@@ -42,7 +42,7 @@ def bench_onnx(names: list[str], weights_dir: Path | None, rounds: int = 15) -> 
     import tensorflow as tf
 
     from ..inference import load_model
-    from ..models.onnx_export import check_inputs
+    from ..onnx_export import check_inputs
     from ..onnx_calls import load_onnx_predictor, onnx_status
 
     out = {}
@@ -162,7 +162,7 @@ def bench_scaling(source: Path, n: int, model: str, weights_dir: str, memory_cou
             "screen_cluster_two_nodes_1core_each": child + [str(folder), model, str(tmp / "n2"), weights_dir or "", "2", "1"],
         }
         outs = {"screen_one_node": "s", "screen_cluster_one_node_1core": "n1", "screen_cluster_two_nodes_1core_each": "n2"}
-        from ..screening.tables import read_table
+        from ..rows import read_table
 
         for key, cmd in runs.items():
             r = run_measured(cmd)

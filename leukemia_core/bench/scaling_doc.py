@@ -6,13 +6,13 @@ shipped document holds exactly the table of the shipped JSON, so no figure is ty
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import LeukemiaCoreError
+from ..docblocks import markers, write_block_from_json
 from ..paths import PROJECT_ROOT
 
-START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"
+BLOCK = "scaling"
+START, END = markers(BLOCK)
 DEFAULT_JSON = PROJECT_ROOT / "model_weights" / "bench_scaling.json"
 
 #: The runs of the scaling part, in table order, with what each one is.
@@ -98,12 +98,5 @@ def write_doc_block(doc: Path, report_path: Path = DEFAULT_JSON) -> str:
     Raises:
         LeukemiaCoreError: no such report, or ``doc`` has no block.
     """
-    if not Path(report_path).is_file():
-        raise LeukemiaCoreError(f"{report_path} not found; run: python -m leukemia_core.bench.scaling --out {report_path}")
-    table = scaling_table(json.loads(Path(report_path).read_text()))
-    text = Path(doc).read_text()
-    if START not in text or END not in text:
-        raise LeukemiaCoreError(f"{doc} has no {START} ... {END} block")
-    head, rest = text.split(START, 1)
-    Path(doc).write_text(f"{head}{START}\n{table}{END}{rest.split(END, 1)[1]}")
-    return table
+    command = f"python -m leukemia_core.bench.scaling --out {report_path}"
+    return write_block_from_json(doc, BLOCK, report_path, lambda r: scaling_table(r).rstrip("\n"), command) + "\n"

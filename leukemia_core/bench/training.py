@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .loading import BenchImages
-from .timing import med_ms, ratio, rnd, spread_ms, step_timer
+from ..timing import med_ms, ratio, rnd, spread_ms, step_timer
 
 TRAIN_BATCH = 32
 #: As :mod:`leukemia_core.training.train` compiles (its defaults).

@@ -189,7 +189,7 @@ def read_predict_csv(path: Path, cells: Path | None = None) -> tuple[list[dict],
 
 def read_screen_output(folder: Path) -> tuple[list[dict], list[dict]]:
     """The image and cell rows of a ``screen --out`` folder (``images/`` and ``cells/`` Parquet parts)."""
-    from ..screening.tables import read_table
+    from ..rows import read_table
 
     return (read_table(Path(folder), "images").to_pylist(), read_table(Path(folder), "cells").to_pylist())
 

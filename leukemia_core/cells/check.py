@@ -29,7 +29,7 @@ import numpy as np
 from ..data.datasets import read_dataset
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
-from ..models.weights import write_json
+from ..jsonio import write_json
 from . import bccd_check
 from .finder import BLACK_LEVEL, channel_max, find_cells
 

@@ -31,7 +31,7 @@ import numpy as np
 from ..data.bccd import read_boxes
 from ..data.datasets import Record, read_dataset
 from ..data.images import read_image
-from ..models.weights import write_json
+from ..jsonio import write_json
 from .finder import find_cells
 from .size import red_cell_scale, sizes_at
 
@@ -116,7 +116,7 @@ def summarize(rows: Sequence[dict], types: dict[str, str] | None = None, n_boot:
     sized = [r for r in cells if r["size"] is not None]
 
     # the image-resampling bootstrap is the verification layer's (above this one): imported here
-    from ..verification.stats import bootstrap_auc
+    from ..stats import bootstrap_auc
 
     def ranked(keep) -> dict | None:
         rs = [r for r in sized if keep(r)]
@@ -157,7 +157,7 @@ def _images(rows: Sequence[dict]) -> list[dict]:
 def speed(images: Sequence[np.ndarray], repeats: int = 5) -> dict:
     """Milliseconds per image of :func:`find_cells` alone and of it followed by
     :func:`red_cell_scale` (what the app adds per image), interleaved; ``ratio`` = with / alone."""
-    from ..bench.timing import med_ms, ratio, rnd, time_interleaved
+    from ..timing import med_ms, ratio, rnd, time_interleaved
 
     def alone():
         for rgb in images:

@@ -17,7 +17,8 @@ from ..errors import LeukemiaCoreError
 from ..inference import weights_status
 from ..models import get_spec, list_models
 from ..models.card import report_thresholds
-from ..models.weights import read_manifest, resolve_input_config
+from ..models.weights import read_manifest
+from ..models.registry import resolve_input_config
 from ..paths import PROJECT_ROOT, weights_dir_or_default
 
 log = logging.getLogger("leukemia_core")

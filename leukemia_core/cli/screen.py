@@ -1,4 +1,4 @@
-"""``export-onnx`` and ``screen``: the ONNX export of shipped models (:mod:`leukemia_core.models.onnx_export`)
+"""``export-onnx`` and ``screen``: the ONNX export of shipped models (:mod:`leukemia_core.onnx_export`)
 and archive-scale reading on Ray (:mod:`leukemia_core.screening`).
 
 ``screen`` exits 0 when every image was read, 1 when some were error rows (the tables are still
@@ -30,7 +30,7 @@ def cmd_export_onnx(args) -> int:
             print("every model with weights has a current ONNX file")
             return 0
     import_tensorflow(args.verbose_log)
-    from ..models.onnx_export import export_onnx
+    from ..onnx_export import export_onnx
 
     for n in names:
         e = export_onnx(n, args.weights_dir)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 #: The cell's diameter as a share of a cell crop's side: the one cell scale every model reads
-#: (a model's manifest may record another; see models.weights.resolve_input_config).
+#: (a model's manifest may record another; see models.registry.resolve_input_config).
 CELL_SHARE = 0.75
 
 #: Images larger than this (longest side, px) are shrunk before filtering, to bound the cost.

@@ -28,7 +28,7 @@ from ..cells.dataset import extract_cells
 from ..data.datasets import read_many
 from ..data.pipeline import predict_array
 from ..inference import load_model
-from ..models.weights import write_json
+from ..jsonio import write_json
 from .evaluate import group_sets
 from .metrics import compute_metrics
 

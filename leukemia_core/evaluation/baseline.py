@@ -15,27 +15,16 @@ from typing import Sequence
 import numpy as np
 
 from ..cells.dataset import extract_cells
+from ..data.colour import colour_features
 from ..data.datasets import read_many
 from ..data.splits import check_leakage, select
 from ..errors import LeukemiaCoreError
 from ..models.calibration import DEFAULT_THRESHOLD
-from ..models.weights import write_json
+from ..jsonio import write_json
 from .evaluate import build_set, group_sets, image_scores, leave_out, make_report
 
 FEATURE_SIZE = 80
 NAME = "colour_baseline"
-
-
-def colour_features(x: np.ndarray) -> np.ndarray:
-    """``uint8 (N, H, W, 3)`` -> ``float64 (N, 9)``: per-channel mean, std, median in [0, 1] over
-    the non-black pixels of each crop (the whole crop when it is all black)."""
-    out = np.zeros((len(x), 9))
-    for i, crop in enumerate(x):
-        px = crop.reshape(-1, 3)
-        cell = px[px.max(axis=1) > 8]
-        f = (cell if len(cell) else px).astype(np.float64) / 255.0
-        out[i] = np.concatenate([f.mean(0), f.std(0), np.median(f, axis=0)])
-    return out
 
 
 def _family(key: str) -> str:

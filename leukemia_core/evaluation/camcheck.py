@@ -24,7 +24,7 @@ from ..explain import create_explainer
 from ..explain.maps import energy_inside
 from ..inference import load_model
 from ..models import list_models
-from ..models.weights import write_json
+from ..jsonio import write_json
 
 #: A crop pixel brighter than this in some channel belongs to the cell.
 MASK_LEVEL = 8

@@ -49,7 +49,7 @@ from ..errors import LeakageError, LeukemiaCoreError
 from ..inference import Predictor, load_model
 from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
 from ..models.ood import distances, fit_reference, wrong_inputs
-from ..models.weights import write_json
+from ..jsonio import write_json
 from ..paths import weights_dir_or_default
 from .metrics import compute_metrics
 
@@ -153,7 +153,7 @@ def make_report(model: str, sets: list[dict], skipped: list[dict], **meta) -> di
     """
     # lazy: training.train imports Keras, which imports TensorFlow (about 4 s here);
     # the app reads reports through this module
-    from ..training.train import git_commit
+    from ..provenance import git_commit
 
     return {"format": REPORT_FORMAT, "model": model, **meta,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -29,7 +29,7 @@ from ..data.datasets import read_many
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
 from ..models.calibration import balanced_weights, best_threshold, logit
-from ..models.weights import write_json
+from ..jsonio import write_json
 
 FORMAT = "leukemia_core.size_fusion/1"
 ARMS = ("model_alone", "model_and_size")
@@ -78,7 +78,7 @@ def fit_arm(rows: Sequence[dict], arm: str):
 def score_test(rows: Sequence[dict], model, threshold: float, arm: str, n_boot: int = 1000) -> dict:
     """The arm's test figures (module docstring) on ``rows``."""
     # the image-resampling bootstrap is the verification layer's (above this one): imported here
-    from ..verification.stats import bootstrap_auc
+    from ..stats import bootstrap_auc
 
     p = model.predict_proba(features(rows, arm))[:, 1]
     ds = np.array([r["dataset"] for r in rows])

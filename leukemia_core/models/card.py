@@ -50,7 +50,9 @@ from ..errors import WeightsError
 from ..paths import artefact_path, exports_dir, weights_dir_or_default
 from .calibration import DEFAULT_THRESHOLD, Calibration, calibration_path, read_calibration
 from .registry import get_spec
-from .weights import InputConfig, manifest_path, read_json, read_manifest, resolve_input_config
+from .weights import manifest_path, read_manifest
+from .registry import InputConfig, resolve_input_config
+from ..jsonio import read_json
 
 
 def _float_or_none(v) -> float | None:
@@ -178,7 +180,7 @@ class ModelCard:
         paths: its :class:`ArtefactPaths`.
         sha256: ``{"weights": ..., "onnx": ...}``, the hashes the manifest and the ONNX record hold
             (absent keys: none recorded).
-        input: the :class:`~leukemia_core.models.weights.InputConfig` (input size, cell share, noise reduction).
+        input: the :class:`~leukemia_core.models.registry.InputConfig` (input size, cell share, noise reduction).
         input_range: what the model's input must hold (registry).
         cam_layer: the layer Grad-CAM uses (registry).
         manifest: the manifest, or None when there is none.

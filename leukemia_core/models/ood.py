@@ -2,7 +2,7 @@
 
 Reference statistics are fitted on the training cells (by ``evaluate``, stored with the
 calibration): mean and covariance of the nine colour statistics of each cell
-(:func:`leukemia_core.evaluation.baseline.colour_features`: per-channel mean, std, median over the cell's
+(:func:`leukemia_core.data.colour.colour_features`: per-channel mean, std, median over the cell's
 pixels). A cell's distance is its Mahalanobis distance to that reference; the flag threshold is
 the :data:`PERCENTILE` th percentile of the validation cells' distances. An image is flagged when
 the median distance of its cells exceeds the threshold ("outside what the model was trained on:
@@ -21,7 +21,7 @@ NOTE_OOD = "stain/colour profile outside what the model was trained on; check by
 def _features(crops: np.ndarray) -> np.ndarray:
     # here, not at the top: evaluation.baseline -> evaluation.evaluate -> inference ->
     # cells.analyze -> models.ood would be an import cycle
-    from ..evaluation.baseline import colour_features
+    from ..data.colour import colour_features
 
     return colour_features(crops)
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..data.preprocess import CELL_SHARE
 from ..errors import UnknownModelError
 from ..paths import artefact_file
 from ..tfstartup import import_tensorflow
+from .weights import load_weights_into
 
 #: Output layer names every registered model carries (Grad-CAM scores the logits).
 LOGITS_LAYER = "logits"
@@ -130,8 +132,37 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         if norm == "group":
             model = swap_batch_norm(model)
     if init not in ("random", "imagenet"):
-        # here, not at the top: models.weights imports this module (get_spec): an import cycle
-        from .weights import load_weights_into
-
         load_weights_into(model, Path(init))
     return model
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How a model's inputs are made: the one place that resolves them (as timm's
+    ``resolve_data_config``): the manifest's values where it has them, else the defaults.
+
+    Attributes:
+        input_size: side of the square crop in pixels.
+        cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.data.preprocess.CELL_SHARE`).
+        noise_reduction: whether crops are smoothed before the model (``training.noise_reduction``).
+        source: ``"manifest"`` or ``"defaults (no manifest)"``.
+        mask_outside: the crops show the cell alone on black (the manifest's ``mask_outside``;
+            False for a model trained ``--with-surroundings``).
+    """
+
+    input_size: int
+    cell_share: float
+    noise_reduction: bool
+    source: str
+    mask_outside: bool = True
+
+
+def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
+    """The :class:`InputConfig` of ``name`` given its manifest (None: the registry's defaults)."""
+    spec = get_spec(name)
+    if manifest is None:
+        return InputConfig(spec.input_size, CELL_SHARE, True, "defaults (no manifest)")
+    return InputConfig(int(manifest.get("input_size", spec.input_size)),
+                       float(manifest.get("cell_share", CELL_SHARE)),
+                       bool(manifest.get("training", {}).get("noise_reduction", True)), "manifest",
+                       bool(manifest.get("mask_outside", True)))

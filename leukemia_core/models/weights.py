@@ -8,17 +8,13 @@ report is computed from the loaded, shipped values, so the reports describe what
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..data.preprocess import CELL_SHARE
 from ..errors import WeightsError
+from ..jsonio import read_json
 from ..paths import ARTEFACT_SUFFIXES, weights_dir_or_default
-from .registry import get_spec
 
 #: File name of a model's manifest: ``<name>.manifest.json``.
 MANIFEST_SUFFIX = ARTEFACT_SUFFIXES["manifest"]
@@ -120,21 +116,6 @@ def load_matching_weights(model, path: Path) -> tuple[int, int]:
     return loaded, len(model.weights)
 
 
-def read_json(path: Path) -> Any:
-    """Parsed JSON of ``path``; None when the file does not exist.
-
-    Raises:
-        WeightsError: the file exists but is not readable JSON.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{path}: unreadable JSON file ({exc})") from None
-
-
 def manifest_path(name: str, weights_dir: str | Path | None = None) -> Path:
     """``<weights_dir>/<name>.manifest.json`` (default folder: :func:`~leukemia_core.paths.default_weights_dir`)."""
     return weights_dir_or_default(weights_dir) / f"{name}{MANIFEST_SUFFIX}"
@@ -158,56 +139,3 @@ def read_manifest(name: str, weights_dir: str | Path | None = None, *, missing_o
     if not isinstance(man, dict):
         raise WeightsError(f"{p}: not a manifest (expected a JSON object)")
     return man
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """How a model's inputs are made: the one place that resolves them (as timm's
-    ``resolve_data_config``): the manifest's values where it has them, else the defaults.
-
-    Attributes:
-        input_size: side of the square crop in pixels.
-        cell_share: the cell's diameter as a share of the crop (:data:`~leukemia_core.data.preprocess.CELL_SHARE`).
-        noise_reduction: whether crops are smoothed before the model (``training.noise_reduction``).
-        source: ``"manifest"`` or ``"defaults (no manifest)"``.
-        mask_outside: the crops show the cell alone on black (the manifest's ``mask_outside``;
-            False for a model trained ``--with-surroundings``).
-    """
-
-    input_size: int
-    cell_share: float
-    noise_reduction: bool
-    source: str
-    mask_outside: bool = True
-
-
-def resolve_input_config(name: str, manifest: dict | None) -> InputConfig:
-    """The :class:`InputConfig` of ``name`` given its manifest (None: the registry's defaults)."""
-    spec = get_spec(name)
-    if manifest is None:
-        return InputConfig(spec.input_size, CELL_SHARE, True, "defaults (no manifest)")
-    return InputConfig(int(manifest.get("input_size", spec.input_size)),
-                       float(manifest.get("cell_share", CELL_SHARE)),
-                       bool(manifest.get("training", {}).get("noise_reduction", True)), "manifest",
-                       bool(manifest.get("mask_outside", True)))
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False, default=_json_default) + "\n")
-    tmp.replace(path)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.weights import read_json, read_manifest
+from ..models.weights import read_manifest
+from ..jsonio import read_json
 from ..paths import artefact_path
-from .results import _ba_auc, _called_all, _f, _header, _row, crop_of, stain_of
+from ..docblocks import markers
+from .tables import ba_auc, called_all, crop_of, fmt, md_header, md_row, stain_of
 
-ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
+ABLATIONS_BLOCK = "ablations"
+ABLATIONS_START, ABLATIONS_END = markers(ABLATIONS_BLOCK)
 ABLATIONS_DIR = "ablations"
 ABLATIONS_HEADER = ["weights", "input px", "crop", "stain jitter", "backbone norm", "training", "cross-lab val score (chose the epoch)",
                     "val cells AUC: Aria / C-NMC / BCCD", "Aria test fields: bal. acc. / AUC",
@@ -49,13 +52,13 @@ def _row_of(label: str, files: dict) -> str:
     sets = {s["key"]: s for s in rep.get("sets", [])}
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
-    return _row([label, str(man.get("input_size", "–")), crop_of(man), stain_of(man, "H/E", "none"),
+    return md_row([label, str(man.get("input_size", "–")), crop_of(man), stain_of(man, "H/E", "none"),
                  man.get("norm", "batch"), budget,
-                 f"{_f(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
-                 " / ".join(_f(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
-                 _ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
-                 _ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
-                 _called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})])
+                 f"{fmt(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
+                 " / ".join(fmt(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
+                 ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
+                 ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
+                 called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})])
 
 
 def build_ablations(weights_dir: Path) -> str:
@@ -66,7 +69,7 @@ def build_ablations(weights_dir: Path) -> str:
     if not variants:
         return ("_No recipe variant measured yet: train one with `--weights-dir runs/<variant>`, evaluate it, and "
                 f"copy its report, manifest and history to `model_weights/{ABLATIONS_DIR}/`._")
-    lines = [*_header(ABLATIONS_HEADER)]
+    lines = [*md_header(ABLATIONS_HEADER)]
     for model in sorted({v["manifest"].get("name") for v in variants.values()}):
         shipped = {"report": read_json(artefact_path(model, "report", wdir)),
                    "manifest": read_manifest(model, wdir, missing_ok=True),

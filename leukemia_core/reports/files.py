@@ -23,7 +23,7 @@ from ..errors import LeukemiaCoreError
 from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
 from ..models import list_models
-from ..models.weights import read_json
+from ..jsonio import read_json
 from ..paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, weights_dir_or_default
 
 REFERENCE_FILE = "reference_published.json"

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.weights import read_json
-from .results import _f, _header, _n, _row
+from ..jsonio import read_json
+from ..docblocks import markers
+from .tables import fmt, fmt_count, md_header, md_row
 
-LOADTEST_START, LOADTEST_END = "<!-- loadtest:start -->", "<!-- loadtest:end -->"
+LOADTEST_BLOCK = "loadtest"
+LOADTEST_START, LOADTEST_END = markers(LOADTEST_BLOCK)
 LOADTEST_HEADER = ["measured", "app", "sessions", "minutes", "uploads answered", "upload p50 s", "upload p95 s", "upload max s",
                    "model switch p50 / p95 s", "threshold p50 / p95 s", "errors", "timeouts",
                    "cross-session results", "wrong values", "RSS after warm-up → end MiB", "RSS slope MiB/min"]
@@ -28,7 +30,7 @@ def _rss_points(series: list, every: float = 30.0) -> str:
 
 
 def _pair(d: dict) -> str:
-    return f"{_f(d.get('p50_s'), 1)} / {_f(d.get('p95_s'), 1)}"
+    return f"{fmt(d.get('p50_s'), 1)} / {fmt(d.get('p95_s'), 1)}"
 
 
 def build_loadtest(weights_dir: Path) -> str:
@@ -49,24 +51,24 @@ def build_loadtest(weights_dir: Path) -> str:
              f"and the load script share these cores); Streamlit {m.get('streamlit', '?')}, TensorFlow "
              f"{m.get('tensorflow', '?')}. Models cycled: {', '.join(f'`{x}`' for x in st.get('models', []))}, "
              f"{st.get('cam_method', 'gradcam')} maps. Each session, in a loop: {st.get('steps', '')}. "
-             f"Images: {st.get('images', '')}. A step with no result within {_f(st.get('timeout_s'), 0)} s is a "
+             f"Images: {st.get('images', '')}. A step with no result within {fmt(st.get('timeout_s'), 0)} s is a "
              "timeout. Times run from the action (upload, model picked, threshold moved) to the rendered call of "
-             "every image.", "", *_header(LOADTEST_HEADER)]
+             "every image.", "", *md_header(LOADTEST_HEADER)]
     for c in r["configs"]:
         u = c.get("uploads") or {}
         wrong = c.get("mismatches", 0) - c.get("cross_session", 0)
-        lines.append(_row([day(c), str(c.get("app", "")), _n(c.get("sessions")), _f((c.get("duration_s") or 0) / 60, 0),
-                           f"{_n(u.get('completed'))} of {_n(u.get('attempted'))}", _f(u.get("p50_s"), 1),
-                           _f(u.get("p95_s"), 1), _f(u.get("max_s"), 1), _pair(c.get("model_switches") or {}),
-                           _pair(c.get("threshold_moves") or {}), _n(c.get("errors")), _n(c.get("timeouts")),
-                           _n(c.get("cross_session")), _n(wrong),
-                           f"{_f(c.get('rss_warm_mib'), 0)} → {_f(c.get('rss_end_mib'), 0)}",
-                           _f(c.get("rss_slope_after_warm_mib_per_min"), 1)]))
+        lines.append(md_row([day(c), str(c.get("app", "")), fmt_count(c.get("sessions")), fmt((c.get("duration_s") or 0) / 60, 0),
+                           f"{fmt_count(u.get('completed'))} of {fmt_count(u.get('attempted'))}", fmt(u.get("p50_s"), 1),
+                           fmt(u.get("p95_s"), 1), fmt(u.get("max_s"), 1), _pair(c.get("model_switches") or {}),
+                           _pair(c.get("threshold_moves") or {}), fmt_count(c.get("errors")), fmt_count(c.get("timeouts")),
+                           fmt_count(c.get("cross_session")), fmt_count(wrong),
+                           f"{fmt(c.get('rss_warm_mib'), 0)} → {fmt(c.get('rss_end_mib'), 0)}",
+                           fmt(c.get("rss_slope_after_warm_mib_per_min"), 1)]))
     lines += ["", "Server RSS over time (the Streamlit process and its children; seconds from `streamlit run`, MiB; "
               "warm-up ends when every session has done one round and every model has answered once):"]
     for c in r["configs"]:
-        lines.append(f"- {c.get('app', '')}, {_n(c.get('sessions'))} session(s), warm-up ended at "
-                     f"{_f(c.get('warmup_end_s'), 0)} s: {_rss_points(c.get('rss_series') or [])}.")
+        lines.append(f"- {c.get('app', '')}, {fmt_count(c.get('sessions'))} session(s), warm-up ended at "
+                     f"{fmt(c.get('warmup_end_s'), 0)} s: {_rss_points(c.get('rss_series') or [])}.")
     for t in r.get("tf_concurrency") or []:
         if not t.get("finished", True):
             lines += ["", f"One model from several threads: `{t.get('model')}` with {t.get('threads')} threads did not "
@@ -79,7 +81,7 @@ def build_loadtest(weights_dir: Path) -> str:
                       + ("the same P(ALL) and maps as a serial reading, no exception" if same else
                          f"differences up to {t.get('max_abs_diff_p_all')} (P(ALL)) and {t.get('max_abs_diff_maps')} "
                          f"(maps), exceptions: {'; '.join(t.get('exceptions') or []) or 'none'}")
-                      + f"; {_f(t.get('concurrent_warm_s'), 2)} s at once against {_f(t.get('serial_warm_s'), 2)} s "
+                      + f"; {fmt(t.get('concurrent_warm_s'), 2)} s at once against {fmt(t.get('serial_warm_s'), 2)} s "
                         "one after another once compiled."]
     if r.get("command"):
         lines += ["", f"Command: `{r['command']}` (figures generated from `model_weights/loadtest.json`)."]

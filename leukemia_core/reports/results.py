@@ -25,16 +25,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..docblocks import has_block, markers, replace_block
 from ..evaluation.baseline import NAME as BASELINE
 from ..models import list_models
 from ..models.card import report_thresholds
-from ..models.weights import read_json, read_manifest
-from ..paths import ARTEFACT_SUFFIXES, artefact_path
+from ..models.weights import read_manifest
+from ..jsonio import read_json
+from ..paths import artefact_path
+from .ablations import ABLATIONS_BLOCK, build_ablations
+from .loadtest_table import LOADTEST_BLOCK, build_loadtest
 from .scores import reference_label
+from .tables import cells_seen, fmt, fmt_count, lolo_reports, md_header, md_row, recipe_of, role_of, trained_labs
 from .sets import role_text
+from .summary import SUMMARY_BLOCK, build_summary
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
-BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
+BLOCK, BENCH_BLOCK = "results", "bench"
+START, END = markers(BLOCK)
+BENCH_START, BENCH_END = markers(BENCH_BLOCK)
 BASELINE_LABEL = "colour-only baseline (logistic regression on 9 colour statistics of each cell)"
 TEST_TITLE = "**Test sets** — reported only, never used to choose anything."
 VAL_TITLE = ("**Validation sets** — these chose the epoch, calibrator, threshold and refer band: "
@@ -53,41 +60,9 @@ LOLO_TITLE = ("**Left-out labs** — each model here was trained without the lab
               "its figure is the share of its white cells called ALL (lower is better).")
 LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells", "cells: ROC AUC",
                "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc."]
-LOLO_DIR = "lolo"
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
 TRAIN_HEADER = ["model", "trained on", "epochs", "cells seen", "training time", "weights of",
                 "Grad-CAM energy on cells", "published: train accuracy", "published: validation accuracy"]
-
-
-def _f(v, digits: int = 3) -> str:
-    return "–" if v is None else f"{v:.{digits}f}"
-
-
-def _n(v) -> str:
-    return "–" if v is None else str(v)
-
-
-def _ba_auc(metrics: dict) -> str:
-    """``"bal. acc. / AUC"`` of a metrics dict (``–`` without one)."""
-    return f"{_f(metrics.get('balanced_accuracy'))} / {_f(metrics.get('roc_auc'))}" if metrics else "–"
-
-
-def _called_all(cell_metrics: dict) -> str:
-    """The share of normal cells called ALL (1 - specificity), in per cent."""
-    spec = cell_metrics.get("specificity")
-    return "–" if spec is None else f"{100 * (1 - spec):.1f} %"
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _header(cols: list[str]) -> list[str]:
-    return [_row(cols), "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|"]
-
-
-def _role(s: dict) -> str:
-    return s.get("role") or s["key"].split("/")[-1]
 
 
 def _label(m: str) -> str:
@@ -99,30 +74,30 @@ def _threshold(r: dict) -> str:
     rt = report_thresholds(r)
     thr, ft = rt.stated_threshold, rt.field_threshold
     if thr is None or ft is None or abs(float(ft) - float(thr)) < 1e-9:
-        return _f(thr, 2)
+        return fmt(thr, 2)
     return f"{float(thr):.2f} (fields: {float(ft):.2f})"
 
 
 def _set_row(m: str, r: dict, s: dict) -> str:
     cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
     n_cells = s.get("n_cells", cm.get("n"))
-    return _row([_label(m), _threshold(r), _n(n_cells),
-                 _f(cm.get("balanced_accuracy")), _f(cm.get("roc_auc")), _n(s.get("n_images")),
-                 _f(im.get("balanced_accuracy")), _f(im.get("roc_auc")), _f(im.get("sensitivity")),
-                 _f(im.get("specificity"))])
+    return md_row([_label(m), _threshold(r), fmt_count(n_cells),
+                 fmt(cm.get("balanced_accuracy")), fmt(cm.get("roc_auc")), fmt_count(s.get("n_images")),
+                 fmt(im.get("balanced_accuracy")), fmt(im.get("roc_auc")), fmt(im.get("sensitivity")),
+                 fmt(im.get("specificity"))])
 
 
 def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
     from .sets import set_sort_key
 
-    keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if _role(s) == role},
+    keys = sorted({s["key"] for r in reports.values() for s in r.get("sets", []) if role_of(s) == role},
                   key=set_sort_key)
     lines: list[str] = []
     for key in keys:
         first = next(s for r in reports.values() for s in r["sets"] if s["key"] == key)
         role_desc = role_text(first)
         desc = str(first.get("description", "")).rstrip(". ")
-        lines += [f"**{key}** — {desc}. Role: {role_desc}.", "", *_header(SET_HEADER)]
+        lines += [f"**{key}** — {desc}. Role: {role_desc}.", "", *md_header(SET_HEADER)]
         cells = {}
         for m, r in reports.items():
             s = next((s for s in r["sets"] if s["key"] == key), None)
@@ -132,84 +107,25 @@ def _set_tables(reports: dict[str, dict], role: str) -> list[str]:
         model_cells = {c for m, c in cells.items() if m != BASELINE}
         model_cells.discard(None)
         if cells.get(BASELINE) is not None and model_cells and model_cells != {cells[BASELINE]}:
-            lines += ["", f"The colour-only baseline scored {_n(cells[BASELINE])} cells of these images, the models "
+            lines += ["", f"The colour-only baseline scored {fmt_count(cells[BASELINE])} cells of these images, the models "
                           f"{', '.join(map(str, sorted(model_cells)))}."]
         lines.append("")
     return lines
 
 
 def _calibration_rows(reports: dict[str, dict]) -> list[str]:
-    lines = [CAL_TITLE, "", *_header(CAL_HEADER)]
+    lines = [CAL_TITLE, "", *md_header(CAL_HEADER)]
     for m, r in reports.items():
         cal = r.get("calibration") or {}
         if m == BASELINE or not cal.get("fitted"):
-            lines.append(_row([_label(m), _f(report_thresholds(r).stated_threshold, 2), "–", "none", "–", "–", "–"]))
+            lines.append(md_row([_label(m), fmt(report_thresholds(r).stated_threshold, 2), "–", "none", "–", "–", "–"]))
             continue
         info = cal.get("info") or {}
         rt = report_thresholds(r)
         band = f"{rt.refer_band[0]:.2f}–{rt.refer_band[1]:.2f}" if rt.refer_band else "none"
-        lines.append(_row([_label(m), f"{rt.threshold:.2f}", _f(rt.field_threshold, 2), band, _f(info.get("ece_before")),
-                           _f(info.get("ece_after")), _n(info.get("n_cells"))]))
+        lines.append(md_row([_label(m), f"{rt.threshold:.2f}", fmt(rt.field_threshold, 2), band, fmt(info.get("ece_before")),
+                           fmt(info.get("ece_after")), fmt_count(info.get("n_cells"))]))
     return lines + [""]
-
-
-def trained_labs(training: dict) -> list[str]:
-    """The labs of a manifest's ``training`` images, sorted (``aria``, ``bccd``, ``cnmc``)."""
-    return sorted({k.split("/")[0] for k in training.get("train", {}).get("images", {})})
-
-
-def cells_seen(training: dict) -> int | None:
-    """Cells a manifest's run drew: epochs x batches per epoch x batch size (None when unknown)."""
-    epochs, steps, batch = training.get("epochs_run"), training.get("steps_per_epoch"), training.get("batch_size")
-    return epochs * steps * batch if epochs and steps and batch else None
-
-
-def lolo_reports(weights_dir: Path) -> list[tuple[dict, dict | None]]:
-    """``(report, manifest)`` of each report in ``<weights_dir>/lolo/`` (``evaluate --left-out``,
-    ``baseline --left-out``), with the training manifest of its weights where one is kept beside it
-    (``<stem>.manifest.json``, else None): models in registry order, then the baseline; older
-    weights first within a model."""
-    folder = Path(weights_dir) / LOLO_DIR
-    found = []
-    for p in sorted(folder.glob("*.report.json")) if folder.is_dir() else []:
-        rep = read_json(p)
-        if rep:
-            found.append((rep, read_manifest(p.name.removesuffix(".report.json"), folder, missing_ok=True)))
-    order = [*list_models(), BASELINE]
-    return sorted(found, key=lambda rm: (order.index(rm[0]["model"]) if rm[0]["model"] in order else len(order),
-                                         rm[0].get("weights_date") or ""))
-
-
-def crop_of(manifest: dict) -> str:
-    """How a model crops each cell, read from its manifest's ``mask_outside``."""
-    return "cell on black" if manifest.get("mask_outside", True) else "with surroundings"
-
-
-def stain_of(manifest: dict, jitter: str = "H/E stain jitter", none: str = "no stain jitter") -> str:
-    """The stain augmentation a run trained with, read from its manifest: ``jitter`` when the H/E
-    stain jitter was on, ``none`` when it was off, "no augmentation" without augmentation."""
-    aug = manifest.get("training", {}).get("augmentation")
-    if aug is None:
-        return "no augmentation"
-    return jitter if aug.get("stain_scale") or aug.get("stain_shift") else none
-
-
-def recipe_of(manifest: dict | None) -> str:
-    """What a training run did, read from its manifest: crop, stain jitter, backbone norm, instance
-    teacher, input size and budget; ``–`` without a manifest."""
-    if not manifest:
-        return "–"
-    tr = manifest.get("training", {})
-    parts = [crop_of(manifest), stain_of(manifest)]
-    if manifest.get("norm", "batch") != "batch":
-        parts.append(f"{manifest['norm']} norm")
-    inst = tr.get("instances")
-    if inst:
-        parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")
-    parts.append(f"{manifest.get('input_size', '–')} px")
-    if tr.get("epochs_run") and tr.get("steps_per_epoch"):
-        parts.append(f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches")
-    return ", ".join(parts)
 
 
 def _lolo_rows(weights_dir: Path) -> list[str]:
@@ -219,18 +135,18 @@ def _lolo_rows(weights_dir: Path) -> list[str]:
     rows = []
     for r, man in lolo_reports(weights_dir):
         for s in r.get("sets", []):
-            if _role(s) != "left-out":
+            if role_of(s) != "left-out":
                 continue
             cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
             spec = cm.get("specificity")
             both = len({i["label"] for i in s.get("images", [])}) == 2
-            rows.append(_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
+            rows.append(md_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                               (r.get("weights_date") or "–")[:10], s["key"].split("/")[0],
-                              _n(s.get("n_cells", cm.get("n"))), _f(cm.get("roc_auc")),
-                              _f(cm.get("balanced_accuracy") if both else None),
-                              _f(None if spec is None else 1 - spec), _n(s.get("n_images")),
-                              _f(im.get("roc_auc")), _f(im.get("balanced_accuracy") if both else None)]))
-    return [LOLO_TITLE, "", *_header(LOLO_HEADER), *rows, ""] if rows else []
+                              fmt_count(s.get("n_cells", cm.get("n"))), fmt(cm.get("roc_auc")),
+                              fmt(cm.get("balanced_accuracy") if both else None),
+                              fmt(None if spec is None else 1 - spec), fmt_count(s.get("n_images")),
+                              fmt(im.get("roc_auc")), fmt(im.get("balanced_accuracy") if both else None)]))
+    return [LOLO_TITLE, "", *md_header(LOLO_HEADER), *rows, ""] if rows else []
 
 
 def build_tables(weights_dir: Path) -> str:
@@ -258,7 +174,7 @@ def build_tables(weights_dir: Path) -> str:
             lines += [title, "", *tables]
     lines += _lolo_rows(wdir)
     lines += _calibration_rows(reports)
-    lines += [TRAIN_TITLE, "", *_header(TRAIN_HEADER)]
+    lines += [TRAIN_TITLE, "", *md_header(TRAIN_HEADER)]
     for m in models:
         if m not in reports:
             continue
@@ -272,10 +188,10 @@ def build_tables(weights_dir: Path) -> str:
             energy = f"{cm['mean_energy_on_cells']:.2f}" + (f" (cells cover {area:.2f})" if area is not None else "")
         secs = tr.get("seconds")
         seen = cells_seen(tr)
-        lines.append(_row([_label(m), " + ".join(trained_labs(tr)) or "–", _n(tr.get("epochs_run")),
+        lines.append(md_row([_label(m), " + ".join(trained_labs(tr)) or "–", fmt_count(tr.get("epochs_run")),
                            "–" if seen is None else f"{seen:,}",
                            "–" if secs is None else f"{secs / 60:.0f} min", (man.get("date") or "–")[:10],
-                           energy, _f(rm.get("train_accuracy")), _f(rm.get("val_accuracy"))]))
+                           energy, fmt(rm.get("train_accuracy")), fmt(rm.get("val_accuracy"))]))
     lines.append("")
     if older:
         lines += [f"Left out, written in an older report format (rerun `evaluate` / `baseline`): "
@@ -311,35 +227,35 @@ def build_bench(weights_dir: Path) -> str:
     for name, r in b["models"].items():
         if not isinstance(r, dict) or "predict_ms" not in r:
             continue
-        lines.append(f"| `{name}` | {r.get('input_size')} | {_f(r.get('predict_ms'), 1)} | {_f(r.get('floor_ms'), 1)} | "
-                     f"{_f(r.get('predict_ratio'), 2)} | {_f(r.get('gradcam_ms'), 1)} | {_f(r.get('gradcam_ratio'), 2)} | "
-                     f"{_f(r.get('gradcam_naive_ms'), 0)} | {_f(r.get('batch_img_s'), 1)} | {_f(r.get('batch_ratio'), 2)} | "
-                     f"{_f(r.get('train_img_s'), 1)} | {_f(r.get('pipeline_ratio'), 2)} | "
-                     f"{_f(r.get('cell_pipeline_cells_s'), 1)} | {_f(r.get('cell_pipeline_ratio'), 2)} |")
+        lines.append(f"| `{name}` | {r.get('input_size')} | {fmt(r.get('predict_ms'), 1)} | {fmt(r.get('floor_ms'), 1)} | "
+                     f"{fmt(r.get('predict_ratio'), 2)} | {fmt(r.get('gradcam_ms'), 1)} | {fmt(r.get('gradcam_ratio'), 2)} | "
+                     f"{fmt(r.get('gradcam_naive_ms'), 0)} | {fmt(r.get('batch_img_s'), 1)} | {fmt(r.get('batch_ratio'), 2)} | "
+                     f"{fmt(r.get('train_img_s'), 1)} | {fmt(r.get('pipeline_ratio'), 2)} | "
+                     f"{fmt(r.get('cell_pipeline_cells_s'), 1)} | {fmt(r.get('cell_pipeline_ratio'), 2)} |")
     mem, app, finder = b.get("memory") or {}, b.get("app") or {}, b.get("cell_finder") or {}
     shared = b.get("shared_cells") or {}
     lines += ["", "Cells/s: every bundled sample read, found, cropped, scored and calibrated, against the same "
               "forward passes alone (cell pipeline ratio); training on cell crops through `balanced_batches` "
               "with augmentation against in-memory batches without (pipeline ratio)."
-              + (f" Cell finder alone: {_f(finder.get('finder_img_s'), 1)} images/s, "
-                 f"{_f(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")
+              + (f" Cell finder alone: {fmt(finder.get('finder_img_s'), 1)} images/s, "
+                 f"{fmt(finder.get('finder_cells_s'), 1)} cells/s." if finder else "")
               + (f" An image's cells found and cropped once for all {shared['models']} models (the app's \"Compare "
-                 f"all models\", `predict` and `screen` with several models): {_f(shared.get('shared_cells_img_s'), 1)} "
-                 f"images/s, against {_f(shared.get('per_model_cells_img_s'), 1)} images/s finding them once per "
-                 f"model (x{_f(shared.get('shared_cells_speedup'), 2)})." if shared else "")]
+                 f"all models\", `predict` and `screen` with several models): {fmt(shared.get('shared_cells_img_s'), 1)} "
+                 f"images/s, against {fmt(shared.get('per_model_cells_img_s'), 1)} images/s finding them once per "
+                 f"model (x{fmt(shared.get('shared_cells_speedup'), 2)})." if shared else "")]
     sc = mem.get("scorecam") or {}
     bounded, unbounded = sc.get("bounded") or {}, sc.get("unbounded") or {}
-    lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{_f(mem.get('rss_mb'), 0)} MB RSS**."
+    lines += ["", f"All four models loaded (with their Grad-CAM explainers): **{fmt(mem.get('rss_mb'), 0)} MB RSS**."
               + (f" Then Score-CAM (both classes) on the bench's field with every model ({bounded.get('cells', '?')} cells "
                  "in all): "
-                 f"**{_f(bounded.get('rss_mb'), 0)} MB RSS** (peak {_f(bounded.get('peak_rss_mb'), 0)} MB) under the "
+                 f"**{fmt(bounded.get('rss_mb'), 0)} MB RSS** (peak {fmt(bounded.get('peak_rss_mb'), 0)} MB) under the "
                  f"server's bounds ({(sc.get('bounds') or {}).get('max_explainers', '?')} explainers kept), against "
-                 f"{_f(unbounded.get('rss_mb'), 0)} MB (peak {_f(unbounded.get('peak_rss_mb'), 0)} MB) keeping every "
+                 f"{fmt(unbounded.get('rss_mb'), 0)} MB (peak {fmt(unbounded.get('peak_rss_mb'), 0)} MB) keeping every "
                  "explainer." if bounded and unbounded else "")
               + f" Cold start, from `./run app` (`streamlit run {app.get('script') or 'app.py'}`) to the first "
               f"rendered prediction on a sample image ({app.get('method') or 'not measured'}): "
-              f"**{_f(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "")
-              + (f", its first Grad-CAM map at **{_f(app.get('first_map_s'), 1)} s**" if app.get("first_map_s") else "")
+              f"**{fmt(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "")
+              + (f", its first Grad-CAM map at **{fmt(app.get('first_map_s'), 1)} s**" if app.get("first_map_s") else "")
               + "."]
     met = b.get("targets_met") or {}
     targets = b.get("targets") or {}
@@ -351,34 +267,21 @@ def build_bench(weights_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _replace_block(content: str, start: str, end: str, text: str, readme: Path) -> str:
-    if start not in content or end not in content:
-        raise ValueError(f"{readme} has no {start} ... {end} block")
-    head, rest = content.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{text}\n{end}{tail}"
-
-
 def write_results(weights_dir: Path, readme: Path | None = None) -> str:
     """Return the results tables; when ``readme`` is given, replace its results block (and its
     summary, bench, load-test and ablation blocks, when it has them) in place; a file with a summary block
     need not have a results block (the README)."""
     text = build_tables(weights_dir)
     if readme is not None:
-        from .ablations import ABLATIONS_END, ABLATIONS_START, build_ablations  # these build on this module
-        from .loadtest_table import LOADTEST_END, LOADTEST_START, build_loadtest
-        from .summary import SUMMARY_END, SUMMARY_START, build_summary
-
         content = Path(readme).read_text()
-        if SUMMARY_START in content:
-            content = _replace_block(content, SUMMARY_START, SUMMARY_END, build_summary(weights_dir), readme)
-        if START in content or SUMMARY_START not in content:
-            content = _replace_block(content, START, END, text, readme)
-        if BENCH_START in content:
-            content = _replace_block(content, BENCH_START, BENCH_END, build_bench(weights_dir), readme)
-        if LOADTEST_START in content:
-            content = _replace_block(content, LOADTEST_START, LOADTEST_END, build_loadtest(weights_dir), readme)
-        if ABLATIONS_START in content:
-            content = _replace_block(content, ABLATIONS_START, ABLATIONS_END, build_ablations(weights_dir), readme)
+        where = str(readme)
+        if has_block(content, SUMMARY_BLOCK):
+            content = replace_block(content, SUMMARY_BLOCK, build_summary(weights_dir), where)
+        if has_block(content, BLOCK) or not has_block(content, SUMMARY_BLOCK):
+            content = replace_block(content, BLOCK, text, where)
+        for name, build in ((BENCH_BLOCK, build_bench), (LOADTEST_BLOCK, build_loadtest),
+                            (ABLATIONS_BLOCK, build_ablations)):
+            if has_block(content, name):
+                content = replace_block(content, name, build(weights_dir), where)
         Path(readme).write_text(content)
     return text

@@ -11,7 +11,7 @@ Ray Data's streaming executor keeps a bounded number of batches in flight (back-
 memory depends on the batch size and the number of workers, not on the archive. The driver
 writes: results are small (rows, no crops) and each part file is whole once renamed, so an
 interrupted run keeps everything written so far. A rerun reads the tables back
-(:func:`~leukemia_core.screening.tables.scored`) and skips every file whose sha256 a model has
+(:func:`~leukemia_core.rows.scored`) and skips every file whose sha256 a model has
 already scored with the same weights. A file that cannot be read or decoded is an error row for
 every model; no file fails the job.
 
@@ -37,7 +37,7 @@ from ..errors import LeukemiaCoreError
 from ..inference import expand_paths
 from ..paths import PROJECT_ROOT, weights_dir_or_default
 from .stages import Classify, ModelPlan, cpu_args, read_and_find
-from .tables import scored, write_part
+from ..rows import scored, write_part
 
 log = logging.getLogger(__name__)
 

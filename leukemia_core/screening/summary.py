@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import read_table
+from ..rows import read_table
 
 SUMMARY_COLUMNS = ["folder", "model", "images", "read", "errors", "cells", "all_cells", "blast_pct", "refer",
                    "images_all", "flagged"]

@@ -24,7 +24,6 @@ import datetime as _dt
 import json
 import logging
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,7 +42,9 @@ from ..data.splits import check_leakage, group_keys, select
 from ..errors import LeukemiaCoreError
 from ..models import create_model, get_spec
 from ..models.builders import set_backbone_trainable
-from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of, write_json
+from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of
+from ..jsonio import write_json
+from ..provenance import git_commit
 from .history import earlier_seconds, write_json_list
 from .instances import clean_weak_fields
 from .selection import MONITOR_CELLS, cell_datasets, monitor_subset, validation_score  # noqa: F401
@@ -95,16 +96,6 @@ def set_bn_momentum(model, momentum: float) -> None:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = momentum
-
-
-def git_commit() -> str:
-    """The checkout's ``HEAD`` commit; ``"unknown"`` outside git."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _subsample(records: list[Record], n: int | None, seed: int) -> list[Record]:

@@ -28,10 +28,10 @@ import numpy as np
 from ..data.datasets import read_dataset
 from ..docblocks import markers, write_block_from_json
 from ..errors import LeukemiaCoreError
-from ..models.weights import write_json
+from ..jsonio import write_json
 from ..paths import weights_dir_or_default
 from .profile import fit_profile
-from .stats import balanced_accuracy, best_threshold_balanced_accuracy
+from ..stats import balanced_accuracy, best_threshold_balanced_accuracy
 from .study import kshot_split, level_arrays, score_images
 
 KSHOT_FORMAT = "leukemia_core.site_kshot/1"
@@ -105,7 +105,7 @@ def run_kshot(model: str, data: Sequence[str], ks: Sequence[int] = (10, 20, 50),
     """Measure k-shot site profiles of ``model`` on each lab folder of ``data`` (its ``role``
     images); write the JSON to ``out`` when given and return it."""
     from ..inference import load_model
-    from ..training.train import git_commit
+    from ..provenance import git_commit
 
     wdir = weights_dir_or_default(weights_dir)
     loaded = load_model(model, wdir)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import WeightsError
 from ..models.calibration import Calibration, fit_calibration, fit_field_threshold
 from ..models.site_head import Head, headed_graph
-from ..models.weights import write_json
+from ..jsonio import write_json
 from ..paths import PROJECT_ROOT
 from .study import ScoredImages
 
@@ -148,7 +148,7 @@ def _site_component(crops: np.ndarray) -> dict:
     """One colour-reference component from the lab's cell crops (``uint8 (N, S, S, 3)``)."""
     from sklearn.covariance import LedoitWolf
 
-    from ..evaluation.baseline import colour_features
+    from ..data.colour import colour_features
 
     f = colour_features(crops)
     cov = LedoitWolf().fit(f).covariance_ + 1e-6 * np.eye(f.shape[1])

@@ -28,7 +28,7 @@ from ..data.datasets import Record
 from ..models.calibration import Calibration
 from ..models.card import report_thresholds
 from .profile import SiteProfile, fit_profile
-from .stats import MIN_PER_CLASS, cells_for_width, wilson
+from ..stats import MIN_PER_CLASS, cells_for_width, wilson
 from .study import ScoredImages, VerificationError, acceptance, figures, grouped_split
 
 VERIFICATION_FORMAT = "leukemia_core.verification/1"

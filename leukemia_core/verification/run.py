@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from ..data.datasets import Record
 from ..errors import LeukemiaCoreError
-from ..models.weights import write_json
+from ..jsonio import write_json
 from ..paths import weights_dir_or_default
 from .html import build_html
 from .profile import SiteProfile, apply_profile, load_profile, save_profile

@@ -28,7 +28,7 @@ from ..data.images import read_image
 from ..errors import DatasetLayoutError, ImageReadError, LeukemiaCoreError
 from ..models.calibration import Calibration, reliability
 from ..models.ood import is_outside
-from .stats import binary_figures, bootstrap_auc
+from ..stats import binary_figures, bootstrap_auc
 
 #: Label spellings a CSV may use, per class.
 LABEL_WORDS = {"all": "all", "1": "all", "all (leukemic)": "all", "blast": "all", "leukemic": "all",

@@ -1,21 +1,11 @@
-"""leukemia_core.verification.stats: intervals checked against published values."""
+"""leukemia_core.stats: intervals checked against published values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from leukemia_core.verification.stats import (
-    MIN_PER_CLASS,
-    auc,
-    balanced_accuracy_interval,
-    best_threshold_balanced_accuracy,
-    binary_figures,
-    bootstrap_auc,
-    cells_for_width,
-    wilson,
-    wilson_width,
-)
+from leukemia_core.stats import MIN_PER_CLASS, auc, balanced_accuracy_interval, best_threshold_balanced_accuracy, binary_figures, bootstrap_auc, cells_for_width, wilson, wilson_width
 
 
 # R. G. Newcombe, "Two-sided confidence intervals for the single proportion: comparison of seven
@@ -117,7 +107,7 @@ def test_best_threshold_is_the_oracle_cut():
 
 
 def test_balanced_accuracy_of_calls_and_one_class():
-    from leukemia_core.verification.stats import balanced_accuracy
+    from leukemia_core.stats import balanced_accuracy
 
     y = np.array([1, 1, 0, 0])
     assert balanced_accuracy(y, np.array([True, False, False, False])) == 0.75

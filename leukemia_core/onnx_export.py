@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WeightsError
-from ..paths import artefact_path, weights_dir_or_default
-from .weights import read_manifest, sha256_of, write_json
+from .errors import WeightsError
+from .paths import artefact_path, weights_dir_or_default
+from .models.weights import read_manifest, sha256_of
+from .jsonio import write_json
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ OUTPUT = "probs"
 def check_inputs(input_size: int, cell_share: float, masked: bool = True) -> np.ndarray:
     """The parity check's inputs: every cell crop of the bundled samples at the model's scale, a
     black and a white crop; ``float32 (N, S, S, 3)`` in [0, 1]."""
-    from ..cells.analyze import find_and_crop
-    from ..data.images import read_image
-    from ..samples import list_samples
+    from .cells.analyze import find_and_crop
+    from .data.images import read_image
+    from .samples import list_samples
 
     crops = [find_and_crop(read_image(s.path), input_size, cell_share, masked).crops for s in list_samples()]
     s = input_size
@@ -131,7 +132,7 @@ def canonical(proto):
 
 def onnx_p_all(path_or_bytes, x: np.ndarray, threads: int | None = None) -> np.ndarray:
     """P(ALL) ``float32 (N,)`` of an ONNX file (or its bytes) on ``x`` ``float32 (N, S, S, 3)``, in chunks of 32."""
-    from ..onnx_calls import OnnxForward
+    from .onnx_calls import OnnxForward
 
     fwd = OnnxForward(path_or_bytes, threads=threads)
     return np.concatenate([fwd(x[i:i + 32]) for i in range(0, len(x), 32)])
@@ -151,7 +152,7 @@ def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = O
     import tensorflow as tf
     import tf2onnx
 
-    from ..inference import Predictor, load_model
+    from .inference import Predictor, load_model
 
     wdir = weights_dir_or_default(weights_dir)
     t0 = time.perf_counter()

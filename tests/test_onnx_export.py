@@ -11,7 +11,7 @@ import pytest
 from onnx_fixtures import copy_weights, seeded_tiny, tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core.errors import WeightsError
-from leukemia_core.models.onnx_export import PARITY_TOL, check_inputs, export_onnx, onnx_p_all
+from leukemia_core.onnx_export import PARITY_TOL, check_inputs, export_onnx, onnx_p_all
 from leukemia_core.models.weights import sha256_of
 from leukemia_core.paths import artefact_path, default_weights_dir, exports_dir
 

@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leukemia_core.screening.tables import (
-    CELL_COLUMNS,
-    CELL_SCHEMA,
-    EXTRA_COLUMNS,
-    IMAGE_COLUMNS,
-    IMAGE_SCHEMA,
-    part_files,
-    read_table,
-    scored,
-    to_table,
-    write_part,
-)
+from leukemia_core.rows import CELL_COLUMNS, CELL_SCHEMA, EXTRA_COLUMNS, IMAGE_COLUMNS, IMAGE_SCHEMA, part_files, read_table, scored, to_table, write_part
 
 ROW = {"path": "a/x.png", "model": "m", "label": "ALL", "p_all": 0.7, "n_cells": 3, "blast_pct": 66.7, "n_refer": 1,
        "threshold": 0.5, "cell_threshold": 0.45, "notes": "", "error": "", "profile": "", "weights_sha256": "w1",

@@ -1,0 +1,32 @@
+"""jsonio: the project's JSON files read with a clear error and written atomically."""
+
+import json
+
+import numpy as np
+import pytest
+
+from leukemia_core.errors import WeightsError
+from leukemia_core.jsonio import read_json, write_json
+
+
+def test_read_json_missing_unreadable_and_valid(tmp_path):
+    assert read_json(tmp_path / "absent.json") is None
+    assert read_json(tmp_path) is None  # a folder is not a file
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="bad.json: unreadable JSON file"):
+        read_json(tmp_path / "bad.json")
+    (tmp_path / "latin.json").write_bytes(b'{"a": "\xe9"}')
+    with pytest.raises(WeightsError, match="unreadable"):
+        read_json(tmp_path / "latin.json")
+    (tmp_path / "ok.json").write_text('[1, {"a": null}]')
+    assert read_json(str(tmp_path / "ok.json")) == [1, {"a": None}]
+
+
+def test_write_json_is_atomic_and_converts_numpy(tmp_path):
+    path = tmp_path / "sub" / "f.json"
+    write_json(path, {"i": np.int64(3), "f": np.float32(0.5), "a": np.arange(3), "p": tmp_path})
+    assert json.loads(path.read_text()) == {"i": 3, "f": 0.5, "a": [0, 1, 2], "p": str(tmp_path)}
+    assert not path.with_suffix(".json.tmp").exists()
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        write_json(path, {"x": object()})
+    assert json.loads(path.read_text())["i"] == 3  # the old file is left whole
