@@ -2,12 +2,17 @@
 not only the very same file; disjoint groups pass; a manifest's training groups are honoured."""
 
 
+import csv
+from collections import Counter, defaultdict
+
 import pytest
+from conftest import SHARED_DATA
 
 from leukemia_core.data.datasets import (
     Record,
     cnmc_patient,
     read_cnmc,
+    read_dataset,
 )
 from leukemia_core.data.splits import check_against_groups, check_leakage, group_keys, select
 from leukemia_core.errors import LeakageError
@@ -191,3 +196,76 @@ def test_leakage_check_refuses_shared_groups(cnmc_tree):
         check_leakage(train, train[:1])
     with pytest.raises(LeakageError, match="not a held-out"):
         check_against_groups(train[:1], group_keys(train), "cnmc/test")
+
+
+# ---------------------------------------------------------------------------- the real data's roles
+# DATA.md's statements about the shared data (folds, patients, Aria's number blocks), checked against its
+# provenance index: the roles every report names come from these splits.
+
+def _roles_of_groups(recs):
+    roles = defaultdict(set)
+    for r in recs:
+        roles[(r.dataset, r.group)].add(r.split)
+    return roles
+
+
+def _num(r):
+    return int(r.path.stem.split("-")[-1])
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "cnmc2019").is_dir(), reason="shared data not present")
+def test_real_cnmc_roles_match_data_notes():
+    root = SHARED_DATA / "cnmc2019"
+    cn = read_dataset(root)
+    assert len(cn) == 129
+    index = {row["relpath"]: row for row in csv.DictReader((root / "index.csv").open())}
+    assert len(index) == 129
+    for r in cn:  # fold and patient from the provenance index, not from the reader's own parsing
+        row = index[r.path.relative_to(root).as_posix()]
+        assert r.part == f"fold_{row['fold']}" and r.label == row["label"]
+        pid = row["patient_id"]
+        assert r.group == (f"HEM-{int(pid[1:])}" if pid[:1] in "Hh" else f"ALL-{int(pid)}")
+    test = select(cn, ["test"])
+    assert {r.part for r in test} == {"fold_2"} and len(test) == 48 and len({r.group for r in test}) == 21
+    # fold_0 + fold_1 hold 21 ALL and 10 HEM patients: round(21 / 4) = 5 and round(10 / 4) = 2 are val
+    train_folds = [r for r in cn if r.part in ("fold_0", "fold_1")]
+    assert Counter(r.label for r in {(r.label, r.group): r for r in train_folds}.values()) == {"all": 21, "hem": 10}
+    val = select(cn, ["val"])
+    assert Counter(g.split("-")[0] for g in {r.group for r in val}) == {"ALL": 5, "HEM": 2}
+    assert all(len(roles) == 1 for roles in _roles_of_groups(cn).values())
+    check_leakage(select(cn, ["train"]), val)
+    check_leakage(select(cn, ["train", "val"]), test, "train+val/test")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "aria_all").is_dir(), reason="shared data not present")
+def test_real_aria_roles_match_data_notes():
+    root = SHARED_DATA / "aria_all"
+    ar = read_dataset(root)
+    assert len(ar) == 2 * 2766
+    by_sub = Counter(r.subclass for r in ar if r.part == "Original")
+    assert by_sub == {"Benign": 428, "Early": 837, "Pre": 818, "Pro": 683}
+    numbers = defaultdict(set)
+    for r in ar:
+        numbers[r.subclass].add(_num(r))
+    expected = {}
+    for sub, nums in numbers.items():
+        nums = sorted(nums)
+        n_test, n_val = int(len(nums) * 0.2), int(len(nums) * 0.15)  # Benign: 85 test, 64 val
+        for i, k in enumerate(nums):
+            expected[(sub, k)] = ("train" if i < len(nums) - n_test - n_val else
+                                  "val" if i < len(nums) - n_test else "test")
+    assert Counter(expected.values()) == {"train": 1802, "val": 413, "test": 551}
+    assert all(r.split == expected[(r.subclass, _num(r))] for r in ar)
+    # the same field in Original and Segmented: same role and group
+    fields = defaultdict(set)
+    for r in ar:
+        fields[(r.subclass, r.path.name)].add((r.part, r.split, r.group))
+    assert all(len(v) == 2 and len({(s, g) for _, s, g in v}) == 1 for v in fields.values())
+    # byte-identical files (provenance index) share a group
+    group = {r.path.relative_to(root).as_posix(): r.group for r in ar}
+    pairs = [(row["path"], row["identical_files"]) for row in csv.DictReader((root / "index.csv").open())
+             if row["identical_files"]]
+    assert len(pairs) == 160
+    assert all(group[a] == group[b] for a, b in pairs)
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        check_leakage(select(ar, [a]), select(ar, [b]), f"{a}/{b}")

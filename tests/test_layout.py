@@ -4,7 +4,7 @@
   being its dotted path under ``leukemia_core`` with dots as underscores (``data/datasets.py`` ->
   ``test_data_datasets.py``, ``errors.py`` -> ``test_errors.py``, a package whose ``__init__.py``
   defines functions or classes -> ``test_<package>.py``), and each test file names a module;
-* no module of ``leukemia_core``, ``pages`` or ``tools`` is over 400 lines;
+* no module of ``leukemia_core``, ``pages``, ``tools`` or ``tests`` is over 400 lines;
 * ``leukemia_core`` never imports Streamlit (the app's pages do; the core stays usable without it);
 * every public function, class and method of ``leukemia_core`` has a docstring;
 * a model's or a report's decision thresholds are read in one place,
@@ -38,7 +38,7 @@ COVERED_ELSEWHERE = {
 #: (serve.py, cached models and their bounds), the Classify page's upload race, the Cases page, and
 #: this file.
 NOT_A_MODULE = {"test_app.py", "test_browser.py", "test_serving.py", "test_upload_race.py", "test_layout.py",
-                "test_cases_page.py", "test_adapt_page.py"}
+                "test_cases_page.py", "test_adapt_page.py", "test_verify_page.py"}
 
 #: Public names still without a docstring in files whose owners are changing them now; remove an
 #: entry once its docstring is written (the test then checks it like every other name).
@@ -107,7 +107,7 @@ def test_every_test_file_names_a_module():
     assert not stray, f"test files that mirror no module (rename after the module they test): {stray}"
 
 
-@pytest.mark.parametrize("folder", ["leukemia_core", "pages", "tools"])
+@pytest.mark.parametrize("folder", ["leukemia_core", "pages", "tools", "tests"])
 def test_no_module_over_400_lines(folder):
     long = {str(p.relative_to(ROOT)): n for p in _sources(ROOT / folder)
             if (n := len(p.read_text().splitlines())) > MAX_LINES}

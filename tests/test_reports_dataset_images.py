@@ -38,3 +38,18 @@ def test_data_hint(monkeypatch):
     assert DATA_ENV in hint and "/d/C-NMC, /d/aria" in hint and hint.endswith("It is not set.")
     monkeypatch.setenv(DATA_ENV, "/mnt/data")
     assert data_hint().endswith("It is now '/mnt/data'.") and "the dataset folder" in data_hint()
+
+
+def test_resolve_image(tmp_path, monkeypatch):
+    data = tmp_path / "mydata" / "cnmc2019" / "training_data" / "fold_2" / "all"
+    data.mkdir(parents=True)
+    (data / "UID_1_1_1_all.bmp").write_bytes(b"x")
+    stored = "../shared/data/cnmc2019/training_data/fold_2/all/UID_1_1_1_all.bmp"
+    monkeypatch.delenv("LEUKEMIA_DATA", raising=False)
+    assert resolve_image("/definitely/not/here.bmp") is None
+    monkeypatch.setenv("LEUKEMIA_DATA", str(tmp_path / "mydata"))
+    found = resolve_image(stored, ["../shared/data/cnmc2019"])
+    assert found == tmp_path / "mydata" / "cnmc2019" / "training_data" / "fold_2" / "all" / "UID_1_1_1_all.bmp"
+    monkeypatch.setenv("LEUKEMIA_DATA", str(tmp_path / "mydata" / "cnmc2019"))
+    assert resolve_image(stored, ["../shared/data/cnmc2019"]) == found
+    assert "LEUKEMIA_DATA" in data_hint({"data": ["../shared/data/cnmc2019"]})

@@ -68,3 +68,20 @@ def test_pct_rounds_to_one_decimal_and_names_a_missing_value():
 def test_size_across_one_decimal_or_nothing():
     assert size_across(1.6249) == " · 1.6 red cells across"
     assert size_across(None) == ""
+
+
+def test_display_table_never_shows_none():
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["a", None], "balanced accuracy": [0.875, None], "ROC AUC": [0.9, 0.75],
+                       "cells": [12, None], "held": [True, False]})
+    shown, formats = display_table(df, percent=["balanced accuracy"], decimals={"ROC AUC": 3},
+                                           units={"cells": "count"})
+    assert list(shown.columns) == ["model", "balanced accuracy (%)", "ROC AUC", "cells (count)", "held"]
+    assert shown.to_dict("list") == {"model": ["a", "n/a"], "balanced accuracy (%)": ["87.5%", "n/a"],
+                                     "ROC AUC": [0.9, 0.75], "cells (count)": ["12", "n/a"], "held": ["yes", "no"]}
+    assert formats == {"ROC AUC": "%.3f"}  # a complete numeric column stays numeric (sortable)
+    ys, texts = bar_values([0.5, 0.0, None, float("nan")])
+    assert ys == [0.5, 0.0, 0.0, 0.0] and texts == ["50.0%", "0 (zero)", "n/a (undefined)", "n/a (undefined)"]
+    assert human_name("predict_ms") == "predict, one image (ms)"
+    assert human_name("x_img_s") == "x (images/s)"

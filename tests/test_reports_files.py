@@ -106,3 +106,26 @@ def test_short_sha_and_current_reports():
     assert report_is_current({"weights_sha256": "x"}, {"weights_sha256": "x"})
     assert not report_is_current({"weights_sha256": "x"}, {"weights_sha256": "y"})
     assert report_is_current({}, {"weights_sha256": "y"}) and report_is_current({"weights_sha256": "x"}, None)
+
+
+def test_app_models_from_environment(monkeypatch):
+    monkeypatch.setenv("LEUKEMIA_APP_MODELS", "tiny_cnn, nonsense")
+    assert app_models() == ["tiny_cnn"]
+    monkeypatch.delenv("LEUKEMIA_APP_MODELS")
+    models = app_models()
+    assert "proposed" in models and "tiny_cnn" not in models
+    assert default_model(models) == "proposed" and default_model([]) is None
+
+
+def test_unreadable_files_raise_readable_errors(tmp_path):
+    (tmp_path / "x.report.json").write_text("{not json")
+    (tmp_path / "y.report.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(LeukemiaCoreError, match="unreadable JSON"):
+        load_report("x", tmp_path)
+    with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/2 report"):
+        load_report("y", tmp_path)
+    reps, problems = load_reports(["x", "y", "absent"], tmp_path)
+    assert reps == {} and len(problems) == 2
+    assert load_report("absent", tmp_path) is None
+    for kind in ("weights", "report", "baseline", "cam_check", "bench", "reference"):
+        assert str(tmp_path) in missing_what(kind, "proposed", tmp_path) and how_to_make(kind, "proposed")

@@ -7,6 +7,8 @@ import numpy as np
 from PIL import Image
 
 from leukemia_core.reports.inputs import DISPLAY_MAX_SIDE, ImageInput, decode, display_copy
+from leukemia_core.explain.maps import heatmap_on_image
+from leukemia_core.samples import list_samples
 
 
 def _png(rgb):
@@ -37,3 +39,25 @@ def test_display_copy_keeps_aspect_and_small_images():
     assert out.shape == (DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE // 2, 3) and out.dtype == np.uint8
     assert (out == 200).all()
     assert display_copy(np.zeros((10, 2000, 3), np.uint8), 100).shape == (1, 100, 3)  # at least one pixel
+
+
+def test_classify_steps_without_streamlit():
+    good = list_samples()[0]
+    rgb, err = decode(ImageInput(good.path.name, good.path.read_bytes()))
+    assert err == "" and rgb.dtype == np.uint8 and rgb.ndim == 3
+    rgb, err = decode(ImageInput("scan.tif", b"\x00" * 64))
+    assert rgb is None and err.startswith("scan.tif: ")
+    from pages._cells import results_table, summary_row
+
+    df = results_table([summary_row("b.png", "m", None, 0.5, "b.png: the file is empty")])
+    assert df.loc[0, "call"] == "" and df.loc[0, "P(ALL)"] is None and df.loc[0, "error"] == "b.png: the file is empty"
+    csv = df.to_csv(index=False)
+    assert csv.splitlines()[0] == ("image,model,call,P(ALL),cells,ALL cells,blast %,refer,threshold,check by eye,"
+                                   "error") and "the file is empty" in csv
+    # a map of the padded square input, put back on a wide image, keeps the image's own region
+    cam = np.zeros((32, 32), np.float32)
+    cam[8:24, :] = 1.0  # the image occupies the middle half of the padded square
+    out = heatmap_on_image(cam, (50, 100))
+    assert out.shape == (50, 100) and out[3:-3].min() > 0.99 and out.mean() > 0.9
+    big = display_copy(np.zeros((2000, 1000, 3), np.uint8), 500)
+    assert big.shape == (500, 250, 3)

@@ -74,3 +74,13 @@ def test_labels_probs_per_image_and_per_cell():
     assert y.dtype.kind == "i" and p.dtype == np.float64
     y, p = labels_probs({"images": [{"label": "all", "p_all": 0.5}]}, "cells")
     assert y.shape == p.shape == (0,)
+
+
+def test_set_order_puts_cnmc_test_first():
+    rep = {"sets": [{"key": k} for k in ("aria-original/test", "cnmc/val", "folder/test", "cnmc/train",
+                                         "aria-original/val", "cnmc/test", "cnmc-prelim/test")]}
+    assert set_keys(rep) == ["cnmc/test", "cnmc-prelim/test", "aria-original/test", "folder/test",
+                                     "cnmc/val", "aria-original/val", "cnmc/train"]
+    # a report without role fields (older writer) still gets roles from the key
+    assert set_label({"key": "cnmc/val"}) == "cnmc/val (validation, not a test set)"
+    assert role_text({"key": "cnmc/test"}) == "test: reported only, never used to choose anything"
