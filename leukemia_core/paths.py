@@ -18,6 +18,17 @@ def default_weights_dir() -> Path:
     return Path(os.environ.get(WEIGHTS_ENV) or PROJECT_ROOT / "model_weights")
 
 
+def weights_dir_label(weights_dir: str | Path | None = None) -> str:
+    """How pages and reports name a weights folder without printing a path of this machine: the
+    project's ``model_weights/``, the folder ``$LEUKEMIA_WEIGHTS_DIR`` names, or "the weights folder"."""
+    wdir = Path(weights_dir_or_default(weights_dir)).resolve()
+    if wdir == (PROJECT_ROOT / "model_weights").resolve():
+        return "the project's model_weights/ folder"
+    if os.environ.get(WEIGHTS_ENV) and wdir == Path(os.environ[WEIGHTS_ENV]).resolve():
+        return f"the weights folder {WEIGHTS_ENV} names"
+    return "the weights folder"
+
+
 def weights_dir_or_default(weights_dir: str | Path | None) -> Path:
     """``weights_dir`` as a Path, or :func:`default_weights_dir` when it is None or empty."""
     return Path(weights_dir) if weights_dir else default_weights_dir()

@@ -8,7 +8,7 @@ import re
 import streamlit as st
 
 from leukemia_core.errors import LeukemiaCoreError
-from leukemia_core.paths import default_weights_dir
+from leukemia_core.paths import weights_dir_label
 from leukemia_core.reports.files import how_to_make, missing_what
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -27,7 +27,7 @@ def show_missing(kind: str, name: str = "", names: list[str] | None = None) -> N
     names = names or [name]
     if len(names) > 1:
         thing = {"weights": "trained weights", "report": "evaluation report"}.get(kind, kind)
-        what = f"No {thing} yet in {default_weights_dir()} for: {', '.join(names)}."
+        what = f"No {thing} yet in {weights_dir_label()} for: {', '.join(names)}."
     else:
         what = missing_what(kind, names[0])
     st.warning(plain(what), icon=":material/info:")

@@ -5,7 +5,7 @@ import streamlit as st
 from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
 from leukemia_core.models import get_spec
 from leukemia_core.models.weights import read_manifest
-from leukemia_core.paths import artefact_file, default_weights_dir
+from leukemia_core.paths import artefact_file, default_weights_dir, weights_dir_label
 from leukemia_core.reports.display import pct
 from leukemia_core.reports.facts import model_facts, training_data_table
 from leukemia_core.reports.files import (
@@ -111,7 +111,7 @@ def _models(models: list[str], wdir) -> None:
     st.subheader("The models and how they were trained")
     facts = model_facts(models, wdir)
     if facts.empty:
-        st.info(f"No trained models in {wdir} yet.")
+        st.info(f"No trained models in {weights_dir_label(wdir)} yet.")
         show_missing("weights", "proposed")
         return
     inits = set(facts["initialisation"].dropna())

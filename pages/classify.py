@@ -14,7 +14,7 @@ from leukemia_core.explain.overlay import COLORMAPS, overlay
 from leukemia_core.inference import weights_status
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
 from leukemia_core.models.weights import read_manifest
-from leukemia_core.paths import default_weights_dir
+from leukemia_core.paths import default_weights_dir, weights_dir_label
 from leukemia_core.reports.casereport import ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.reports.display import size_across
 from leukemia_core.reports.files import app_models, load_report
@@ -216,7 +216,7 @@ def render() -> None:
     models = app_models()
     ready = [m for m in models if weights_status(m, default_weights_dir()) == "ok"]
     if not ready:
-        st.warning(f"No trained model weights in {default_weights_dir()} yet, so nothing can be classified.")
+        st.warning(f"No trained model weights in {weights_dir_label()} yet, so nothing can be classified.")
         show_missing("weights", selected_model() or "proposed")
         return
     c1, c2, c3, c4 = st.columns(4)

@@ -16,7 +16,7 @@ from leukemia_core.explain.overlay import overlay
 from leukemia_core.inference import weights_status
 from leukemia_core.models.card import report_thresholds
 from leukemia_core.models.weights import read_manifest
-from leukemia_core.paths import artefact_file, default_weights_dir
+from leukemia_core.paths import artefact_file, default_weights_dir, weights_dir_label
 from leukemia_core.reports.dataset_images import data_hint, resolve_image
 from leukemia_core.reports.display import pct
 from leukemia_core.reports.files import (
@@ -32,7 +32,7 @@ from leukemia_core.reports.scores import confusion_at, metrics_table, misclassif
 from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
 from leukemia_core.reports.thresholds import calibration_of, refer_band, threshold_text
 from pages._charts import PLOT_CONFIG, reliability_chart
-from pages._loaders import model_tools
+from pages._loaders import model_tools, weights_sha
 from pages._messages import plain, role_caption, safe_load, show_error, show_missing
 from pages._session import effective_threshold, selected_model, threshold
 from pages._tables import show_summary, show_table
@@ -191,7 +191,8 @@ def _gallery(name: str, report: dict, report_set: dict, thr: float) -> None:
             c_cam.image(crop, caption=f"{method_title(method)}, {crop_label}: the cell that argues most "
                                       f"for the wrong call", width="stretch")
     if tools is not None:
-        st.caption("Cells and maps are computed now, from the weights in " + str(default_weights_dir()) + ".")
+        st.caption(f"Cells and maps are computed now, from the shipped weights of {name} "
+                   f"(sha256 {short_sha(weights_sha(name)) or 'unknown'}).")
 
 
 def render() -> None:
@@ -199,7 +200,7 @@ def render() -> None:
     models = app_models()
     names = report_names(default_weights_dir(), models)
     if not names:
-        st.warning(f"No evaluation reports in {default_weights_dir()} yet, so there is nothing to validate.")
+        st.warning(f"No evaluation reports in {weights_dir_label()} yet, so there is nothing to validate.")
         show_missing("report", selected_model() or "proposed")
         return
     first = selected_model() if selected_model() in names else names[0]

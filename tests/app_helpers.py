@@ -100,3 +100,14 @@ def tiny_analysis(app_weights):
 
     pred = Predictor(load_model("tiny_cnn", app_weights["weights_dir"]))
     return lambda path: pred.analyze_image(path)
+
+
+def no_machine_path(at) -> None:
+    """Nothing the last run wrote names a folder of this machine (the checkout, the weights folder)."""
+    import os
+
+    from leukemia_core.paths import PROJECT_ROOT, WEIGHTS_ENV
+
+    text = page_text(at)
+    for folder in filter(None, (str(PROJECT_ROOT), os.environ.get(WEIGHTS_ENV))):
+        assert folder not in text, f"a machine path on the page: {folder}"

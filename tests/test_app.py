@@ -16,6 +16,7 @@ from app_helpers import (  # noqa: F401  (tiny_analysis: a fixture)
     expected_cells,
     fields_drawn,
     no_exception,
+    no_machine_path,
     no_none_cells,
     own_threshold_off,
     page_text,
@@ -36,10 +37,12 @@ def test_every_page_renders(app_env):
     no_exception(at)
     assert at.selectbox(key="app_model").value == "tiny_cnn"
     assert "not a diagnostic device" in page_text(at).lower()
+    no_machine_path(at)
     for page in PAGES[1:]:
         at.switch_page(page).run()
         no_exception(at)
         no_none_cells(at)
+        no_machine_path(at)
 
 
 def test_classify_single_cell_sample(app_env, tiny_analysis):
@@ -361,6 +364,7 @@ def test_pages_with_empty_weights_folder(empty_env):
     assert at.selectbox(key="app_model").value == "proposed"
     text = page_text(at)
     assert "No trained model weights" in text and "python -m leukemia_core train --model proposed" in text
+    no_machine_path(at)
     assert not at.file_uploader  # nothing to classify with
     at.switch_page("pages/comparison.py").run()
     no_exception(at)
@@ -373,6 +377,7 @@ def test_pages_with_empty_weights_folder(empty_env):
     at.switch_page("pages/about.py").run()
     no_exception(at)
     assert "colour_baseline.report.json" in page_text(at)
+    no_machine_path(at)
 
 
 # --------------------------------------------------------------------------- leukemia_core.reports

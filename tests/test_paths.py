@@ -39,3 +39,15 @@ def test_artefact_paths_follow_the_one_table(monkeypatch, tmp_path):
     assert artefact_path("m", "history") == tmp_path / "env" / "m.history.json"
     assert artefact_path("m", "onnx", tmp_path) == tmp_path.parent / f"{tmp_path.name}-onnx" / "m.onnx"
     assert exports_dir(PROJECT_ROOT / "model_weights") == PROJECT_ROOT / "model_weights-onnx"
+
+
+def test_a_weights_folder_is_named_without_its_path(tmp_path, monkeypatch):
+    from leukemia_core.paths import PROJECT_ROOT, WEIGHTS_ENV, weights_dir_label
+
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    assert weights_dir_label() == "the project's model_weights/ folder"
+    assert weights_dir_label(PROJECT_ROOT / "model_weights") == "the project's model_weights/ folder"
+    assert weights_dir_label(tmp_path) == "the weights folder"
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    assert weights_dir_label() == f"the weights folder {WEIGHTS_ENV} names"
+    assert str(tmp_path) not in weights_dir_label() + weights_dir_label(tmp_path / "other")

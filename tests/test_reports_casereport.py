@@ -167,7 +167,8 @@ def test_every_picture_embedded_one_per_field_and_cell():
 
 def test_model_section_sha_training_and_roles():
     _, doc = _report({"m1": 0.5})
-    assert SHA in doc.text and "../shared/data/cnmc2019" in doc.text
+    assert SHA in doc.text and "Training data: C-NMC 2019" in doc.text
+    assert "shared/data" not in doc.text  # datasets by name, never by the folder they were read from
     for role in ("val", "test"):
         assert ROLE_TEXT[role] in doc.text
     assert "cnmc/train" in doc.text and "all: 39, hem: 38" in doc.text

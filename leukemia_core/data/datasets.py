@@ -55,6 +55,9 @@ CNMC_VAL_FRACTION = 0.25
 #: The three roles of data. ``val`` chooses epochs, thresholds, calibrators and field rules;
 #: ``test`` is only reported.
 ROLES = ("train", "val", "test")
+#: How a dataset is named to a reader (pages, reports), by the ``dataset`` of its records: never by
+#: the folder it was read from on some machine.
+DATASET_TITLES = {"cnmc": "C-NMC 2019", "aria": "Aria ALL", "bccd": "BCCD", "folder": "a labelled folder"}
 CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
 CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
 
@@ -94,6 +97,13 @@ class Record:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
+
+
+def dataset_title(dataset: str) -> str:
+    """A dataset's name for a reader: ``cnmc`` -> ``C-NMC 2019``; a report set's family
+    (``aria-original``) or key (``cnmc/test``) names its dataset too; unknown names stay as they are."""
+    base = dataset.split("/")[0].split("-")[0]
+    return DATASET_TITLES.get(base, dataset)
 
 
 def cnmc_patient(file_name: str) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..cells.analyze import ImageAnalysis
 from ..cells.draw import draw_cells
+from ..data.datasets import dataset_title
 from ..evaluation.evaluate import ROLE_TEXT
 from ..explain.overlay import overlay
 from .display import size_across
@@ -59,7 +60,7 @@ class ModelInfo:
 
     name: str
     weights_sha256: str | None = None
-    data: list[str] = field(default_factory=list)     # training data folders
+    data: list[str] = field(default_factory=list)     # the training datasets, by name
     training: list[dict] = field(default_factory=list)  # {role, key, images, groups}
     figures: list[dict] = field(default_factory=list)   # one per val/test report set, see model_info
     report_sha256: str | None = None                    # the weights the figures were measured on
@@ -90,7 +91,7 @@ def model_info(name: str, manifest: dict | None, report: dict | None) -> ModelIn
                         "cell_balanced_accuracy": cm.get("balanced_accuracy"), "cell_roc_auc": cm.get("roc_auc")})
     figures.sort(key=lambda f: (f["role"] != "val", f["role"] != "test"))
     return ModelInfo(name, man.get("weights_sha256") or rep.get("weights_sha256"),
-                     [str(d) for d in (tr.get("data") or []) + (tr.get("val_data") or [])], training, figures,
+                     sorted({dataset_title(t["key"]) for t in training}), training, figures,
                      rep.get("weights_sha256"))
 
 
@@ -225,7 +226,7 @@ def _model_section(info: ModelInfo, thr: float | None) -> str:
             + (f'<p class="warn">The figures below were measured on other weights (SHA-256 '
                f"{escape(info.report_sha256)}): they do not describe the weights used here.</p>"
                if info.report_sha256 and info.weights_sha256 and info.report_sha256 != info.weights_sha256 else "")
-            + f"<p>Training data folders: {escape(', '.join(info.data) or 'not recorded')}</p>"
+            + f"<p>Training data: {escape(', '.join(info.data) or 'not recorded')}</p>"
             + (f'<table><tr><th>used for</th><th>set</th><th>images per label</th><th>groups</th></tr>{train}</table>'
                if train else "<p>No training summary recorded.</p>")
             + (f"<table><tr><th>set</th><th>role of the data</th><th>image bal. acc.</th><th>image ROC AUC</th>"

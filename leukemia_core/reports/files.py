@@ -24,7 +24,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
 from ..models import list_models
 from ..jsonio import read_json
-from ..paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, weights_dir_or_default
+from ..paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, weights_dir_label, weights_dir_or_default
 
 REFERENCE_FILE = "reference_published.json"
 
@@ -77,14 +77,14 @@ def how_to_make(kind: str, name: str = "NAME") -> str:
 
 def missing_what(kind: str, name: str = "", wdir: Path | None = None) -> str:
     """One sentence saying which file of ``kind`` is missing where."""
-    wdir = weights_dir_or_default(wdir)
+    where = weights_dir_label(wdir)
     return {
-        "weights": f"No trained weights for model '{name}' in {wdir}.",
-        "report": f"No evaluation report for model '{name}' in {wdir} (expected {artefact_file(name, 'report')}).",
-        "baseline": f"No colour-only baseline report in {wdir} (expected {artefact_file(BASELINE, 'report')}).",
-        "cam_check": f"No Grad-CAM check in {wdir} (expected {CAM_CHECK_FILE}).",
-        "bench": f"Speed: not measured yet (no {BENCH_FILE} in {wdir}).",
-        "reference": f"The published reference figures are not in {wdir} (expected {REFERENCE_FILE}).",
+        "weights": f"No trained weights for model '{name}' in {where}.",
+        "report": f"No evaluation report for model '{name}' in {where} (expected {artefact_file(name, 'report')}).",
+        "baseline": f"No colour-only baseline report in {where} (expected {artefact_file(BASELINE, 'report')}).",
+        "cam_check": f"No Grad-CAM check in {where} (expected {CAM_CHECK_FILE}).",
+        "bench": f"Speed: not measured yet (no {BENCH_FILE} in {where}).",
+        "reference": f"The published reference figures are not in {where} (expected {REFERENCE_FILE}).",
     }[kind]
 
 
