@@ -21,7 +21,7 @@ from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
 from .data.preprocess import CELL_SHARE, prepare, to_unit
 from .errors import ImageReadError, WeightsError
 from .models import create_model, get_spec
-from .models.calibration import DEFAULT_THRESHOLD, Calibration
+from .models.calibration import DEFAULT_THRESHOLD, Calibration, threshold_in_use
 from .models.card import resolve_card
 from .models.weights import load_weights_into, read_manifest
 from .paths import weights_dir_or_default
@@ -195,7 +195,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 def threshold_of(pred: "Predictor", threshold: float | None) -> float:
     """``threshold`` when given, else the model's validation-chosen threshold."""
-    return pred.loaded.calibration.threshold if threshold is None else float(threshold)
+    return threshold_in_use(threshold, pred.loaded.calibration.threshold)
 
 
 def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:

@@ -58,6 +58,7 @@ def _predict_csvs(tmp_path, samples):
         w.writerow([imgs[1], "tiny", "HEM", 0.3, 0, "", 0, 0.5, 0.5, "no white cell found", "", ""])
         w.writerow([tmp_path / "gone.png", "tiny", "", "", "", "", "", "", "", "", "cannot read", ""])
         w.writerow([tmp_path / "moved.png", "tiny", "HEM", 0.1, 0, "", 0, 0.5, 0.5, "", "", ""])
+        w.writerow([imgs[1], "other", "HEM", 0.3, 0, "", 0, "", "", "", "", ""])  # called at what? not said
     with open(cells, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label", "p_all",
@@ -70,8 +71,9 @@ def _predict_csvs(tmp_path, samples):
 def test_predict_csv_import(store, tmp_path, samples):
     pred, cells = _predict_csvs(tmp_path, samples)
     rep = importer.import_path(store, "P-1", pred, "ann", cells=cells)
-    assert (rep.images, rep.runs, rep.cells, len(rep.skipped)) == (2, 2, 2, 2)
-    assert "cannot read" in rep.skipped[0] and "moved.png" in rep.skipped[1] and "2 skipped" in rep.line()
+    assert (rep.images, rep.runs, rep.cells, len(rep.skipped)) == (2, 2, 2, 3)
+    assert "cannot read" in rep.skipped[0] and "moved.png" in rep.skipped[1] and "3 skipped" in rep.line()
+    assert "(other): no threshold recorded" in rep.skipped[2]  # never called at a made-up threshold
     view = get_case(store, "P-1")
     (im0, run0, c1), (_, _, c2), (im1, run1, w) = view.cells("tiny")
     assert (c1.number, c1.call, c1.touches_border, c2.refer, c2.box) == (1, "ALL", True, True, (50, 5, 30, 30))

@@ -348,3 +348,27 @@ def test_only_the_resolver_reads_thresholds_from_dicts():
     assert _threshold_reads(ast.parse("t = r['calibration']['field_threshold']")) == [1]
     assert _threshold_reads(ast.parse("x = f'{sc[\"refer_half_width\"]:.2f}'")) == [1]
     assert _threshold_reads(ast.parse("out['threshold'] = 0.5\nd.get('thresholds')")) == []
+
+
+#: The image rule (whole cells count, else every cell) and the threshold order (an explicit
+#: threshold, else the stored one) are each written once; these patterns find a second copy.
+RULE_PATTERNS = {
+    "the image rule": (r"whole if whole\.any\(\)|\bwhole or cells\b|if whole\.any\(\) else",
+                       {"leukemia_core/cells/analyze.py"}),
+    "the threshold order": (r"if ([\w.]*threshold[\w.]*) is None else (?:float\()?\1\b",
+                            {"leukemia_core/models/calibration.py"}),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_PATTERNS))
+def test_the_image_rule_and_the_threshold_order_are_written_once(rule):
+    import re
+
+    pattern, home = RULE_PATTERNS[rule]
+    found = {str(p.relative_to(ROOT)) for folder in ("leukemia_core", "pages", "tools")
+             for p in _sources(ROOT / folder) if re.search(pattern, p.read_text())}
+    assert found <= home, f"{rule} is written outside {sorted(home)}: {sorted(found - home)}"
+    # the patterns find the copies they are meant to find
+    copies = {"the image rule": "return whole if whole.any() else sel",
+              "the threshold order": "t = self.threshold if threshold is None else float(threshold)"}
+    assert re.search(pattern, copies[rule]) and not re.search(pattern, "x = a if threshold is None else b")

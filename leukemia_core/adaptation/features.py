@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..cells.analyze import counted_cells
 from ..cells.crop import CELL_SHARE, crop_cell
 from ..cells.finder import find_cells
 from ..data.datasets import Record
@@ -169,8 +170,7 @@ def _kept_cells(rgb: np.ndarray, rule: str):
     if rule == "centre":
         cy, cx = (rgb.shape[0] - 1) / 2, (rgb.shape[1] - 1) / 2
         return [min(cells, key=lambda c: (c.centre[0] - cx) ** 2 + (c.centre[1] - cy) ** 2)]
-    whole = [c for c in cells if not c.touches_border]
-    return whole or cells
+    return [c for c, n in zip(cells, counted_cells([c.touches_border for c in cells])) if n]
 
 
 def lab_features(source: FeatureSource, records: Sequence[Record], rule: str = "centre",

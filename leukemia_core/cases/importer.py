@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..cells.analyze import counted_cells
 from .db import Store
 from .errors import CaseInputError, CaseNotFoundError
 from .repository import add_reading, create_case, get_case
@@ -61,9 +62,7 @@ def run_from_cells(model: str, cells: Sequence, crops: np.ndarray, p_all: np.nda
     calls = p >= threshold
     refer = np.asarray(calibration.refer(p, threshold)) if calibration is not None else np.zeros(len(p), bool)
     n = 0 if whole_image else len(cells)
-    counted = (np.ones(1, bool) if whole_image else np.array([not c.touches_border for c in cells]))
-    if not counted.any():
-        counted = np.ones(len(p), bool)
+    counted = np.ones(1, bool) if whole_image else counted_cells([c.touches_border for c in cells])
     p_image = float(p[counted].mean())
     image_thr = float(calibration.image_threshold(threshold, n)) if calibration is not None else float(threshold)
     out = []
@@ -153,8 +152,11 @@ def import_rows(store: Store, case_id: str, image_rows: Iterable[dict], cell_row
         except OSError as exc:
             report.skipped.append(f"{path}: image file not readable ({exc.strerror or exc})")
             continue
+        thr = _float(row.get("cell_threshold"), _float(row.get("threshold")))
+        if thr is None:  # the row does not say what it was called at: nothing is made up
+            report.skipped.append(f"{path} ({model}): no threshold recorded in the row; export it again with predict")
+            continue
         cells = sorted(by_image.get((path, model), []), key=lambda c: int(c["cell"]))
-        thr = _float(row.get("cell_threshold"), _float(row.get("threshold"), 0.5))
         ins = [CellInput(int(c["cell"]), (int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), float(c["p_all"]),
                          str(c["label"]), _flag(c.get("refer")), _flag(c.get("touches_border"))) for c in cells]
         whole = not ins

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..models.calibration import Calibration
+from ..models.calibration import Calibration, threshold_in_use
 from ..models.ood import NOTE_OOD, is_outside
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
@@ -135,6 +135,15 @@ class ImageCells:
         return self.cropped(*crop_key(predictor.loaded))
 
 
+def counted_cells(touches_border) -> np.ndarray:
+    """The image rule, the one place it is written: ``bool (N,)``, the cells that count for an
+    image's call given whether each touches the image edge: the whole cells, or every cell when all
+    of them touch it (an empty array for an image without cells)."""
+    border = np.asarray(touches_border, bool).reshape(-1)
+    whole = ~border
+    return whole if whole.any() else np.ones(len(border), bool)
+
+
 def is_crowded(cells: list[Cell], image_area: int) -> bool:
     """True when ``cells`` are more (:data:`MAX_FIELD_CELLS`) or cover more of an image of
     ``image_area`` px (:data:`MAX_CELL_COVER`) than white cells do in a smear field."""
@@ -200,7 +209,7 @@ class ImageAnalysis:
     @property
     def cell_threshold(self) -> float:
         """:attr:`threshold`, or the calibration's threshold when none was set."""
-        return self.calibration.threshold if self.threshold is None else self.threshold
+        return threshold_in_use(self.threshold, self.calibration.threshold)
 
     @property
     def has_maps(self) -> bool:
@@ -219,8 +228,7 @@ class ImageAnalysis:
         """
         if self.found.whole_image:
             return np.ones(1, bool)
-        whole = np.array([not c.touches_border for c in self.found.cells])
-        return whole if whole.any() else np.ones(len(whole), bool)
+        return counted_cells([c.touches_border for c in self.found.cells])
 
     @property
     def image_p_all(self) -> float:
@@ -275,7 +283,7 @@ class ImageAnalysis:
             cells``, None without cells), ``refer`` (cells to refer), ``image_threshold`` (the one the
             call used), ``cell_threshold``, ``whole_image``, ``notes`` (a new list).
         """
-        thr = self.cell_threshold if threshold is None else threshold
+        thr = threshold_in_use(threshold, self.cell_threshold)
         n = 0 if self.found.whole_image else self.n_cells
         n_all = int(self.calls(thr).sum()) if n else 0
         return {"call": self.label(thr), "p_all": self.image_p_all, "cells": n, "all_cells": n_all,

@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..cells.analyze import counted_cells
 from ..cells.crop import whole_image_crop
 from ..cells.dataset import extract_cells
 from ..data.datasets import LABELS, Record, read_many
@@ -47,7 +48,8 @@ from ..data.images import read_image
 from ..data.splits import check_against_groups
 from ..errors import LeakageError, LeukemiaCoreError
 from ..inference import Predictor, load_model
-from ..models.calibration import calibration_path, fit_calibration, fit_field_threshold, read_calibration
+from ..models.calibration import (calibration_path, fit_calibration, fit_field_threshold, read_calibration,
+                                  threshold_in_use)
 from ..models.ood import distances, fit_reference, wrong_inputs
 from ..jsonio import write_json
 from ..paths import weights_dir_or_default
@@ -204,9 +206,8 @@ def image_scores(cells_p: np.ndarray, image_index: np.ndarray, border: np.ndarra
     """
     out = []
     for i in range(n_images):
-        sel = image_index == i
-        whole = sel & ~border
-        out.append(cells_p[whole] if whole.any() else cells_p[sel])
+        mine = cells_p[image_index == i]
+        out.append(mine[counted_cells(border[image_index == i])])
     return out
 
 
@@ -299,7 +300,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
             cal = _with_reference(cal, crops_by_key, scored)
             write_json(calibration_path(wdir, name), cal.to_json())
     cal = read_calibration(wdir, name)
-    thr = cal.threshold if threshold is None else threshold
+    thr = threshold_in_use(threshold, cal.threshold)
     out_sets = []
     for key, (recs, cells, gray, n_found) in scored.items():
         if not recs:

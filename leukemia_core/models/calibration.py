@@ -133,6 +133,19 @@ def fit_platt(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float
     return float(res.x[0]), float(res.x[1])
 
 
+def threshold_in_use(explicit: float | None, stored: float) -> float:
+    """The threshold order, the one place it is written: an explicit cell threshold (the user's
+    slider, a command's ``--threshold``) when one is given, else the stored one (a calibration's or
+    a site profile's, chosen on validation; :data:`DEFAULT_THRESHOLD` where nothing was fitted)."""
+    return float(stored) if explicit is None else float(explicit)
+
+
+def band_around(threshold: float, half_width: float) -> tuple[float, float]:
+    """``(low, high)``: the refer band of ``half_width`` around ``threshold``, clipped to [0, 1]
+    (the one place the band is drawn)."""
+    return max(0.0, threshold - half_width), min(1.0, threshold + half_width)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Platt calibrator, threshold and refer band of one model (identity when not fitted)."""
@@ -170,17 +183,17 @@ class Calibration:
     @property
     def refer_band(self) -> tuple[float, float]:
         """``(low, high)`` of the refer band around the fitted threshold, clipped to [0, 1]."""
-        return (max(0.0, self.threshold - self.refer_half_width), min(1.0, self.threshold + self.refer_half_width))
+        return band_around(self.threshold, self.refer_half_width)
 
     def band_at(self, threshold: float) -> tuple[float, float]:
         """The refer band moved to another threshold (same half-width)."""
-        return (max(0.0, threshold - self.refer_half_width), min(1.0, threshold + self.refer_half_width))
+        return band_around(threshold, self.refer_half_width)
 
     def refer(self, p_cal: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """``bool`` of ``p_cal``'s shape: calibrated P(ALL) inside the refer band around ``threshold``
         (default: the fitted one); all False without a band.
         """
-        lo, hi = self.band_at(self.threshold if threshold is None else threshold)
+        lo, hi = self.band_at(threshold_in_use(threshold, self.threshold))
         p = np.asarray(p_cal)
         return (p >= lo) & (p <= hi) if self.refer_half_width > 0 else np.zeros(p.shape, bool)
 

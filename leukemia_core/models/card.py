@@ -48,7 +48,8 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from ..paths import artefact_path, exports_dir, weights_dir_or_default
-from .calibration import DEFAULT_THRESHOLD, Calibration, calibration_path, read_calibration
+from .calibration import (DEFAULT_THRESHOLD, Calibration, band_around, calibration_path, read_calibration,
+                          threshold_in_use)
 from .registry import get_spec
 from .weights import manifest_path, read_manifest
 from .registry import InputConfig, resolve_input_config
@@ -86,16 +87,14 @@ class Thresholds:
     def image_threshold(self, n_cells: int, threshold: float | None = None) -> float:
         """The threshold an image of ``n_cells`` cells is called at, for cell threshold
         ``threshold`` (default :attr:`threshold`): the field rule for several cells, else the cell threshold."""
-        cell = self.threshold if threshold is None else float(threshold)
-        return self.calibration.image_threshold(cell, n_cells)
+        return self.calibration.image_threshold(threshold_in_use(threshold, self.threshold), n_cells)
 
     def band_at(self, threshold: float | None = None) -> tuple[float, float] | None:
         """``(low, high)`` of the refer band around ``threshold`` (default :attr:`threshold`), clipped
         to [0, 1]; None without a band."""
         if not self.refer_half_width > 0:
             return None
-        t = self.threshold if threshold is None else float(threshold)
-        return max(0.0, t - self.refer_half_width), min(1.0, t + self.refer_half_width)
+        return band_around(threshold_in_use(threshold, self.threshold), self.refer_half_width)
 
     @property
     def refer_band(self) -> tuple[float, float] | None:

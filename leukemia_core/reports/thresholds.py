@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..models.calibration import DEFAULT_THRESHOLD
+from ..models.calibration import DEFAULT_THRESHOLD, threshold_in_use
 from ..models.card import report_thresholds
 from .files import BASELINE
 
@@ -20,7 +20,7 @@ def threshold_text(report: dict, level: str = "cells", threshold: float | None =
     """The threshold(s) a level was called at, for people: ``"0.45"``, or for images with a field
     rule ``"0.45 one cell, 0.52 several"``. ``threshold``: a cell threshold other than the report's."""
     rt = report_thresholds(report)
-    cell = rt.threshold if threshold is None else float(threshold)
+    cell = threshold_in_use(threshold, rt.threshold)
     if level == "cells" or rt.field_threshold is None:
         return f"{cell:.2f}"
     several = rt.image_threshold(2, cell)

@@ -21,12 +21,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..cells.analyze import counted_cells
 from ..cells.crop import whole_image_crop
 from ..cells.dataset import extract_cells
 from ..data.datasets import LABELS, Record, cnmc_patient, read_many
 from ..data.images import read_image
 from ..errors import DatasetLayoutError, ImageReadError, LeukemiaCoreError
-from ..models.calibration import Calibration, reliability
+from ..models.calibration import Calibration, reliability, threshold_in_use
 from ..models.ood import is_outside
 from ..stats import binary_figures, bootstrap_auc
 
@@ -170,10 +171,9 @@ def score_images(loaded, records: Sequence[Record], progress: Callable[[int, int
             if id(r) in bad:
                 skipped.append({"path": str(r.path), "error": bad[id(r)]})
                 continue
-            sel = cs.image_index == i
-            whole = sel & ~cs.border
-            use = whole if whole.any() else sel
-            if not use.any():  # no cell found: the whole image, as predict does
+            sel = np.flatnonzero(cs.image_index == i)
+            use = sel[counted_cells(cs.border[sel])]
+            if not len(use):  # no cell found: the whole image, as predict does
                 try:
                     x = whole_image_crop(read_image(r.path), loaded.input_size)[None]
                 except ImageReadError as exc:
@@ -198,7 +198,7 @@ def score_images(loaded, records: Sequence[Record], progress: Callable[[int, int
 def level_arrays(scored: ScoredImages, cal: Calibration, threshold: float | None = None) -> dict:
     """Calibrated scores and calls at both levels: ``{"cell": (y, p, called, image_of),
     "image": (y, p, called, image_of)}`` (arrays; ``image_of`` = index of each row's image)."""
-    thr = cal.threshold if threshold is None else float(threshold)
+    thr = threshold_in_use(threshold, cal.threshold)
     cells_p = [cal.apply(r) for r in scored.raw]
     y_img = scored.y
     p_img = np.array([c.mean() for c in cells_p])
@@ -220,7 +220,7 @@ def figures(scored: ScoredImages, cal: Calibration, threshold: float | None = No
     """
     from ..evaluation.metrics import roc_points
 
-    thr = cal.threshold if threshold is None else float(threshold)
+    thr = threshold_in_use(threshold, cal.threshold)
     out = {"threshold": thr}
     for level, (y, p, called, of) in level_arrays(scored, cal, thr).items():
         f = binary_figures(y, called)
