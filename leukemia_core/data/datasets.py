@@ -1,6 +1,6 @@
 """Dataset readers: folders of labelled images in, a list of :class:`Record` out.
 
-Three layouts are understood, detected from the folder given:
+These layouts are understood, detected from the folder given:
 
 * **C-NMC 2019**, in its official layout, unchanged::
 
@@ -22,6 +22,7 @@ Three layouts are understood, detected from the folder given:
   :data:`ARIA_VAL_FRACTION` before it the **val** block, the rest **train**. The same field in
   Original and Segmented, and byte-identical files, always share a group.
 * **BCCD** (``JPEGImages/`` + ``Annotations/``; see :mod:`leukemia_core.data.bccd`): all ``hem``.
+* **wbcseg** (``index.csv`` + ``dataset{1,2}/``; :mod:`leukemia_core.data.wbcseg`): all ``hem``, all **test**.
 * **A plain folder** ``<root>/{all,hem}/...`` (any depth below, any supported image type), or
   ``<root>/{train,val,test}/{all,hem}/...`` when the user has split it already.
 """
@@ -39,6 +40,7 @@ from typing import Iterable
 
 from ..errors import DatasetLayoutError
 from .bccd import bccd_images, is_bccd
+from .wbcseg import is_wbcseg, wbcseg_images
 from .images import is_image_path
 
 LABELS = ("hem", "all")  # index = class id: 0 = HEM (normal), 1 = ALL (leukemic)
@@ -57,7 +59,8 @@ CNMC_VAL_FRACTION = 0.25
 ROLES = ("train", "val", "test")
 #: How a dataset is named to a reader (pages, reports), by the ``dataset`` of its records: never by
 #: the folder it was read from on some machine.
-DATASET_TITLES = {"cnmc": "C-NMC 2019", "aria": "Aria ALL", "bccd": "BCCD", "folder": "a labelled folder"}
+DATASET_TITLES = {"cnmc": "C-NMC 2019", "aria": "Aria ALL", "bccd": "BCCD", "wbcseg": "wbcseg (Zheng et al.)",
+                  "folder": "a labelled folder"}
 CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
 CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
 
@@ -73,7 +76,7 @@ class Record:
         path: the image file.
         label: ``"all"`` (leukemic blast) or ``"hem"`` (normal cell).
         group: the unit that must never be split (patient; block of fields on Aria).
-        dataset: ``"cnmc"``, ``"aria"`` or ``"folder"``.
+        dataset: ``"cnmc"``, ``"aria"``, ``"bccd"``, ``"wbcseg"`` or ``"folder"``.
         split: ``"train"``, ``"val"``, ``"test"`` or ``"unsplit"``.
         part: where it came from inside the dataset (``fold_0``, ``prelim``, ``Original`` ...).
         subclass: finer label where the dataset has one (Aria: Benign/Early/Pre/Pro).
@@ -333,7 +336,7 @@ def read_folder(root: Path, split: str | None = None) -> list[Record]:
 
 
 def detect_layout(root: Path) -> str:
-    """Name the layout of ``root``: ``"cnmc"``, ``"aria"``, ``"bccd"`` or ``"folder"``.
+    """Name the layout of ``root``: ``"cnmc"``, ``"aria"``, ``"bccd"``, ``"wbcseg"`` or ``"folder"``.
 
     Raises:
         DatasetLayoutError: ``root`` is missing or not a folder.
@@ -349,6 +352,8 @@ def detect_layout(root: Path) -> str:
         return "aria"
     if is_bccd(root):
         return "bccd"
+    if is_wbcseg(root):
+        return "wbcseg"
     return "folder"
 
 
@@ -366,6 +371,9 @@ def read_dataset(root: Path, split: str | None = None) -> list[Record]:
         return read_aria(root)
     if layout == "bccd":
         return [Record(p, "hem", g, "bccd", split or role, "JPEGImages") for p, g, role in bccd_images(root)]
+    if layout == "wbcseg":  # one class, two labs never trained on: every image a test image
+        return [Record(w.image, "hem", w.group, "wbcseg", split or "test", w.lab, w.wbc_type)
+                for w in wbcseg_images(root)]
     return read_folder(root, split)
 
 
