@@ -108,6 +108,29 @@ class Predictor:
             return model(x, training=False)[:, 1]
 
         self._forward = forward
+        self._features = None
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """``float32 (N, F)``: what the model's head reads (the input of its ``logits`` layer) for
+        inputs like :meth:`predict`'s; the pass is compiled on first use."""
+        if self._features is None:
+            import keras
+            import tensorflow as tf
+
+            from .models.registry import LOGITS_LAYER
+
+            model = self.loaded.model
+            sub = keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).input)
+            s = self.loaded.input_size
+
+            @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)], autograph=False)
+            def feats(x):
+                return sub(x, training=False)
+
+            self._features = feats
+        x = np.asarray(x, np.float32)
+        out = [self._features(x[i:i + self.batch_size]).numpy() for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
     def warm(self) -> float:
         """Compile the forward pass now (trace and one run on a black image); return the seconds.
@@ -127,6 +150,8 @@ class Predictor:
         return to_unit(prepare(rgb, self.loaded.input_size, self.loaded.noise_reduction))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(ALL) ``float32 (N,)`` (raw, before calibration) of ``float32 (N, S, S, 3)`` inputs in [0, 1]
+        (one ``(S, S, 3)`` input is taken as a batch of one)."""
         x = np.asarray(x, np.float32)
         if x.ndim == 3:
             x = x[None]

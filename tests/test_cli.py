@@ -325,6 +325,17 @@ def test_a_lab_left_out_is_scored_whole_and_a_seen_lab_is_refused(tmp_path, trai
     assert {i["label"] for i in left["images"]} == {"hem"} and left["metrics"]["roc_auc"] is None
     printed = capsys.readouterr().out
     assert "HEM cells called ALL" in printed and "bccd/left-out" in printed
+    assert set(report["lab_probe"]["classes"]["HEM"]["labs"]) == {"folder", "bccd"}  # two labs: probed
+    # lab-probe: the same probe into the model's own report, and its table into a document's block
+    (wdir / "tiny_cnn.report.json").write_text(out.read_text())
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- lab-probe:start -->\n<!-- lab-probe:end -->\n")
+    assert main(["lab-probe", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--data", str(bccd_tree),
+                 "--weights-dir", str(wdir), "--cache-dir", "", "--doc", str(doc)]) == 0
+    assert json.loads((wdir / "tiny_cnn.report.json").read_text())["lab_probe"] == report["lab_probe"]
+    assert "| `tiny_cnn` | HEM |" in doc.read_text() and "| `tiny_cnn` | HEM |" in capsys.readouterr().out
+    assert main(["lab-probe", "--model", "tiny_cnn", "--data", str(bccd_tree), "--weights-dir", str(wdir)]) == 2
+    assert "two labs or more" in capsys.readouterr().err
     # the folder itself was trained on: it cannot be a left-out lab
     assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--left-out", "folder",
                  "--out", str(tmp_path / "x.json"), "--weights-dir", str(wdir), "--cache-dir", ""]) == 2

@@ -107,7 +107,7 @@ def cmd_evaluate(args) -> int:
                       exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
                       cache_dir=args.cache_dir or None, allow_leakage=args.allow_leakage,
                       calibrate=not args.no_calibrate, left_out=args.left_out or (),
-                      progress=lambda m: log.info(m))
+                      progress=lambda m: log.info(m), lab_probe=not args.no_lab_probe)
     _print_report(report)
     print(f"report -> {args.out}")
     return 0

@@ -23,6 +23,7 @@ from .commands import (
 from .adapt import add_parsers as add_adapt_parsers
 from .cases import add_parsers as add_cases_parsers
 from .predict import cmd_predict
+from .probe import add_parsers as add_probe_parsers
 from .screen import add_parsers as add_screen_parsers
 from .verify import add_parsers as add_verify_parsers
 
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--left-out", action="append", metavar="DATASET",
                     help="leave-one-lab-out: score every image of this dataset (cnmc, aria, bccd) as one "
                          "left-out set; the model must have been trained without it; repeatable")
+    sp.add_argument("--no-lab-probe", action="store_true",
+                    help="skip the lab probe (how well the model's features tell the labs apart)")
     weights_opt(sp)
     sp.set_defaults(func=cmd_evaluate)
 
@@ -213,4 +216,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_adapt_parsers(sub, weights_opt)  # adapt, adapt-kshot, encoders
     add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
     add_cases_parsers(sub, weights_opt)  # cases import / list / export (issue 19)
+    add_probe_parsers(sub, weights_opt)  # lab-probe
     return p

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import LeukemiaCoreError
 from ..explain import create_explainer
+from ..rows import CELL_COLUMNS, IMAGE_COLUMNS
 from ..explain.maps import heatmap_on_image
 from ..explain.overlay import overlay
 from ..inference import cell_rows, expand_paths, load_model, predict_files
@@ -84,8 +85,7 @@ def cmd_predict(args) -> int:
         keras = {n: m.model if m.model is not None else load_model(n, args.weights_dir).model for n, m in loaded.items()}
         explainers = {n: create_explainer(keras[n], m.cam_layer, args.cam_method) for n, m in loaded.items()}
     cell_csv = None
-    cell_fields = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label",
-                   "p_all", "refer", "size_red_cells", "profile"] + (["cam"] if cam_dir else [])
+    cell_fields = CELL_COLUMNS + (["cam"] if cam_dir else [])
     if args.cells:
         Path(args.cells).parent.mkdir(parents=True, exist_ok=True)
         cell_csv = open(args.cells, "w", newline="")
@@ -126,8 +126,7 @@ def cmd_predict(args) -> int:
     finally:
         if cell_csv is not None:
             cell_csv.close()
-    fields = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "cell_threshold",
-              "notes", "error", "profile"] + (["cam"] if cam_dir else [])
+    fields = IMAGE_COLUMNS + (["cam"] if cam_dir else [])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")

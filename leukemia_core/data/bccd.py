@@ -96,6 +96,20 @@ def _number(stem: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def bccd_types(root: Path) -> dict[str, str]:
+    """``{image stem: white-cell types}`` from the collection's ``index.csv`` (``wbc_types``: the
+    source's type labels, several joined by ``+``, e.g. ``neutrophil+lymphocyte``); empty without
+    that file (the distributed layout has none)."""
+    import csv
+
+    index = Path(root) / "index.csv"
+    if not index.is_file():
+        return {}
+    with open(index, newline="") as f:
+        return {Path(r["file"]).stem: "+".join(t for t in (r.get("wbc_types") or "").split(",") if t)
+                for r in csv.DictReader(f) if r.get("file")}
+
+
 def bccd_images(root: Path) -> list[tuple[Path, str, str]]:
     """``(image path, group, role)`` for every BCCD image, sorted by name (all are ``hem``);
     :func:`leukemia_core.data.datasets.read_dataset` turns them into records.

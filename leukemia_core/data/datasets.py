@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import DatasetLayoutError
-from .bccd import bccd_images, is_bccd
+from .bccd import bccd_images, bccd_types, is_bccd
 from .wbcseg import is_wbcseg, wbcseg_images
 from .images import is_image_path
 
@@ -57,10 +57,6 @@ CNMC_VAL_FRACTION = 0.25
 #: The three roles of data. ``val`` chooses epochs, thresholds, calibrators and field rules;
 #: ``test`` is only reported.
 ROLES = ("train", "val", "test")
-#: How a dataset is named to a reader (pages, reports), by the ``dataset`` of its records: never by
-#: the folder it was read from on some machine.
-DATASET_TITLES = {"cnmc": "C-NMC 2019", "aria": "Aria ALL", "bccd": "BCCD", "wbcseg": "wbcseg (Zheng et al.)",
-                  "folder": "a labelled folder"}
 CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
 CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
 
@@ -100,13 +96,6 @@ class Record:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
-
-
-def dataset_title(dataset: str) -> str:
-    """A dataset's name for a reader: ``cnmc`` -> ``C-NMC 2019``; a report set's family
-    (``aria-original``) or key (``cnmc/test``) names its dataset too; unknown names stay as they are."""
-    base = dataset.split("/")[0].split("-")[0]
-    return DATASET_TITLES.get(base, dataset)
 
 
 def cnmc_patient(file_name: str) -> str:
@@ -370,7 +359,9 @@ def read_dataset(root: Path, split: str | None = None) -> list[Record]:
     if layout == "aria":
         return read_aria(root)
     if layout == "bccd":
-        return [Record(p, "hem", g, "bccd", split or role, "JPEGImages") for p, g, role in bccd_images(root)]
+        types = bccd_types(root)
+        return [Record(p, "hem", g, "bccd", split or role, "JPEGImages", types.get(p.stem, ""))
+                for p, g, role in bccd_images(root)]
     if layout == "wbcseg":  # one class, two labs never trained on: every image a test image
         return [Record(w.image, "hem", w.group, "wbcseg", split or "test", w.lab, w.wbc_type)
                 for w in wbcseg_images(root)]

@@ -53,6 +53,7 @@ from ..models.calibration import (calibration_path, fit_calibration, fit_field_t
 from ..models.ood import distances, fit_reference, wrong_inputs
 from ..jsonio import write_json
 from ..paths import weights_dir_or_default
+from .lab_probe import probe_cells
 from .metrics import compute_metrics
 
 REPORT_FORMAT = "leukemia_core.report/2"
@@ -234,7 +235,7 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
              splits: Sequence[str] = ("train", "val", "test", "unsplit"), threshold: float | None = None,
              exclude_parts: Sequence[str] = ("Segmented",), batch_size: int = 64, cache_dir: Path | None = None,
              allow_leakage: bool = False, calibrate: bool = True, left_out: Sequence[str] = (),
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, lab_probe: bool = True) -> dict:
     """Evaluate a shipped model, cell by cell, on dataset folders and write the report.
 
     With ``calibrate``, the calibrator, threshold and refer band are fitted on the val role's cells
@@ -245,6 +246,10 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     ``left_out`` names datasets (``cnmc``, ``aria``, ``bccd``) the model was trained without: every
     image of each is scored as one ``<dataset>/left-out`` set (leave-one-lab-out), after checking the
     manifest shows none of its images; the calibration comes from the other labs' validation cells.
+
+    With ``lab_probe`` and images of two labs or more, the report's ``lab_probe`` says how well a
+    linear classifier tells the labs apart from the model's features, class by class
+    (:mod:`leukemia_core.evaluation.lab_probe`).
     """
     wdir = weights_dir_or_default(weights_dir)
     loaded = load_model(name, wdir)
@@ -324,6 +329,11 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
                                     "takes that cell's call (threshold), an image of several cells is ALL when the "
                                     "mean reaches field_threshold (both chosen on validation)",
                          data=[str(d) for d in data])
+    if lab_probe and len({r.dataset for r in records}) >= 2:
+        if progress:
+            progress(f"{name}: lab probe")
+        report["lab_probe"] = probe_cells(records, Predictor(replace(loaded, calibration=cal), batch_size),
+                                          cache_dir=cache_dir)
     if out is not None:
         write_json(Path(out), report)
     return report

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..cells.analyze import ImageAnalysis
 from ..cells.draw import draw_cells
-from ..data.datasets import dataset_title
+from ..data.names import dataset_title
 from ..evaluation.evaluate import ROLE_TEXT
 from ..explain.overlay import overlay
 from .display import size_across
