@@ -25,6 +25,7 @@ from .models.calibration import DEFAULT_THRESHOLD, Calibration, threshold_in_use
 from .models.card import resolve_card
 from .models.weights import load_weights_into, read_manifest
 from .paths import weights_dir_or_default
+from .rows import error_row
 
 
 @dataclass
@@ -227,8 +228,9 @@ def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
     """The CSV row of one image read by one model at cell threshold ``threshold``: the figures of
     :meth:`ImageAnalysis.summary`, rounded (``analysis`` is kept for callers, not written)."""
     s = a.summary(threshold)
-    return {"path": str(path), "model": name, "label": s["call"], "p_all": round(s["p_all"], 6),
-            "n_cells": s["cells"], "blast_pct": "" if s["blast_pct"] is None else round(s["blast_pct"], 1),
+    return {"path": str(path), "model": name, "label": s["call"], "reason": s["reason"], "p_all": round(s["p_all"], 6),
+            "n_cells": s["cells"], "n_no_call": s["no_call"],
+            "blast_pct": "" if s["blast_pct"] is None else round(s["blast_pct"], 1),
             "n_refer": s["refer"], "threshold": round(s["image_threshold"], 4),
             "cell_threshold": round(s["cell_threshold"], 4),
             "notes": "; ".join(s["notes"]), "error": "", "analysis": a}
@@ -240,8 +242,8 @@ def cell_rows(row: dict, threshold: float) -> list[dict]:
     a: ImageAnalysis | None = row.get("analysis")
     if a is None or a.found.whole_image:
         return []
-    calls, refer = a.calls(threshold), a.refer(threshold)
-    return [{"path": row["path"], "model": row["model"], **c.as_dict(), "label": "ALL" if calls[i] else "HEM",
+    (labels, reasons), refer = a.outcomes(threshold), a.refer(threshold)
+    return [{"path": row["path"], "model": row["model"], **c.as_dict(), "label": labels[i], "reason": reasons[i],
              "p_all": round(float(a.p_all[i]), 6), "refer": bool(refer[i]),
              "size_red_cells": "" if a.size_of(i) is None else round(a.size_of(i), 2)}
             for i, c in enumerate(a.found.cells)]
@@ -278,9 +280,7 @@ def predict_files(paths: Sequence[Path], predictors: dict[str, Predictor], thres
         cells = ImageCells(rgb) if rgb is not None else None  # found once for every model
         for name, pred in predictors.items():
             if rgb is None:
-                row = {"path": str(path), "model": name, "label": "", "p_all": "", "n_cells": "", "blast_pct": "",
-                       "n_refer": "", "threshold": "", "cell_threshold": "", "notes": "", "error": err,
-                       "analysis": None}
+                row = {**error_row(path, name, err), "analysis": None}
             else:
                 a = pred.analyze(cells.for_model(pred))
                 a.threshold, a.site_profile = threshold_of(pred, threshold), (site_profiles or {}).get(name)

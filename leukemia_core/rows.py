@@ -1,8 +1,9 @@
 """The two Parquet tables ``screen`` writes, and what a rerun reads back from them.
 
 ``<out>/images/part-*.parquet``: one row per (image, model), the columns of ``predict``'s CSV
-(:data:`IMAGE_COLUMNS`: ``path, model, label, p_all, n_cells, blast_pct, n_refer, threshold,
-cell_threshold, notes, error, profile``) plus ``weights_sha256`` (the model's weights, from its manifest),
+(:data:`IMAGE_COLUMNS`: ``path, model, label, reason, p_all, n_cells, n_no_call, blast_pct, n_refer,
+threshold, cell_threshold, notes, error, profile``; ``label`` is ALL, HEM or NO CALL, ``reason`` why
+NO CALL) plus ``weights_sha256`` (the model's weights, from its manifest),
 ``file_sha256`` (the image file's bytes; empty when the file could not be read) and ``backend``
 (``onnxruntime`` or ``keras``). ``<out>/cells/part-*.parquet``: one row per found cell, the
 columns of ``predict --cells`` (:data:`CELL_COLUMNS`) plus the same three. Empty CSV fields
@@ -22,20 +23,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: ``predict``'s CSV columns (one row per image and model), in its order.
-IMAGE_COLUMNS = ["path", "model", "label", "p_all", "n_cells", "blast_pct", "n_refer", "threshold", "cell_threshold",
-                 "notes", "error", "profile"]
+IMAGE_COLUMNS = ["path", "model", "label", "reason", "p_all", "n_cells", "n_no_call", "blast_pct", "n_refer",
+                 "threshold", "cell_threshold", "notes", "error", "profile"]
 #: ``predict --cells``'s CSV columns (one row per cell).
-CELL_COLUMNS = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label", "p_all",
-                "refer", "size_red_cells", "profile"]
+CELL_COLUMNS = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label", "reason",
+                "p_all", "refer", "size_red_cells", "profile"]
 #: What screen adds to both tables.
 EXTRA_COLUMNS = ["weights_sha256", "file_sha256", "backend"]
 
+#: The outcome and reason of a file that could not be read as an image.
+UNREAD_LABEL, UNREAD_REASON = "NO CALL", "could not be read"
+
+
+def error_row(path, model: str, error: str) -> dict:
+    """The image row of a file ``model`` could not read (``predict``'s CSV and ``screen``'s table):
+    NO CALL, why in ``error``, every figure empty."""
+    row = {c: "" for c in IMAGE_COLUMNS}
+    row.update(path=str(path), model=model, label=UNREAD_LABEL, reason=UNREAD_REASON, error=error)
+    return row
+
+
 _S, _F, _I, _B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
-IMAGE_SCHEMA = pa.schema([("path", _S), ("model", _S), ("label", _S), ("p_all", _F), ("n_cells", _I),
-                          ("blast_pct", _F), ("n_refer", _I), ("threshold", _F), ("cell_threshold", _F),
+IMAGE_SCHEMA = pa.schema([("path", _S), ("model", _S), ("label", _S), ("reason", _S), ("p_all", _F), ("n_cells", _I),
+                          ("n_no_call", _I), ("blast_pct", _F), ("n_refer", _I), ("threshold", _F),
+                          ("cell_threshold", _F),
                           ("notes", _S), ("error", _S), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
 CELL_SCHEMA = pa.schema([("path", _S), ("model", _S), ("cell", _I), ("x", _I), ("y", _I), ("w", _I), ("h", _I),
-                         ("area", _I), ("cx", _F), ("cy", _F), ("touches_border", _B), ("label", _S), ("p_all", _F),
+                         ("area", _I), ("cx", _F), ("cy", _F), ("touches_border", _B), ("label", _S),
+                         ("reason", _S), ("p_all", _F),
                          ("refer", _B), ("size_red_cells", _F), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
 TABLES = {"images": IMAGE_SCHEMA, "cells": CELL_SCHEMA}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leukemia_core.cells.analyze import ImageAnalysis
+from leukemia_core.rows import UNREAD_LABEL, UNREAD_REASON
 
 
 #: Results one session keeps at most (entries of (image, model, weights, CAM method)).
@@ -36,20 +37,21 @@ def summary_row(image: str, model: str, res: ImageAnalysis | None, thr: float, e
     """One results-table row for (image, model) at ``thr``: :meth:`ImageAnalysis.summary` in the
     page's columns (an empty row with ``error`` when ``res`` is None)."""
     if res is None:
-        return {"image": image, "model": model, "call": "", "P(ALL)": None, "cells": None, "ALL cells": None,
-                "blast %": None, "refer": None, "threshold": None, "check by eye": "", "error": error}
+        return {"image": image, "model": model, "call": UNREAD_LABEL, "reason": UNREAD_REASON, "P(ALL)": None,
+                "cells": None, "ALL cells": None, "NO CALL cells": None, "blast %": None, "refer": None,
+                "threshold": None, "check by eye": "", "error": error}
     s = res.summary(thr)
     n = s["cells"]
-    return {"image": image, "model": model, "call": s["call"], "P(ALL)": round(s["p_all"], 4),
-            "cells": n, "ALL cells": s["all_cells"] if n else None,
-            "blast %": round(s["blast_pct"], 1) if n else None, "refer": s["refer"],
+    return {"image": image, "model": model, "call": s["call"], "reason": s["reason"], "P(ALL)": round(s["p_all"], 4),
+            "cells": n, "ALL cells": s["all_cells"] if n else None, "NO CALL cells": s["no_call"] if n else None,
+            "blast %": round(s["blast_pct"], 1) if s["blast_pct"] is not None else None, "refer": s["refer"],
             "threshold": round(s["image_threshold"], 2), "check by eye": "; ".join(s["notes"]), "error": ""}
 
 
 def results_table(rows: list[dict]) -> pd.DataFrame:
     """The page's results table of :func:`summary_row` rows (also its CSV download)."""
-    cols = ["image", "model", "call", "P(ALL)", "cells", "ALL cells", "blast %", "refer", "threshold",
-            "check by eye", "error"]
+    cols = ["image", "model", "call", "reason", "P(ALL)", "cells", "ALL cells", "NO CALL cells", "blast %", "refer",
+            "threshold", "check by eye", "error"]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -29,7 +29,7 @@ from pages._session import PROFILE_KEY, result_tag, selected_model, site_profile
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
 REPORT_KEY = "classify_case_report"
-CALL_COLOURS = {"ALL": "red", "HEM": "blue"}
+CALL_COLOURS = {"ALL": "red", "HEM": "blue", "NO CALL": "gray"}
 GALLERY_COLUMNS = 8
 GALLERY_SIDE = 128
 #: Rough Score-CAM cost per (image, model) on two cores, for the warning shown before it runs.
@@ -97,13 +97,14 @@ def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) 
     """Cell crops sorted by P(ALL), each with the map of its call, P(ALL) and a refer mark."""
     order = np.argsort(-res.p_all)
     refer = res.refer(thr)
+    labels, reasons = res.outcomes(thr)
     cols = st.columns(GALLERY_COLUMNS)
     for k, i in enumerate(order):
         crop = cv2.resize(res.crops[i], (GALLERY_SIDE, GALLERY_SIDE), interpolation=cv2.INTER_CUBIC)
         pic = overlay(crop, cv2.resize(res.map_of(i, thr), (GALLERY_SIDE, GALLERY_SIDE)), alpha, cmap)
-        call = "ALL" if res.p_all[i] >= thr else "HEM"
+        call, why = labels[i], reasons[i]
         name = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
-        mark = " · **refer**" if refer[i] else ""
+        mark = (f" · {why}" if why else "") + (" · **refer**" if refer[i] and not why else "")
         with cols[k % GALLERY_COLUMNS]:
             st.image(pic, width="stretch")
             size = size_across(res.size_of(i))
@@ -151,12 +152,14 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
             res, thr = results[(i, m)], thr_of(m)
             row = summary_row(items[i].name, m, res, thr)
             call = row["call"]
-            summary = (f"**{reader_name(m)}**: image :{CALL_COLOURS[call]}[**{call}**] (mean cell P(ALL) "
+            why = f" ({row['reason']})" if row["reason"] else ""
+            summary = (f"**{reader_name(m)}**: image :{CALL_COLOURS[call]}[**{call}**]{why} (mean cell P(ALL) "
                        f"{row['P(ALL)']:.2f}, "
                        f"image threshold {row['threshold']:.2f}, cell threshold {thr:.2f})")
             if not res.whole_image:
-                summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL "
-                            f"(blast {row['blast %']:.0f} %), {row['refer']} to refer")
+                blast = "no blast %: no cell has a call" if row["blast %"] is None else f"blast {row['blast %']:.0f} %"
+                summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL, "
+                            f"{row['NO CALL cells']} NO CALL ({blast}), {row['refer']} in the refer band")
             st.markdown(summary)
             for note in res.notes:
                 st.warning(plain(note), icon=":material/visibility:")
@@ -167,7 +170,8 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                              width="stretch")
                 else:
                     st.image(draw_cells(rgb, res.cells, res.cell_labels(thr), list(res.refer(thr))), width="stretch",
-                             caption="Found white cells, numbered; red = called ALL, blue = HEM, amber ring = refer")
+                             caption="Found white cells, numbered; red = called ALL, blue = HEM, gray = NO CALL, "
+                                     "amber ring = refer band")
             with c2:
                 st.image(display_copy(rgb), caption="Original", width="stretch")
             if res.has_maps:
@@ -180,13 +184,15 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
     """The batch (one patient's slide) at a glance, per model."""
     for m in models:
         b = batch_summary([(it.name, results[(i, m)]) for i, it in enumerate(items)], thr_of(m))
-        cols = st.columns(6)
+        cols = st.columns(7)
         cols[0].metric(f"{m}: images read", f"{b['read']} of {b['images']}")
         cols[1].metric("cells found", b["cells"])
         cols[2].metric("cells called ALL", b["all_cells"])
-        cols[3].metric("blast %", "n/a" if b["blast_pct"] is None else f"{b['blast_pct']:.1f} %")
-        cols[4].metric("cells to refer", b["refer"])
-        cols[5].metric("images to check by eye", len(b["check_by_eye"]))
+        cols[3].metric("cells NO CALL", b["no_call"])
+        cols[4].metric("blast %", "n/a" if b["blast_pct"] is None else f"{b['blast_pct']:.1f} %",
+                       help="cells called ALL over the cells with a call (NO CALL cells are left out)")
+        cols[5].metric("cells in the refer band", b["refer"])
+        cols[6].metric("images to check by eye", len(b["check_by_eye"]))
 
 
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,

@@ -38,13 +38,16 @@ def test_run_from_cells_keeps_calls_refer_and_the_map_of_each_call():
     run = importer.run_from_cells("m", [_cell(1, 0), _cell(2, 40), _cell(3, 80, border=True)], crops,
                                   np.array([0.9, 0.45, 0.2]), cal, 0.5, False, ["note"], "sha", None,
                                   maps_all, maps_hem)
-    assert [c.call for c in run.cells] == ["ALL", "HEM", "HEM"] and [c.refer for c in run.cells] == [False, True, False]
+    assert [c.call for c in run.cells] == ["ALL", "NO CALL", "HEM"] and [c.refer for c in run.cells] == [False, True, False]
+    assert run.cells[1].flags == ("borderline: P(ALL) inside the refer band",)  # the reason travels with the cell
     assert run.cells[2].touches_border and run.p_image == pytest.approx(0.675)  # border cell not counted
     assert run.image_call == ("ALL" if run.p_image >= run.image_threshold else "HEM") and run.refer_half_width == 0.1
     decode = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED)  # noqa: E731
     assert decode(run.cells[0].map_png).max() == 255 and decode(run.cells[1].map_png).max() == 0
     whole = importer.run_from_cells("m", [], crops[:1], np.array([0.7]), cal, 0.5, True, [], image_shape=(300, 400, 3))
     assert whole.whole_image and whole.cells[0].box == (0, 0, 400, 300) and whole.cells[0].map_png is None
+    none = importer.run_from_cells("m", [], crops[:1], np.array([0.7]), cal, 0.5, True, ["no white cell found: ..."])
+    assert none.image_call == "ALL"  # a note that is not one of the finder's own leaves the call alone
 
 
 def _predict_csvs(tmp_path, samples):

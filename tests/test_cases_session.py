@@ -12,6 +12,8 @@ from leukemia_core.cases import session
 from leukemia_core.cases.importer import png
 from leukemia_core.cases.models import DECISIONS
 from leukemia_core.cases.views import CaseInfo, CaseView, CellView, ImageView, RunView
+from leukemia_core.cells.analyze import FoundCells, ImageAnalysis
+from leukemia_core.cells.outcome import NOTE_NO_CELL
 from leukemia_core.models.calibration import Calibration
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
@@ -66,13 +68,13 @@ def test_map_overlay_and_upload_run():
     assert over.shape[:2] == (96, 96) and over[0, 0, 2] > over[0, 0, 0]  # the strongest evidence is red
     assert session.map_overlay(crop, None) is None and session.map_overlay(b"junk", heat) is None
 
-    class Result:  # what the Classify page's read_cells gives
-        cells, whole_image, notes = [], True, ["no white cell found"]
-        crops = np.zeros((1, 40, 40, 3), np.uint8)
-        p_all = np.array([0.8])
-        maps_all = maps_hem = np.zeros((1, 40, 40), np.float16)
-        calibration = Calibration(threshold=0.5)
-
-    run = session.upload_run("m", Result(), 0.5, "sha", (100, 200, 3), "lab A")
+    # what the Classify page's read_cells gives: a whole-image reading with both maps
+    found = FoundCells([], np.zeros((1, 40, 40, 3), np.uint8), True, ["check the stain"])
+    maps = np.zeros((1, 40, 40), np.float16)
+    result = ImageAnalysis(found, np.array([0.8]), np.array([0.8]), Calibration(threshold=0.5), maps, maps)
+    run = session.upload_run("m", result, 0.5, "sha", (100, 200, 3), "lab A")
     assert run.whole_image and run.cells[0].box == (0, 0, 200, 100) and run.site_profile == "lab A"
     assert run.image_call == "ALL" and run.cells[0].map_png and run.source == "app"
+    found.notes.append(NOTE_NO_CELL)  # the finder's own note: no white cell, no call
+    run = session.upload_run("m", result, 0.5, "sha", (100, 200, 3))
+    assert run.image_call == "NO CALL" and run.cells[0].call == "NO CALL" and "no white cell found" in run.cells[0].flags

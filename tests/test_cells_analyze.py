@@ -5,35 +5,12 @@ import numpy as np
 import pytest
 from conftest import PINK, _disc, _field
 
-from leukemia_core.cells.analyze import (
-    MAX_CELL_COVER,
-    MAX_FIELD_CELLS,
-    MIN_IMAGE_SIDE,
-    NOTE_CROWDED,
-    NOTE_GRAYSCALE,
-    NOTE_NO_CELL,
-    NOTE_TOO_SMALL,
-    FoundCells,
-    ImageAnalysis,
-    CropKey,
-    ImageCells,
-    analyze,
-    find_and_crop,
-    find_and_crop_each,
-    is_crowded,
-    is_grayscale,
-)
+from leukemia_core.cells.analyze import (CropKey, FoundCells, ImageAnalysis, ImageCells, analyze, find_and_crop,
+                                        find_and_crop_each)
 from leukemia_core.cells.finder import Cell
+from leukemia_core.cells.outcome import (MIN_IMAGE_SIDE, NO_CALL, NOTE_GRAYSCALE, NOTE_NO_CELL, NOTE_TOO_SMALL,
+                                         REASON_NO_CALLED_CELL)
 from leukemia_core.models.calibration import Calibration
-
-
-def test_is_grayscale():
-    g = np.random.default_rng(0).integers(0, 256, (40, 40, 1), np.uint8).repeat(3, axis=2)
-    assert is_grayscale(g)
-    g2 = g.copy().astype(np.int16)
-    g2[..., 2] += 3
-    assert is_grayscale(np.clip(g2, 0, 255).astype(np.uint8))  # within the tolerance
-    assert not is_grayscale(_disc(_field(), (100, 100), 20))
 
 
 def test_find_and_crop_one_cell():
@@ -97,23 +74,6 @@ def test_images_without_a_cell_are_classified_whole_and_say_why():
     assert grey.notes == [NOTE_GRAYSCALE, NOTE_NO_CELL]
 
 
-def test_crowded_images_say_so():
-    def cells(n, area):
-        return [Cell(i + 1, (0, 0, 10, 10), area, (5.0, 5.0), np.zeros((4, 2), np.int32), False) for i in range(n)]
-    assert (MAX_FIELD_CELLS, MAX_CELL_COVER) == (40, 0.45)
-    assert not is_crowded(cells(40, 10), 100_000) and is_crowded(cells(41, 10), 100_000)
-    # 10 cells of 4,500 px cover exactly 0.45 of 100,000 px: not more than the share
-    assert not is_crowded(cells(10, 4500), 100_000) and is_crowded(cells(10, 4501), 100_000)
-    # a field tiled with 48 violet discs gets the note beside its cells
-    rgb = _field(320)
-    for y in range(20, 320, 40):
-        for x in range(20, 320, 54):
-            _disc(rgb, (x, y), 14)
-    found = find_and_crop(rgb, 32)
-    assert len(found.cells) > MAX_FIELD_CELLS and found.notes == [NOTE_CROWDED]
-    assert NOTE_CROWDED not in find_and_crop(_disc(_field(), (100, 120), 22), 32).notes
-
-
 def _cell(i, border):
     return Cell(i, (0, 0, 10, 10), 80, (5.0, 5.0), np.zeros((4, 2), np.int32), border)
 
@@ -130,7 +90,9 @@ def test_image_call_counts_whole_cells_only_when_there_are_some():
     assert a.n_cells == 3
     np.testing.assert_array_equal(a.counted(), [False, True, True])
     assert a.image_p_all == pytest.approx(0.25)
-    assert a.label(0.5) == "HEM" and a.label(0.2) == "ALL"
+    assert a.label(0.5) == "HEM" and a.label(0.15) == "ALL"
+    # at 0.2 both counted cells sit in the refer band (0.1-0.3): none has a call, nor has the image
+    assert a.cell_labels(0.2) == ["ALL", NO_CALL, NO_CALL] and a.verdict(0.2) == (NO_CALL, REASON_NO_CALLED_CELL)
     np.testing.assert_array_equal(a.calls(0.5), [True, False, False])
     np.testing.assert_array_equal(a.refer(0.5), [False, False, False])
     np.testing.assert_array_equal(a.refer(0.25), [False, True, True])
@@ -140,9 +102,9 @@ def test_image_call_counts_whole_cells_only_when_there_are_some():
 
 
 def test_field_threshold_applies_to_images_of_several_cells():
-    several = _analysis([0.55, 0.55], [False, False], field=0.6)
-    assert several.image_threshold(0.5) == pytest.approx(0.6) and several.label(0.5) == "HEM"
-    one = _analysis([0.55], [False], field=0.6)
+    several = _analysis([0.45, 0.7], [False, False], field=0.65)
+    assert several.image_threshold(0.5) == pytest.approx(0.65) and several.label(0.5) == "HEM"  # mean 0.575
+    one = _analysis([0.65], [False], field=0.7)
     assert one.image_threshold(0.5) == 0.5 and one.label(0.5) == "ALL"
     whole = _analysis([0.55], [], whole=True, field=0.6)
     assert whole.n_cells == 0 and whole.image_threshold(0.5) == 0.5
@@ -193,7 +155,8 @@ def test_the_threshold_applied_defaults_to_the_calibrations():
     assert a.threshold is None and a.site_profile is None and a.cell_threshold == 0.5
     a.threshold = 0.4
     assert a.cell_threshold == 0.4 and a.summary() == a.summary(0.4)
-    assert a.summary(0.5)["all_cells"] == 1 and a.summary()["all_cells"] == 2
+    assert a.summary(0.5)["all_cells"] == 0 and a.summary(0.5)["no_call"] == 2  # both in the band 0.4-0.6
+    assert a.summary(0.3)["all_cells"] == 2 and a.summary(0.7)["all_cells"] == 0 and a.summary(0.7)["no_call"] == 0
 
 
 def test_summary_hand_computed():
@@ -202,14 +165,17 @@ def test_summary_hand_computed():
     a = _analysis([0.2, 0.45, 0.9], [False, False, True], field=0.6)
     a.found.notes.append("check me")
     s = a.summary(0.4)
-    assert s == {"call": "HEM", "p_all": pytest.approx(0.325), "cells": 3, "all_cells": 2,
-                 "blast_pct": pytest.approx(200 / 3), "refer": 1, "image_threshold": pytest.approx(0.5),
+    # the 0.45 cell is borderline (0.3-0.5): NO CALL; of the two with a call, one is ALL
+    assert s == {"call": "HEM", "reason": "", "p_all": pytest.approx(0.325), "cells": 3, "all_cells": 1,
+                 "no_call": 1, "blast_pct": pytest.approx(50.0), "refer": 1, "image_threshold": pytest.approx(0.5),
                  "cell_threshold": 0.4, "whole_image": False, "notes": ["check me"]}
     s["notes"].append("x")
     assert a.notes == ["check me"]  # the row's list is its own
     whole = _analysis([0.7], [], whole=True)
     w = whole.summary(0.5)
     assert (w["call"], w["cells"], w["all_cells"], w["blast_pct"], w["whole_image"]) == ("ALL", 0, 0, None, True)
+    whole.found.notes.append(NOTE_NO_CELL)  # as the finder says it: no white cell, no call
+    assert whole.verdict(0.5) == (NO_CALL, "no white cell found") and whole.summary(0.5)["reason"] == "no white cell found"
     assert whole.blast_pct(0.5) is None
 
 

@@ -140,7 +140,8 @@ def test_predict_exits_1_when_some_inputs_failed_and_still_writes_the_csv(tmp_pa
     assert _predict(trained_tiny["weights_dir"], out, samples[0].path, bad) == 1
     rows = {Path(r["path"]).name: r for r in _rows(out)}
     assert rows[samples[0].path.name]["label"] in ("ALL", "HEM")
-    assert rows[bad.name]["error"] and not rows[bad.name]["label"]
+    assert rows[bad.name]["error"] and (rows[bad.name]["label"], rows[bad.name]["reason"]) == ("NO CALL",
+                                                                                          "could not be read")
     assert "1 of 2 input file(s) could not be read" in capsys.readouterr().err
 
 
@@ -182,7 +183,7 @@ def test_a_file_type_is_treated_the_same_named_or_found_in_a_folder(tmp_path, tr
     assert _rows(by_folder) == _rows(by_name)
     rows = {Path(r["path"]).name: r for r in _rows(by_folder)}
     assert set(rows) == {good.name, "cell.gif"}
-    assert "unsupported file type '.gif'" in rows["cell.gif"]["error"] and not rows["cell.gif"]["label"]
+    assert "unsupported file type '.gif'" in rows["cell.gif"]["error"] and rows["cell.gif"]["label"] == "NO CALL"
     assert rows[good.name]["label"] in ("ALL", "HEM")
 
 

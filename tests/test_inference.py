@@ -31,15 +31,19 @@ def test_image_row_hand_computed():
     # cells at 0.2, 0.45 and 0.9123456789; threshold 0.4, band 0.4 +- 0.1: the 0.45 cell is referred
     a = _analysis([0.2, 0.45, 0.9123456789], notes=["note one", "note two"])
     row = image_row("dir/x.png", "tiny_cnn", a, 0.4)
-    assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "p_all": 0.520782,
-                   "n_cells": 3, "blast_pct": 66.7, "n_refer": 1, "threshold": 0.4, "cell_threshold": 0.4,
-                   "notes": "note one; note two", "error": "", "analysis": a}
+    assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "reason": "", "p_all": 0.520782,
+                   "n_cells": 3, "n_no_call": 1, "blast_pct": 50.0, "n_refer": 1, "threshold": 0.4,
+                   "cell_threshold": 0.4, "notes": "note one; note two", "error": "", "analysis": a}
     assert isinstance(row["n_refer"], int) and isinstance(row["path"], str)
-    # the image's P(ALL) is the mean over the cells: 0.5208 against 0.5412 is HEM; a band of +- 0.4
-    # holds all three cells
+    # the image's P(ALL) is the mean over the cells: 0.5208 against 0.5412 is HEM (no band)
+    a = _analysis([0.2, 0.45, 0.9123456789], band=0.0)
+    row = image_row("x.png", "m", a, 0.541249)
+    assert (row["label"], row["blast_pct"], row["n_refer"], row["threshold"]) == ("HEM", 33.3, 0, 0.5412)
+    # a band of +- 0.4 holds all three cells: none has a call, nor has the image
     a = _analysis([0.2, 0.45, 0.9123456789], band=0.4)
     row = image_row("x.png", "m", a, 0.541249)
-    assert (row["label"], row["blast_pct"], row["n_refer"], row["threshold"]) == ("HEM", 33.3, 3, 0.5412)
+    assert (row["label"], row["reason"], row["blast_pct"], row["n_refer"], row["n_no_call"]) == (
+        "NO CALL", "no cell with a call", "", 3, 3)
     assert row["notes"] == "" and row["p_all"] == 0.520782 and row["cell_threshold"] == 0.5412
 
 
@@ -50,9 +54,9 @@ def test_image_row_of_several_cells_uses_the_field_threshold():
     row = image_row("x.png", "m", a, 0.4)
     assert (row["label"], row["threshold"], row["cell_threshold"]) == ("ALL", 0.5, 0.4)
     row = image_row("x.png", "m", a, 0.45)
-    assert (row["label"], row["threshold"], row["cell_threshold"], row["blast_pct"]) == ("HEM", 0.55, 0.45, 66.7)
+    assert (row["label"], row["threshold"], row["cell_threshold"], row["blast_pct"]) == ("HEM", 0.55, 0.45, 50.0)
     # one cell: the cell threshold
-    one = _analysis([0.52], border=(False,), field=0.6)
+    one = _analysis([0.52], border=(False,), field=0.6, band=0.0)
     row = image_row("x.png", "m", one, 0.5)
     assert (row["label"], row["threshold"], row["n_cells"], row["blast_pct"]) == ("ALL", 0.5, 1, 100.0)
 
@@ -78,13 +82,15 @@ def test_cell_rows_hand_computed():
     rows = cell_rows(row, 0.4)
     assert rows == [
         {"path": "x.png", "model": "m", "cell": 1, "x": 0, "y": 5, "w": 20, "h": 22, "area": 433,
-         "cx": 10.3, "cy": 15.7, "touches_border": False, "label": "HEM", "p_all": 0.2, "refer": False,
+         "cx": 10.3, "cy": 15.7, "touches_border": False, "label": "HEM", "reason": "", "p_all": 0.2, "refer": False,
          "size_red_cells": ""},
         {"path": "x.png", "model": "m", "cell": 2, "x": 10, "y": 6, "w": 20, "h": 22, "area": 433,
-         "cx": 20.3, "cy": 16.7, "touches_border": True, "label": "ALL", "p_all": 0.45, "refer": True,
+         "cx": 20.3, "cy": 16.7, "touches_border": True, "label": "NO CALL",
+         "reason": "borderline: P(ALL) inside the refer band", "p_all": 0.45, "refer": True,
          "size_red_cells": ""},
         {"path": "x.png", "model": "m", "cell": 3, "x": 20, "y": 7, "w": 20, "h": 22, "area": 433,
-         "cx": 30.3, "cy": 17.7, "touches_border": False, "label": "ALL", "p_all": 0.912346, "refer": False,
+         "cx": 30.3, "cy": 17.7, "touches_border": False, "label": "ALL", "reason": "", "p_all": 0.912346,
+         "refer": False,
          "size_red_cells": ""},
     ]
     assert all(type(r["refer"]) is bool and type(r["p_all"]) is float for r in rows)
@@ -92,7 +98,9 @@ def test_cell_rows_hand_computed():
     sized = ImageAnalysis(replace(a.found, sizes=(1.234, None, 2.0)), a.p_raw, a.p_all, a.calibration)
     assert [r["size_red_cells"] for r in cell_rows(image_row("x.png", "m", sized, 0.4), 0.4)] == [1.23, "", 2.0]
     # another threshold moves the calls and the band
-    assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.5)] == [("HEM", False), ("HEM", True),
+    assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.5)] == [("HEM", False), ("NO CALL", True),
+                                                                         ("ALL", False)]
+    assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.7)] == [("HEM", False), ("HEM", False),
                                                                          ("ALL", False)]
     # the band moves with the threshold given, not the calibration's own (0.5): 0.7 +- 0.1 holds none
     assert [(r["label"], r["refer"]) for r in cell_rows(row, 0.7)] == [("HEM", False), ("HEM", False),
@@ -153,7 +161,10 @@ def test_predict_files_records_the_threshold_and_site_profile_in_each_reading(tm
     preds = {"a": Fake(Calibration(threshold=0.6)), "b": Fake(Calibration(threshold=0.8))}
     rows = predict_files([path], preds, site_profiles={"b": "lab"})
     assert [(r["analysis"].threshold, r["analysis"].site_profile) for r in rows] == [(0.6, None), (0.8, "lab")]
-    assert [r["label"] for r in rows] == ["ALL", "HEM"] and rows[1]["cell_threshold"] == 0.8
+    # a uniform gray image: NO CALL whatever the threshold, but each reading keeps its own threshold
+    assert [r["label"] for r in rows] == ["NO CALL", "NO CALL"] and rows[1]["cell_threshold"] == 0.8
+    assert rows[0]["reason"] == "grayscale image"
+    assert [bool(r["analysis"].calls(r["analysis"].cell_threshold)[0]) for r in rows] == [True, False]
     rows = predict_files([path], preds, threshold=0.75)
     assert [r["analysis"].cell_threshold for r in rows] == [0.75, 0.75]
 

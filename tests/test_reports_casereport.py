@@ -119,16 +119,19 @@ def _summary(doc: _Doc) -> list[dict]:
 def test_batch_summary_counts_by_hand():
     imgs = _batch()
     s = batch_summary([(im.name, im.results["m1"]) for im in imgs], 0.5)
-    # A: 0.9 ALL, 0.55 ALL (refer), 0.2 HEM; B: 0.7 ALL, 0.3 HEM; C: whole image (no cells), 0.45 refer
-    assert (s["images"], s["read"], s["cells"], s["all_cells"], s["refer"]) == (3, 3, 5, 3, 2)
-    assert s["blast_pct"] == pytest.approx(60.0)
+    # A: 0.9 ALL, 0.55 NO CALL (refer band 0.4-0.6), 0.2 HEM; B: 0.7 ALL, 0.3 HEM; C: whole image (no cells),
+    # 0.45 in the band; blast %: 2 ALL of the 4 cells with a call
+    assert (s["images"], s["read"], s["cells"], s["all_cells"], s["no_call"], s["refer"]) == (3, 3, 5, 2, 1, 2)
+    assert s["blast_pct"] == pytest.approx(50.0)
     # image P(ALL): A 0.55 ALL, B 0.7 ALL (the border cell does not count), C 0.45 HEM
     assert (s["images_all"], s["whole_image"]) == (2, 1)
     assert [n for n, _ in s["check_by_eye"]] == ["b&c.png", "whole.png"]
     s = batch_summary([(im.name, im.results["m1"]) for im in imgs], 0.62)
-    # band [0.52, 0.72]: A 0.55 refer, B 0.7 refer, C 0.45 not; ALL cells: 0.9 and 0.7
-    assert (s["cells"], s["all_cells"], s["refer"], s["images_all"]) == (5, 2, 2, 1)
-    assert s["blast_pct"] == pytest.approx(40.0)
+    # band [0.52, 0.72]: A 0.55 and B 0.7 NO CALL, C 0.45 not; ALL: 0.9 only; image B's one counted cell
+    # (0.7; the other touches the edge) has no call, so B has none either
+    assert (s["cells"], s["all_cells"], s["no_call"], s["refer"], s["images_all"], s["images_no_call"]) == (
+        5, 1, 2, 2, 0, 1)
+    assert s["blast_pct"] == pytest.approx(100 / 3)
     s = batch_summary([("a", "unreadable file"), ("b", None)], 0.5)
     assert s["failed"] == [("a", "unreadable file"), ("b", "not read")] and s["blast_pct"] is None
 
@@ -138,8 +141,9 @@ def test_report_parses_with_notice_counts_and_escaped_names():
     assert NOTICE in doc.text and "2024-05-06 07:08:09" in doc.text and "0.50" in doc.text
     (row,) = _summary(doc)
     assert row["model"] == "m1" and row["threshold"] == "0.50"
-    assert (row["images"], row["cells found"], row["cells called ALL"], row["blast %"], row["cells to refer"],
-            row["called ALL"], row["check by eye"]) == ("3", "5", "3", "60.0", "2", "2", "2")
+    assert (row["images"], row["cells found"], row["cells called ALL"], row["cells NO CALL"], row["blast %"],
+            row["cells to refer"], row["called ALL"], row["NO CALL"], row["check by eye"]) == (
+        "3", "5", "2", "1", "50.0", "2", "2", "1", "2")  # C (whole, 0.45) sits in the band: no call
     # check-by-eye notes listed with their image
     assert "b&c.png: grayscale image; check by eye" in doc.text
     assert "whole.png: no white cell found; check by eye" in doc.text
@@ -188,10 +192,11 @@ def test_threshold_change_relabels():
     _, low = _report({"m1": 0.5})
     _, high = _report({"m1": 0.62})
     (a,), (b,) = _summary(low), _summary(high)
-    assert (a["cells called ALL"], a["blast %"], a["called ALL"]) == ("3", "60.0", "2")
-    assert (b["cells called ALL"], b["blast %"], b["called ALL"]) == ("2", "40.0", "1")
-    # cell 2 of image A (P 0.55) is ALL at 0.50 and HEM at 0.62
-    assert "cell 2: ALL 0.55 refer" in low.text and "cell 2: HEM 0.55 refer" in high.text
+    assert (a["cells called ALL"], a["blast %"], a["called ALL"]) == ("2", "50.0", "2")
+    assert (b["cells called ALL"], b["blast %"], b["called ALL"], b["NO CALL"]) == ("1", "33.3", "0", "1")
+    # cell 2 of image A (P 0.55) sits in the refer band at both thresholds: NO CALL with its reason
+    assert "cell 2: NO CALL 0.55 borderline" in low.text and "cell 2: NO CALL 0.55 borderline" in high.text
+    assert "cell 1: HEM 0.70" in high.text or "cell 1: NO CALL 0.70 borderline" in high.text
     # each cell's size in red cells where it was measured (cell 2's was not; image B has none)
     assert "cell 1: ALL 0.90 · 1.6 red cells across" in low.text and "cell 3: HEM 0.20 · 2.0 red cells" in low.text
     assert low.text.count("red cells across") == 2

@@ -50,10 +50,11 @@ def test_classify_steps_without_streamlit():
     from pages._cells import results_table, summary_row
 
     df = results_table([summary_row("b.png", "m", None, 0.5, "b.png: the file is empty")])
-    assert df.loc[0, "call"] == "" and df.loc[0, "P(ALL)"] is None and df.loc[0, "error"] == "b.png: the file is empty"
+    assert df.loc[0, "call"] == "NO CALL" and df.loc[0, "reason"] == "could not be read"
+    assert df.loc[0, "P(ALL)"] is None and df.loc[0, "error"] == "b.png: the file is empty"
     csv = df.to_csv(index=False)
-    assert csv.splitlines()[0] == ("image,model,call,P(ALL),cells,ALL cells,blast %,refer,threshold,check by eye,"
-                                   "error") and "the file is empty" in csv
+    assert csv.splitlines()[0] == ("image,model,call,reason,P(ALL),cells,ALL cells,NO CALL cells,blast %,refer,"
+                                   "threshold,check by eye,error") and "the file is empty" in csv
     # a map of the padded square input, put back on a wide image, keeps the image's own region
     cam = np.zeros((32, 32), np.float32)
     cam[8:24, :] = 1.0  # the image occupies the middle half of the padded square

@@ -1,32 +1,35 @@
-"""screen's Parquet tables (leukemia_core.screening.tables): predict's columns plus three, empty
-fields as nulls, whole part files, and what a rerun skips."""
+"""rows: the row schema of an image and a cell (predict's CSV columns; screen's Parquet tables add
+three), an unread file's row, empty fields as nulls, whole part files, and what a rerun skips."""
 
 from __future__ import annotations
 
 import pytest
 
-from leukemia_core.rows import CELL_COLUMNS, CELL_SCHEMA, EXTRA_COLUMNS, IMAGE_COLUMNS, IMAGE_SCHEMA, part_files, read_table, scored, to_table, write_part
+from leukemia_core.rows import (CELL_COLUMNS, CELL_SCHEMA, EXTRA_COLUMNS, IMAGE_COLUMNS, IMAGE_SCHEMA, error_row,
+                                part_files, read_table, scored, to_table, write_part)
 
-ROW = {"path": "a/x.png", "model": "m", "label": "ALL", "p_all": 0.7, "n_cells": 3, "blast_pct": 66.7, "n_refer": 1,
+ROW = {"path": "a/x.png", "model": "m", "label": "ALL", "reason": "", "p_all": 0.7, "n_cells": 3, "n_no_call": 0,
+       "blast_pct": 66.7, "n_refer": 1,
        "threshold": 0.5, "cell_threshold": 0.45, "notes": "", "error": "", "profile": "", "weights_sha256": "w1",
        "file_sha256": "f1", "backend": "onnxruntime"}
-ERROR = {**ROW, "path": "a/bad.png", "label": "", "p_all": "", "n_cells": "", "blast_pct": "", "n_refer": "",
-         "threshold": "", "cell_threshold": "", "error": "a/bad.png: not an image", "file_sha256": "f2"}
+ERROR = {**error_row("a/bad.png", "m", "a/bad.png: not an image"), "weights_sha256": "w1", "file_sha256": "f2",
+         "backend": "onnxruntime"}
 
 
 def test_the_columns_are_predicts_plus_three():
     from leukemia_core.cli import predict
 
     src = open(predict.__file__).read()
-    for col in IMAGE_COLUMNS[:-1] + CELL_COLUMNS[:-1]:  # profile: the site-profile column (verify)
-        assert f'"{col}"' in src
-    assert IMAGE_SCHEMA.names == IMAGE_COLUMNS + EXTRA_COLUMNS
+    assert "fields = IMAGE_COLUMNS" in src and "cell_fields = CELL_COLUMNS" in src  # predict writes these columns
+    assert IMAGE_SCHEMA.names == IMAGE_COLUMNS + EXTRA_COLUMNS and CELL_SCHEMA.names == CELL_COLUMNS + EXTRA_COLUMNS
+    assert {"label", "reason", "n_no_call"} <= set(IMAGE_COLUMNS) and {"label", "reason"} <= set(CELL_COLUMNS)
 
 
 def test_empty_fields_become_nulls_and_strings_stay():
     t = to_table([ROW, ERROR], IMAGE_SCHEMA).to_pylist()
     assert t[0]["p_all"] == pytest.approx(0.7) and t[0]["n_cells"] == 3 and t[0]["notes"] == ""
-    assert t[1]["p_all"] is None and t[1]["n_cells"] is None and t[1]["label"] == ""
+    assert t[1]["p_all"] is None and t[1]["n_cells"] is None and t[1]["label"] == "NO CALL"
+    assert t[1]["reason"] == "could not be read"
     assert t[1]["error"].startswith("a/bad.png")
 
 

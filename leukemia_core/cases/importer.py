@@ -22,7 +22,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..cells.analyze import counted_cells
+from ..cells.analyze import FoundCells, ImageAnalysis
+from ..models.calibration import Calibration
 from .db import Store
 from .errors import CaseInputError, CaseNotFoundError
 from .repository import add_reading, create_case, get_case
@@ -52,46 +53,44 @@ def run_from_cells(model: str, cells: Sequence, crops: np.ndarray, p_all: np.nda
                    whole_image: bool, notes: Sequence[str], weights_sha256: str = "", image_shape=None,
                    maps_all: np.ndarray | None = None, maps_hem: np.ndarray | None = None,
                    site_profile: str | None = None, source: str = "app") -> RunInput:
-    """One model's reading of one image as a :class:`RunInput` at cell threshold ``threshold``.
+    """One model's reading of one image, given as arrays, as a :class:`RunInput` at cell threshold
+    ``threshold`` (read by :func:`run_from_analysis`, so the calls follow the one reading type).
 
     ``cells`` are :class:`~leukemia_core.cells.finder.Cell` (empty for an image classified whole:
-    then one cell covering ``image_shape`` ``(H, W)`` is stored); ``maps_all``/``maps_hem`` the maps
-    of each class (the one of each cell's call is kept), None when not made.
+    then one cell covering ``image_shape`` ``(H, W)`` is stored); ``p_all`` calibrated; ``maps_all``/
+    ``maps_hem`` the maps of each class (the one of each cell's call is kept), None when not made.
     """
     p = np.asarray(p_all, np.float64)
-    calls = p >= threshold
-    refer = np.asarray(calibration.refer(p, threshold)) if calibration is not None else np.zeros(len(p), bool)
-    n = 0 if whole_image else len(cells)
-    counted = np.ones(1, bool) if whole_image else counted_cells([c.touches_border for c in cells])
-    p_image = float(p[counted].mean())
-    image_thr = float(calibration.image_threshold(threshold, n)) if calibration is not None else float(threshold)
-    out = []
-    for i in range(len(p)):
-        if whole_image:
-            h, w = (image_shape or crops.shape[1:3])[:2]
-            box, border = (0, 0, int(w), int(h)), False
-        else:
-            box, border = tuple(int(v) for v in cells[i].bbox), bool(cells[i].touches_border)
-        m = None
-        if maps_all is not None and maps_hem is not None:
-            m = png(maps_all[i] if calls[i] else maps_hem[i])
-        out.append(CellInput(i + 1, box, float(p[i]), "ALL" if calls[i] else "HEM", bool(refer[i]), border,
-                             ("whole image",) if whole_image else (), png(crops[i]), m))
-    return RunInput(model=model, weights_sha256=weights_sha256 or "", threshold=float(threshold),
-                    image_threshold=image_thr, p_image=p_image, image_call="ALL" if p_image >= image_thr else "HEM",
-                    cells=out, whole_image=bool(whole_image), notes=tuple(notes),
-                    refer_half_width=float(getattr(calibration, "refer_half_width", 0.0) or 0.0),
-                    site_profile=site_profile, source=source)
+    found = FoundCells([] if whole_image else list(cells), np.asarray(crops), bool(whole_image), list(notes))
+    a = ImageAnalysis(found, p, p, calibration if calibration is not None else Calibration(threshold=float(threshold)),
+                      maps_all, maps_hem)
+    return run_from_analysis(model, a, threshold, weights_sha256, image_shape, site_profile, source)
 
 
 def run_from_analysis(model: str, analysis, threshold: float, weights_sha256: str = "", image_shape=None,
                       site_profile: str | None = None, source: str = "app") -> RunInput:
     """A :class:`~leukemia_core.cells.analyze.ImageAnalysis` (``Predictor.analyze``, or ``read_cells``
-    with both maps: the map of each cell's call is kept) as a :class:`RunInput`."""
-    a = analysis
-    return run_from_cells(model, a.cells, a.crops, a.p_all, a.calibration, threshold, a.whole_image, a.notes,
-                          weights_sha256, image_shape, a.maps_all, a.maps_hem, site_profile=site_profile,
-                          source=source)
+    with both maps: the map of each cell's call is kept) as a :class:`RunInput`: each cell's outcome
+    (ALL, HEM or NO CALL, with its reason among the flags) and the image's, at ``threshold``."""
+    a, thr = analysis, float(threshold)
+    labels, reasons = a.outcomes(thr)
+    refer, calls = a.refer(thr), a.calls(thr)
+    out = []
+    for i in range(len(a.p_all)):
+        if a.whole_image:
+            h, w = (image_shape or a.crops.shape[1:3])[:2]
+            box, border = (0, 0, int(w), int(h)), False
+        else:
+            box, border = tuple(int(v) for v in a.cells[i].bbox), bool(a.cells[i].touches_border)
+        m = png(a.maps_all[i] if calls[i] else a.maps_hem[i]) if a.has_maps else None
+        flags = (("whole image",) if a.whole_image else ()) + ((reasons[i],) if reasons[i] else ())
+        out.append(CellInput(i + 1, box, float(a.p_all[i]), labels[i], bool(refer[i]), border, flags,
+                             png(a.crops[i]), m))
+    return RunInput(model=model, weights_sha256=weights_sha256 or "", threshold=thr,
+                    image_threshold=float(a.image_threshold(thr)), p_image=float(a.image_p_all),
+                    image_call=a.label(thr), cells=out, whole_image=bool(a.whole_image), notes=tuple(a.notes),
+                    refer_half_width=float(getattr(a.calibration, "refer_half_width", 0.0) or 0.0),
+                    site_profile=site_profile, source=source)
 
 
 @dataclass
@@ -161,8 +160,8 @@ def import_rows(store: Store, case_id: str, image_rows: Iterable[dict], cell_row
                          str(c["label"]), _flag(c.get("refer")), _flag(c.get("touches_border"))) for c in cells]
         whole = not ins
         if whole:  # classified whole (no cell found): one cell, the image
-            ins = [CellInput(1, (0, 0, 0, 0), float(row["p_all"]), "ALL" if float(row["p_all"]) >= thr else "HEM",
-                             flags=("whole image",))]
+            ins = [CellInput(1, (0, 0, 0, 0), float(row["p_all"]), str(row["label"]),
+                             flags=("whole image",) + ((str(row["reason"]),) if row.get("reason") else ()))]
         notes = [n.strip() for n in str(row.get("notes") or "").split(";") if n.strip()]
         sha = str(row.get("weights_sha256") or (weights or {}).get(model, ""))
         run = RunInput(model=model, weights_sha256=sha, threshold=thr,

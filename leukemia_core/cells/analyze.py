@@ -23,24 +23,10 @@ from ..models.calibration import Calibration, threshold_in_use
 from ..models.ood import NOTE_OOD, is_outside
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
+from .outcome import (MIN_IMAGE_SIDE, NO_CALL, NO_CALL_NOTES, NOTE_CROWDED, NOTE_GRAYSCALE, NOTE_NO_CELL,
+                      NOTE_TOO_SMALL, REASON_BORDERLINE, REASON_NO_CALLED_CELL, REASON_OUTSIDE, is_crowded,
+                      is_grayscale)
 from .size import sizes_in_red_cells
-
-#: A side shorter than this (px) cannot show a white cell at any usual magnification.
-MIN_IMAGE_SIDE = 24
-
-NOTE_NO_CELL = "no white cell found: the whole image was classified instead; check by eye"
-NOTE_GRAYSCALE = "grayscale image: the models were trained on stained colour images; check by eye"
-NOTE_TOO_SMALL = "image too small to hold a white cell at the model's scale; check by eye"
-NOTE_CROWDED = ("more white cells found than a smear field holds: the finder may be outlining red cells "
-                "in a stain it does not read; check the outlines by eye")
-
-#: More cells than this in one image is more than a smear field holds (Aria's densest leukemic
-#: fields, packed with blasts, hold up to 32 found cells in 2,766 fields).
-MAX_FIELD_CELLS = 40
-#: Found cells covering more than this share of the image is more than white cells cover in a
-#: smear field (at most 0.29 in Aria's fields, 0.20 in BCCD's).
-MAX_CELL_COVER = 0.45
-
 
 @dataclass
 class FoundCells:
@@ -53,15 +39,6 @@ class FoundCells:
     #: each cell's diameter in red-cell diameters of its image (:mod:`leukemia_core.cells.size`);
     #: None where no red cells could be measured (a segmented cell on black, a bare field)
     sizes: tuple[float | None, ...] = ()
-
-
-def is_grayscale(rgb: np.ndarray, tol: int = 3) -> bool:
-    """True when the three channels are (nearly) equal everywhere.
-
-    ``rgb``: ``uint8 (H, W, 3)``; every 4th pixel each way is compared, channels within ``tol``.
-    """
-    sample = rgb[::4, ::4].astype(np.int16)
-    return bool(np.abs(sample[..., 0] - sample[..., 1]).max() <= tol and np.abs(sample[..., 1] - sample[..., 2]).max() <= tol)
 
 
 class CropKey(NamedTuple):
@@ -144,12 +121,6 @@ def counted_cells(touches_border) -> np.ndarray:
     return whole if whole.any() else np.ones(len(border), bool)
 
 
-def is_crowded(cells: list[Cell], image_area: int) -> bool:
-    """True when ``cells`` are more (:data:`MAX_FIELD_CELLS`) or cover more of an image of
-    ``image_area`` px (:data:`MAX_CELL_COVER`) than white cells do in a smear field."""
-    return len(cells) > MAX_FIELD_CELLS or sum(c.area for c in cells) > MAX_CELL_COVER * image_area
-
-
 @dataclass
 class ImageAnalysis:
     """One model's reading of one image: the one type the CLI writes, the app shows and keeps, the
@@ -170,6 +141,8 @@ class ImageAnalysis:
         site_profile: the name of the site profile whose calibration was applied; None for the
             model's stored calibration.
         threshold: the cell threshold applied; None for the calibration's (chosen on validation).
+        outside: ``bool (N,)``, each crop's features lie outside the training cells of its
+            predicted class (:mod:`leukemia_core.models.ood`); None where not measured.
     """
 
     found: FoundCells
@@ -180,6 +153,7 @@ class ImageAnalysis:
     maps_hem: np.ndarray | None = None
     site_profile: str | None = None
     threshold: float | None = None
+    outside: np.ndarray | None = None
 
     @property
     def cells(self) -> list[Cell]:
@@ -239,9 +213,28 @@ class ImageAnalysis:
         """``bool (N,)``: each crop called ALL at ``threshold``."""
         return self.p_all >= threshold
 
+    def image_reason(self) -> str:
+        """Why the whole image gets no call (a degenerate image: too small, grayscale, no white cell,
+        not a smear field); ``""`` when its cells can be called."""
+        return next((NO_CALL_NOTES[n] for n in self.found.notes if n in NO_CALL_NOTES), "")
+
+    def outcomes(self, threshold: float) -> tuple[list[str], list[str]]:
+        """Per crop at ``threshold``: its label (``"ALL"``, ``"HEM"`` or :data:`NO_CALL`) and the reason
+        for a NO CALL (``""`` for a call); see :data:`NO_CALL`."""
+        whole = self.image_reason()
+        refer, calls = self.refer(threshold), self.calls(threshold)
+        outside = self.outside if self.outside is not None else np.zeros(len(calls), bool)
+        labels, reasons = [], []
+        for c, r, o in zip(calls, refer, outside):
+            reason = whole or (REASON_BORDERLINE if r else REASON_OUTSIDE if o else "")
+            labels.append(NO_CALL if reason else "ALL" if c else "HEM")
+            reasons.append(reason)
+        return labels, reasons
+
     def cell_labels(self, threshold: float) -> list[str]:
-        """``"ALL"``/``"HEM"`` per crop at ``threshold`` (as :func:`~leukemia_core.cells.draw.draw_cells` takes)."""
-        return ["ALL" if c else "HEM" for c in self.calls(threshold)]
+        """``"ALL"``/``"HEM"``/``"NO CALL"`` per crop at ``threshold`` (as
+        :func:`~leukemia_core.cells.draw.draw_cells` takes)."""
+        return self.outcomes(threshold)[0]
 
     def refer(self, threshold: float) -> np.ndarray:
         """``bool (N,)``: each crop's P(ALL) is inside the refer band around ``threshold``."""
@@ -251,15 +244,28 @@ class ImageAnalysis:
         """The threshold the image's mean P(ALL) is compared with (see ``Calibration.image_threshold``)."""
         return self.calibration.image_threshold(threshold, 0 if self.found.whole_image else self.n_cells)
 
+    def verdict(self, threshold: float) -> tuple[str, str]:
+        """The image's outcome at cell threshold ``threshold`` and the reason for a NO CALL: NO CALL
+        for a degenerate image or when none of the cells that count has a call; else ALL when the
+        mean P(ALL) of the cells that count reaches the image threshold, HEM otherwise."""
+        if self.image_reason():
+            return NO_CALL, self.image_reason()
+        labels = np.array(self.outcomes(threshold)[0])
+        if not (labels[self.counted()] != NO_CALL).any():
+            return NO_CALL, REASON_NO_CALLED_CELL
+        return ("ALL" if self.image_p_all >= self.image_threshold(threshold) else "HEM"), ""
+
     def label(self, threshold: float) -> str:
-        """The image's call at cell threshold ``threshold``."""
-        return "ALL" if self.image_p_all >= self.image_threshold(threshold) else "HEM"
+        """The image's outcome at cell threshold ``threshold``: ``"ALL"``, ``"HEM"`` or NO CALL."""
+        return self.verdict(threshold)[0]
 
     def blast_pct(self, threshold: float) -> float | None:
-        """Share (%) of found cells called ALL; None when no cell was found."""
-        if self.found.whole_image:
+        """Share (%) of the cells with a call that are called ALL; None when no cell has one."""
+        labels = self.outcomes(threshold)[0]
+        called = [lab for lab in labels if lab != NO_CALL]
+        if self.found.whole_image or not called:
             return None
-        return 100.0 * int(self.calls(threshold).sum()) / self.n_cells
+        return 100.0 * called.count("ALL") / len(called)
 
     def size_of(self, i: int) -> float | None:
         """Cell ``i``'s diameter in red-cell diameters; None where it could not be measured."""
@@ -278,16 +284,20 @@ class ImageAnalysis:
         the one summary row the CLI's CSV, the app's results table and the case report format.
 
         Returns:
-            ``call`` (the image's), ``p_all`` (:attr:`image_p_all`), ``cells`` (found; 0 for a
-            whole-image call), ``all_cells`` (of them called ALL), ``blast_pct`` (``100 * all_cells /
-            cells``, None without cells), ``refer`` (cells to refer), ``image_threshold`` (the one the
-            call used), ``cell_threshold``, ``whole_image``, ``notes`` (a new list).
+            ``call`` (the image's: ALL, HEM or NO CALL), ``reason`` (why NO CALL; ``""`` otherwise),
+            ``p_all`` (:attr:`image_p_all`), ``cells`` (found; 0 for a whole-image read),
+            ``all_cells`` (called ALL), ``no_call`` (cells without a call), ``blast_pct`` (``100 *
+            all_cells`` over the cells with a call; None without one), ``refer`` (cells in the refer
+            band), ``image_threshold`` (the one the call used), ``cell_threshold``, ``whole_image``,
+            ``notes`` (a new list).
         """
         thr = threshold_in_use(threshold, self.cell_threshold)
         n = 0 if self.found.whole_image else self.n_cells
-        n_all = int(self.calls(thr).sum()) if n else 0
-        return {"call": self.label(thr), "p_all": self.image_p_all, "cells": n, "all_cells": n_all,
-                "blast_pct": 100.0 * n_all / n if n else None, "refer": int(self.refer(thr).sum()),
+        labels = self.outcomes(thr)[0] if n else []
+        call, reason = self.verdict(thr)
+        return {"call": call, "reason": reason, "p_all": self.image_p_all, "cells": n,
+                "all_cells": labels.count("ALL"), "no_call": labels.count(NO_CALL),
+                "blast_pct": self.blast_pct(thr), "refer": int(self.refer(thr).sum()),
                 "image_threshold": self.image_threshold(thr), "cell_threshold": thr,
                 "whole_image": bool(self.found.whole_image), "notes": list(self.found.notes)}
 

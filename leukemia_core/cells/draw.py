@@ -1,6 +1,7 @@
 """Drawing found cells for people: outlines numbered in the colour of their call.
 
-Colours (RGB): ALL red, HEM blue, "refer" cells get an amber ring outside their outline.
+Colours (RGB): ALL red, HEM blue, NO CALL gray; cells in the refer band get an amber ring outside
+their outline.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 
 from .finder import Cell
 
-CALL_RGB = {"ALL": (214, 39, 40), "HEM": (31, 119, 180)}
+CALL_RGB = {"ALL": (214, 39, 40), "HEM": (31, 119, 180), "NO CALL": (110, 110, 110)}
 REFER_RGB = (255, 176, 0)
 
 
@@ -20,7 +21,7 @@ def draw_cells(rgb: np.ndarray, cells: list[Cell], calls: list[str], refer: list
 
     Args:
         cells: from :func:`leukemia_core.cells.finder.find_cells`.
-        calls: ``"ALL"``/``"HEM"`` per cell.
+        calls: ``"ALL"``/``"HEM"``/``"NO CALL"`` per cell.
         refer: per cell, whether its P(ALL) is in the refer band (amber ring).
         max_side: the copy is scaled so that its longer side is at most this (and at least 448 px,
             so that numbers stay legible on small fields).

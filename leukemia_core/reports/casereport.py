@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..cells.analyze import ImageAnalysis
+from ..cells.outcome import NO_CALL
 from ..cells.draw import draw_cells
 from ..data.names import dataset_title
 from ..evaluation.evaluate import ROLE_TEXT
@@ -103,25 +104,28 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
 
     Returns:
         ``images``, ``read`` (images with a result), ``failed`` [(name, error)], ``cells`` (white cells
-        found), ``all_cells`` (of them called ALL), ``blast_pct`` (``100 * all_cells / cells``, None
-        without cells), ``refer`` (cells to refer), ``images_all`` (images called ALL),
+        found), ``all_cells`` (of them called ALL), ``no_call`` (of them without a call), ``blast_pct``
+        (``100 * all_cells`` over the cells with a call, None without one), ``refer`` (cells in the refer
+        band), ``images_all`` (images called ALL), ``images_no_call`` (images without a call),
         ``whole_image`` (images where no cell was found), ``check_by_eye`` [(name, notes)], ``threshold``.
     """
-    out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "refer": 0,
-           "images_all": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold)}
+    out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "no_call": 0, "refer": 0,
+           "images_all": 0, "images_no_call": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold)}
     for name, res in results:
         if res is None or isinstance(res, str):
             out["failed"].append((name, res or "not read"))
             continue
         row = res.summary(threshold)
         out["read"] += 1
-        for k in ("cells", "all_cells", "refer"):
+        for k in ("cells", "all_cells", "no_call", "refer"):
             out[k] += row[k]
         out["images_all"] += row["call"] == "ALL"
+        out["images_no_call"] += row["call"] == NO_CALL
         out["whole_image"] += row["whole_image"]
         if row["notes"]:
             out["check_by_eye"].append((name, row["notes"]))
-    out["blast_pct"] = 100.0 * out["all_cells"] / out["cells"] if out["cells"] else None
+    called = out["cells"] - out["no_call"]
+    out["blast_pct"] = 100.0 * out["all_cells"] / called if called else None
     return out
 
 
@@ -142,14 +146,15 @@ def _img(rgb: np.ndarray, alt: str, cls: str) -> str:
 
 
 def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of: Mapping[str, float]) -> str:
-    head = ("<tr><th>model</th><th>threshold</th><th>images</th><th>read</th><th>called ALL</th>"
-            "<th>cells found</th><th>cells called ALL</th><th>blast %</th><th>cells to refer</th>"
+    head = ("<tr><th>model</th><th>threshold</th><th>images</th><th>read</th><th>called ALL</th><th>NO CALL</th>"
+            "<th>cells found</th><th>cells called ALL</th><th>cells NO CALL</th><th>blast %</th><th>cells to refer</th>"
             "<th>no cell found</th><th>check by eye</th></tr>")
     rows, flags = [], {}
     for m in models:
         s = batch_summary([(im.name, im.results.get(m)) for im in images], thr_of[m])
         rows.append(f"<tr><td>{escape(m)}</td><td>{float(thr_of[m]):.2f}</td><td>{s['images']}</td><td>{s['read']}</td>"
-                    f"<td>{s['images_all']}</td><td>{s['cells']}</td><td>{s['all_cells']}</td>"
+                    f"<td>{s['images_all']}</td><td>{s['images_no_call']}</td><td>{s['cells']}</td>"
+                    f"<td>{s['all_cells']}</td><td>{s['no_call']}</td>"
                     f"<td>{_f(s['blast_pct'], '.1f')}</td><td>{s['refer']}</td><td>{s['whole_image']}</td>"
                     f"<td>{len(s['check_by_eye'])}</td></tr>")
         for n, notes in s["check_by_eye"]:
@@ -167,15 +172,16 @@ def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of:
 
 def _cell_grid(res: ImageAnalysis, thr: float, alpha: float, colormap: str) -> str:
     refer = res.refer(thr)
+    labels, reasons = res.outcomes(thr)
     tiles = []
     for i in np.argsort(-np.asarray(res.p_all), kind="stable"):
         crop = cv2.resize(np.asarray(res.crops[i], np.uint8), (CELL_SIDE, CELL_SIDE), interpolation=cv2.INTER_CUBIC)
         heat = cv2.resize(np.asarray(res.map_of(int(i), thr), np.float32), (CELL_SIDE, CELL_SIDE))
-        call = "ALL" if res.p_all[i] >= thr else "HEM"
+        call, why = labels[int(i)], reasons[int(i)]
         label = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
-        mark = ' <span class="refer">refer</span>' if refer[i] else ""
+        mark = f' <span class="small">{escape(why)}</span>' if why else ' <span class="refer">refer</span>' if refer[i] else ""
         pic = _img(overlay(crop, heat, alpha, colormap), label, "crop")
-        tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call}">{call}</b> '
+        tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call.replace(" ", "")}">{call}</b> '
                      f"{res.p_all[i]:.2f}{mark}{size_across(res.size_of(int(i)))}</figcaption></figure>")
     return f'<div class="grid">{"".join(tiles)}</div>'
 
@@ -189,11 +195,13 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
             parts.append(f"<h3>{escape(m)}</h3><p class=\"warn\">Not read: {escape(res or 'no result')}</p>")
             continue
         r = res.summary(thr)
-        text = (f"image <b class=\"{r['call']}\">{r['call']}</b>, P(ALL) {r['p_all']:.2f} (mean calibrated "
-                f"P(ALL) of its whole cells; threshold {thr:.2f})")
+        why = f" ({escape(r['reason'])})" if r["reason"] else ""
+        text = (f"image <b class=\"{r['call'].replace(' ', '')}\">{r['call']}</b>{why}, P(ALL) {r['p_all']:.2f} "
+                f"(mean calibrated P(ALL) of its whole cells; image threshold {r['image_threshold']:.2f}, "
+                f"cell threshold {thr:.2f})")
         if not r["whole_image"]:
-            text += (f"; {r['cells']} white cell(s) found, {r['all_cells']} called ALL "
-                     f"(blast {_f(r['blast_pct'], '.1f')} %), {r['refer']} to refer")
+            text += (f"; {r['cells']} white cell(s) found, {r['all_cells']} called ALL, {r['no_call']} NO CALL "
+                     f"(blast {_f(r['blast_pct'], '.1f')} % of the cells with a call), {r['refer']} in the refer band")
         notes = "".join(f'<p class="warn">Check by eye: {escape(n)}</p>' for n in r["notes"])
         if r["whole_image"]:
             field_pic, cap = np.asarray(im.rgb, np.uint8), "No white cell found: the whole image was classified"
@@ -243,7 +251,7 @@ h1{font-size:17pt;margin:0 0 .3em}h2{font-size:14pt}h3{font-size:12pt;margin:.8e
 .notice{border:2px solid #b00;background:#fee;color:#700;padding:.5em .8em;font-weight:bold}
 table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #999;padding:2px 6px;font-size:9.5pt}
 th{background:#eee}.small{font-size:9pt;color:#444}.warn{color:#8a5a00;font-weight:bold}
-.ALL{color:#d62728}.HEM{color:#1f77b4}.refer{background:#ffb000;color:#000;padding:0 3px;font-weight:bold}
+.ALL{color:#d62728}.HEM{color:#1f77b4}.NOCALL{color:#6e6e6e}.refer{background:#ffb000;color:#000;padding:0 3px;font-weight:bold}
 figure{margin:.3em}.field img{max-width:100%;height:auto}.grid{display:flex;flex-wrap:wrap}
 .cell{width:170px;break-inside:avoid;page-break-inside:avoid}.cell figcaption{font-size:9pt}
 .image{border-top:1px solid #999;margin-top:1em}

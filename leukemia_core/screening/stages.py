@@ -27,6 +27,7 @@ from ..cells.analyze import CropKey, FoundCells, analyze, crop_key, find_and_cro
 from ..data.images import read_image
 from ..errors import ImageReadError
 from ..inference import LoadedModel, cell_rows, image_row, threshold_of, unsupported_type
+from ..rows import error_row
 
 
 @dataclass
@@ -127,12 +128,6 @@ def _fetched(x):
 
         return ray.get(x)
     return x
-
-
-def error_row(path: str, name: str, err: str) -> dict:
-    """The image row of a file ``name`` could not read, as ``predict`` writes it."""
-    return {"path": path, "model": name, "label": "", "p_all": "", "n_cells": "", "blast_pct": "", "n_refer": "",
-            "threshold": "", "cell_threshold": "", "notes": "", "error": err}
 
 
 class Classify:
