@@ -164,8 +164,9 @@ class Predictor:
         return ImageCells(rgb).for_model(self)
 
     def analyze(self, found: FoundCells) -> ImageAnalysis:
-        """Score every cell crop of ``found`` (calibrated)."""
-        return analyze(found, self.predict, self.loaded.calibration)
+        """Score every cell crop of ``found`` (calibrated), and mark the cells outside what the model
+        can read when its calibration holds a feature reference."""
+        return analyze(found, self.predict, self.loaded.calibration, self.features)
 
     def analyze_image(self, source: ImageSource) -> ImageAnalysis:
         """Cell-by-cell reading of one image file, bytes or upload. Raises :class:`ImageReadError`."""

@@ -45,10 +45,20 @@ class OnnxForward:
         src = str(path_or_bytes) if isinstance(path_or_bytes, Path) else path_or_bytes
         self.session = ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        self.output = "probs" if "probs" in names else names[0]
+        #: the features output's name; None for an export without one (then no feature check)
+        self.features_output = "features" if "features" in names else None
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """Softmax ``float32 (N, 2)`` (P(HEM), P(ALL)) for ``x`` ``float32 (N, S, S, 3)``."""
-        return self.session.run(None, {self.input: np.ascontiguousarray(x, np.float32)})[0]
+        return self.session.run([self.output], {self.input: np.ascontiguousarray(x, np.float32)})[0]
+
+    def features(self, x: np.ndarray) -> np.ndarray | None:
+        """``float32 (N, F)``: what the head reads; None when the export has no features output."""
+        if self.features_output is None:
+            return None
+        return self.session.run([self.features_output], {self.input: np.ascontiguousarray(x, np.float32)})[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """P(ALL) ``float32 (N,)`` for ``x`` ``float32 (N, S, S, 3)`` in [0, 1]."""
@@ -83,6 +93,9 @@ def onnx_status(name: str, weights_dir: str | Path | None = None, manifest: dict
         return f"ONNX file {path.name} missing in {path.parent}; run: python -m leukemia_core export-onnx --model {name}"
     if entry.get("weights_sha256") != man.get("weights_sha256"):
         return f"{path.name} was exported from other weights; run: python -m leukemia_core export-onnx --model {name}"
+    if "features" not in entry.get("outputs", []):
+        return (f"{path.name} was exported without the features output; run: python -m leukemia_core export-onnx "
+                f"--model {name}")
     if verify and sha256_of(path) != entry.get("sha256"):
         return f"{path}: sha256 does not match its export record's; the file was altered"
     return "ok"
@@ -110,6 +123,14 @@ class OnnxPredictor(Predictor):
             x = x[None]
         out = [self._onnx(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+    def features(self, x: np.ndarray) -> np.ndarray | None:
+        """What the head reads, ``float32 (N, F)``; None when the export has no features output."""
+        if self._onnx.features_output is None:
+            return None
+        x = np.asarray(x, np.float32)
+        out = [self._onnx.features(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out) if out else None
 
 
 def load_onnx_predictor(name: str, weights_dir: str | Path | None = None, threads: int | None = None,

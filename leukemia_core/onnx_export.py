@@ -5,8 +5,9 @@ model) runs :func:`export_onnx`: it loads the shipped weights exactly as :func:`
 does, wraps ``model(x, training=False)`` in one ``tf.function`` with input ``image`` ``float32
 (None, S, S, 3)`` in [0, 1] (the models normalise inside their graph: Rescaling, EfficientNet's
 Normalization, ResNet's Caffe input, so the ONNX graph takes the very same input as Keras), and
-converts it with tf2onnx (the converter Keras' own ``model.export(format="onnx")`` calls). Output
-``probs`` ``float32 (None, 2)`` (HEM, ALL).
+converts it with tf2onnx (the converter Keras' own ``model.export(format="onnx")`` calls). Outputs
+``probs`` ``float32 (None, 2)`` (HEM, ALL) and ``features`` ``float32 (None, F)`` (what the head
+reads: the out-of-distribution check of :mod:`leukemia_core.models.ood` needs it).
 
 Why not ``model.export(format="onnx")`` itself: Keras passes every captured tensor of the traced
 function to the converter as a graph input, and EfficientNet's Normalization layer keeps its mean
@@ -47,6 +48,7 @@ PARITY_TOL = 1e-4
 OPSET = 17
 INPUT = "image"
 OUTPUT = "probs"
+FEATURES = "features"
 
 
 def check_inputs(input_size: int, cell_share: float, masked: bool = True) -> np.ndarray:
@@ -71,7 +73,8 @@ def _patch_tf2onnx() -> None:
 
 def convert(model, input_size: int, opset: int = OPSET):
     """``model`` (a registered Keras model) -> ONNX ``ModelProto`` with the one input ``image``
-    ``float32 (None, S, S, 3)`` and the output ``probs`` ``float32 (None, 2)`` (see the module)."""
+    ``float32 (None, S, S, 3)`` and the outputs ``probs`` ``float32 (None, 2)`` and ``features``
+    (see the module)."""
     import tensorflow as tf
     from tf2onnx import tf_loader
     from tf2onnx.convert import _convert_common
@@ -79,14 +82,21 @@ def convert(model, input_size: int, opset: int = OPSET):
     _patch_tf2onnx()
     spec = tf.TensorSpec([None, input_size, input_size, 3], tf.float32, name=INPUT)
 
+    import keras
+
+    from .models.registry import LOGITS_LAYER
+
+    both = keras.Model(model.inputs, [model.output, model.get_layer(LOGITS_LAYER).input])
+
     @tf.function(input_signature=[spec])
     def forward(image):
-        return {OUTPUT: model(image, training=False)}
+        probs, feats = both(image, training=False)
+        return {OUTPUT: probs, FEATURES: feats}
 
     concrete = forward.get_concrete_function()
     inputs = [concrete.inputs[0].name]  # the image only: captured tensors are frozen, not inputs
-    outputs = [t.name for t in concrete.outputs]
-    rename = {inputs[0]: INPUT, outputs[0]: OUTPUT}
+    outputs = [t.name for t in concrete.outputs]  # flattened in the order of the sorted keys
+    rename = {inputs[0]: INPUT, **dict(zip(outputs, sorted([OUTPUT, FEATURES])))}
     with tf.device("/cpu:0"):
         frozen = tf_loader.from_function(concrete, inputs, outputs)
         proto, _ = _convert_common(frozen, name=model.name, continue_on_error=False, opset=opset,
@@ -175,6 +185,7 @@ def export_onnx(name: str, weights_dir: str | Path | None = None, opset: int = O
              "weights_sha256": loaded.manifest.get("weights_sha256"), "opset": opset,
              "input": f"{INPUT} float32 (None, {loaded.input_size}, {loaded.input_size}, 3) in [0, 1]",
              "output": f"{OUTPUT} float32 (None, 2): P(HEM), P(ALL)",
+             "outputs": [OUTPUT, FEATURES],
              "parity": {"max_abs_diff_p_all": diff, "tolerance": tol, "cells": int(len(x)),
                         "inputs": "every cell crop of the bundled samples + a black and a white crop"},
              "made_with": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,

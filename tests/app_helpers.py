@@ -64,7 +64,7 @@ def classify_table(at):
     return table_with(at, "blast %")
 
 
-_CELL_CAPTION = re.compile(r"^(cell \d+|whole image): :(red|blue)\[\*\*(ALL|HEM)\*\*\] (\d\.\d\d)")
+_CELL_CAPTION = re.compile(r"^(cell \d+|whole image): :(red|blue|gray)\[\*\*(ALL|HEM|NO CALL)\*\*\] (\d\.\d\d)")
 
 
 def cell_captions(at) -> list[tuple[str, str]]:
@@ -79,8 +79,9 @@ def fields_drawn(at) -> int:
 
 
 def expected_cells(a, thr) -> list[tuple[str, str]]:
-    """What the gallery must show for an analysis: cells by P(ALL), highest first, with their calls."""
-    return [("ALL" if p >= thr else "HEM", f"{p:.2f}") for p in sorted(a.p_all, reverse=True)]
+    """What the gallery must show for an analysis: cells by P(ALL), highest first, with their outcomes."""
+    labels = a.cell_labels(thr)
+    return [(labels[i], f"{a.p_all[i]:.2f}") for i in sorted(range(len(labels)), key=lambda i: -a.p_all[i])]
 
 
 def sample_of(dataset: str, label: str = ""):

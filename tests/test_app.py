@@ -52,7 +52,7 @@ def test_classify_single_cell_sample(app_env, tiny_analysis):
     at.multiselect(key="classify_samples").set_value([sample.title]).run()
     no_exception(at)
     table = classify_table(at)
-    assert list(table.columns[:4]) == ["image", "model", "call", "P(ALL)"]
+    assert list(table.columns[:5]) == ["image", "model", "call", "reason", "P(ALL)"]
     a = tiny_analysis(sample.path)
     thr = a.calibration.threshold  # the model's validated threshold (the sidebar default)
     row = table.iloc[0]
@@ -60,7 +60,7 @@ def test_classify_single_cell_sample(app_env, tiny_analysis):
     assert row["cells"] == 1 == a.n_cells  # a C-NMC image holds one cell
     assert row["P(ALL)"] == round(a.image_p_all, 4)
     assert row["call"] == a.label(thr) and row["threshold"] == round(thr, 2)
-    assert row["ALL cells"] == int(a.calls(thr).sum()) and row["blast %"] == 100.0 * int(a.calls(thr).sum())
+    assert row["ALL cells"] == a.cell_labels(thr).count("ALL") and shown_number(row["blast %"]) == a.blast_pct(thr)
     assert fields_drawn(at) == 1 and cell_captions(at) == expected_cells(a, thr)  # one cell crop, its call
     assert len(at.download_button) == 1
     # other CAM method and colormap: the same call, a new map, no error
@@ -117,8 +117,9 @@ def test_classify_bad_upload_gets_its_own_row(app_env):
     no_exception(at)
     table = classify_table(at)
     assert list(table["image"]) == ["broken.png", good.name, "empty.bmp"]
-    assert "not an image file" in table.loc[0, "error"] and table.loc[0, "call"] == ""
-    assert table.loc[1, "error"] == "" and table.loc[1, "call"] in ("ALL", "HEM") and table.loc[1, "cells"] == 1
+    assert "not an image file" in table.loc[0, "error"] and table.loc[0, "call"] == "NO CALL"
+    assert table.loc[0, "reason"] == "could not be read"
+    assert table.loc[1, "error"] == "" and table.loc[1, "call"] in ("ALL", "HEM", "NO CALL") and table.loc[1, "cells"] == 1
     assert "empty" in table.loc[2, "error"]
     errors = "\n".join(e.value for e in at.error).replace("\\", "")
     assert "broken.png: not an image file" in errors and "Traceback" not in errors
@@ -138,14 +139,17 @@ def test_classify_threshold_relabels_without_running_the_model(app_env, tiny_ana
         no_exception(at)
         row = classify_table(at).iloc[0]
         assert row["call"] == a.label(thr) and row["threshold"] == thr
-        assert row["ALL cells"] == int(a.calls(thr).sum()) and row["refer"] == int(a.refer(thr).sum())
+        assert row["ALL cells"] == a.cell_labels(thr).count("ALL") and row["refer"] == int(a.refer(thr).sum())
+        assert row["NO CALL cells"] == a.cell_labels(thr).count("NO CALL")
         assert cell_captions(at) == expected_cells(a, thr)
         # re-labelled from the stored results: no new entry, the same objects
         assert at.session_state["classify_results"].keys() == cached.keys()
         assert all(at.session_state["classify_results"][k] is v for k, v in cached.items())
-    assert classify_table(at).loc[0, "call"] in ("ALL", "HEM")
+    assert classify_table(at).loc[0, "call"] in ("ALL", "HEM", "NO CALL")
     at.slider(key="app_threshold").set_value(0.0).run()
-    assert classify_table(at).loc[0, "call"] == "ALL" and classify_table(at).loc[0, "blast %"] == 100.0
+    a0 = a.summary(0.0)  # at 0 every cell is ALL, or borderline where the band reaches it
+    assert classify_table(at).loc[0, "call"] == a0["call"] and shown_number(classify_table(at).loc[0, "blast %"]) == (
+        None if a0["blast_pct"] is None else round(a0["blast_pct"], 1))
 
 
 def test_comparison_page(app_env):

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..models.calibration import Calibration, threshold_in_use
-from ..models.ood import NOTE_OOD, is_outside
+from ..models.ood import NOTE_OOD, is_outside, outside_features
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
 from .outcome import (MIN_IMAGE_SIDE, NO_CALL, NO_CALL_NOTES, NOTE_CROWDED, NOTE_GRAYSCALE, NOTE_NO_CELL,
@@ -302,12 +302,29 @@ class ImageAnalysis:
                 "whole_image": bool(self.found.whole_image), "notes": list(self.found.notes)}
 
 
-def analyze(found: FoundCells, predict, calibration: Calibration) -> ImageAnalysis:
-    """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``)."""
+def outside_cells(found: FoundCells, features, calibration: Calibration | None, p_raw: np.ndarray) -> np.ndarray | None:
+    """``bool (N,)``: the cells whose features (``features``: ``float32 [0, 1] (N, S, S, 3) -> (N, F)``,
+    or None) lie outside the training cells of the class the model calls them, by the model's
+    stored calibration's feature reference; None when it cannot be measured (no reference, no
+    features, an image read whole)."""
+    ref = calibration.feature_reference if calibration is not None else None
+    if not ref or features is None or found.whole_image or not len(found.crops):
+        return None
+    feats = features(_unit(found.crops))
+    if feats is None:
+        return None
+    return outside_features(ref, feats, calibration.apply(p_raw) >= calibration.threshold)
+
+
+def analyze(found: FoundCells, predict, calibration: Calibration, features=None) -> ImageAnalysis:
+    """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``);
+    with ``features`` (the model's, same input) and a feature reference in ``calibration``, mark the
+    cells outside what the model can read (:func:`outside_cells`)."""
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
         found = replace(found, notes=found.notes + [NOTE_OOD])
-    return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration)
+    return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration,
+                         outside=outside_cells(found, features, calibration, p_raw))
 
 
 def _unit(crops: np.ndarray) -> np.ndarray:
@@ -338,8 +355,10 @@ def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration |
     _, maps_hem = explainer.predict_and_explain(x, class_index=0)
     cal = calibration or predictor.loaded.calibration
     p_raw = np.asarray(p_raw, np.float64)
+    outside = outside_cells(found, getattr(predictor, "features", None), predictor.loaded.calibration, p_raw)
     return ImageAnalysis(_with_reference_note(found, cal), p_raw, cal.apply(p_raw), cal,
-                         np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), site_profile)
+                         np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), site_profile,
+                         outside=outside)
 
 
 def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = None,
@@ -349,7 +368,7 @@ def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = Non
     a = predictor.analyze(cells.for_model(predictor) if cells is not None else predictor.find_cells(rgb))
     cal = calibration or predictor.loaded.calibration
     return ImageAnalysis(_with_reference_note(a.found, cal), a.p_raw, cal.apply(a.p_raw), cal,
-                         site_profile=site_profile)
+                         site_profile=site_profile, outside=a.outside)
 
 
 def add_maps(a: ImageAnalysis, explainer) -> ImageAnalysis:

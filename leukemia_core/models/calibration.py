@@ -158,6 +158,7 @@ class Calibration:
     info: dict = field(default_factory=dict)
     field_threshold: float | None = None  # None: the cell threshold
     reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.models.ood)
+    feature_reference: dict = field(default_factory=dict)  # the training cells' features (models.ood)
 
     def apply(self, p_raw: np.ndarray) -> np.ndarray:
         """Calibrated P(ALL) for raw model outputs (any shape)."""
@@ -205,7 +206,7 @@ class Calibration:
     def from_json(cls, d: dict) -> "Calibration":
         """The calibration stored by :meth:`to_json`; fields absent from ``d`` take their defaults."""
         return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference",
-                                             "field_threshold")
+                                             "field_threshold", "feature_reference")
                       if k in d})
 
 

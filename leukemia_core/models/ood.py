@@ -1,4 +1,5 @@
-"""Is an input unlike the training data? A stain/colour-profile check on cell crops.
+"""Is an input unlike the training data? Two checks: the colour profile of the cell crops (a note to
+check by eye) and the features the model's head reads (a cell outside them gets NO CALL).
 
 Reference statistics are fitted on the training cells (by ``evaluate``, stored with the
 calibration): mean and covariance of the nine colour statistics of each cell
@@ -7,7 +8,12 @@ pixels). A cell's distance is its Mahalanobis distance to that reference; the fl
 the :data:`PERCENTILE` th percentile of the validation cells' distances. An image is flagged when
 the median distance of its cells exceeds the threshold ("outside what the model was trained on:
 check by eye"). Other flags (no cell found, grayscale, too small) come from
-:mod:`leukemia_core.cells.analyze`.
+:mod:`leukemia_core.cells.outcome`.
+
+The feature reference (:func:`fit_feature_reference`, fitted by ``ood`` and kept in the calibration
+file as ``feature_reference``) holds the training cells' features per (lab, class); a cell whose
+features lie further from those of the class it is called than nearly all validation cells
+(:data:`FEATURE_PERCENTILE`) is outside what the model can read, and its call is withheld.
 """
 
 from __future__ import annotations
@@ -76,3 +82,62 @@ def wrong_inputs(crops: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     return {"channels swapped (BGR)": crops[..., ::-1].copy(),
             "inverted": ((255 - crops) * cell).astype(np.uint8),
             "green stain": green, "noise": noise}
+
+
+# ---------------------------------------------------------------------------------------------
+# What the model reads: its features against the training cells of the class it calls.
+
+#: Validation cells inside the threshold: a cell further from the training cells of its call than
+#: this share of the validation cells is "outside what the model can read".
+FEATURE_PERCENTILE = 95.0
+
+
+def fit_feature_reference(feats: np.ndarray, y: np.ndarray, labs: np.ndarray, val_feats: np.ndarray,
+                          val_called: np.ndarray, percentile: float = FEATURE_PERCENTILE) -> dict:
+    """The training cells' features as one component per (lab, class): its mean, with one per-feature
+    variance shared by all (a diagonal Mahalanobis distance: cheap to store and to compute for the
+    thousand-odd features of a backbone). The threshold is the ``percentile`` th percentile of the
+    validation cells' distances to the components of the class each is called.
+
+    Args:
+        feats: ``float (N, F)`` what the head reads, of the training cells; ``y`` their classes (0
+            HEM, 1 ALL); ``labs`` their datasets.
+        val_feats, val_called: the validation cells' features and calls (0/1).
+    """
+    feats, y, labs = np.asarray(feats, np.float64), np.asarray(y, int), np.asarray(labs).astype(str)
+    comps = []
+    for lab in sorted(set(labs)):
+        for cls in (0, 1):
+            k = (labs == lab) & (y == cls)
+            if k.sum() >= 5:
+                comps.append({"lab": lab, "class": cls, "n": int(k.sum()), "mean": feats[k].mean(axis=0).tolist()})
+    centred = np.concatenate([feats[(labs == c["lab"]) & (y == c["class"])] - np.asarray(c["mean"]) for c in comps])
+    ref = {"kind": "features the head reads: mean squared z-distance to the nearest training (lab, class) mean "
+                   "of the class the cell is called", "components": comps,
+           "scale": np.maximum(centred.std(axis=0), 1e-6).tolist(), "percentile": percentile}
+    d = feature_distances(ref, val_feats, val_called)
+    ref["threshold"] = float(np.percentile(d, percentile)) if len(d) else None
+    return ref
+
+
+def feature_distances(ref: dict, feats: np.ndarray, called: np.ndarray) -> np.ndarray:
+    """``float (N,)``: each cell's mean squared z-distance to the nearest training component of the
+    class it is called (``called``: 0/1 per cell); ``inf`` when no component has that class."""
+    feats, called = np.asarray(feats, np.float64), np.asarray(called, int)
+    if not len(feats):
+        return np.zeros(0)
+    scale = np.asarray(ref["scale"])
+    out = np.full(len(feats), np.inf)
+    for c in ref["components"]:
+        k = called == c["class"]
+        if k.any():
+            d = np.mean(((feats[k] - np.asarray(c["mean"])) / scale) ** 2, axis=1)
+            out[k] = np.minimum(out[k], d)
+    return out
+
+
+def outside_features(ref: dict | None, feats: np.ndarray, called: np.ndarray) -> np.ndarray | None:
+    """``bool (N,)``: the cells further than the reference's threshold; None without a reference."""
+    if not ref or ref.get("threshold") is None:
+        return None
+    return feature_distances(ref, feats, called) > ref["threshold"]
