@@ -254,3 +254,18 @@ def test_read_calls_first_then_add_maps(monkeypatch):
     done = mod.add_maps(calls, _Explainer())
     assert done.has_maps and not calls.has_maps and done.p_all is calls.p_all  # the call shown first is kept
     assert done.site_profile == "lab B" and done.nbytes > calls.nbytes
+
+
+def test_cells_outside_the_feature_reference_get_no_call():
+    from dataclasses import replace as dc_replace
+
+    found = find_and_crop(_disc(_disc(_field(), (60, 60), 20), (150, 150), 20), 16)
+    assert len(found.cells) == 2
+    ref = {"components": [{"lab": "a", "class": c, "n": 10, "mean": [0.0, 0.0]} for c in (0, 1)],
+           "scale": [1.0, 1.0], "threshold": 1.0}
+    cal = dc_replace(Calibration(threshold=0.5), feature_reference=ref)
+    feats = lambda x: np.array([[0.1, 0.0], [5.0, 0.0]])[: len(x)]  # noqa: E731  the second cell: far
+    a = analyze(found, lambda x: np.full(len(x), 0.8), cal, feats)
+    assert a.outside.tolist() == [False, True]
+    assert a.outcomes(0.5) == (["ALL", NO_CALL], ["", "outside what the model can read"])
+    assert analyze(found, lambda x: np.full(len(x), 0.8), Calibration(threshold=0.5), feats).outside is None

@@ -23,8 +23,8 @@ def _tree(tmp_path, n1=22, n2=2):
             m = np.zeros((side, side), np.uint8)
             m[2:8, 2:8], m[4:6, 4:6] = 128, 255
             cv2.imwrite(str(root / mask), m)
-            rows.append({"image": img, "mask": mask, "dataset": lab, "wbc_type": "lymphocyte" if i % 2 else "neutrophil",
-                         "label": "hem"})
+            kind = "lymphocyte" if i % 2 else "neutrophil"
+            rows.append({"image": img, "mask": mask, "dataset": lab, "wbc_type": kind, "label": "hem"})
     with open(root / "index.csv", "w", newline="") as f:
         w = csv.DictWriter(f, list(rows[0]))
         w.writeheader()

@@ -39,3 +39,25 @@ def test_wrong_inputs_are_far_and_flagged(crops):
         assert is_outside(ref, bad)
     assert not is_outside(ref, crops)
     assert not is_outside({}, crops) and not is_outside(ref, crops[:0])
+
+
+def test_the_feature_check_reads_the_class_called_and_the_nearest_lab():
+    from leukemia_core.models.ood import feature_distances, fit_feature_reference, outside_features
+
+    rng = np.random.default_rng(0)
+    # two labs, both classes; ALL cells sit at +3 on feature 0, lab b at +3 on feature 1
+    y = np.tile([0, 1], 100)
+    labs = np.repeat(["a", "b"], 100)
+    x = rng.normal(size=(200, 4))
+    x[y == 1, 0] += 3
+    x[labs == "b", 1] += 3
+    val = rng.normal(size=(40, 4))
+    ref = fit_feature_reference(x, y, labs, val, np.zeros(40, int))  # validation: lab a's normal cells
+    assert [(c["lab"], c["class"]) for c in ref["components"]] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert ref["percentile"] == 95.0 and 0 < ref["threshold"] < 5
+    near_b = np.array([[0.0, 3.0, 0.0, 0.0]])
+    assert feature_distances(ref, near_b, [0])[0] < 0.5  # lab b's normal cells: near, by the nearest lab
+    assert feature_distances(ref, near_b, [1])[0] > 1.5  # called ALL, it is far from every ALL component
+    far = np.array([[0.0, 0.0, 12.0, 0.0]])
+    assert outside_features(ref, np.concatenate([near_b, far]), [0, 0]).tolist() == [False, True]
+    assert outside_features({}, far, [0]) is None and feature_distances(ref, np.zeros((0, 4)), []).shape == (0,)

@@ -35,6 +35,8 @@ def test_why_an_export_does_not_serve(tiny_onnx, tmp_path):
     record_path = artefact_path("tiny_cnn", "onnx_record", wdir)
     record = json.loads(record_path.read_text())
     assert "other weights" in onnx_status("tiny_cnn", wdir, {**man, "weights_sha256": "0"})
+    record_path.write_text(json.dumps({**record, "outputs": ["probs"]}))  # exported before the features output
+    assert "without the features output" in onnx_status("tiny_cnn", wdir)
     record_path.write_text(json.dumps({**record, "sha256": "0"}))
     assert "sha256 does not match" in onnx_status("tiny_cnn", wdir, verify=True)
     assert onnx_status("tiny_cnn", wdir) == "ok"  # without verify the file is not read
@@ -79,6 +81,9 @@ def test_onnx_reads_images_as_keras_does(tiny_onnx, samples):
     x = np.random.default_rng(0).random((70, 32, 32, 3), dtype=np.float32)  # more than two chunks of 32
     assert onnx_pred.predict(x).shape == (70,) and onnx_pred.predict(x[0]).shape == (1,)
     assert onnx_pred.predict(np.zeros((0, 32, 32, 3), np.float32)).shape == (0,)
+    # the features the head reads, as Keras computes them (the feature check reads these)
+    f_onnx, f_keras = onnx_pred.features(x[:5]), keras_pred.features(x[:5])
+    assert f_onnx.shape == f_keras.shape and np.abs(f_onnx - f_keras).max() <= 1e-3
 
 
 def test_with_loaded_keeps_the_forward_pass(tiny_onnx):

@@ -133,3 +133,22 @@ def write_result(result: dict, out: Path) -> None:
     key = result["model"] + (f" (without {', '.join(result['left_out'])})" if result["left_out"] else "")
     doc["models"][key] = result
     write_json(out, doc)
+
+
+def _f(v, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def ood_table(doc: dict) -> str:
+    """Markdown of an ``ood`` result file: per model and set, coverage and the accuracy of the calls
+    made against calling every cell, and the share of wrong calls withheld (the ``ood`` block)."""
+    head = ["model", "set", "cells", "given a call (coverage)", "accuracy of the calls made",
+            "accuracy, every cell called",
+            "wrong calls withheld", "NO CALL: borderline / outside"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
+    for key, res in doc.get("models", {}).items():
+        for set_key, s in res["sets"].items():
+            lines.append("| " + " | ".join([f"`{key}`", set_key, str(s["cells"]), _f(s["coverage"]),
+                                            _f(s["accuracy_called"]), _f(s["accuracy_all"]), _f(s["wrong_withheld"]),
+                                            f"{s['borderline']} / {s['outside']}"]) + " |")
+    return "\n".join(lines)

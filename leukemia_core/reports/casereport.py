@@ -179,7 +179,8 @@ def _cell_grid(res: ImageAnalysis, thr: float, alpha: float, colormap: str) -> s
         heat = cv2.resize(np.asarray(res.map_of(int(i), thr), np.float32), (CELL_SIDE, CELL_SIDE))
         call, why = labels[int(i)], reasons[int(i)]
         label = "whole image" if res.whole_image else f"cell {res.cells[i].id}"
-        mark = f' <span class="small">{escape(why)}</span>' if why else ' <span class="refer">refer</span>' if refer[i] else ""
+        mark = (f' <span class="small">{escape(why)}</span>' if why
+                else ' <span class="refer">refer</span>' if refer[i] else "")
         pic = _img(overlay(crop, heat, alpha, colormap), label, "crop")
         tiles.append(f'<figure class="cell">{pic}<figcaption>{label}: <b class="{call.replace(" ", "")}">{call}</b> '
                      f"{res.p_all[i]:.2f}{mark}{size_across(res.size_of(int(i)))}</figcaption></figure>")
