@@ -139,6 +139,7 @@ def test_check_aria_and_cnmc_on_small_trees(aria_tree, cnmc_tree, tmp_path, samp
     assert "aria" not in res and "bccd" not in res and "sheets" not in res and "images_per_s" not in res
     assert res["targets"] == {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 1.0,
                               "bccd_recall": 0.97, "bccd_precision": 0.95, "bccd_share_exactly_one": 0.97,
+                              "wbcseg_share_exactly_one": 0.99, "wbcseg_median_iou": 0.85,
                               "images_per_s_224": 150}
     assert res["cnmc"] == {"data": str(cnmc_tree), **check_cnmc(cnmc_tree)}
     assert res["created"].endswith("+00:00") and len(res["created"]) == 25

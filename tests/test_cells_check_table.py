@@ -49,3 +49,13 @@ def test_shipped_results_block_is_the_shipped_json(monkeypatch):
     for sheet in r["sheets"].values():
         assert (ROOT / sheet).is_file()
     assert "[bccd](cells_check/cells_check_bccd.png)" in readme_block(r, ROOT / "docs")
+
+
+def test_block_names_each_wbcseg_lab(tmp_path):
+    from test_cells_wbcseg_check import _tree
+
+    root = _tree(tmp_path, [("1", [((60, 60), 22)], ((60, 60), 22)), ("2", [((60, 60), 15)], ((60, 60), 30))])
+    r = run_cells_check(None, None, wbcseg=root, sheets=tmp_path / "s")
+    text = readme_block(r)
+    assert "| wbcseg, dataset1: 1 single normal cells, expert masks | 1 | 1 | - | - | - | 100.0 % of 1;" in text
+    assert "wbcseg, dataset2" in text and "median outline IoU >= 0.85" in text and "[wbcseg](" in text

@@ -10,6 +10,8 @@
 * **C-NMC**: every image holds one segmented cell; reported is the share of images in which
   exactly one cell is found.
 * **BCCD**: people drew a box around every white cell (see :mod:`leukemia_core.cells.bccd_check`).
+* **wbcseg**: one normal white cell per image from two more labs, with an expert mask: one cell
+  found, and its outline against the mask (see :mod:`leukemia_core.cells.wbcseg_check`).
 * **Speed**: images per second at 224 px (Aria fields) and at 640 x 480 (BCCD), with the
   colour-only finder (no nucleus gate) timed on the same images in the same run as the baseline.
 
@@ -30,7 +32,7 @@ from ..data.datasets import read_dataset
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
 from ..jsonio import write_json
-from . import bccd_check
+from . import bccd_check, wbcseg_check
 from .finder import BLACK_LEVEL, channel_max, find_cells
 
 #: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
@@ -133,7 +135,8 @@ def check_cnmc(root: Path, rows: list | None = None) -> dict:
 
 
 def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = None, role: str = "test",
-                    limit: int | None = None, bccd: Path | None = None, sheets: Path | None = None) -> dict:
+                    limit: int | None = None, bccd: Path | None = None, sheets: Path | None = None,
+                    wbcseg: Path | None = None) -> dict:
     """Score the finder on the Aria role's fields, C-NMC images and every BCCD image; time it on the
     Aria fields (224 px) and BCCD images (640 x 480); write JSON to ``out`` and, with ``sheets``, one
     contact sheet PNG per dataset into that folder.
@@ -143,6 +146,7 @@ def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = Non
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "targets": {"recall": 0.95, "precision": 0.90, "cnmc_share_exactly_one": 1.0,
                           "bccd_recall": 0.97, "bccd_precision": 0.95, "bccd_share_exactly_one": 0.97,
+                          "wbcseg_share_exactly_one": 0.99, "wbcseg_median_iou": 0.85,
                           "images_per_s_224": 150}}
     tiles, speed = {}, {}
     if aria:
@@ -163,6 +167,10 @@ def run_cells_check(aria: Path | None, cnmc: Path | None, out: Path | None = Non
         smears = [read_image(r[1]) for r in rows[:100]]
         speed["640x480"] = bccd_check.finder_speed(smears)
         speed["640x480_colour_only"] = bccd_check.finder_speed(smears, nucleus_gate=False)
+    if wbcseg:
+        rows = []
+        result["wbcseg"] = {"data": Path(wbcseg).name, **wbcseg_check.check_wbcseg(Path(wbcseg), rows)}
+        tiles["wbcseg"] = bccd_check.mask_tiles(rows)
     if speed:
         result["images_per_s"] = {k: round(v, 1) for k, v in speed.items()}
     if sheets is not None:

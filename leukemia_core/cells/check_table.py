@@ -51,10 +51,18 @@ def readme_block(r: dict, base: Path | None = None) -> str:
         c = r["cnmc"]
         lines.append(f"| C-NMC: {c['n_images']} segmented single cells | {c['n_images']} | - | - | - | - | "
                      f"{_pct(c['share_exactly_one'])} of {c['n_images']} |")
+    for lab, w in (r.get("wbcseg", {}).get("by_lab") or {}).items():
+        lines.append(f"| wbcseg, {lab}: {w['n_images']} single normal cells, expert masks | {w['n_images']} | "
+                     f"{sum(int(k) * n for k, n in w['cells_per_image'].items())} | - | - | - | "
+                     f"{_pct(w['share_exactly_one'])} of {w['n_images']}; outline IoU median {_f(w['median_iou'])}, "
+                     f"{_pct(w['share_iou_good'])} >= {r['wbcseg']['good_iou']}; {w['stray_cells']} cells not the "
+                     f"white cell |")
     lines += ["", f"Targets: BCCD recall >= {t.get('bccd_recall')}, precision >= {t.get('bccd_precision')}, one "
                   f"cell in >= {_pct(t.get('bccd_share_exactly_one'))} of one-box images; Aria test recall >= "
                   f"{t.get('recall')}, precision >= {t.get('precision')}; C-NMC one cell in "
-                  f"{_pct(t.get('cnmc_share_exactly_one'))}."]
+                  f"{_pct(t.get('cnmc_share_exactly_one'))}"
+                  + (f"; wbcseg one cell in >= {_pct(t.get('wbcseg_share_exactly_one'))}, median outline IoU >= "
+                     f"{t.get('wbcseg_median_iou')}" if "wbcseg" in r else "") + "."]
     speed = r.get("images_per_s", {})
     parts = [f"{speed[k]} images/s at {k} px (colour-only finder on the same images in the same run: "
              f"{speed[k + '_colour_only']}, ratio {speed[k] / speed[k + '_colour_only']:.2f})"

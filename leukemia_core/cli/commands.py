@@ -206,7 +206,10 @@ def cmd_cells_check(args) -> int:
     from ..cells.check import run_cells_check
 
     r = run_cells_check(args.aria, args.cnmc, Path(args.out), role=args.role, limit=args.limit, bccd=args.bccd,
-                        sheets=Path(args.sheets) if args.sheets else None)
+                        sheets=Path(args.sheets) if args.sheets else None, wbcseg=args.wbcseg)
+    for lab, w in (r.get("wbcseg", {}).get("by_lab") or {}).items():
+        print(f"wbcseg {lab}: one cell in {w['exactly_one']} of {w['n_images']}, median outline IoU "
+              f"{w['median_iou']:.3f}, {w['stray_cells']} found cells not the white cell")
     if "aria" in r:
         a = r["aria"]
         print(f"Aria {a['role']} fields: {a['n_fields']}; reference cells {a['reference']}, found {a['found']}, "

@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--aria", help="the Aria folder (with Original/ and Segmented/)")
     sp.add_argument("--cnmc", help="the C-NMC folder")
     sp.add_argument("--bccd", help="the BCCD folder (JPEGImages/, Annotations/)")
+    sp.add_argument("--wbcseg", help="the wbcseg folder (single normal cells of two labs, expert masks)")
     sp.add_argument("--sheets", help="folder for the contact sheets (PNG), e.g. docs/cells_check")
     sp.add_argument("--readme", help="also replace the cells-check block of this README")
     sp.add_argument("--role", default="test", choices=["train", "val", "test"],
