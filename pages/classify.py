@@ -18,7 +18,7 @@ from leukemia_core.paths import default_weights_dir, weights_dir_label
 from leukemia_core.reports.casereport import ReportImage, batch_summary, build_case_report, model_info
 from leukemia_core.reports.display import size_across
 from leukemia_core.reports.files import app_models, load_report
-from leukemia_core.reports.inputs import ImageInput, decode, display_copy
+from leukemia_core.reports.inputs import ImageInput, decode, display_copy, unique_inputs
 from leukemia_core.samples import list_samples
 from pages._cells import consensus, results_table, store_result, summary_row
 from leukemia_core.verification.profile import profile_label, profile_summary
@@ -48,6 +48,10 @@ def _inputs() -> list[ImageInput]:
                             list(samples), key="classify_samples")
     items = [ImageInput(f.name, f.getvalue()) for f in uploads or []]
     items += [ImageInput(samples[t].path.name, samples[t].path.read_bytes()) for t in picked]
+    items, repeats = unique_inputs(items)
+    for name, first in repeats:
+        st.info(plain(f"{name} is the same image as {first} (same sha256): read and counted once."),
+                icon=":material/content_copy:")
     return items
 
 

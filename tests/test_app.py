@@ -113,10 +113,12 @@ def test_classify_bad_upload_gets_its_own_row(app_env):
         ("broken.png", b"this is not an image", "image/png"),
         (good.name, good.read_bytes(), "image/png"),
         ("empty.bmp", b"", "image/bmp"),
+        ("copy.png", good.read_bytes(), "image/png"),  # the same bytes again: read and counted once
     ]).run()
     no_exception(at)
     table = classify_table(at)
     assert list(table["image"]) == ["broken.png", good.name, "empty.bmp"]
+    assert f"copy.png is the same image as {good.name}" in page_text(at)
     assert "not an image file" in table.loc[0, "error"] and table.loc[0, "call"] == "NO CALL"
     assert table.loc[0, "reason"] == "could not be read"
     assert table.loc[1, "error"] == "" and table.loc[1, "call"] in ("ALL", "HEM", "NO CALL")

@@ -65,7 +65,7 @@ def test_gallery_pages_and_filters():
 def test_map_overlay_and_upload_run():
     crop, heat = png(np.full((40, 40, 3), 128, np.uint8)), png(np.ones((40, 40), np.float32))
     over = cv2.imdecode(np.frombuffer(session.map_overlay(crop, heat), np.uint8), cv2.IMREAD_COLOR)
-    assert over.shape[:2] == (96, 96) and over[0, 0, 2] > over[0, 0, 0]  # the strongest evidence is red
+    assert over.shape[:2] == (96, 96) and over[0, 0, 2] > over[0, 0, 0]  # strongest evidence: bright yellow
     assert session.map_overlay(crop, None) is None and session.map_overlay(b"junk", heat) is None
 
     # what the Classify page's read_cells gives: a whole-image reading with both maps

@@ -19,3 +19,15 @@ def test_overlay_colours_and_range():
         overlay(img.astype(np.float32) * 2 + 5, hot)
     with pytest.raises(ValueError, match="colormap"):
         overlay(img, hot, colormap="rainbow-unicorn")
+
+
+def test_the_default_scale_is_perceptually_uniform_viridis():
+    from leukemia_core.explain.overlay import COLORMAPS, DEFAULT_COLORMAP
+
+    assert DEFAULT_COLORMAP == "viridis" == next(iter(COLORMAPS))  # the app's selector offers it first
+    ramp = overlay(np.zeros((1, 256, 3), np.uint8), np.linspace(0, 1, 256, dtype=np.float32)[None], 1.0)
+    top, bottom = ramp[0, -1], ramp[0, 0]
+    assert top[0] > 200 and top[1] > 200 and top[2] < 80  # strongest: yellow (RGB)
+    assert bottom[2] > bottom[1] and bottom[0] < 90  # none: dark purple
+    lum = ramp[0].astype(float) @ [0.299, 0.587, 0.114]
+    assert np.all(np.diff(lum[::16]) > 0)  # brighter with every step of evidence

@@ -62,3 +62,12 @@ def test_classify_steps_without_streamlit():
     assert out.shape == (50, 100) and out[3:-3].min() > 0.99 and out.mean() > 0.9
     big = display_copy(np.zeros((2000, 1000, 3), np.uint8), 500)
     assert big.shape == (500, 250, 3)
+
+
+def test_an_image_given_twice_is_read_once():
+    from leukemia_core.reports.inputs import unique_inputs
+
+    a, b = ImageInput("a.png", b"x"), ImageInput("b.png", b"y")
+    unique, repeats = unique_inputs([a, b, ImageInput("a copy.png", b"x"), ImageInput("a.png", b"x")])
+    assert [u.name for u in unique] == ["a.png", "b.png"] and repeats == [("a copy.png", "a.png"), ("a.png", "a.png")]
+    assert unique_inputs([]) == ([], [])

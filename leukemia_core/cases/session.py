@@ -75,7 +75,8 @@ def gallery_page(view: CaseView, model: str, page: int = 0, show: str = "all cel
 
 
 def map_overlay(crop_png: bytes | None, map_png: bytes | None, alpha: float = 0.45) -> bytes | None:
-    """The crop with its map drawn over it (red = strongest evidence), PNG; None without a map."""
+    """The crop with its map drawn over it in the default colour scale (viridis: yellow = strongest
+    evidence), PNG; None without a map."""
     import cv2
 
     if not crop_png or not map_png:
@@ -84,7 +85,7 @@ def map_overlay(crop_png: bytes | None, map_png: bytes | None, alpha: float = 0.
     heat = cv2.imdecode(np.frombuffer(map_png, np.uint8), cv2.IMREAD_GRAYSCALE)
     if crop is None or heat is None:
         return None
-    heat = cv2.applyColorMap(cv2.resize(heat, crop.shape[1::-1]), cv2.COLORMAP_JET)
+    heat = cv2.applyColorMap(cv2.resize(heat, crop.shape[1::-1]), cv2.COLORMAP_VIRIDIS)
     ok, buf = cv2.imencode(".png", cv2.addWeighted(crop, 1 - alpha, heat, alpha, 0))
     return buf.tobytes() if ok else None
 

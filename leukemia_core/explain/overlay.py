@@ -8,17 +8,20 @@ import numpy as np
 from .maps import resize_heatmap
 
 #: Colour maps offered for overlays (OpenCV's).
+#: The maps' colour scales, the default first: viridis is perceptually uniform (equal steps of
+#: evidence look like equal steps of colour, in gray print too); jet, kept for those used to it, is not.
 COLORMAPS = {
-    "jet": cv2.COLORMAP_JET,
-    "turbo": cv2.COLORMAP_TURBO,
-    "inferno": cv2.COLORMAP_INFERNO,
     "viridis": cv2.COLORMAP_VIRIDIS,
+    "inferno": cv2.COLORMAP_INFERNO,
     "magma": cv2.COLORMAP_MAGMA,
+    "turbo": cv2.COLORMAP_TURBO,
     "hot": cv2.COLORMAP_HOT,
+    "jet": cv2.COLORMAP_JET,
 }
+DEFAULT_COLORMAP = "viridis"
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """Blend a heatmap over an image.
 
     Args:

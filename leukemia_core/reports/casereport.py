@@ -35,7 +35,7 @@ from ..cells.outcome import NO_CALL
 from ..cells.draw import draw_cells
 from ..data.names import dataset_title
 from ..evaluation.evaluate import ROLE_TEXT
-from ..explain.overlay import overlay
+from ..explain.overlay import DEFAULT_COLORMAP, overlay
 from .display import size_across
 
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, treat or "
@@ -214,7 +214,8 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
                      f'<figure class="field">{_img(field_pic, im.name, "field")}<figcaption>{cap}</figcaption></figure>'
                      f"{_cell_grid(res, thr, alpha, colormap)}"
                      '<p class="small">Cells sorted by P(ALL); each map shows where the evidence for the '
-                     "cell's call (ALL or HEM, as labelled) is strongest (red) to none (blue).</p></div>")
+                     "cell's call (ALL or HEM, as labelled) is strongest (brightest; yellow in the default viridis scale) to "
+                     "none (darkest).</p></div>")
     return "".join(parts) + "</section>"
 
 
@@ -274,7 +275,7 @@ def _profiles_line(models: Sequence[str], profiles: Mapping[str, str], notes: Ma
 
 def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo], threshold_of: Mapping[str, float],
                       created: _dt.datetime | None = None, title: str = "Case report", alpha: float = 0.4,
-                      colormap: str = "jet", site_profiles: Mapping[str, str] | None = None,
+                      colormap: str = DEFAULT_COLORMAP, site_profiles: Mapping[str, str] | None = None,
                       site_notes: Mapping[str, str] | None = None) -> bytes:
     """The HTML case report of one batch (UTF-8 bytes), fully self-contained.
 

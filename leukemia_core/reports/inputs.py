@@ -30,6 +30,20 @@ class ImageInput:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def unique_inputs(items: list[ImageInput]) -> tuple[list[ImageInput], list[tuple[str, str]]]:
+    """``(items without repeats, [(name, name of the first with the same bytes)])``: an image given
+    twice (same sha256, under any name) is read and counted once."""
+    first: dict[str, str] = {}
+    unique, repeats = [], []
+    for it in items:
+        if it.digest in first:
+            repeats.append((it.name, first[it.digest]))
+        else:
+            first[it.digest] = it.name
+            unique.append(it)
+    return unique, repeats
+
+
 def decode(item: ImageInput) -> tuple[np.ndarray | None, str]:
     """``(rgb, "")`` or ``(None, message)`` for an unreadable file."""
     buf = io.BytesIO(item.data)
