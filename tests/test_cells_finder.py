@@ -308,3 +308,13 @@ def test_channel_max_is_the_maximum_over_channels():
     rgb = np.random.default_rng(1).integers(0, 256, (37, 53, 3), np.uint8)
     out = channel_max(rgb)
     assert out.dtype == np.uint8 and np.array_equal(out, rgb.max(axis=2))
+
+
+def test_cell_masks_fill_each_outline():
+    from leukemia_core.cells.finder import cell_masks
+
+    img = _disc(_disc(_field(), (60, 60), 20), (160, 160), 15)
+    cells = find_cells(img)
+    masks = cell_masks(img.shape, cells)
+    assert len(masks) == 2 and all(m.shape == img.shape[:2] and m.dtype == bool for m in masks)
+    assert all(abs(int(m.sum()) - c.area) < 0.15 * c.area for m, c in zip(masks, cells))

@@ -33,7 +33,7 @@ from ..data.images import read_image
 from ..errors import LeukemiaCoreError
 from ..jsonio import write_json
 from . import bccd_check, wbcseg_check
-from .finder import BLACK_LEVEL, channel_max, find_cells
+from .finder import BLACK_LEVEL, cell_masks, channel_max, find_cells
 
 #: Smallest reference cell (pixels) in a 224-px Aria Segmented image.
 GT_MIN_AREA = 120
@@ -56,12 +56,7 @@ def reference_cells(segmented_rgb: np.ndarray) -> list[np.ndarray]:
 
 def found_masks(rgb: np.ndarray, cells: list | None = None) -> list[np.ndarray]:
     """Masks of the cells :func:`find_cells` returns (or of ``cells``), ``bool (H, W)`` each."""
-    out = []
-    for cell in find_cells(rgb) if cells is None else cells:
-        m = np.zeros(rgb.shape[:2], np.uint8)
-        cv2.drawContours(m, [cell.contour.reshape(-1, 1, 2)], -1, 1, thickness=cv2.FILLED)
-        out.append(m.astype(bool))
-    return out
+    return cell_masks(rgb.shape, find_cells(rgb) if cells is None else cells)
 
 
 def match(found: Sequence[np.ndarray], reference: Sequence[np.ndarray], iou_min: float = IOU_MATCH) -> int:

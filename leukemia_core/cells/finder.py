@@ -267,3 +267,13 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
         cells.append((by + bh / 2, bx, (bx, by, bw, bh), area, (cx, cy), c.reshape(-1, 2), border))
     cells.sort(key=lambda t: (round(t[0] / max(1.0, h / 8)), t[1]))
     return [Cell(i + 1, t[2], t[3], t[4], t[5], t[6]) for i, t in enumerate(cells)]
+
+
+def cell_masks(shape: tuple[int, int], cells: list[Cell]) -> list[np.ndarray]:
+    """Each cell's filled outline as a ``bool (H, W)`` mask of an image of ``shape``."""
+    out = []
+    for cell in cells:
+        m = np.zeros(shape[:2], np.uint8)
+        cv2.drawContours(m, [cell.contour.reshape(-1, 1, 2)], -1, 1, thickness=cv2.FILLED)
+        out.append(m.astype(bool))
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.images import read_image
 from ..data.wbcseg import read_mask, wbcseg_images
-from .finder import find_cells
+from .finder import cell_masks, find_cells
 
 #: A found cell overlapping the expert mask less than this is not the white cell.
 STRAY_IOU = 0.1
@@ -32,14 +32,12 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def check_wbcseg(root: Path, rows: list | None = None) -> dict:
     """Figures per lab and over both (see the module); ``rows``, when given, receives ``(errors,
     path, cells, [expert cell mask])`` per image for the contact sheet."""
-    from .check import found_masks
-
     per_lab: dict[str, list] = {}
     for w in wbcseg_images(root):
         rgb = read_image(w.image)
         _, cell = read_mask(w.mask)
         cells = find_cells(rgb)
-        ious = [_iou(m, cell) for m in found_masks(rgb, cells)]
+        ious = [_iou(m, cell) for m in cell_masks(rgb.shape, cells)]
         best = max(ious, default=0.0)
         stray = sum(i < STRAY_IOU for i in ious)
         per_lab.setdefault(w.lab, []).append((len(cells), best, stray))
