@@ -20,7 +20,7 @@ from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import app_models, default_model  # noqa: E402
 from pages._loaders import warm_up  # noqa: E402
-from pages._session import PROFILE_KEY, profile_choices, site_profile_or_none  # noqa: E402
+from pages._session import PROFILE_KEY, profile_choices, site_profile_or_none, thresholds_in_use  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
 
 # Workarounds for Streamlit and CPython faults that break a server shared by sessions
@@ -54,10 +54,16 @@ with st.sidebar:
     own = st.toggle("Each model's validated threshold", value=True, key="app_own_threshold",
                     help="The threshold each model's calibration chose on validation cells. Turn off to set "
                          "one threshold for all models.")
-    st.slider("Decision threshold on calibrated P(ALL)", min_value=0.0, max_value=1.0, value=0.5, step=0.01,
+    in_use, rule = thresholds_in_use(chosen)
+    if own and in_use is not None:  # the disabled slider shows the threshold the model calls at
+        st.session_state["app_threshold"] = round(in_use, 2)
+    st.session_state.setdefault("app_threshold", 0.5)
+    st.slider("Decision threshold on calibrated P(ALL)", min_value=0.0, max_value=1.0, step=0.01,
               key="app_threshold", disabled=own,
               help="A cell is called ALL when its calibrated P(ALL) is at least this. Classify and Validation "
                    "use it; stored results are re-labelled without running a model.")
+    if rule:
+        st.caption(rule)
     if chosen:  # the lab's own calibration of this model (Verify at your lab), when it has one
         usable, refused = profile_choices(chosen)
         options = [""] + list(usable.values())

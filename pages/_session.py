@@ -112,3 +112,24 @@ def result_tag(model: str) -> str:
     site profile in use (its name and creation time), so a new choice is never served an old result."""
     prof = site_profile_or_none(model)
     return weights_sha(model) + (f"|profile:{prof.model}:{prof.name}|{prof.created}" if prof else "")
+
+
+def thresholds_in_use(model: str | None) -> tuple[float | None, str]:
+    """``(cell threshold the model calls at, a sentence beside the slider)``: the threshold in use
+    (the sidebar's, or the model's validated one) and the field threshold it implies for images of
+    several cells; ``(None, "")`` without a readable model card."""
+    from leukemia_core.models.card import resolve_card
+    from leukemia_core.paths import default_weights_dir
+
+    if not model:
+        return None, ""
+    try:
+        d = resolve_card(model, default_weights_dir()).decision
+    except LeukemiaCoreError:
+        return None, ""
+    cell = d.threshold if threshold() is None else threshold()
+    fields = d.image_threshold(2, cell)
+    rule = (f"images of several cells: {fields:.2f} (their mean P(ALL) against the field threshold, which "
+            f"moves with this one)" if d.field_threshold is not None else "images of several cells: the same")
+    source = "validated on its calibration cells" if threshold() is None else "set here"
+    return cell, f"{model} in use: cells {cell:.2f} ({source}); {rule}."

@@ -136,6 +136,9 @@ def test_classify_threshold_relabels_without_running_the_model(app_env, tiny_ana
     a = tiny_analysis(sample.path)
     cached = dict(at.session_state["classify_results"])
     assert len(cached) == 1
+    # the disabled slider shows the threshold the model calls at, and the sidebar says both in use
+    assert at.slider(key="app_threshold").value == round(a.calibration.threshold, 2)
+    assert f"tiny_cnn in use: cells {a.calibration.threshold:.2f} (validated" in page_text(at)
     at.toggle(key="app_own_threshold").set_value(False).run()
     for thr in (0.0, 1.0, 0.5):
         at.slider(key="app_threshold").set_value(thr).run()
