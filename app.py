@@ -18,7 +18,7 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
 
 from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
-from leukemia_core.reports.files import app_models, default_model  # noqa: E402
+from leukemia_core.reports.files import DEFAULT_MODEL_RULE, app_models, default_model  # noqa: E402
 from pages._loaders import warm_up  # noqa: E402
 from pages._session import PROFILE_KEY, profile_choices, site_profile_or_none, thresholds_in_use  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
@@ -47,7 +47,8 @@ with st.sidebar:
     models = app_models()
     first = default_model(models)
     st.selectbox("Model", models, index=models.index(first) if first in models else 0, key="app_model",
-                 help="Used on every page; Classify can also compare all models side by side.")
+                 help=f"Used on every page; Classify can also compare all models side by side. Offered first: "
+                      f"{first}, the model with {DEFAULT_MODEL_RULE}.")
     chosen = st.session_state.get("app_model")
     if chosen and weights_status(chosen, default_weights_dir()) != "ok":
         st.caption(f"No trained weights for {chosen} yet (see Classify).")

@@ -26,6 +26,7 @@ from leukemia_core.reports.files import (
     report_is_current,
     report_names,
     report_path,
+    selection_score,
     short_sha,
 )
 
@@ -45,8 +46,11 @@ def test_weights_dir_and_models_offered(monkeypatch, tmp_path):
     assert app_models() == ["tiny_cnn"]  # test-only models may be asked for; unknown names dropped
     monkeypatch.setenv(APP_MODELS_ENV, "nope")
     assert app_models() == list_models()
-    assert default_model(["a", "proposed"]) == "proposed" and default_model(["a", "b"]) == "a"
-    assert default_model([]) is None
+    assert default_model(["a", "proposed"]) == "a" and default_model([]) is None  # no scores: the first offered
+    for name, score in (("a", 0.91), ("b", 0.95), ("c", None)):
+        (tmp_path / f"{name}.manifest.json").write_text(
+            json.dumps({"training": {"selected_epoch": {"val_score": score}}}))
+    assert default_model(["c", "a", "b"]) == "b" and selection_score("c") is None  # the stated score decides
 
 
 def test_how_to_make_and_missing_messages(tmp_path):
@@ -115,6 +119,7 @@ def test_app_models_from_environment(monkeypatch):
     monkeypatch.delenv("LEUKEMIA_APP_MODELS")
     models = app_models()
     assert "proposed" in models and "tiny_cnn" not in models
+    # the shipped manifests' cross-lab validation scores: proposed 0.9503 is the highest
     assert default_model(models) == "proposed" and default_model([]) is None
 
 

@@ -23,6 +23,7 @@ from ..errors import LeukemiaCoreError
 from ..evaluation.baseline import NAME as BASELINE
 from ..evaluation.evaluate import REPORT_FORMAT
 from ..models import list_models
+from ..models.weights import read_manifest
 from ..jsonio import read_json
 from ..paths import ARTEFACT_SUFFIXES, artefact_file, artefact_path, weights_dir_label, weights_dir_or_default
 
@@ -47,11 +48,26 @@ def app_models() -> list[str]:
     return chosen or list_models()
 
 
-def default_model(models: Sequence[str]) -> str | None:
-    """``"proposed"`` when offered, else the first model (None for an empty list)."""
-    if "proposed" in models:
-        return "proposed"
-    return models[0] if models else None
+#: What the default model is chosen by, for a reader.
+DEFAULT_MODEL_RULE = ("the highest cross-lab validation score (the mean ROC AUC over the labs' validation cells "
+                      "that chose each model's epoch)")
+
+
+def selection_score(name: str, wdir: Path | None = None) -> float | None:
+    """The score that chose ``name``'s epoch (its manifest's ``training.selected_epoch.val_score``)."""
+    try:
+        man = read_manifest(name, wdir, missing_ok=True) or {}
+    except LeukemiaCoreError:
+        return None
+    score = ((man.get("training") or {}).get("selected_epoch") or {}).get("val_score")
+    return float(score) if isinstance(score, (int, float)) else None
+
+
+def default_model(models: Sequence[str], wdir: Path | None = None) -> str | None:
+    """The model with :data:`DEFAULT_MODEL_RULE`; the first offered when none has a score (None for
+    an empty list)."""
+    scored = [(s, -i, m) for i, m in enumerate(models) if (s := selection_score(m, wdir)) is not None]
+    return max(scored)[2] if scored else (models[0] if models else None)
 
 
 def how_to_make(kind: str, name: str = "NAME") -> str:
