@@ -142,8 +142,11 @@ def _by_role(reports: dict, reference: dict | None, level: str) -> None:
     for (source, role), part in df.groupby(["source", "role"], sort=False):
         ours = source == "this project"
         ys, texts = bar_values(part["value"])
+        lo, hi = part["low"].astype(float), part["high"].astype(float)  # 95 % Wilson interval (NaN: none)
+        err = dict(type="data", array=(hi - part["value"].astype(float)).fillna(0).tolist(),
+                   arrayminus=(part["value"].astype(float) - lo).fillna(0).tolist(), visible=ours, thickness=1)
         fig.add_trace(go.Bar(
-            x=part["model"], y=ys, name=role, text=texts, textposition="outside",
+            x=part["model"], y=ys, name=role, text=texts, textposition="outside", error_y=err,
             marker_color=ROLE_COLOURS.get(role), marker_pattern_shape="" if ours else "/",
             opacity=1.0 if ours else 0.6,
             customdata=part[["set", "scored", "groups"]].astype(object).fillna("n/a").to_numpy(),
@@ -153,7 +156,8 @@ def _by_role(reports: dict, reference: dict | None, level: str) -> None:
     fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1.15], yaxis_title="accuracy (%)",
                       legend_title_text="role")
     st.plotly_chart(fig, key="comparison_accuracy_chart", config=PLOT_CONFIG)
-    st.caption(f"Accuracy of the {LEVEL_NAMES[level]} at each report's own threshold. Test: reported only, never "
+    st.caption(f"Accuracy of the {LEVEL_NAMES[level]} at each report's own threshold, with its 95 % Wilson "
+               "interval (the whisker; C-NMC's test set of 48 cells spans about +-14 points). Test: reported only, never "
                "used to choose anything. Validation: chose the epoch, calibrator, threshold and refer band (not a "
                "test set). Training: the weights were fitted on these images.")
     if has_ref and show_ref:

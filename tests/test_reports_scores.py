@@ -29,6 +29,7 @@ from leukemia_core.reports.files import (
     report_names,
 )
 from leukemia_core.reports.sets import get_set, labels_probs, set_caption, set_keys, sets_table
+from leukemia_core.stats import wilson
 from leukemia_core.reports.thresholds import (
     calibration_table,
     image_thresholds,
@@ -155,6 +156,11 @@ def test_report_tables(app_weights):
     row = acc[(acc["model"] == "tiny_cnn") & (acc["role"] == "test")].iloc[0]
     assert row["value"] == test["cell_metrics"]["balanced_accuracy"] and row["scored"] == test["n_cells"]
     assert accuracy_by_role(reps, "cnmc", ref, metric="balanced_accuracy").empty  # published: accuracy only
+    assert row["low"] is None  # intervals are drawn for accuracies (proportions of a count) only
+    acc = accuracy_by_role(reps, "folder", level="cells")
+    row = acc[(acc["model"] == "tiny_cnn") & (acc["role"] == "test")].iloc[0]
+    k, n = round(row["value"] * row["scored"]), row["scored"]
+    assert row["low"] <= row["value"] <= row["high"] and (row["low"], row["high"]) == wilson(k, n)[1:]
     for level in ("images", "cells"):
         curves = roc_curves(reps, "folder/test", level)
         assert set(curves) == set(names)

@@ -11,6 +11,7 @@ import pandas as pd
 from ..evaluation.metrics import compute_metrics, roc_points
 from ..inference import label_of
 from ..models.card import report_thresholds
+from ..stats import wilson
 from .sets import LEVEL_NAMES, LEVELS, ROLE_NAMES, get_set, labels_probs, role_of
 from .thresholds import image_thresholds, threshold_text
 
@@ -100,6 +101,9 @@ def accuracy_by_role(reports: dict[str, dict], dataset: str, reference: dict | N
     """``metric`` (a :func:`~leukemia_core.evaluation.metrics.compute_metrics` key) on every role of
     ``dataset``, per model, at ``level``; roles in the order test, val, train.
 
+    ``low``/``high``: the 95 % Wilson interval of an accuracy over its ``scored`` items (None for
+    other metrics and published figures, whose counts are unknown).
+
     With ``reference``, the published training and validation accuracies are added as rows whose
     ``source`` is :func:`reference_label` (their ``role`` says ``published train`` /
     ``published validation``: another split, not ours).
@@ -112,16 +116,22 @@ def accuracy_by_role(reports: dict[str, dict], dataset: str, reference: dict | N
             if ds != dataset or not m:
                 continue
             n = m.get("n", s.get("n_cells") if level == "cells" else s.get("n_images"))
-            rows.append({"model": name, "role": ROLE_NAMES.get(role_of(s), role_of(s)), "value": m.get(metric),
-                         "source": "this project", "set": s["key"], "scored": n, "groups": s.get("n_groups")})
+            v = m.get(metric)
+            low = high = None
+            if metric == "accuracy" and v is not None and n:  # a proportion of n: its Wilson interval
+                _, low, high = wilson(int(round(v * n)), int(n))
+            rows.append({"model": name, "role": ROLE_NAMES.get(role_of(s), role_of(s)), "value": v,
+                         "source": "this project", "set": s["key"], "scored": n, "groups": s.get("n_groups"),
+                         "low": low, "high": high})
     if reference and metric == "accuracy":
         label = reference_label(reference)
         for name, figs in reference.get("models", {}).items():
             for role, field in (("published train", "train_accuracy"), ("published validation", "val_accuracy")):
                 if figs.get(field) is not None:
                     rows.append({"model": name, "role": role, "value": float(figs[field]), "source": label,
-                                 "set": reference.get("dataset", ""), "scored": None, "groups": None})
-    df = pd.DataFrame(rows, columns=["model", "role", "value", "source", "set", "scored", "groups"])
+                                 "set": reference.get("dataset", ""), "scored": None, "groups": None,
+                                 "low": None, "high": None})
+    df = pd.DataFrame(rows, columns=["model", "role", "value", "source", "set", "scored", "groups", "low", "high"])
     order = {r: i for i, r in enumerate(["test", "validation", "training", "unsplit", "published train",
                                          "published validation"])}
     return df.sort_values("role", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
