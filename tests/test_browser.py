@@ -165,7 +165,8 @@ def test_browser_end_to_end(server, shots):
             page.get_by_role("heading", name="Classify cells").wait_for(timeout=WAIT_MS)
             assert page.get_by_text("Not a diagnostic device").first.is_visible()
             page.locator('input[type="file"]').set_input_files(str(sample.path))
-            verdict = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\) [01]\.\d{2}, image threshold"))
+            verdict = page.get_by_text(re.compile(r"image (ALL|HEM|NO CALL)(?: \([^)]*\))? "
+                                                 r"\(mean cell P\(ALL\) [01]\.\d{2}, image threshold"))
             verdict.wait_for(timeout=WAIT_MS)
             _idle(page)
             assert re.search(r"\d+ white cell\(s\) found", verdict.inner_text())

@@ -19,7 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Screenshots, server logs and the cache of expected values.
 SHOTS = Path(tempfile.gettempdir()) / "leukemia-loadtest"
 #: The Classify page's summary line of one image.
-SUMMARY_RE = re.compile(r"^(\S+): image (ALL|HEM) \(mean cell P\(ALL\) ([01]\.\d+), image threshold ([01]\.\d+), "
+SUMMARY_RE = re.compile(r"^(\S+): image (ALL|HEM|NO CALL)(?: \([^)]*\))? \(mean cell P\(ALL\) ([01]\.\d+), "
+                        r"image threshold ([01]\.\d+), "
                         r"cell threshold ([01]\.\d+)\)(?:; (\d+) white cell)?")
 #: Largest difference between a shown figure (two decimals) and the core's value.
 TOLERANCE = 0.0051
@@ -66,7 +67,8 @@ def image_plan(n_sessions: int, pairs: int, data_dir: Path | None) -> list[list[
 
 
 def expected_values(files: list[Path], models: list[str], wdir: Path) -> dict:
-    """``{(file name, model): {"p": image mean P(ALL), "n": cells (0 = whole image)}}`` as the Classify
+    """``{(file name, model): {"p": image mean P(ALL), "n": cells (0 = whole image), "reason": why the
+    image gets no call ("" when it can), "cells", "counted", "outside": per cell}}`` as the Classify
     page computes them (cached under /tmp by file content and weights)."""
     from leukemia_core.models.weights import read_manifest
 
@@ -91,7 +93,9 @@ def expected_values(files: list[Path], models: list[str], wdir: Path) -> dict:
                 raise RuntimeError(f"{f}: {err}")
             res = read_cells(rgb, pred, expl)
             s = res.summary()
-            out[(f.name, m)] = {"p": s["p_all"], "n": s["cells"]}
+            out[(f.name, m)] = {"p": s["p_all"], "n": s["cells"], "reason": res.image_reason(),
+                                "cells": res.p_all.tolist(), "counted": res.counted().tolist(),
+                                "outside": [] if res.outside is None else res.outside.tolist()}
     SHOTS.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({f"{k[0]}\t{k[1]}": v for k, v in out.items()}))
     return out
@@ -144,6 +148,13 @@ def _wrong_values(line: tuple, exp: dict, cal, model: str, thr: float) -> list[s
     m, call, p, ithr, cthr, ncells = line
     want_ithr = cal.image_threshold(thr, exp["n"])
     want_call = "ALL" if exp["p"] >= want_ithr else "HEM"
+    if "cells" in exp:  # NO CALL: a degenerate image, or no counted cell with a call at this threshold
+        band = cal.band_at(thr) if cal.refer_half_width > 0 else (2.0, 2.0)
+        outside = exp["outside"] or [False] * len(exp["cells"])
+        called = [c and not (band[0] <= p <= band[1]) and not o
+                  for p, c, o in zip(exp["cells"], exp["counted"], outside)]
+        if exp["reason"] or not any(called):
+            want_call = "NO CALL"
     bad = []
     if m != model:
         bad.append(f"model {m} shown, {model} selected")
@@ -153,7 +164,7 @@ def _wrong_values(line: tuple, exp: dict, cal, model: str, thr: float) -> list[s
         bad.append(f"cell threshold {cthr} shown, {thr:.2f} set")
     if abs(float(ithr) - want_ithr) > TOLERANCE:
         bad.append(f"image threshold {ithr} shown, core {want_ithr:.2f}")
-    if call != want_call and abs(exp["p"] - want_ithr) > 1e-4:  # a tie at the threshold may go either way
+    if call != want_call and (want_call == "NO CALL" or call == "NO CALL" or abs(exp["p"] - want_ithr) > 1e-4):
         bad.append(f"call {call} shown, core {want_call}")
     if ncells is not None and int(ncells) != exp["n"]:
         bad.append(f"{ncells} cells shown, core {exp['n']}")

@@ -35,7 +35,7 @@ try:
         for name, shotname in [("leukemia_core/samples/hem/BloodImage_00305.jpg", "classify_bccd.png"),
                                ("leukemia_core/samples/all/UID_13_10_1_all.png", None)]:
             page.locator('input[type="file"]').set_input_files(str(ROOT / name))
-            v = page.get_by_text(re.compile(r"image (ALL|HEM) \(mean cell P\(ALL\)"))
+            v = page.get_by_text(re.compile(r"image (ALL|HEM|NO CALL)\b.*\(mean cell P\(ALL\)"))
             idle(page); page.get_by_text(Path(name).name, exact=True).first.wait_for(timeout=W)
             v.first.wait_for(timeout=W); idle(page)
             for t in v.all_inner_texts():  # every verdict on the page (earlier uploads stay listed)
