@@ -53,3 +53,18 @@ def test_fit_store_and_measure_on_the_samples(trained_tiny, tmp_path):
     assert list(doc["models"]) == ["tiny_cnn", "tiny_cnn (without cnmc)"]
     table = ood_table(doc)
     assert table.count("| `tiny_cnn` | folder/val |") == 1 and "| `tiny_cnn (without cnmc)` |" in table
+
+
+def test_the_docs_block_is_the_shipped_file():
+    from leukemia_core.docblocks import block_text
+    from leukemia_core.jsonio import read_json
+    from leukemia_core.paths import PROJECT_ROOT
+
+    doc = read_json(PROJECT_ROOT / "model_weights" / "ood.json")
+    if not doc:
+        pytest.skip("no shipped ood.json")
+    assert block_text((PROJECT_ROOT / "docs" / "results.md").read_text(), "ood") == ood_table(doc)
+    shipped = [m for m in doc["models"] if " " not in m]  # "(without ...)": a leave-one-lab-out run
+    for m in shipped:  # the check the app serves is the one measured
+        cal = read_json(PROJECT_ROOT / "model_weights" / f"{m}.calibration.json")
+        assert cal["feature_reference"]["threshold"] == doc["models"][m]["feature_threshold"]
