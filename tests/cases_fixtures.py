@@ -9,6 +9,7 @@ PostgreSQL run is skipped with the reason when no server can be started.
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 import pwd
@@ -26,6 +27,15 @@ from leukemia_core.cases.views import CellInput, RunInput
 
 #: The system user the server runs as when the tests run as root (PostgreSQL refuses root).
 PG_USER = "postgres"
+
+
+def single(name: str) -> str:
+    """How a single-user store records ``name`` (every record says it was not authenticated)."""
+    return f"{name} · unauthenticated (single-user mode)"
+
+
+#: A sample's required fields, for tests that create cases.
+SAMPLE = {"sample_date": dt.date(2026, 5, 1), "specimen_id": "SP-1", "patient_ref": "PT-0001"}
 
 
 def pg_bindir() -> Path | None:

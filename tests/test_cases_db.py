@@ -97,5 +97,5 @@ def test_a_schema_newer_than_the_program_is_refused(store):
 
 
 def test_without_migrating_an_old_schema_is_refused(db_url, tmp_path):
-    with pytest.raises(CaseStoreError, match="not 0002"):
+    with pytest.raises(CaseStoreError, match="not 0003"):
         open_store(db_url, tmp_path, migrate=False)

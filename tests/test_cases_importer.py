@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cases_fixtures import db_url, pg_server, pg_url, store  # noqa: F401  (fixtures)
+from cases_fixtures import SAMPLE, db_url, pg_server, pg_url, store  # noqa: F401  (fixtures)
 from leukemia_core.cases import importer
 from leukemia_core.cases.errors import CaseInputError
 from leukemia_core.cases.repository import cell_pictures, get_case
@@ -73,7 +73,7 @@ def _predict_csvs(tmp_path, samples):
 
 def test_predict_csv_import(store, tmp_path, samples):
     pred, cells = _predict_csvs(tmp_path, samples)
-    rep = importer.import_path(store, "P-1", pred, "ann", cells=cells)
+    rep = importer.import_path(store, "P-1", pred, "ann", cells=cells, sample=SAMPLE)
     assert (rep.images, rep.runs, rep.cells, len(rep.skipped)) == (2, 2, 2, 3)
     assert "cannot read" in rep.skipped[0] and "moved.png" in rep.skipped[1] and "3 skipped" in rep.line()
     assert "(other): no threshold recorded" in rep.skipped[2]  # never called at a made-up threshold
@@ -84,7 +84,7 @@ def test_predict_csv_import(store, tmp_path, samples):
     assert run1.whole_image and w.flags == "whole image" and run1.notes == ["no white cell found"]
     assert im0.file_name == samples[0].path.name and store.image_bytes(im0.sha256) == samples[0].path.read_bytes()
     assert cell_pictures(store, [c1.id])[c1.id] == (None, None)  # a CSV carries no pictures
-    importer.import_path(store, "P-1", pred, "ann", cells=cells)  # into the same case: new runs, no new image
+    importer.import_path(store, "P-1", pred, "ann", cells=cells, sample=SAMPLE)  # into the same case: new runs, no new image
     assert len(get_case(store, "P-1").images) == 2
 
 
@@ -98,7 +98,7 @@ def test_screen_parquet_import(store, tmp_path, samples):
     write_part(tmp_path, "cells", [{"path": img, "model": "tiny", "cell": 1, "x": 3, "y": 4, "w": 20, "h": 21,
                                     "area": 300, "cx": 13.0, "cy": 14.0, "touches_border": False, "label": "ALL",
                                     "p_all": 0.7, "refer": False}])
-    rep = importer.import_path(store, "S-1", tmp_path, "ann")
+    rep = importer.import_path(store, "S-1", tmp_path, "ann", sample=SAMPLE)
     assert (rep.images, rep.runs, rep.cells) == (1, 1, 1)
     (_, run, cell), = get_case(store, "S-1").cells("tiny")
     assert run.weights_sha256 == "cd" * 32 and run.source == "screen parquet" and cell.box == (3, 4, 20, 21)
@@ -106,13 +106,13 @@ def test_screen_parquet_import(store, tmp_path, samples):
 
 def test_import_refusals(store, tmp_path):
     with pytest.raises(CaseInputError, match="no such file"):
-        importer.import_path(store, "X", tmp_path / "missing", "ann")
+        importer.import_path(store, "X", tmp_path / "missing", "ann", sample=SAMPLE)
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(CaseInputError, match="not a predict CSV"):
-        importer.import_path(store, "X", tmp_path / "other.csv", "ann")
+        importer.import_path(store, "X", tmp_path / "other.csv", "ann", sample=SAMPLE)
     (tmp_path / "imgs").mkdir()
     with pytest.raises(CaseInputError, match="name the model"):
-        importer.import_path(store, "X", tmp_path / "imgs", "ann")
+        importer.import_path(store, "X", tmp_path / "imgs", "ann", sample=SAMPLE)
 
 
 def test_folder_is_run_through_the_model(store, trained_tiny, samples, tmp_path):
@@ -121,7 +121,7 @@ def test_folder_is_run_through_the_model(store, trained_tiny, samples, tmp_path)
     for s in samples[:2]:
         (folder / s.path.name).write_bytes(s.path.read_bytes())
     (folder / "notes.gif").write_bytes(b"GIF89a")
-    rep = importer.import_path(store, "F-1", folder, "ann", models=["tiny_cnn"], weights_dir=trained_tiny["weights_dir"])
+    rep = importer.import_path(store, "F-1", folder, "ann", models=["tiny_cnn"], weights_dir=trained_tiny["weights_dir"], sample=SAMPLE)
     assert rep.images == 2 and rep.runs == 2 and len(rep.skipped) == 1
     view = get_case(store, "F-1")
     cells = view.cells("tiny_cnn")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from cases_fixtures import db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
+from cases_fixtures import SAMPLE, db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
 from leukemia_core.cases import repository as repo
 from leukemia_core.cases import review
 from leukemia_core.cases.db import Store, current_revision, head_revision, open_store, table_names, upgrade
@@ -24,7 +24,7 @@ def test_empty_database_migrates_to_head(db_url, tmp_path):
     assert current_revision(raw.engine) is None
     raw.dispose()
     s = open_store(db_url, tmp_path / "home")
-    assert current_revision(s.engine) == head_revision() == "0002"
+    assert current_revision(s.engine) == head_revision() == "0003"
     assert TABLES <= table_names(s)
     assert "amend_reason" in {c["name"] for c in inspect(s.engine).get_columns("cases")}
     s.dispose()
@@ -44,7 +44,7 @@ def test_first_schema_with_data_migrates_to_head(db_url, tmp_path):
                           "(:t, 'ann', 1, 'create case', '{}')"), {"t": now})
     raw.dispose()
     s = open_store(db_url, tmp_path / "home")
-    assert current_revision(s.engine) == "0002"
+    assert current_revision(s.engine) == "0003"
     info = repo.get_case(s, "OLD-1").info
     assert (info.note, info.status, info.version, info.amend_reason) == ("kept", "new", 1, None)
     # the migrated case works with the new program: image, review, sign-off
@@ -68,7 +68,7 @@ def test_downgrade_to_base_and_up_again(db_url, tmp_path):
         command.downgrade(alembic_config(conn), "base")
     assert table_names(s) <= {"alembic_version"}
     upgrade(s.engine)
-    assert current_revision(s.engine) == "0002"
+    assert current_revision(s.engine) == "0003"
     s.dispose()
 
 
@@ -84,7 +84,7 @@ def test_models_agree_with_the_migrated_schema(store):
 
 @pytest.mark.parametrize("table", ["audit_log", "reviews", "signoffs"])
 def test_append_only_tables_refuse_update_and_delete(store, table):
-    repo.create_case(store, "A-1", "ann")
+    repo.create_case(store, "A-1", "ann", **SAMPLE)
     repo.add_reading(store, "A-1", "a.png", b"x", make_run(n=1), "ann")
     view = repo.get_case(store, "A-1")
     v = review.review_cell(store, "A-1", view.cells("m1")[0][2].id, "HEM", "ann", view.info.version)

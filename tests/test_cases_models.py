@@ -15,7 +15,7 @@ def test_statuses_decisions_and_tables():
     assert STATUSES == ("new", "in review", "signed")
     assert DECISIONS == ("accept", "ALL", "HEM", "not a white cell", "cannot classify")
     assert set(Base.metadata.tables) == {"cases", "images", "case_images", "runs", "cells", "reviews", "signoffs",
-                                         "audit_log"}
+                                         "audit_log", "users", "settings"}
     assert utcnow().utcoffset() == dt.timedelta(0)
 
 

@@ -110,12 +110,12 @@ def test_two_sessions_on_one_case_never_overwrite_silently(cases_env):
 
     import numpy as np
 
-    from cases_fixtures import make_run
+    from cases_fixtures import SAMPLE, make_run
     from leukemia_core.cases.importer import png
     from leukemia_core.cases.repository import add_reading, create_case
 
     store = open_store(None, cases_env)
-    create_case(store, "SHARED", "setup")
+    create_case(store, "SHARED", "setup", **SAMPLE)
     run = make_run("tiny_cnn", 3)
     picture = png(np.full((32, 32, 3), 200, np.uint8))
     run = replace(run, cells=[replace(c, crop_png=picture, map_png=png(np.zeros((32, 32)))) for c in run.cells])

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from cases_fixtures import db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
+from cases_fixtures import SAMPLE, single, db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
 from leukemia_core.cases import repository as repo
 from leukemia_core.cases.errors import CaseInputError, CaseNotFoundError, CaseSignedError, StaleCaseError
 from leukemia_core.cases.models import AuditEntry, CaseImage, CellRow, Image, Run
@@ -22,16 +22,16 @@ def _count(store, model) -> int:
 
 
 def test_create_case_and_refusals(store):
-    info = repo.create_case(store, " LAB-2026/001 ", "ann", dt.date(2026, 5, 1), "smear, EDTA")
-    assert (info.case_id, info.status, info.version, info.created_by) == ("LAB-2026/001", "new", 1, "ann")
+    info = repo.create_case(store, " LAB-2026/001 ", "ann", dt.date(2026, 5, 1), "smear, EDTA", specimen_id="SP-1", patient_ref="PT-0001")
+    assert (info.case_id, info.status, info.version, info.created_by) == ("LAB-2026/001", "new", 1, single("ann"))
     assert info.sample_date == dt.date(2026, 5, 1) and info.created_at.tzinfo is not None
     with pytest.raises(CaseInputError, match="exists already"):
-        repo.create_case(store, "LAB-2026/001", "bob")
+        repo.create_case(store, "LAB-2026/001", "bob", **SAMPLE)
     for bad in ("", " ", "-starts-with-dash", "x" * 65, "semi;colon"):
         with pytest.raises(CaseInputError, match="not usable"):
-            repo.create_case(store, bad, "ann")
+            repo.create_case(store, bad, "ann", **SAMPLE)
     with pytest.raises(CaseInputError, match="no reviewer"):
-        repo.create_case(store, "C2", "  ")
+        repo.create_case(store, "C2", "  ", **SAMPLE)
     with pytest.raises(CaseNotFoundError):
         repo.get_case(store, "nope")
     assert [a.action for a in _audit(store)] == ["create case"]
@@ -43,8 +43,8 @@ def _audit(store):
 
 
 def test_images_are_stored_once_and_runs_add_up(store):
-    repo.create_case(store, "C1", "ann")
-    repo.create_case(store, "C2", "ann")
+    repo.create_case(store, "C1", "ann", **SAMPLE)
+    repo.create_case(store, "C2", "ann", **SAMPLE)
     a = repo.add_reading(store, "C1", "field 1.png", b"same bytes", make_run("m1", 3), "ann")
     b = repo.add_reading(store, "C1", "again.png", b"same bytes", make_run("m2", 2), "ann")  # same image, 2nd model
     repo.add_reading(store, "C2", "other-name.png", b"same bytes", make_run("m1", 1), "ann")
@@ -61,7 +61,7 @@ def test_images_are_stored_once_and_runs_add_up(store):
 
 
 def test_cell_pictures_come_in_one_call(store):
-    repo.create_case(store, "C1", "ann")
+    repo.create_case(store, "C1", "ann", **SAMPLE)
     repo.add_reading(store, "C1", "f.png", b"img", make_run(n=3), "ann")
     ids = [c.id for _, _, c in repo.get_case(store, "C1").cells("m1")]
     pics = repo.cell_pictures(store, ids[:2])
@@ -71,7 +71,7 @@ def test_cell_pictures_come_in_one_call(store):
 
 def test_list_and_filter_cases(store):
     for cid, note in (("A-1", "first"), ("B-2", "blast crisis?"), ("C-3", "")):
-        repo.create_case(store, cid, "ann", note=note)
+        repo.create_case(store, cid, "ann", note=note, **SAMPLE)
         repo.add_reading(store, cid, "f.png", cid.encode(), make_run(n=1), "ann")
     view = repo.get_case(store, "B-2")
     v = review_cell(store, "B-2", view.cells("m1")[0][2].id, "accept", "ann", view.info.version)
@@ -88,7 +88,7 @@ def test_list_and_filter_cases(store):
 
 
 def test_a_failure_mid_save_leaves_the_database_as_it_was(store):
-    repo.create_case(store, "C1", "ann")
+    repo.create_case(store, "C1", "ann", **SAMPLE)
     bad = make_run(n=3)
     bad = bad.__class__(**{**bad.__dict__, "cells": list(bad.cells) + [CellInput(9, (0, 0, 1, 1), 1.7, "ALL")]})
     before = {m: _count(store, m) for m in (Image, CaseImage, Run, CellRow, AuditEntry)}
@@ -99,7 +99,7 @@ def test_a_failure_mid_save_leaves_the_database_as_it_was(store):
 
 
 def test_add_reading_refusals(store):
-    repo.create_case(store, "C1", "ann")
+    repo.create_case(store, "C1", "ann", **SAMPLE)
     with pytest.raises(CaseInputError, match="empty"):
         repo.add_reading(store, "C1", "f.png", b"", make_run(), "ann")
     with pytest.raises(CaseInputError, match="file name"):

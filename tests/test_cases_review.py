@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from cases_fixtures import db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
+from cases_fixtures import SAMPLE, single, db_url, make_run, pg_server, pg_url, store  # noqa: F401  (fixtures)
 from leukemia_core.cases import repository as repo
 from leukemia_core.cases import review
 from leukemia_core.cases.errors import CaseInputError, CaseSignedError, StaleCaseError
@@ -17,7 +17,7 @@ from leukemia_core.cases.models import Review, Signoff
 
 
 def _case(store, cid="C1", n=5, model="m1"):
-    repo.create_case(store, cid, "ann")
+    repo.create_case(store, cid, "ann", **SAMPLE)
     repo.add_reading(store, cid, "f.png", cid.encode(), make_run(model, n), "ann")
     view = repo.get_case(store, cid)
     return view, [c.id for _, _, c in view.cells(model)]
@@ -29,9 +29,10 @@ def test_decisions_are_recorded_with_user_and_utc_time(store):
     assert v == view.info.version + 1
     after = repo.get_case(store, "C1")
     c0, c1, c2 = (c for _, _, c in after.cells("m1")[:3])
-    assert (c0.decision, c0.reviewed_call, c0.reviewer) == ("HEM", "HEM", "bob") and c0.reviewed_at.utcoffset().total_seconds() == 0
+    assert (c0.decision, c0.reviewed_call, c0.reviewer) == ("HEM", "HEM", single("bob"))
+    assert c0.reviewed_at.utcoffset().total_seconds() == 0
     assert (c1.decision, c1.reviewed_call) == ("accept", c1.call) and c2.decision is None
-    assert after.info.status == "in review" and after.info.updated_by == "bob"
+    assert after.info.status == "in review" and after.info.updated_by == single("bob")
     review.review_cell(store, "C1", ids[0], "ALL", "bob", v)  # a change is a new row; the newest counts
     assert repo.get_case(store, "C1").cells("m1")[0][2].decision == "ALL"
     with store.read() as s:
@@ -59,7 +60,7 @@ def test_second_save_on_an_older_state_is_refused_and_shows_the_newer_one(store)
     review.review_cell(store, "C1", ids[0], "HEM", "ann", seen)
     with pytest.raises(StaleCaseError) as info:
         review.review_cell(store, "C1", ids[0], "ALL", "bob", seen)
-    assert info.value.current_version == seen + 1 and info.value.last_user == "ann"
+    assert info.value.current_version == seen + 1 and info.value.last_user == single("ann")
     assert "not saved" in str(info.value)
     assert repo.get_case(store, "C1").cells("m1")[0][2].decision == "HEM"  # ann's decision kept
 
@@ -96,7 +97,7 @@ def test_sign_off_freezes_and_amendment_makes_a_new_signoff(store):
     with pytest.raises(StaleCaseError):
         review.sign_case(store, "C1", "bob", v - 1)
     first = review.sign_case(store, "C1", "bob", v)
-    assert first.number == 1 and first.signed_by == "bob" and first.snapshot["cells"][0]["reviewed_call"] == "HEM"
+    assert first.number == 1 and first.signed_by == single("bob") and first.snapshot["cells"][0]["reviewed_call"] == "HEM"
     signed = repo.get_case(store, "C1")
     assert signed.info.status == "signed"
     with pytest.raises(CaseSignedError):
@@ -125,14 +126,14 @@ def test_sign_off_freezes_and_amendment_makes_a_new_signoff(store):
 def test_counts_blast_and_agreement(store):
     view, ids = _case(store, n=5)  # P(ALL) 0.9 0.2 0.6 0.1 0.8: model ALL, HEM, ALL, HEM, ALL
     s = review.summarize(view, "m1")
-    assert s["model"] == {"cells": 5, "ALL": 3, "HEM": 2, "blast_pct": 60.0}
+    assert s["model"] == {"cells": 5, "ALL": 3, "HEM": 2, "no_call": 0, "blast_pct": 60.0}
     assert s["reviewed"]["pending"] == 5 and s["reviewed"]["blast_pct"] is None and s["agreement"]["share"] is None
     review.review_cells(store, "C1", {ids[0]: "accept", ids[1]: "ALL", ids[2]: "HEM", ids[3]: "not a white cell",
                                       ids[4]: "cannot classify"}, "bob", view.info.version)
     s = review.summarize(repo.get_case(store, "C1"), "m1")
     assert s["reviewed"] == {"cells": 5, "pending": 0, "ALL": 2, "HEM": 1, "excluded": 1, "unclassified": 1,
                              "blast_pct": 66.7}
-    assert s["agreement"] == {"compared": 3, "agree": 1, "share": 0.3333, "changed": {"ALL->HEM": 1, "HEM->ALL": 1}}
+    assert s["agreement"] == {"compared": 3, "agree": 1, "share": 0.3333, "changed": {"ALL->HEM": 1, "HEM->ALL": 1, "NO CALL->ALL": 0, "NO CALL->HEM": 0}}
 
 
 def test_accept_remaining_and_sign_with_unknown_model(store):

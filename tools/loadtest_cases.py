@@ -29,6 +29,7 @@ the page shows checked after the rerun) tells a driver's mis-click from an app's
 """
 
 from __future__ import annotations
+import datetime as dt
 
 import argparse
 import asyncio
@@ -134,7 +135,8 @@ def prepare(home: Path, n_cases: int) -> str:
     store = open_store(url, home)
     rows, cell_rows = read_predict_csv(pred, cells)
     for k in range(1, n_cases + 1):
-        import_rows(store, f"LT-{k}", rows, cell_rows, "loadtest", source="loadtest", base=PROJECT_ROOT)
+        import_rows(store, f"LT-{k}", rows, cell_rows, "loadtest", source="loadtest", base=PROJECT_ROOT,
+                    sample={"specimen_id": f"LT-{k}", "sample_date": dt.date(2026, 1, 1), "patient_ref": f"LT-P{k}"})
     store.dispose()
     return url
 

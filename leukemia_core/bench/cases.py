@@ -11,6 +11,7 @@ Targets: open <= 1 s, click <= 100 ms. Median and worst of ``repeats`` runs each
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import platform
 import statistics
@@ -31,7 +32,7 @@ def _fill(store, case_id: str, n_images: int, n_cells: int, seed: int = 0) -> No
     from ..cases.views import CellInput, RunInput
 
     rng = np.random.default_rng(seed)
-    create_case(store, case_id, "bench")
+    create_case(store, case_id, "bench", dt.date(2026, 1, 1), specimen_id="BENCH", patient_ref="BENCH")
     per = [n_cells // n_images + (i < n_cells % n_images) for i in range(n_images)]
     for i, k in enumerate(per):
         p = rng.uniform(0, 1, k)

@@ -39,3 +39,8 @@ class StaleCaseError(LeukemiaCoreError):
                          "shown, check it and save again")
         self.case_id, self.expected = case_id, expected
         self.current_version, self.status, self.last_user = current_version, status, last_user
+
+
+class CaseAccessError(CaseInputError):
+    """The user may not make this change: not signed in to a shared store, or without the role it
+    needs (reviewer, signer), or the four-eyes rule; nothing was written."""

@@ -103,13 +103,34 @@ def audit_rows(store: Store, case_id: str | None = None) -> list[dict]:
                  "detail": a.detail} for a, cid in s.execute(q)]
 
 
+def audit_text(detail: str) -> str:
+    """An audit line's JSON detail as text a person reads: ``key: value`` pairs; the cells of a bulk
+    action as ``#number call -> decision`` (the summary of a sign-off is left to the report)."""
+    try:
+        d = json.loads(detail or "{}")
+    except ValueError:
+        return str(detail)
+    if not isinstance(d, dict):
+        return str(d)
+    parts = []
+    for k, v in d.items():
+        if k == "summary":
+            continue
+        if k == "cells" and isinstance(v, list):
+            v = ", ".join(f"#{c.get('cell_number')} {c.get('model_call')} -> {c.get('decision')}" for c in v)
+        parts.append(f"{k.replace('_', ' ')}: {'' if v is None else v}")
+    return "; ".join(parts)
+
+
 def audit_csv(store: Store, case_id: str | None = None) -> str:
     """The audit log as CSV (``detail`` is the JSON of what changed)."""
     return to_csv(audit_rows(store, case_id), AUDIT_FIELDS)
 
 
 def signoff_rows(view: CaseView) -> list[dict]:
-    """Each sign-off of ``view`` with its frozen summary: number, who, when, model, reason, counts (JSON)."""
+    """Each sign-off of ``view`` with its frozen summary: number, who, when, model, reason, the
+    signature's meaning and summary hash, counts (JSON)."""
     return [{"number": s.number, "signed_by": s.signed_by, "signed_at": s.signed_at.isoformat(), "model": s.model,
-             "reason": s.reason, "summary": json.dumps(s.snapshot.get("summary", {}), sort_keys=True)}
+             "reason": s.reason, "meaning": s.meaning or "", "summary_sha256": s.summary_sha256 or "",
+             "summary": json.dumps(s.snapshot.get("summary", {}), sort_keys=True)}
             for s in view.signoffs]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -109,12 +109,21 @@ class ImportReport:
         return f"case {self.case_id}: {self.images} image(s), {self.runs} run(s), {self.cells} cell(s) stored{skip}"
 
 
-def ensure_case(store: Store, case_id: str, user: str, note: str = "") -> None:
-    """Create ``case_id`` unless it exists (an import may add to an open case)."""
+def ensure_case(store: Store, case_id: str, user: str, note: str = "", sample: Mapping | None = None) -> None:
+    """Create ``case_id`` unless it exists (an import may add to an open case); a new case needs
+    ``sample``: ``{specimen_id, sample_date, patient_ref}`` (see :func:`~.repository.validate_sample`).
+
+    Raises:
+        CaseInputError: the case is new and ``sample`` is missing or malformed.
+    """
     try:
         get_case(store, case_id)
     except CaseNotFoundError:
-        create_case(store, case_id, user, note=note)
+        if not sample:
+            raise CaseInputError(f"case {case_id!r} does not exist yet: a new case needs its specimen ID, sample "
+                                 "date and patient reference (--specimen, --sample-date, --patient-ref)") from None
+        create_case(store, case_id, user, sample.get("sample_date"), note, specimen_id=sample.get("specimen_id"),
+                    patient_ref=sample.get("patient_ref"))
 
 
 def _float(v, default=None):
@@ -128,12 +137,13 @@ def _flag(v) -> bool:
 
 
 def import_rows(store: Store, case_id: str, image_rows: Iterable[dict], cell_rows: Iterable[dict], user: str,
-                source: str, weights: dict[str, str] | None = None, base: Path | None = None) -> ImportReport:
+                source: str, weights: dict[str, str] | None = None, base: Path | None = None,
+                sample: Mapping | None = None) -> ImportReport:
     """Store ``predict``-shaped rows into ``case_id`` (created when absent): one run per image row,
     its cells from the cell rows of the same (path, model). ``weights``: model -> weights' sha256
     when the rows lack a ``weights_sha256`` column; ``base``: where to look for a relative path not
     found from the working folder."""
-    ensure_case(store, case_id, user)
+    ensure_case(store, case_id, user, sample=sample)
     by_image: dict[tuple[str, str], list[dict]] = {}
     for c in cell_rows:
         by_image.setdefault((str(c["path"]), str(c["model"])), []).append(c)
@@ -208,7 +218,7 @@ def _manifest_shas(models: Iterable[str], weights_dir) -> dict[str, str]:
 
 
 def import_folder(store: Store, case_id: str, paths: Sequence[Path], models: Sequence[str], user: str,
-                  weights_dir=None, threshold: float | None = None) -> ImportReport:
+                  weights_dir=None, threshold: float | None = None, sample: Mapping | None = None) -> ImportReport:
     """Run ``models`` on the image files under ``paths`` and store every reading in ``case_id``."""
     from ..data.images import read_image
     from ..inference import expand_paths, predict_files, threshold_of
@@ -219,7 +229,7 @@ def import_folder(store: Store, case_id: str, paths: Sequence[Path], models: Seq
         raise CaseInputError("no image files found in " + ", ".join(str(p) for p in paths))
     predictors = {m: fast_predictor(m, weights_dir) for m in models}
     shas = _manifest_shas(models, weights_dir)
-    ensure_case(store, case_id, user)
+    ensure_case(store, case_id, user, sample=sample)
     report = ImportReport(case_id)
     for row in predict_files(files, predictors, threshold):
         a = row.get("analysis")
@@ -239,19 +249,20 @@ def import_folder(store: Store, case_id: str, paths: Sequence[Path], models: Seq
 
 
 def import_path(store: Store, case_id: str, path: Path, user: str, models: Sequence[str] = (),
-                cells: Path | None = None, weights_dir=None) -> ImportReport:
+                cells: Path | None = None, weights_dir=None, sample: Mapping | None = None) -> ImportReport:
     """Import what ``path`` is: a ``predict`` CSV (``cells``: its cell CSV), a ``screen`` output
-    folder (``images/*.parquet``), or image files / a folder of them (run with ``models``)."""
+    folder (``images/*.parquet``), or image files / a folder of them (run with ``models``);
+    ``sample`` creates the case when it is new (see :func:`ensure_case`)."""
     path = Path(path)
     if not path.exists():
         raise CaseInputError(f"no such file or folder: {path}")
     if path.is_file() and path.suffix.lower() == ".csv":
         images, cell_rows = read_predict_csv(path, cells)
         return import_rows(store, case_id, images, cell_rows, user, "predict csv",
-                           _manifest_shas({r["model"] for r in images}, weights_dir), base=path.parent)
+                           _manifest_shas({r["model"] for r in images}, weights_dir), base=path.parent, sample=sample)
     if path.is_dir() and any((path / "images").glob("part-*.parquet")):
         images, cell_rows = read_screen_output(path)
-        return import_rows(store, case_id, images, cell_rows, user, "screen parquet")
+        return import_rows(store, case_id, images, cell_rows, user, "screen parquet", sample=sample)
     if not models:
         raise CaseInputError(f"{path} holds images: name the model(s) to run on them (--model)")
-    return import_folder(store, case_id, [path], models, user, weights_dir)
+    return import_folder(store, case_id, [path], models, user, weights_dir, sample=sample)

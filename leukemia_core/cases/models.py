@@ -14,6 +14,8 @@ schema agree. Times are UTC, timezone-aware (:class:`UTCDateTime`).
 * ``signoffs``: append-only; a frozen snapshot of the reviewed calls, one per sign-off (1 = original,
   2, 3 ... = amendments).
 * ``audit_log``: append-only; who did what, when (UTC), to which case.
+* ``users``: the roles a lab grants (reviewer, signer), managed by ``cases users`` (revision 0003).
+* ``settings``: the store's mode (single-user or shared) and the four-eyes rule (revision 0003).
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 #: Case statuses, in workflow order.
 STATUSES = ("new", "in review", "signed")
+#: A stored cell's or image's outcome: a call, or no call (the reason is among the cell's flags).
+CALLS = ("ALL", "HEM", "NO CALL")
+#: What a signature means: the signer states one of these, stored with the signature.
+SIGNATURE_MEANINGS = ("reviewed and approved: the reviewed calls are the lab's result",
+                      "reviewed and approved as amended: the reviewed calls replace the earlier sign-off's")
 #: A reviewer's decisions on a cell: keep the model's call, set ALL or HEM, or take the cell out.
 DECISIONS = ("accept", "ALL", "HEM", "not a white cell", "cannot classify")
 
@@ -90,6 +97,10 @@ class Case(Base):
     updated_by: Mapped[str] = mapped_column(String(200), default="")
     #: revision 0002: why the open amendment was opened (None when no amendment is open)
     amend_reason: Mapped[str | None] = mapped_column(Text)
+    #: revision 0003: the lab's specimen ID and a patient reference (a code, not a name); None on
+    #: cases made before the revision
+    specimen_id: Mapped[str | None] = mapped_column(String(64))
+    patient_ref: Mapped[str | None] = mapped_column(String(64))
 
 
 class Image(Base):
@@ -185,6 +196,10 @@ class Signoff(Base):
     model: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     snapshot: Mapped[str] = mapped_column(Text)
+    #: revision 0003: what the signature means (one of :data:`SIGNATURE_MEANINGS`) and the sha256 of
+    #: the summary the signer confirmed (None on sign-offs made before the revision)
+    meaning: Mapped[str | None] = mapped_column(Text)
+    summary_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntry(Base):
@@ -198,3 +213,25 @@ class AuditEntry(Base):
     case_pk: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class User(Base):
+    """A user the lab granted roles (comma-separated, of :data:`~.access.ROLES`); ``active`` False
+    takes every role away, whatever the identity provider's groups say."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Setting(Base):
+    """A store-wide setting (``mode``: ``single-user`` or ``shared``; ``four_eyes``: ``on`` or ``off``)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -21,25 +21,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
+from .access import Actor, act, validate_user  # noqa: F401  (validate_user: re-exported)
 from .db import Store
 from .errors import CaseInputError, CaseNotFoundError, CaseSignedError, StaleCaseError
-from .models import STATUSES, AuditEntry, Case, CaseImage, CellRow, Image, Review, Run, Signoff, utcnow
+from .models import CALLS, STATUSES, AuditEntry, Case, CaseImage, CellRow, Image, Review, Run, Signoff, utcnow
 from .views import CaseInfo, CaseView, CellInput, CellView, ImageView, RunInput, RunView, SignoffView  # noqa: F401
 
 #: A case ID: 1-64 characters, starting with a letter or digit; letters, digits, space, . _ / - inside.
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
-MAX_USER = 200
+#: A specimen ID: as a case ID. A patient reference: the lab's code for the patient (no spaces, so
+#: that a name is not typed by habit).
+PATIENT_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_NOTE = 10_000
-
-
-def validate_user(user: str | None) -> str:
-    """The trimmed user name; :class:`CaseInputError` when blank or too long."""
-    name = (user or "").strip()
-    if not name:
-        raise CaseInputError("no reviewer: sign in (or enter your name) before changing a case")
-    if len(name) > MAX_USER:
-        raise CaseInputError(f"the reviewer name is longer than {MAX_USER} characters")
-    return name
+#: Earliest sample date accepted (a typo guard).
+FIRST_SAMPLE_DATE = dt.date(1900, 1, 1)
 
 
 def validate_case_id(case_id: str | None) -> str:
@@ -49,6 +44,25 @@ def validate_case_id(case_id: str | None) -> str:
         raise CaseInputError(f"case ID {cid!r} is not usable: 1-64 characters, starting with a letter or digit, "
                              "then letters, digits, spaces and . _ / - (no patient name needed)")
     return cid
+
+
+def validate_sample(specimen_id: str | None, sample_date, patient_ref: str | None) -> tuple[str, dt.date, str]:
+    """The trimmed specimen ID, the sample date and the patient reference, each required; a
+    :class:`CaseInputError` naming what is missing or malformed otherwise."""
+    spec, ref = (specimen_id or "").strip(), (patient_ref or "").strip()
+    problems = []
+    if not CASE_ID_RE.match(spec):
+        problems.append("a specimen ID (1-64 characters: letters, digits, spaces and . _ / -)")
+    if not isinstance(sample_date, dt.date) or isinstance(sample_date, dt.datetime):
+        problems.append("the sample date (a date)")
+    elif not FIRST_SAMPLE_DATE <= sample_date <= dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1):
+        problems.append(f"a sample date between {FIRST_SAMPLE_DATE} and today (not {sample_date})")
+    if not PATIENT_REF_RE.match(ref):
+        problems.append("a patient reference (the lab's code for the patient, not a name: 1-64 letters, digits "
+                        "and . _ / - without spaces)")
+    if problems:
+        raise CaseInputError("a case needs " + "; ".join(problems))
+    return spec, sample_date, ref
 
 
 def audit(session: Session, user: str, action: str, case_pk: int | None = None, **detail) -> None:
@@ -89,27 +103,29 @@ def bump_version(session: Session, case: Case, expected: int | None, user: str, 
     return session.scalar(select(Case.version).where(Case.id == case.id))
 
 
-def create_case(store: Store, case_id: str, user: str, sample_date: dt.date | None = None,
-                note: str = "") -> CaseInfo:
-    """Create a case (status ``new``, version 1).
+def create_case(store: Store, case_id: str, user: str | Actor, sample_date: dt.date | None = None, note: str = "", *,
+                specimen_id: str | None = None, patient_ref: str | None = None) -> CaseInfo:
+    """Create a case (status ``new``, version 1) with its sample's specimen ID, date and patient
+    reference (all three required, :func:`validate_sample`).
 
     Raises:
-        CaseInputError: bad case ID, user or note; a case with this ID exists already.
+        CaseInputError: bad case ID, user, sample fields or note; a case with this ID exists already;
+        CaseAccessError: a shared store without a signed-in user.
     """
-    cid, user = validate_case_id(case_id), validate_user(user)
+    cid, _ = validate_case_id(case_id), validate_user(user)
+    spec, sample_date, ref = validate_sample(specimen_id, sample_date, patient_ref)
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise CaseInputError(f"the note is longer than {MAX_NOTE} characters")
-    if sample_date is not None and not isinstance(sample_date, dt.date):
-        raise CaseInputError("the sample date must be a date")
     try:
         with store.write() as s:
-            now = utcnow()
+            now, who = utcnow(), act(s, user, "create")
             row = Case(case_id=cid, sample_date=sample_date, note=note, status="new", version=1, created_at=now,
-                       created_by=user, updated_at=now, updated_by=user)
+                       created_by=who, updated_at=now, updated_by=who, specimen_id=spec, patient_ref=ref)
             s.add(row)
             s.flush()
-            audit(s, user, "create case", row.id, case_id=cid, sample_date=sample_date, note=note)
+            audit(s, who, "create case", row.id, case_id=cid, sample_date=sample_date, note=note, specimen_id=spec,
+                  patient_ref=ref)
     except IntegrityError:
         raise CaseInputError(f"a case {cid!r} exists already: open it, or choose another ID") from None
     return get_case(store, cid).info
@@ -124,16 +140,17 @@ def add_reading(store: Store, case_id: str, file_name: str, data: bytes, run: Ru
         CaseInputError: empty file or name; CaseSignedError: the case is signed (open an amendment);
         StaleCaseError: the case changed since ``expected_version``.
     """
-    user = validate_user(user)
+    validate_user(user)
     name = (file_name or "").strip()
     if not data:
         raise CaseInputError(f"{name or 'the file'} is empty: nothing stored")
     if not name or len(name) > 500:
         raise CaseInputError("an image needs a file name of 1-500 characters")
-    if run is not None and run.image_call not in ("ALL", "HEM"):
+    if run is not None and run.image_call not in CALLS:
         raise CaseInputError(f"unknown image call {run.image_call!r}")
     sha = store.put_image(data)
     with store.write() as s:
+        user = act(s, user, "import")
         case = case_row(s, validate_case_id(case_id))
         if case.status == "signed":
             raise CaseSignedError(f"case {case.case_id} is signed: open an amendment before adding images")
@@ -166,7 +183,7 @@ def _add_run(s: Session, case_pk: int, case_image_id: int, run: RunInput, user: 
     s.add(row)
     s.flush()
     for c in run.cells:
-        if c.call not in ("ALL", "HEM") or not 0.0 <= float(c.p_all) <= 1.0:
+        if c.call not in CALLS or not 0.0 <= float(c.p_all) <= 1.0:
             raise CaseInputError(f"cell {c.number}: call {c.call!r} / P(ALL) {c.p_all} is not a model result")
         x, y, w, h = (int(v) for v in c.box)
         s.add(CellRow(run_id=row.id, number=int(c.number), x=x, y=y, w=w, h=h, touches_border=bool(c.touches_border),
@@ -204,7 +221,7 @@ def list_cases(store: Store, status: str | None = None, text: str = "") -> list[
 
 def _info(c: Case, n_signoffs: int) -> CaseInfo:
     return CaseInfo(c.id, c.case_id, c.sample_date, c.note, c.status, c.version, c.created_at, c.created_by,
-                    c.updated_at, c.updated_by, c.amend_reason, n_signoffs)
+                    c.updated_at, c.updated_by, c.amend_reason, n_signoffs, c.specimen_id, c.patient_ref)
 
 
 def get_case(store: Store, case_id: str) -> CaseView:
@@ -216,7 +233,8 @@ def get_case(store: Store, case_id: str) -> CaseView:
     """
     with store.read() as s:
         c = case_row(s, (case_id or "").strip())
-        signoffs = [SignoffView(r.number, r.signed_by, r.signed_at, r.model, r.reason, json.loads(r.snapshot))
+        signoffs = [SignoffView(r.number, r.signed_by, r.signed_at, r.model, r.reason, json.loads(r.snapshot),
+                                r.meaning, r.summary_sha256)
                     for r in s.scalars(select(Signoff).where(Signoff.case_pk == c.id).order_by(Signoff.number))]
         images = {ci.id: ImageView(ci.id, ci.image_sha, ci.file_name, ci.position) for ci in s.scalars(
             select(CaseImage).where(CaseImage.case_pk == c.id).order_by(CaseImage.position))}

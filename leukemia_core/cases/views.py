@@ -64,6 +64,8 @@ class CaseInfo:
     updated_by: str
     amend_reason: str | None
     signoffs: int = 0
+    specimen_id: str | None = None
+    patient_ref: str | None = None
 
 
 @dataclass
@@ -85,8 +87,9 @@ class CellView:
     @property
     def reviewed_call(self) -> str | None:
         """``"ALL"``/``"HEM"`` after review (accept = the model's call), ``"excluded"`` (not a white
-        cell), ``"unclassified"`` (cannot classify), None while not reviewed."""
-        return {None: None, "accept": self.call, "not a white cell": "excluded",
+        cell), ``"unclassified"`` (cannot classify, or a NO CALL accepted), None while not reviewed."""
+        accepted = "unclassified" if self.call == "NO CALL" else self.call  # accepting a NO CALL: no call
+        return {None: None, "accept": accepted, "not a white cell": "excluded",
                 "cannot classify": "unclassified"}.get(self.decision, self.decision)
 
 
@@ -124,7 +127,8 @@ class ImageView:
 
 @dataclass(frozen=True)
 class SignoffView:
-    """A sign-off: number (1 original, 2+ amendments), who, when (UTC), model, reason, snapshot dict."""
+    """A sign-off: number (1 original, 2+ amendments), who, when (UTC), model, reason, snapshot dict,
+    the signature's meaning and the sha256 of the summary the signer confirmed (None on older ones)."""
 
     number: int
     signed_by: str
@@ -132,6 +136,8 @@ class SignoffView:
     model: str
     reason: str
     snapshot: dict
+    meaning: str | None = None
+    summary_sha256: str | None = None
 
 
 @dataclass

@@ -1,0 +1,191 @@
+"""Fixtures for the login tests: a real OpenID Connect provider and the dashboard logging in to it.
+
+* ``oidc_provider``: ``oidc-provider-mock`` (requirements.txt) served on a thread of the test process,
+  on a port the OS picks; yields its URL. It accepts any client ID and secret; :func:`register_user`
+  sets a user's claims (``PUT /users/<sub>``), which go into the ID token and the userinfo answer.
+* ``oidc_app``: ``streamlit run serve.py`` on a free port, its secrets a temporary ``secrets.toml``
+  with an ``[auth]`` table pointing at the provider (passed by ``--secrets.files``, so the checkout's
+  ``.streamlit/`` is never written to), its case store a temporary folder (``LEUKEMIA_DATA_HOME``).
+* :func:`log_in` and :func:`log_out`: the browser steps, through the provider's own pages.
+
+The provider is served as ``127.0.0.1`` and the app as ``localhost``: different hosts, so their
+cookies never mix (cookies do not tell ports apart). The app must be opened at the origin of its
+``redirect_uri`` (Streamlit checks the sign-in cookie against it), hence ``localhost``.
+
+Import into a test module: ``from oidc_fixtures import oidc_provider, oidc_app, log_in, log_out``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from app_fixtures import ROOT
+from test_browser import LOCAL_HOSTS, WAIT_MS, _free_port, _idle, _wait_healthy
+
+#: What the Cases page shows (pages/cases.py, ``who()``): the sidebar's buttons and caption.
+LOGIN_BUTTON = "Log in to review"
+LOGOUT_BUTTON = "Log out"
+SIGNED_IN = "Signed in as "
+#: The groups claim every registered test user carries.
+GROUPS = ["leukemia-reviewer", "leukemia-signer"]
+#: The name of Streamlit's sign-in cookie (signed, not encrypted: the claims it keeps for ``st.user``).
+USER_COOKIE = "_streamlit_user"
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+
+
+@pytest.fixture(scope="module")
+def oidc_provider():
+    """The OpenID provider on a thread of this process; yields its URL (``http://127.0.0.1:PORT``)."""
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():  # its imports of Authlib's deprecated modules: not this project's to fix
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from oidc_provider_mock import run_server_in_thread
+
+    with run_server_in_thread() as server:  # port 0: a free port; stopped when the block ends
+        url = f"http://127.0.0.1:{server.server_port}"
+        with _DIRECT.open(f"{url}/.well-known/openid-configuration", timeout=10) as r:
+            assert json.load(r)["issuer"] == url
+        yield url
+
+
+def register_user(provider: str, sub: str, *, email: str | None = None, name: str | None = None,
+                  groups: list[str] | None = None) -> dict:
+    """Set the claims of user ``sub`` at the provider (email, name and a ``groups`` list); returns them."""
+    claims = {"email": email or sub, "email_verified": True, "name": name or sub.split("@")[0].title(),
+              "groups": list(GROUPS if groups is None else groups)}
+    req = urllib.request.Request(f"{provider}/users/{urllib.parse.quote(sub, safe='')}", method="PUT",
+                                 data=json.dumps(claims).encode(), headers={"Content-Type": "application/json"})
+    with _DIRECT.open(req, timeout=10) as r:
+        assert r.status == 204, r.status
+    return claims
+
+
+@dataclass(frozen=True)
+class OidcApp:
+    url: str            # http://localhost:PORT, the origin of the redirect URI
+    log: Path           # the server's output
+    cookie_secret: str  # signs Streamlit's sign-in cookie
+    store: Path         # the case store's folder
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-n:]
+
+
+@pytest.fixture(scope="module")
+def oidc_app(oidc_provider, tmp_path_factory):
+    """``streamlit run serve.py`` with login through ``oidc_provider``, an empty weights folder and
+    a temporary case store; always stopped afterwards."""
+    base = tmp_path_factory.mktemp("oidc_app")
+    port, cookie_secret = _free_port(), secrets.token_urlsafe(32)
+    url = f"http://localhost:{port}"
+    secrets_file = base / "secrets.toml"
+    secrets_file.write_text(
+        "[auth]\n"
+        f'redirect_uri = "{url}/oauth2callback"\n'
+        f'cookie_secret = "{cookie_secret}"\n'
+        'client_id = "leukemia-dashboard"\n'
+        f'client_secret = "{secrets.token_urlsafe(16)}"\n'
+        f'server_metadata_url = "{oidc_provider}/.well-known/openid-configuration"\n')
+    (base / "weights").mkdir()
+    env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(base / "weights"), LEUKEMIA_APP_MODELS="tiny_cnn",
+               LEUKEMIA_DATA_HOME=str(base / "case_store"), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
+               NO_PROXY="localhost,127.0.0.1", no_proxy="localhost,127.0.0.1")
+    for var in ("LEUKEMIA_DB_URL", "LEUKEMIA_DATA"):
+        env.pop(var, None)
+    log = base / "streamlit.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
+                                 "--server.headless", "true", "--server.port", str(port),
+                                 "--server.address", "127.0.0.1", "--secrets.files", str(secrets_file)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        yield OidcApp(url, log, cookie_secret, base / "case_store")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def offline(context) -> None:
+    """Abort every request of ``context`` to a host other than this machine (the provider's pages
+    link a stylesheet on a CDN): the tests run without a network, and wait for nothing outside."""
+    def route(r):
+        if urllib.parse.urlsplit(r.request.url).hostname in LOCAL_HOSTS:
+            r.continue_()
+        else:
+            r.abort()
+    context.route("**/*", route)
+
+
+def _back_in_app(page, app_url: str) -> None:
+    """Wait for the redirects to end in the app (Streamlit sends the browser to its root page)."""
+    page.wait_for_url(lambda u: u.startswith(app_url) and "/oauth2callback" not in u and "/auth/" not in u,
+                      timeout=WAIT_MS)
+
+
+def open_cases(page, app_url: str) -> None:
+    page.goto(f"{app_url}/cases")
+    page.get_by_role("heading", name="Cases").first.wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name=LOGIN_BUTTON).or_(page.get_by_text(SIGNED_IN)).first.wait_for(timeout=WAIT_MS)
+    _idle(page)
+
+
+def signed_in_as(page) -> str | None:
+    """The user the Cases page's sidebar names as signed in (None when it offers the login button)."""
+    caption = page.get_by_text(re.compile("^" + SIGNED_IN))
+    if caption.count() == 0:
+        return None
+    assert caption.count() == 1, caption.all_inner_texts()
+    return caption.inner_text().removeprefix(SIGNED_IN).strip()
+
+
+def log_in(page, app_url: str, sub: str) -> str:
+    """Log in on the Cases page as ``sub``: the page's login button, the provider's form (the subject
+    typed, "Authorize"), back to the app and the Cases page again; returns the user the page names."""
+    open_cases(page, app_url)
+    page.get_by_role("button", name=LOGIN_BUTTON).click()
+    page.locator('input[name="sub"]').fill(sub, timeout=WAIT_MS)  # the provider's authorization form
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    _back_in_app(page, app_url)
+    open_cases(page, app_url)
+    name = signed_in_as(page)
+    assert name, f"no user signed in after the provider's form; the page offers {LOGIN_BUTTON!r} again"
+    return name
+
+
+def log_out(page) -> None:
+    """Log out on the Cases page: the page's button, the provider's end-session form ("End session"),
+    back to the app; ends on the Cases page, which offers the login button again."""
+    parts = urllib.parse.urlsplit(page.url)
+    app_url = f"{parts.scheme}://{parts.netloc}"
+    page.get_by_role("button", name=LOGOUT_BUTTON).click()
+    page.get_by_role("button", name="End session").click(timeout=WAIT_MS)  # the provider's end-session form
+    _back_in_app(page, app_url)
+    open_cases(page, app_url)
+    page.get_by_role("button", name=LOGIN_BUTTON).wait_for(timeout=WAIT_MS)
+
+
+def user_cookie_claims(context, app: OidcApp) -> dict:
+    """The claims Streamlit keeps for ``st.user``, read from the browser context's sign-in cookie."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    values = [c["value"] for c in context.cookies(app.url) if c["name"] == USER_COOKIE]
+    assert len(values) == 1, [c["name"] for c in context.cookies(app.url)]
+    return json.loads(URLSafeTimedSerializer(app.cookie_secret, salt=USER_COOKIE).loads(values[0]))
