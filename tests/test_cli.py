@@ -277,14 +277,18 @@ def test_cases_import_list_export(tmp_path, trained_tiny, samples, capsys):
     pred, cells = tmp_path / "p.csv", tmp_path / "cells.csv"
     assert main(["-q", "predict", "--model", "tiny_cnn", "--weights-dir", str(trained_tiny["weights_dir"]),
                  "--out", str(pred), "--cells", str(cells), str(samples[0].path), str(samples[-1].path)]) == 0
+    sample = ["--specimen", "SP-1", "--sample-date", "2026-05-01", "--patient-ref", "PT-1"]
     assert _cases(tmp_path, "import", str(pred), "--cells", str(cells), "--case", "LAB-1", "--user", "ann",
-                  "--weights-dir", str(trained_tiny["weights_dir"])) == 0
+                  "--weights-dir", str(trained_tiny["weights_dir"])) == 2  # a new case needs its sample's fields
+    assert "specimen ID, sample date and patient reference" in capsys.readouterr().err
+    assert _cases(tmp_path, "import", str(pred), "--cells", str(cells), "--case", "LAB-1", "--user", "ann",
+                  "--weights-dir", str(trained_tiny["weights_dir"]), *sample) == 0
     assert "case LAB-1: 2 image(s), 2 run(s)" in capsys.readouterr().out
     folder = tmp_path / "imgs"
     folder.mkdir()
     shutil.copy(samples[1].path, folder / samples[1].path.name)
     assert _cases(tmp_path, "import", str(folder), "--case", "LAB-2", "--model", "tiny_cnn", "--user", "bob",
-                  "--weights-dir", str(trained_tiny["weights_dir"])) == 0
+                  "--weights-dir", str(trained_tiny["weights_dir"]), *sample) == 0
     assert "case LAB-2: 1 image(s), 1 run(s)" in capsys.readouterr().out
     assert _cases(tmp_path, "list") == 0
     out = capsys.readouterr().out
@@ -298,7 +302,8 @@ def test_cases_import_list_export(tmp_path, trained_tiny, samples, capsys):
     assert [r["case_id"] for r in _rows(tmp_path / "all.csv")] == ["LAB-2", "LAB-1"]
     assert _cases(tmp_path, "export", "--audit", "--out", str(tmp_path / "audit.csv")) == 0
     audit = _rows(tmp_path / "audit.csv")
-    assert audit[0]["action"] == "create case" and {r["user"] for r in audit} == {"ann", "bob"}
+    assert audit[0]["action"] == "create case" and {r["user"] for r in audit} == {
+        "ann · unauthenticated (single-user mode)", "bob · unauthenticated (single-user mode)"}
 
 
 def test_cases_errors_are_one_line(tmp_path, capsys):

@@ -206,7 +206,8 @@ def sign_case(store: Store, case_id: str, user: str | Actor, expected_version: i
         rule (the signer is the only reviewer); CaseSignedError: signed already; StaleCaseError: the
         case changed since ``expected_version`` (as every change).
     """
-    validate_user(user)
+    with store.write() as s:  # who may sign is said first, before anything about the case
+        act(s, user, "sign")
     view = get_case(store, case_id)
     if view.info.status == "signed":
         raise CaseSignedError(f"case {view.info.case_id} is signed already (sign-off {view.info.signoffs})")

@@ -7,6 +7,11 @@ the app's Cases page meet in one store (the same ``$LEUKEMIA_DB_URL`` / ``$LEUKE
 * ``cases export --out FILE [--case ID] [--audit]``: a case's cells, every case (one row per case
   and model), or the audit log, as CSV.
 * ``cases bench --out FILE``: the case-review benchmark (:mod:`leukemia_core.bench.cases`).
+* ``cases users grant NAME --role reviewer --role signer`` / ``revoke NAME`` / ``list``: the roles a
+  lab grants (beside the identity provider's groups); ``cases mode [shared|single-user]
+  [--four-eyes on|off]``: the store's mode and the four-eyes rule (:mod:`leukemia_core.cases.access`).
+* ``cases sign --case ID``: sign a reviewed case in a single-user store. A shared store refuses it:
+  the command line cannot authenticate the signer (sign in the app).
 
 A store that cannot be opened and any refused input print one ``error: ...`` line (status 2).
 """
@@ -47,7 +52,7 @@ def cmd_cases_import(args) -> int:
     store = _store(args)
     try:
         rep = import_path(store, args.case, path, _user(args), models, Path(args.cells) if args.cells else None,
-                          args.weights_dir)
+                          args.weights_dir, sample=_sample(args))
     finally:
         store.dispose()
     print(rep.line())
@@ -94,6 +99,75 @@ def cmd_cases_export(args) -> int:
     return 0
 
 
+def _sample(args) -> dict | None:
+    if not (args.specimen or args.sample_date or args.patient_ref):
+        return None
+    import datetime as dt
+
+    from ..cases.errors import CaseInputError
+
+    try:
+        date = dt.date.fromisoformat(args.sample_date) if args.sample_date else None
+    except ValueError:
+        raise CaseInputError(f"--sample-date {args.sample_date!r} is not a date (YYYY-MM-DD)") from None
+    return {"specimen_id": args.specimen, "sample_date": date, "patient_ref": args.patient_ref}
+
+
+def cmd_cases_users(args) -> int:
+    """Grant roles, revoke them, or list the users table."""
+    from ..cases import access
+
+    store = _store(args)
+    try:
+        if args.action == "list":
+            rows = access.list_users(store)
+            for r in rows:
+                print(f"{r['name']:<40} {r['roles'] or '-':<16} {'active' if r['active'] else 'inactive'}")
+            print(f"{len(rows)} user(s); store mode {access.store_mode(store)}, four eyes "
+                  f"{'on' if access.four_eyes(store) else 'off'}")
+            return 0
+        if not args.name:
+            from ..cases.errors import CaseInputError
+
+            raise CaseInputError(f"cases users {args.action}: name the user (the e-mail the identity provider gives)")
+        revoke = args.action == "revoke"
+        row = access.grant(store, args.name, [] if revoke else (args.role or []), _user(args), active=not revoke)
+    finally:
+        store.dispose()
+    print(f"{row['name']}: roles {row['roles'] or '-'}, {'active' if row['active'] else 'inactive'}")
+    return 0
+
+
+def cmd_cases_mode(args) -> int:
+    """Show or set the store's mode and the four-eyes rule."""
+    from ..cases import access
+
+    store = _store(args)
+    try:
+        if args.mode or args.four_eyes:
+            access.set_mode(store, _user(args), args.mode, None if not args.four_eyes else args.four_eyes == "on")
+        print(f"store mode {access.store_mode(store)}; four eyes {'on' if access.four_eyes(store) else 'off'}")
+    finally:
+        store.dispose()
+    return 0
+
+
+def cmd_cases_sign(args) -> int:
+    """Sign a reviewed case (single-user stores only: a shared store needs a signed-in signer)."""
+    from ..cases.repository import get_case
+    from ..cases.review import sign_case
+
+    store = _store(args)
+    try:
+        view = get_case(store, args.case)
+        s = sign_case(store, args.case, _user(args), view.info.version, args.model, args.meaning)
+    finally:
+        store.dispose()
+    print(f"case {args.case}: sign-off {s.number} by {s.signed_by} at {s.signed_at:%Y-%m-%d %H:%M:%S} UTC "
+          f"({s.meaning}); summary sha256 {s.summary_sha256}")
+    return 0
+
+
 def cmd_cases_bench(args) -> int:
     """Measure opening a 50-image / 500-cell case and a review click; write the JSON to ``--out``."""
     from ..bench.cases import write_case_bench
@@ -106,7 +180,7 @@ def cmd_cases_bench(args) -> int:
 
 
 def add_parsers(sub, weights_opt) -> None:
-    """Add ``cases`` (with ``import``, ``list``, ``export``) to the sub-command parsers ``sub``."""
+    """Add ``cases`` (``import``, ``list``, ``export``, ``users``, ``mode``, ``sign``, ``bench``) to ``sub``."""
     sp = sub.add_parser("cases", help="the case store: import results into a case, list cases, export them")
     cases = sp.add_subparsers(dest="cases_command", required=True)
 
@@ -120,9 +194,35 @@ def add_parsers(sub, weights_opt) -> None:
     p.add_argument("--cells", help="the predict --cells CSV that goes with PRED.csv")
     p.add_argument("--model", action="append", help="for images: model(s) to run, repeatable, or 'all'")
     p.add_argument("--user", help="who imports (default $LEUKEMIA_USER or the login name)")
+    p.add_argument("--specimen", help="a new case: the specimen ID")
+    p.add_argument("--sample-date", help="a new case: the sample date, YYYY-MM-DD")
+    p.add_argument("--patient-ref", help="a new case: the lab's patient reference (a code, not a name)")
     store_opts(p)
     weights_opt(p)
     p.set_defaults(func=cmd_cases_import)
+
+    p = cases.add_parser("users", help="roles the lab grants: grant NAME --role R, revoke NAME, list")
+    p.add_argument("action", choices=("grant", "revoke", "list"))
+    p.add_argument("name", nargs="?", help="the user, as the identity provider names them (e-mail)")
+    p.add_argument("--role", action="append", choices=("reviewer", "signer"), help="repeatable")
+    p.add_argument("--user", help="who makes the change (default $LEUKEMIA_USER or the login name)")
+    store_opts(p)
+    p.set_defaults(func=cmd_cases_users)
+
+    p = cases.add_parser("mode", help="show or set the store's mode (single-user / shared) and four eyes")
+    p.add_argument("mode", nargs="?", choices=("single-user", "shared"))
+    p.add_argument("--four-eyes", choices=("on", "off"), help="refuse a sign-off by the case's only reviewer")
+    p.add_argument("--user", help="who makes the change (default $LEUKEMIA_USER or the login name)")
+    store_opts(p)
+    p.set_defaults(func=cmd_cases_mode)
+
+    p = cases.add_parser("sign", help="sign a reviewed case (single-user stores; a shared store refuses it)")
+    p.add_argument("--case", required=True)
+    p.add_argument("--model", help="the model whose reviewed cells are signed (default: the case's first)")
+    p.add_argument("--meaning", help="what the signature means (default: approval, or approval as amended)")
+    p.add_argument("--user", help="who signs (default $LEUKEMIA_USER or the login name)")
+    store_opts(p)
+    p.set_defaults(func=cmd_cases_sign)
 
     p = cases.add_parser("list", help="list the cases, newest change first")
     p.add_argument("--status", choices=STATUSES)
