@@ -19,6 +19,7 @@ st.set_page_config(page_title="ALL / HEM cell classifier", page_icon=str(ICON), 
 from leukemia_core.inference import weights_status  # noqa: E402
 from leukemia_core.paths import default_weights_dir
 from leukemia_core.reports.files import DEFAULT_MODEL_RULE, app_models, default_model  # noqa: E402
+from pages._auth import auth_sidebar  # noqa: E402
 from pages._loaders import warm_up  # noqa: E402
 from pages._session import PROFILE_KEY, profile_choices, site_profile_or_none, thresholds_in_use  # noqa: E402
 from pages._streamlit_fixes import apply as apply_streamlit_fixes  # noqa: E402
@@ -86,6 +87,7 @@ with st.sidebar:
             st.caption(f"{len(refused)} site profile(s) not offered: " + "; ".join(refused[:2]))
     st.divider()
     st.caption(NOTICE)
+auth_sidebar()  # on every page: who is signed in, or that the app runs single-user
 
 st.title("ALL / HEM cell classifier")
 st.caption(NOTICE)

@@ -16,18 +16,22 @@ import streamlit as st
 
 from leukemia_core.cases.db import data_home, database_url, open_store, shown_url
 from leukemia_core.cases.errors import CaseStoreError, StaleCaseError
-from leukemia_core.cases.export import all_cases_csv, audit_csv, audit_rows, case_csv
+from leukemia_core.cases.export import all_cases_csv, audit_csv, audit_rows, audit_text, case_csv
 from leukemia_core.cases.models import DECISIONS, STATUSES
 from leukemia_core.cases.report import report_html
 from leukemia_core.cases.repository import add_reading, cell_pictures, create_case, get_case, list_cases
-from leukemia_core.cases.review import accept_remaining, amend_case, review_cell, sign_case, summarize
-from leukemia_core.cases.session import (DECISION_LABELS, FILTERS, PAGE_CELLS, auth_configured, gallery_page,
-                                         map_overlay, reviewer, upload_run)
+from leukemia_core.cases.models import SIGNATURE_MEANINGS
+from leukemia_core.cases.review import (accept_remaining, amend_case, default_meaning, review_cell, sign_case,
+                                        signing_summary, summarize, summary_sha256)
+from leukemia_core.cases.access import SHARED, Actor, store_mode
+from leukemia_core.cases.session import DECISION_LABELS, FILTERS, PAGE_CELLS, gallery_page, map_overlay, reviewer, \
+    upload_run
 from leukemia_core.cells.analyze import read_cells
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.inputs import ImageInput, decode
 from leukemia_core.samples import list_samples
 from leukemia_core.verification.profile import profile_label
+from pages._auth import login_configured, signed_in_actor
 from pages._loaders import model_tools, site_tools, weights_sha
 from pages._messages import plain, show_error
 from pages._session import PROFILE_KEY, selected_model, site_profile, threshold
@@ -55,32 +59,33 @@ def store():
         st.stop()
 
 
-def who() -> str | None:
-    """The reviewer now: the signed-in user with login configured, else the name typed this session."""
-    try:
-        auth_on = st.secrets.load_if_toml_exists() and auth_configured(st.secrets)
-    except Exception:  # noqa: BLE001 - an unreadable secrets file: single-user mode
-        auth_on = False
-    if auth_on:
-        user = st.user.to_dict() if st.user.is_logged_in else {}
-        name = reviewer(True, {**user, "is_logged_in": st.user.is_logged_in}, None)
-        with st.sidebar:
-            if name:
-                st.caption(f"Signed in as {plain(name)}")
-                st.button("Log out", on_click=st.logout, key="cases_logout")
-            else:
-                st.button("Log in to review", on_click=st.login, key="cases_login", type="primary")
-        return name
+def who():
+    """Who reviews now: the signed-in user (an ``Actor`` with the provider's roles) when login is
+    configured, else the name typed this session (single-user mode); None when nobody is."""
+    if login_configured():
+        actor = signed_in_actor()
+        if actor is None:
+            st.info("Sign in to review and sign cases: this server is shared and every action names its user.")
+            st.button("Log in to review", on_click=st.login, key="cases_login", type="primary")
+        return actor
+    if store_mode(STORE) == SHARED:
+        st.error("This case store is shared (its users sign in), but this server runs without a login: cases "
+                 "can be read here, and reviews and sign-offs are refused. Configure `[auth]` in "
+                 ".streamlit/secrets.toml (README: Sign-in).")
     name = reviewer(False, None, st.session_state.get(NAME_KEY))
     if not name:
         typed = st.text_input("Your name (recorded with every review and sign-off)", key="cases_name_input",
-                              max_chars=200, help="Asked once per session: the app runs single-user without a login.")
+                              max_chars=150, help="Asked once per session: the app runs single-user without a login.")
         if st.button("Review as this name", key="cases_name_set", disabled=not (typed or "").strip()):
             st.session_state[NAME_KEY] = typed.strip()
             st.rerun()
     else:
-        st.caption(f"Reviewing as **{plain(name)}** (single-user mode).")
+        st.caption(f"Reviewing as **{plain(name)}**, unauthenticated (single-user mode): every record says so.")
     return name
+
+
+def _name(user) -> str | None:
+    return user.name if isinstance(user, Actor) else user
 
 
 def _change(fn, *args) -> None:
@@ -140,11 +145,17 @@ def add_images(case_id: str, items: list[ImageInput], model: str, user: str) -> 
     bar.empty()
 
 
-def new_case(user: str | None, model: str | None) -> None:
-    """The "new case" form: ID, sample date, note, images (uploads or bundled samples), run the model."""
+def new_case(user, model: str | None) -> None:
+    """The "new case" form: case ID, the sample's specimen ID, date and patient reference (all
+    required), note, images (uploads or bundled samples), run the model. What is typed stays in the
+    form until the case is made."""
     c1, c2 = st.columns([2, 1])
     cid = c1.text_input("Case ID (the lab's; no patient name)", key="cases_new_id", max_chars=64)
-    date = c2.date_input("Sample date", value=None, key="cases_new_date", max_value=dt.date.today())
+    date = c2.date_input("Sample date", value=None, key="cases_new_date", max_value=dt.date.today(),
+                         min_value=dt.date(1900, 1, 1), format="YYYY-MM-DD")
+    c1, c2 = st.columns(2)
+    specimen = c1.text_input("Specimen ID", key="cases_new_specimen", max_chars=64)
+    patient = c2.text_input("Patient reference (the lab's code, not a name)", key="cases_new_patient", max_chars=64)
     note = st.text_input("Note", key="cases_new_note", max_chars=2000)
     uploads = st.file_uploader("Images of the sample", accept_multiple_files=True, key="cases_uploads",
                                type=["bmp", "png", "jpg", "jpeg", "tif", "tiff"])
@@ -152,19 +163,26 @@ def new_case(user: str | None, model: str | None) -> None:
     picked = st.multiselect("... or bundled sample images", list(samples), key="cases_samples")
     items = [ImageInput(f.name, f.getvalue()) for f in uploads or []]
     items += [ImageInput(samples[t].path.name, samples[t].path.read_bytes()) for t in picked]
-    ready = bool(user and model and (cid or "").strip() and items)
+    missing = [n for n, v in (("case ID", cid), ("sample date", date), ("specimen ID", specimen),
+                              ("patient reference", patient)) if not (v.strip() if isinstance(v, str) else v)]
+    if not items:
+        missing.append("at least one image")
     if st.button(f"Create the case and read {len(items)} image(s) with {model}", key="cases_create",
-                 disabled=not ready, type="primary"):
+                 disabled=bool(not user or not model or missing), type="primary"):
         try:
-            info = create_case(STORE, cid, user, date, note)
+            info = create_case(STORE, cid, user, date, note, specimen_id=specimen, patient_ref=patient)
         except LeukemiaCoreError as exc:
             show_error(exc)
             return
         add_images(info.case_id, items, model, user)
+        for key in ("cases_new_id", "cases_new_date", "cases_new_specimen", "cases_new_patient", "cases_new_note"):
+            st.session_state.pop(key, None)
         st.session_state[PICK_KEY] = info.case_id
         st.rerun()
     if not user:
         st.caption("Enter your name (or log in) to create and review cases.")
+    elif missing:
+        st.caption("Still needed: " + ", ".join(missing) + ".")
 
 
 def case_list() -> list[dict]:
@@ -224,6 +242,8 @@ def gallery(view, model: str, user: str | None) -> None:
                 st.image(shown, width=96)
             refer = " · refer" if c.refer else ""
             st.caption(f"{plain(im.file_name)} #{c.number}: **{c.call}** P(ALL) {c.p_all:.2f}{refer}")
+            if c.flags:  # NO CALL reasons and check-by-eye flags, as stored with the cell
+                st.caption(f":orange[{plain(c.flags)}]")
             # one key per cell for the whole review: a click on a control that a rerun replaced would
             # be dropped; the stored decision (this or another session's) is what the control shows
             key = f"cases_d_{view.info.case_id}_{c.id}"
@@ -233,21 +253,68 @@ def gallery(view, model: str, user: str | None) -> None:
                                  on_change=_decide, args=(view.info.case_id, c.id, key, user))
 
 
-def sign_and_amend(view, model: str, user: str | None) -> None:
+SIGNING_KEY = "cases_signing"     # the signing panel is open (for this case and version)
+
+
+def sign_panel(view, model: str, user) -> None:
+    """What is signed, its meaning and the signer's confirmation; the signature is linked to the
+    summary's sha256 (a case changed since it was shown is refused)."""
+    info, summary = view.info, signing_summary(view, model)
+    st.subheader("Sign the case")
+    digest = summary_sha256(summary)
+    st.markdown(plain(f"**Case {info.case_id}**: specimen {info.specimen_id or '(not recorded)'}, sample date "
+                      f"{info.sample_date or '(not recorded)'}, patient reference {info.patient_ref or '(not recorded)'}"))
+    bp = summary["blast_pct"]
+    rows = {"model": f"{model} (weights {', '.join(w[:12] for w in summary['weights_sha256']) or 'n/a'})",
+            "images / cells": f"{summary['images']} / {summary['cells']}",
+            "cells reviewed": f"{summary['reviewed']} (not reviewed: {summary['pending']})",
+            "calls changed by the review": f"{summary['changed_calls']} ("
+            + ", ".join(f"{k.replace('->', ' to ')} {v}" for k, v in summary["changed"].items()) + ")",
+            "not a white cell / cannot classify": f"{summary['excluded']} / {summary['unclassified']}",
+            "NO CALL (model) / to refer": f"{summary['no_call']} / {summary['refer']}",
+            "blast % model / reviewed": f"{bp['model']} / {bp['reviewed']}",
+            "flags on cells": "; ".join(f"{k} ({v})" for k, v in summary["flags"].items()) or "none",
+            "image notes": "; ".join(f"{k} ({v})" for k, v in summary["image_notes"].items()) or "none"}
+    if summary["amendment_reason"]:
+        rows["amendment, because"] = summary["amendment_reason"]
+    st.table(pd.DataFrame({"": list(rows.values())}, index=list(rows)))
+    meaning = st.radio("What this signature means", SIGNATURE_MEANINGS, key="cases_sign_meaning",
+                       index=SIGNATURE_MEANINGS.index(default_meaning(view)))
+    ok = st.checkbox(f"I, {_name(user)}, sign sign-off {summary['sign_off']} of case {info.case_id} with the meaning "
+                     f"above. The signature records my name, the date and time (UTC) and this summary "
+                     f"(sha256 {digest[:16]}...); it cannot be changed afterwards, only followed by an amendment.",
+                     key="cases_sign_ok")
+    c1, c2 = st.columns(2)
+    if c1.button("Sign", type="primary", disabled=not ok, key="cases_sign_confirm"):
+        _change(sign_case, STORE, info.case_id, user, info.version, model, meaning, digest)
+        st.session_state.pop(SIGNING_KEY, None)
+        st.rerun()
+    if c2.button("Cancel", key="cases_sign_cancel"):
+        st.session_state.pop(SIGNING_KEY, None)
+        st.rerun()
+
+
+def sign_and_amend(view, model: str, user) -> None:
     """Sign-off (every cell decided), or for a signed case its sign-offs and an amendment."""
     info = view.info
     pending = sum(c.decision is None for _, _, c in view.cells(model))
     for s in view.signoffs:
-        why = f" (amendment: {s.reason})" if s.reason else ""
+        why = f"; amendment: {s.reason}" if s.reason else ""
+        meaning = f" — {s.meaning}" if s.meaning else ""
         st.success(plain(f"Sign-off {s.number}: {s.signed_by}, {s.signed_at:%Y-%m-%d %H:%M:%S} UTC, on {s.model}"
-                         f"{why}"), icon=":material/verified:")
+                         f"{meaning}{why}"), icon=":material/verified:")
     if info.status != "signed":
         c1, c2 = st.columns(2)
         c1.button(f"Accept the model's call for the {pending} cell(s) not reviewed", key="cases_accept_rest",
-                  disabled=not (user and pending), on_click=_change, args=(accept_remaining, STORE, view, model, user))
-        c2.button("Sign off" + (" the amendment" if info.amend_reason else ""), key="cases_sign", type="primary",
-                  disabled=bool(not user or pending), on_click=_change,
-                  args=(sign_case, STORE, info.case_id, user, info.version, model))
+                  disabled=not (user and pending), on_click=_change, args=(accept_remaining, STORE, view, model, user),
+                  help="One action, audited as one line that lists its cells.")
+        if c2.button("Sign off" + (" the amendment" if info.amend_reason else "") + " ...", key="cases_sign",
+                     type="primary", disabled=bool(not user or pending)):
+            st.session_state[SIGNING_KEY] = (info.case_id, info.version)
+            st.session_state.pop("cases_sign_ok", None)  # each signature is confirmed anew
+        if user and not pending and st.session_state.get(SIGNING_KEY) == (info.case_id, info.version):
+            with st.container(border=True):
+                sign_panel(view, model, user)
         if pending:
             st.caption(f"{pending} cell(s) still need a decision before sign-off.")
     else:
@@ -268,7 +335,8 @@ def open_case(case_id: str, user: str | None, model_choice: str | None) -> None:
     info = view.info
     st.session_state[SEEN_KEY] = info.version  # what this session now shows: changes are checked against it
     st.subheader(f"Case {info.case_id}")
-    date = f", sample {info.sample_date}" if info.sample_date else ""
+    date = "".join(f", {k} {v}" for k, v in (("specimen", info.specimen_id), ("sample date", info.sample_date),
+                                             ("patient", info.patient_ref)) if v)
     st.caption(plain(f"{info.status}{date}; {len(view.images)} image(s); version {info.version}; last change by "
                      f"{info.updated_by} at {info.updated_at:%Y-%m-%d %H:%M:%S} UTC. {info.note}"))
     msg = st.session_state.pop(MSG_KEY, None)
@@ -294,7 +362,9 @@ def open_case(case_id: str, user: str | None, model_choice: str | None) -> None:
     c3.download_button("Audit log (CSV)", audit_csv(STORE, info.case_id), f"{info.case_id}.audit.csv", "text/csv",
                        key="cases_audit_csv")
     with st.expander("Audit trail"):
-        st.dataframe(pd.DataFrame(audit_rows(STORE, info.case_id)), hide_index=True, width="stretch")
+        trail = [{"at (UTC)": t["at"][:19].replace("T", " "), "user": t["user"], "action": t["action"],
+                  "what": audit_text(t["detail"])} for t in audit_rows(STORE, info.case_id)]
+        st.dataframe(pd.DataFrame(trail), hide_index=True, width="stretch")
 
 
 st.header("Cases")
@@ -302,7 +372,7 @@ st.caption("A case is one sample: its images, the model's call on every cell, yo
            "sign-off and the audit trail, kept in the case store. Research use only.")
 STORE = store()
 USER = who()
-with st.expander("New case", expanded=False):
+with st.expander("New case", expanded=bool(st.session_state.get("cases_new_id"))):
     new_case(USER, selected_model())
 cases = case_list()
 if cases:

@@ -33,7 +33,8 @@ import pytest
 from app_fixtures import ROOT
 from test_browser import LOCAL_HOSTS, WAIT_MS, _free_port, _idle, _wait_healthy
 
-#: What the Cases page shows (pages/cases.py, ``who()``): the sidebar's buttons and caption.
+#: What the app shows: the Cases page's login button (pages/cases.py, ``who()``), the sidebar's
+#: "Signed in as NAME (ROLES)" line and its log-out button (pages/_auth.py, on every page).
 LOGIN_BUTTON = "Log in to review"
 LOGOUT_BUTTON = "Log out"
 SIGNED_IN = "Signed in as "
@@ -147,13 +148,28 @@ def open_cases(page, app_url: str) -> None:
     _idle(page)
 
 
-def signed_in_as(page) -> str | None:
-    """The user the Cases page's sidebar names as signed in (None when it offers the login button)."""
+def _signed_in_caption(page) -> re.Match | None:
+    """The sidebar's "Signed in as NAME (ROLES)" line, split (None when nobody is signed in)."""
     caption = page.get_by_text(re.compile("^" + SIGNED_IN))
     if caption.count() == 0:
         return None
     assert caption.count() == 1, caption.all_inner_texts()
-    return caption.inner_text().removeprefix(SIGNED_IN).strip()
+    found = re.fullmatch(re.escape(SIGNED_IN) + r"(?P<name>\S+)(?: \((?P<roles>[^)]*)\))?",
+                         caption.inner_text().strip())
+    assert found, caption.inner_text()
+    return found
+
+
+def signed_in_as(page) -> str | None:
+    """The user the sidebar names as signed in (None when nobody is)."""
+    found = _signed_in_caption(page)
+    return found["name"] if found else None
+
+
+def shown_roles(page) -> str | None:
+    """The roles the sidebar shows after the signed-in user's name (``"reviewer, signer"``)."""
+    found = _signed_in_caption(page)
+    return found["roles"] if found else None
 
 
 def log_in(page, app_url: str, sub: str) -> str:

@@ -3,7 +3,8 @@ provider, in a real browser.
 
 With ``[auth]`` in the secrets the Cases page records every review and sign-off under the signed-in
 user (``leukemia_core.cases.session.signed_in_name``): the login must work through a real provider's
-redirects, tokens and cookies, the page must name the right user, logging out must end the sign-in,
+redirects, tokens and cookies, the page must name the right user with the roles of the provider's
+``groups`` claim (``leukemia_core.cases.access.roles_from_claims``), logging out must end the sign-in,
 and two browsers signed in at once must each stay themselves (one user never acts as another).
 
 The provider is ``oidc-provider-mock`` (requirements.txt): a maintained, pure-Python OpenID provider
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 from oidc_fixtures import (GROUPS, LOGIN_BUTTON, log_in, log_out, offline, oidc_app, oidc_provider,  # noqa: F401
-                           open_cases, register_user, signed_in_as, user_cookie_claims)
+                           open_cases, register_user, shown_roles, signed_in_as, user_cookie_claims)
 from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,7 @@ def test_login_names_the_user_and_logout_ends_it(browser, oidc_app, users):
         claims = user_cookie_claims(context, oidc_app)  # what st.user holds: the provider's ID token
         assert (claims["sub"], claims["email"], claims["name"]) == (ALICE, ALICE, "Alice Adams")
         assert claims["groups"] == GROUPS and claims["is_logged_in"] is True
+        assert shown_roles(page) == "reviewer, signer"  # the groups claim gives the case-store roles
 
         open_cases(page, oidc_app.url)  # a new session of the same browser stays signed in (the cookie)
         assert signed_in_as(page) == ALICE

@@ -5,8 +5,11 @@ opened gives a clear error."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from cases_fixtures import single
 from app_fixtures import APP, app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
 from leukemia_core.cases.db import open_store
 from leukemia_core.cases.repository import get_case
@@ -63,12 +66,20 @@ def test_case_from_samples_review_sign_and_reopen(cases_env):
     cell = next(s for s in list_samples() if s.dataset == "C-NMC 2019")
     at.text_input(key="cases_new_id").input("LAB-7").run()
     at.multiselect(key="cases_samples").select(field.title).select(cell.title).run()
+    assert at.button(key="cases_create").disabled  # the sample's fields are required
+    assert "Still needed: sample date, specimen ID, patient reference." in _texts(at)
+    at.date_input(key="cases_new_date").set_value(dt.date(2026, 5, 1)).run()
+    at.text_input(key="cases_new_specimen").input("SP-7").run()
+    at.text_input(key="cases_new_patient").input("PT-0007").run()
+    assert at.date_input(key="cases_new_date").value == dt.date(2026, 5, 1)  # what was typed stays
     at.button(key="cases_create").click().run()
     _ok(at)
     store = open_store(None, cases_env)
     view = get_case(store, "LAB-7")
     cells = view.cells("tiny_cnn")
-    assert len(view.images) == 2 and len(cells) >= 2 and view.info.created_by == "Ann Tech"
+    assert len(view.images) == 2 and len(cells) >= 2 and view.info.created_by == single("Ann Tech")
+    assert (view.info.specimen_id, view.info.patient_ref, view.info.sample_date) == ("SP-7", "PT-0007",
+                                                                                       dt.date(2026, 5, 1))
     assert all(r.weights_sha256 for _, r, _ in cells)
     widgets = _decisions(at)
     assert len(widgets) == min(len(cells), 24) and "Case LAB-7" in _texts(at)
@@ -79,7 +90,12 @@ def test_case_from_samples_review_sign_and_reopen(cases_env):
     assert get_case(store, "LAB-7").cells("tiny_cnn")[0][2].decision == flip
     assert at.button(key="cases_sign").disabled  # cells still to review
     at.button(key="cases_accept_rest").click().run()
-    at.button(key="cases_sign").click().run()
+    at.button(key="cases_sign").click().run()  # the summary of what is signed, its meaning, a confirmation
+    _ok(at)
+    assert "calls changed by the review" in str(at.table[0].value.index.tolist())
+    assert at.button(key="cases_sign_confirm").disabled  # not confirmed yet
+    at.checkbox(key="cases_sign_ok").check().run()
+    at.button(key="cases_sign_confirm").click().run()
     _ok(at)
     assert "Sign-off 1: Ann Tech" in _texts(at)
     assert all(w.disabled for w in _decisions(at))  # signed: frozen
@@ -93,7 +109,8 @@ def test_case_from_samples_review_sign_and_reopen(cases_env):
     assert "signed" in _texts(again) and "Sign-off 1: Ann Tech" in _texts(again)
     audit = again.dataframe[-1].value
     assert list(audit["action"])[:2] == ["create case", "add image"] and "sign" in set(audit["action"])
-    assert (audit["user"] == "Ann Tech").all()
+    assert (audit["user"] == single("Ann Tech")).all()
+    assert "accept remaining" in set(audit["action"]) and not any(audit["what"].str.contains('{"'))
     # amendment: reason, reopen, the change is a second sign-off
     _named(again, "Bo Lead")
     again.text_input(key=next(w.key for w in again.text_input if str(w.key).startswith("cases_reason_"))) \
@@ -125,7 +142,7 @@ def test_two_sessions_on_one_case_never_overwrite_silently(cases_env):
     _ok(a)
     _decisions(b)[0].set_value("ALL").run()  # drawn before Ann's change: refused, newer state drawn
     _ok(b)
-    assert "was changed by Ann since you opened it" in _texts(b)
+    assert f"was changed by {single('Ann')} since you opened it" in _texts(b)
     assert get_case(store, "SHARED").cells("tiny_cnn")[0][2].decision == "HEM"
     assert _decisions(b)[0].value == "HEM"  # the newer state is shown
     _decisions(b)[1].set_value("ALL").run()  # now on the current version: saved
