@@ -19,7 +19,8 @@ from .views import CaseView
 
 _STYLE = ("body{font-family:sans-serif;margin:2em;font-size:11pt}table{border-collapse:collapse;margin:1em 0}"
           "td,th{border:1px solid #bbb;padding:2px 6px;text-align:left;vertical-align:top}.diff{background:#fde2e2}"
-          "img{width:64px;height:64px;image-rendering:pixelated}.sig{border:2px solid #2a6;padding:.5em 1em;margin:.5em 0}"
+          "img{width:56px;height:56px;image-rendering:pixelated;margin-right:2px}td:first-child{white-space:nowrap}"
+          "table{max-width:100%}td{font-size:9pt;overflow-wrap:break-word}.sig{border:2px solid #2a6;padding:.5em 1em;margin:.5em 0}"
           ".small{font-size:9pt;color:#444}"
           "@page{size:A4;margin:12mm}@media print{body{margin:0}tr,.sig{break-inside:avoid}h2{break-after:avoid}}")
 
