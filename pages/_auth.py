@@ -34,7 +34,12 @@ def signed_in_actor() -> Actor | None:
         return None
     claims = {**st.user.to_dict(), "is_logged_in": True}
     name = signed_in_name(claims)
-    return Actor(name, True, roles_from_claims(claims, _cases_config())) if name else None
+    when = claims.get("auth_time") or claims.get("iat")
+    try:
+        when = float(when) if when is not None else None
+    except (TypeError, ValueError):
+        when = None
+    return Actor(name, True, roles_from_claims(claims, _cases_config()), when) if name else None
 
 
 def auth_sidebar() -> None:

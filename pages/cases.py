@@ -23,7 +23,7 @@ from leukemia_core.cases.repository import add_reading, cell_pictures, create_ca
 from leukemia_core.cases.models import SIGNATURE_MEANINGS
 from leukemia_core.cases.review import (accept_remaining, amend_case, default_meaning, review_cell, sign_case,
                                         signing_summary, summarize, summary_sha256)
-from leukemia_core.cases.access import SHARED, Actor, store_mode
+from leukemia_core.cases.access import SHARED, SIGN_WITHIN_S, Actor, sign_in_age, store_mode
 from leukemia_core.cases.session import DECISION_LABELS, FILTERS, PAGE_CELLS, gallery_page, map_overlay, reviewer, \
     upload_run
 from leukemia_core.cells.analyze import read_cells
@@ -284,8 +284,14 @@ def sign_panel(view, model: str, user) -> None:
                      f"above. The signature records my name, the date and time (UTC) and this summary "
                      f"(sha256 {digest[:16]}...); it cannot be changed afterwards, only followed by an amendment.",
                      key="cases_sign_ok")
+    age = sign_in_age(user) if isinstance(user, Actor) else None
+    stale = age is not None and age > SIGN_WITHIN_S
+    if stale:  # re-authentication: the provider checks the signer again before a signature
+        st.warning(f"Your sign-in is {age / 60:.0f} min old; a signature needs one of the last "
+                   f"{SIGN_WITHIN_S // 60} min. Log out, sign in again and sign.")
+        st.button("Log out to sign in again", on_click=st.logout, key="cases_sign_relogin")
     c1, c2 = st.columns(2)
-    if c1.button("Sign", type="primary", disabled=not ok, key="cases_sign_confirm"):
+    if c1.button("Sign", type="primary", disabled=not ok or stale, key="cases_sign_confirm"):
         _change(sign_case, STORE, info.case_id, user, info.version, model, meaning, digest)
         st.session_state.pop(SIGNING_KEY, None)
         st.rerun()

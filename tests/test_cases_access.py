@@ -7,6 +7,7 @@ a bulk accept is one audit line. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -141,3 +142,15 @@ def test_command_line_roles_mode_and_a_refused_signature(tmp_path, capsys):
     assert main(["cases", "sign", "--case", "C1", "--user", "ann", *opts]) == 0
     assert "sign-off 1 by ann · unauthenticated (single-user mode)" in capsys.readouterr().out
     store.dispose()
+
+
+def test_a_signature_needs_a_recent_sign_in(store):
+    view, ids = _case(store, ALICE)
+    v = review.review_cells(store, "C1", {i: "accept" for i in ids}, BOB, view.info.version)
+    old = access.Actor(ALICE.name, True, ALICE.roles, time.time() - access.SIGN_WITHIN_S - 60)
+    with pytest.raises(CaseAccessError, match="sign-in is 16 min old.*sign in again"):
+        review.sign_case(store, "C1", old, v)
+    review.review_cell(store, "C1", ids[0], "HEM", old, v)  # reviewing needs no fresh sign-in
+    fresh = access.Actor(ALICE.name, True, ALICE.roles, time.time() - 5)
+    assert review.sign_case(store, "C1", fresh, v + 1).signed_by == ALICE.name
+    assert access.sign_in_age(access.Actor("x")) is None

@@ -29,10 +29,10 @@ the page shows checked after the rerun) tells a driver's mis-click from an app's
 """
 
 from __future__ import annotations
-import datetime as dt
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import platform

@@ -45,17 +45,24 @@ COMMAND_LINE = "unauthenticated (command line)"
 ROLE_CLAIM = "groups"
 ROLE_GROUPS = {"reviewer": ("leukemia-reviewer",), "signer": ("leukemia-signer",)}
 MAX_USER = 200
+#: A signature (sign, amend) by a signed-in user needs a sign-in at most this old (seconds): the
+#: signer re-authenticates with the provider for it (setting ``sign_within_s`` overrides).
+SIGN_WITHIN_S = 900
 
 
 @dataclass(frozen=True)
 class Actor:
     """Who acts: ``name`` (for a signed-in user the identity token's e-mail or subject),
-    ``authenticated`` (True only when the app read it from a completed login) and the roles the
-    provider's groups give (the store's ``users`` table may add or take away)."""
+    ``authenticated`` (True only when the app read it from a completed login), the roles the
+    provider's groups give (the store's ``users`` table may add or take away) and when the
+    provider authenticated them (a signature needs a recent sign-in, :data:`SIGN_WITHIN_S`)."""
 
     name: str
     authenticated: bool = False
     roles: frozenset = frozenset()
+    #: when the provider last authenticated the user (POSIX seconds: the token's ``auth_time``, else
+    #: ``iat``); None when unknown
+    signed_in_at: float | None = None
 
 
 def validate_user(user: str | Actor | None) -> str:
@@ -155,6 +162,15 @@ def effective_roles(s: Session, actor: Actor) -> frozenset:
     return frozenset(actor.roles) | frozenset(r for r in row.roles.split(",") if r)
 
 
+def sign_in_age(actor: Actor, now: float | None = None) -> float | None:
+    """Seconds since the provider authenticated ``actor`` (None when unknown or not signed in)."""
+    import time
+
+    if not actor.authenticated or actor.signed_in_at is None:
+        return None
+    return max(0.0, (time.time() if now is None else now) - float(actor.signed_in_at))
+
+
 def act(s: Session, user: str | Actor, right: str) -> str:
     """Check, inside the caller's transaction, that ``user`` may do ``right`` (a key of
     :data:`RIGHTS`) in this store; return the name to record.
@@ -173,6 +189,10 @@ def act(s: Session, user: str | Actor, right: str) -> str:
         if need and need not in effective_roles(s, actor):
             raise CaseAccessError(f"{name} does not have the {need} role needed to {right}: ask the lab's "
                                   "administrator (identity provider group, or `cases users grant`)")
+        age, within = sign_in_age(actor), float(setting(s, "sign_within_s", str(SIGN_WITHIN_S)))
+        if need == "signer" and age is not None and age > within:
+            raise CaseAccessError(f"your sign-in is {age / 60:.0f} min old; a signature needs one of the last "
+                                  f"{within / 60:.0f} min: log out and sign in again, then sign")
         return name
     if mode == SHARED:
         if RIGHTS[right]:
