@@ -7,6 +7,9 @@
   with an ``[auth]`` table pointing at the provider (passed by ``--secrets.files``, so the checkout's
   ``.streamlit/`` is never written to), its case store a temporary folder (``LEUKEMIA_DATA_HOME``).
 * :func:`log_in` and :func:`log_out`: the browser steps, through the provider's own pages.
+* :func:`seed_case`: a case put straight into ``oidc_app``'s store, for the browsers to review and sign;
+  :func:`open_case`, :func:`decide`, :func:`sign_off` (:func:`open_signing`, :func:`confirm_signing`)
+  and :func:`wait_text`: the Cases page's steps (the gallery's decision controls, the signing panel).
 
 The provider is served as ``127.0.0.1`` and the app as ``localhost``: different hosts, so their
 cookies never mix (cookies do not tell ports apart). The app must be opened at the origin of its
@@ -26,7 +29,8 @@ import sys
 import urllib.parse
 import urllib.request
 import warnings
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -40,6 +44,14 @@ LOGOUT_BUTTON = "Log out"
 SIGNED_IN = "Signed in as "
 #: The groups claim every registered test user carries.
 GROUPS = ["leukemia-reviewer", "leukemia-signer"]
+#: Who puts the seeded cases in the store (a signed-in reviewer, so the store is shared from then on).
+SEEDER = "setup@example.com"
+#: The model of the seeded readings: the app's (``LEUKEMIA_APP_MODELS``), so the page offers it.
+MODEL = "tiny_cnn"
+#: An option only the gallery's decision controls have (pages/cases.py, ``DECISION_LABELS``).
+DECISION_ONLY = "Not a WBC"
+#: A segmented control's chosen option (``data-selected`` in Streamlit 1.67; ``kind`` in other versions).
+SELECTED = "button[data-selected], button[kind='segmented_controlActive']"
 #: The name of Streamlit's sign-in cookie (signed, not encrypted: the claims it keeps for ``st.user``).
 USER_COOKIE = "_streamlit_user"
 
@@ -205,3 +217,93 @@ def user_cookie_claims(context, app: OidcApp) -> dict:
     values = [c["value"] for c in context.cookies(app.url) if c["name"] == USER_COOKIE]
     assert len(values) == 1, [c["name"] for c in context.cookies(app.url)]
     return json.loads(URLSafeTimedSerializer(app.cookie_secret, salt=USER_COOKIE).loads(values[0]))
+
+
+@contextmanager
+def app_store(app: OidcApp):
+    """The app's case store, opened by this process (the same SQLite file the server uses, named
+    outright so that a ``LEUKEMIA_DB_URL`` of the test run cannot send it elsewhere)."""
+    from leukemia_core.cases.db import SQLITE_NAME, open_store
+
+    store = open_store(f"sqlite:///{app.store / SQLITE_NAME}", app.store)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def seed_case(app: OidcApp, case_id: str, n_cells: int = 3) -> None:
+    """Create ``case_id`` in ``app``'s store (by :data:`SEEDER`, signed in: the store is shared) with one
+    image read by :data:`MODEL`: ``n_cells`` cells, each with a real (small) crop and map PNG."""
+    import numpy as np
+    from cases_fixtures import SAMPLE, make_run
+    from leukemia_core.cases.access import Actor
+    from leukemia_core.cases.importer import png
+    from leukemia_core.cases.repository import add_reading, create_case
+
+    seeder = Actor(SEEDER, True, frozenset({"reviewer"}))
+    run = make_run(MODEL, n_cells)
+    crop, heat = png(np.full((32, 32, 3), 200, np.uint8)), png(np.zeros((32, 32)))
+    run = replace(run, cells=[replace(c, crop_png=crop, map_png=heat) for c in run.cells])
+    with app_store(app) as store:
+        create_case(store, case_id, seeder, **SAMPLE)
+        add_reading(store, case_id, "smear.png", b"seeded image bytes", run, seeder)
+
+
+def wait_text(page, pattern: str | re.Pattern) -> None:
+    """Wait until the page shows ``pattern`` (a substring, or a regular expression), then until it settles."""
+    page.get_by_text(pattern).first.wait_for(timeout=WAIT_MS)
+    _idle(page)
+
+
+def open_case(page, app_url: str, case_id: str) -> None:
+    """Open the Cases page on ``case_id`` (the "Open case" box: the newest case comes first) and wait for
+    its gallery."""
+    open_cases(page, app_url)
+    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Open case")
+    if case_id not in picker.inner_text(timeout=WAIT_MS):
+        picker.locator('[role="combobox"]').click()
+        page.get_by_role("option", name=case_id, exact=True).click()
+    page.get_by_role("heading", name=f"Case {case_id}").wait_for(timeout=WAIT_MS)
+    decision_controls(page).first.wait_for(timeout=WAIT_MS)
+    _idle(page)
+
+
+def decision_controls(page):
+    """The gallery's decision controls, one per cell in the gallery's order (the page's other
+    segmented controls, "Status" and "Show", lack the :data:`DECISION_ONLY` option)."""
+    return page.locator('[data-testid="stButtonGroup"]').filter(has_text=DECISION_ONLY)
+
+
+def decide(page, cell: int, label: str) -> None:
+    """Click decision ``label`` ("Accept", "ALL", "HEM", "Not a WBC", "Can't tell") on the gallery's
+    ``cell``-th cell (0-based); wait until the page shows it chosen (the decision is saved at once)."""
+    exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    control = decision_controls(page).nth(cell)
+    control.locator("button").filter(has_text=exact).click(timeout=WAIT_MS)
+    control.locator(SELECTED).filter(has_text=exact).wait_for(timeout=WAIT_MS)
+    _idle(page)
+
+
+def open_signing(page):
+    """Click "Sign off ..." (enabled once every cell is decided); returns the signing panel's summary
+    table (what is signed), once drawn."""
+    page.get_by_role("button", name=re.compile(r"^Sign off")).click(timeout=WAIT_MS)
+    page.get_by_role("heading", name="Sign the case").wait_for(timeout=WAIT_MS)
+    _idle(page)
+    return page.locator('[data-testid="stTable"]')  # the page's other tables are dataframes
+
+
+def confirm_signing(page, signer: str) -> None:
+    """In the open signing panel: tick the confirmation (which names ``signer``) and click "Sign"; waits
+    until the panel is gone (the page redraws with the sign-off or the refusal)."""
+    page.get_by_text(re.compile(rf"^I, {re.escape(signer)}, sign sign-off ")).click(timeout=WAIT_MS)
+    page.get_by_role("button", name="Sign", exact=True).click(timeout=WAIT_MS)  # enabled once ticked
+    page.get_by_role("heading", name="Sign the case").wait_for(state="detached", timeout=WAIT_MS)
+    _idle(page)
+
+
+def sign_off(page, signer: str) -> None:
+    """Sign the open case off as ``signer`` through the page: "Sign off ...", tick, "Sign"."""
+    open_signing(page)
+    confirm_signing(page, signer)
