@@ -23,7 +23,7 @@ from leukemia_core.cases.repository import add_reading, cell_pictures, create_ca
 from leukemia_core.cases.models import SIGNATURE_MEANINGS
 from leukemia_core.cases.review import (accept_remaining, amend_case, default_meaning, review_cell, sign_case,
                                         signing_summary, summarize, summary_sha256)
-from leukemia_core.cases.access import SHARED, SIGN_WITHIN_S, Actor, sign_in_age, store_mode
+from leukemia_core.cases.access import SHARED, SIGN_WITHIN_S, Actor, roles_of, sign_in_age, store_mode
 from leukemia_core.cases.session import DECISION_LABELS, FILTERS, PAGE_CELLS, gallery_page, map_overlay, reviewer, \
     upload_run
 from leukemia_core.cells.analyze import read_cells
@@ -323,6 +323,9 @@ def sign_and_amend(view, model: str, user) -> None:
                 sign_panel(view, model, user)
         if pending:
             st.caption(f"{pending} cell(s) still need a decision before sign-off.")
+        if isinstance(user, Actor) and "signer" not in roles_of(STORE, user):
+            st.caption(f"{plain(user.name)} has the reviewer role only: a signature by you will be refused; a user "
+                       "with the signer role signs this case.")
     else:
         reason = st.text_input("Reason for an amendment", key=f"cases_reason_{info.version}")
         st.button("Open an amendment", key="cases_amend", disabled=not (user and (reason or "").strip()),

@@ -70,6 +70,7 @@ def test_roles_are_checked_and_the_users_table_adds_or_takes_them(store):
     with pytest.raises(CaseAccessError, match="signer role needed to amend"):
         review.amend_case(store, "C1", ALICE, "why", v + 1)
     assert [u["name"] for u in access.list_users(store)] == ["alice@example.com", "bob@example.com"]
+    assert access.roles_of(store, BOB) == {"reviewer", "signer"} and access.roles_of(store, ALICE) == frozenset()
     with pytest.raises(CaseInputError, match="unknown role"):
         access.grant(store, "x", ["admin"], "admin")
 

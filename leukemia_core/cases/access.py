@@ -171,6 +171,12 @@ def sign_in_age(actor: Actor, now: float | None = None) -> float | None:
     return max(0.0, (time.time() if now is None else now) - float(actor.signed_in_at))
 
 
+def roles_of(store: Store, actor: Actor) -> frozenset:
+    """A signed-in actor's roles now (:func:`effective_roles`, read in its own transaction)."""
+    with store.read() as s:
+        return effective_roles(s, actor)
+
+
 def act(s: Session, user: str | Actor, right: str) -> str:
     """Check, inside the caller's transaction, that ``user`` may do ``right`` (a key of
     :data:`RIGHTS`) in this store; return the name to record.
