@@ -192,7 +192,9 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
         cols[0].metric(f"{m}: images read", f"{b['read']} of {b['images']}")
         cols[1].metric("cells found", b["cells"])
         cols[2].metric("cells called ALL", b["all_cells"])
-        cols[3].metric("cells NO CALL", b["no_call"])
+        cols[3].metric("cells NO CALL", b["no_call"],
+                       help=f"of them {b['not_lymphoid']} not lymphoid (the lymphoid gate: neutrophils, eosinophils, "
+                            "monocytes, basophils); the others borderline or outside what the model reads")
         cols[4].metric("blast %", "n/a" if b["blast_pct"] is None else f"{b['blast_pct']:.1f} %",
                        help="cells called ALL over the cells with a call (NO CALL cells are left out)")
         cols[5].metric("cells in the refer band", b["refer"])

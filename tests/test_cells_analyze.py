@@ -167,7 +167,7 @@ def test_summary_hand_computed():
     s = a.summary(0.4)
     # the 0.45 cell is borderline (0.3-0.5): NO CALL; of the two with a call, one is ALL
     assert s == {"call": "HEM", "reason": "", "p_all": pytest.approx(0.325), "cells": 3, "all_cells": 1,
-                 "no_call": 1, "blast_pct": pytest.approx(50.0), "refer": 1, "image_threshold": pytest.approx(0.5),
+                 "no_call": 1, "not_lymphoid": 0, "blast_pct": pytest.approx(50.0), "refer": 1, "image_threshold": pytest.approx(0.5),
                  "cell_threshold": 0.4, "whole_image": False, "notes": ["check me"]}
     s["notes"].append("x")
     assert a.notes == ["check me"]  # the row's list is its own
@@ -269,3 +269,19 @@ def test_cells_outside_the_feature_reference_get_no_call():
     assert a.outside.tolist() == [False, True]
     assert a.outcomes(0.5) == (["ALL", NO_CALL], ["", "outside what the model can read"])
     assert analyze(found, lambda x: np.full(len(x), 0.8), Calibration(threshold=0.5), feats).outside is None
+
+
+def test_cells_the_lymphoid_gate_stops_get_no_call_before_any_other_reason():
+    from dataclasses import replace as dc_replace
+
+    found = find_and_crop(_disc(_disc(_field(), (60, 60), 20), (150, 150), 20), 16)
+    # P(lymphoid) = sigmoid(feature 0): the first cell passes, the second is stopped
+    gate = {"mean": [0.0, 0.0], "scale": [1.0, 1.0], "coef": [1.0, 0.0], "intercept": 0.0, "threshold": 0.5}
+    cal = dc_replace(Calibration(threshold=0.5, refer_half_width=0.5), lymphoid_gate=gate)
+    feats = lambda x: np.array([[3.0, 0.0], [-3.0, 0.0]])[: len(x)]  # noqa: E731
+    a = analyze(found, lambda x: np.full(len(x), 0.8), cal, feats)
+    assert a.not_lymphoid.tolist() == [False, True] and a.outside is None
+    # the stopped cell says why, ahead of its borderline P(ALL); the other stays borderline
+    assert a.outcomes(0.5) == ([NO_CALL, NO_CALL], ["borderline: P(ALL) inside the refer band", "not a lymphoid cell"])
+    assert a.summary(0.5)["not_lymphoid"] == 1
+    assert analyze(found, lambda x: np.full(len(x), 0.8), Calibration(threshold=0.5), feats).not_lymphoid is None

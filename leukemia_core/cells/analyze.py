@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..models.calibration import Calibration, threshold_in_use
+from ..models.lymphoid import REASON_NOT_LYMPHOID, not_lymphoid
 from ..models.ood import NOTE_OOD, is_outside, outside_features
 from .crop import CELL_SHARE, crop_cells, whole_image_crop
 from .finder import Cell, find_cells
@@ -143,6 +144,8 @@ class ImageAnalysis:
         threshold: the cell threshold applied; None for the calibration's (chosen on validation).
         outside: ``bool (N,)``, each crop's features lie outside the training cells of its
             predicted class (:mod:`leukemia_core.models.ood`); None where not measured.
+        not_lymphoid: ``bool (N,)``, the lymphoid gate (:mod:`leukemia_core.models.lymphoid`) stops
+            the cell as another white cell; None where the model has no gate.
     """
 
     found: FoundCells
@@ -154,6 +157,7 @@ class ImageAnalysis:
     site_profile: str | None = None
     threshold: float | None = None
     outside: np.ndarray | None = None
+    not_lymphoid: np.ndarray | None = None
 
     @property
     def cells(self) -> list[Cell]:
@@ -224,9 +228,10 @@ class ImageAnalysis:
         whole = self.image_reason()
         refer, calls = self.refer(threshold), self.calls(threshold)
         outside = self.outside if self.outside is not None else np.zeros(len(calls), bool)
+        other = self.not_lymphoid if self.not_lymphoid is not None else np.zeros(len(calls), bool)
         labels, reasons = [], []
-        for c, r, o in zip(calls, refer, outside):
-            reason = whole or (REASON_BORDERLINE if r else REASON_OUTSIDE if o else "")
+        for c, r, o, g in zip(calls, refer, outside, other):
+            reason = whole or (REASON_NOT_LYMPHOID if g else REASON_BORDERLINE if r else REASON_OUTSIDE if o else "")
             labels.append(NO_CALL if reason else "ALL" if c else "HEM")
             reasons.append(reason)
         return labels, reasons
@@ -286,45 +291,56 @@ class ImageAnalysis:
         Returns:
             ``call`` (the image's: ALL, HEM or NO CALL), ``reason`` (why NO CALL; ``""`` otherwise),
             ``p_all`` (:attr:`image_p_all`), ``cells`` (found; 0 for a whole-image read),
-            ``all_cells`` (called ALL), ``no_call`` (cells without a call), ``blast_pct`` (``100 *
+            ``all_cells`` (called ALL), ``no_call`` (cells without a call), ``not_lymphoid`` (of them,
+            stopped by the lymphoid gate: the other white cells of the differential), ``blast_pct`` (``100 *
             all_cells`` over the cells with a call; None without one), ``refer`` (cells in the refer
             band), ``image_threshold`` (the one the call used), ``cell_threshold``, ``whole_image``,
             ``notes`` (a new list).
         """
         thr = threshold_in_use(threshold, self.cell_threshold)
         n = 0 if self.found.whole_image else self.n_cells
-        labels = self.outcomes(thr)[0] if n else []
+        labels, reasons = self.outcomes(thr) if n else ([], [])
         call, reason = self.verdict(thr)
         return {"call": call, "reason": reason, "p_all": self.image_p_all, "cells": n,
                 "all_cells": labels.count("ALL"), "no_call": labels.count(NO_CALL),
+                "not_lymphoid": reasons.count(REASON_NOT_LYMPHOID),
                 "blast_pct": self.blast_pct(thr), "refer": int(self.refer(thr).sum()),
                 "image_threshold": self.image_threshold(thr), "cell_threshold": thr,
                 "whole_image": bool(self.found.whole_image), "notes": list(self.found.notes)}
 
 
-def outside_cells(found: FoundCells, features, calibration: Calibration | None, p_raw: np.ndarray) -> np.ndarray | None:
-    """``bool (N,)``: the cells whose features (``features``: ``float32 [0, 1] (N, S, S, 3) -> (N, F)``,
-    or None) lie outside the training cells of the class the model calls them, by the model's
-    stored calibration's feature reference; None when it cannot be measured (no reference, no
-    features, an image read whole)."""
+def feature_marks(found: FoundCells, features, calibration: Calibration | None,
+                  p_raw: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(outside, not_lymphoid)``, each ``bool (N,)`` or None, from one pass of the model's features
+    (``features``: ``float32 [0, 1] (N, S, S, 3) -> (N, F)``, or None): the cells whose features lie
+    outside the training cells of the class the model calls them (the calibration's feature
+    reference) and the cells the lymphoid gate stops (its ``lymphoid_gate``). None where it cannot
+    be measured (no reference or gate, no features, an image read whole)."""
     ref = calibration.feature_reference if calibration is not None else None
-    if not ref or features is None or found.whole_image or not len(found.crops):
-        return None
+    gate = calibration.lymphoid_gate if calibration is not None else None
+    if not (ref or gate) or features is None or found.whole_image or not len(found.crops):
+        return None, None
     feats = features(_unit(found.crops))
     if feats is None:
-        return None
-    return outside_features(ref, feats, calibration.apply(p_raw) >= calibration.threshold)
+        return None, None
+    out = outside_features(ref, feats, calibration.apply(p_raw) >= calibration.threshold) if ref else None
+    return out, not_lymphoid(gate, feats)
+
+
+def outside_cells(found: FoundCells, features, calibration: Calibration | None, p_raw: np.ndarray) -> np.ndarray | None:
+    """The ``outside`` half of :func:`feature_marks`."""
+    return feature_marks(found, features, calibration, p_raw)[0]
 
 
 def analyze(found: FoundCells, predict, calibration: Calibration, features=None) -> ImageAnalysis:
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``);
     with ``features`` (the model's, same input) and a feature reference in ``calibration``, mark the
-    cells outside what the model can read (:func:`outside_cells`)."""
+    cells outside what the model can read and those its lymphoid gate stops (:func:`feature_marks`)."""
     p_raw = np.asarray(predict(found.crops.astype(np.float32) / np.float32(255.0)), np.float64)
     if not found.whole_image and NOTE_OOD not in found.notes and is_outside(calibration.reference, found.crops):
         found = replace(found, notes=found.notes + [NOTE_OOD])
-    return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration,
-                         outside=outside_cells(found, features, calibration, p_raw))
+    outside, other = feature_marks(found, features, calibration, p_raw)
+    return ImageAnalysis(found, p_raw, calibration.apply(p_raw), calibration, outside=outside, not_lymphoid=other)
 
 
 def _unit(crops: np.ndarray) -> np.ndarray:
@@ -355,10 +371,10 @@ def read_cells(rgb: np.ndarray, predictor, explainer, calibration: Calibration |
     _, maps_hem = explainer.predict_and_explain(x, class_index=0)
     cal = calibration or predictor.loaded.calibration
     p_raw = np.asarray(p_raw, np.float64)
-    outside = outside_cells(found, getattr(predictor, "features", None), predictor.loaded.calibration, p_raw)
+    outside, other = feature_marks(found, getattr(predictor, "features", None), predictor.loaded.calibration, p_raw)
     return ImageAnalysis(_with_reference_note(found, cal), p_raw, cal.apply(p_raw), cal,
                          np.asarray(maps_all, np.float16), np.asarray(maps_hem, np.float16), site_profile,
-                         outside=outside)
+                         outside=outside, not_lymphoid=other)
 
 
 def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = None,
@@ -368,7 +384,7 @@ def read_calls(rgb: np.ndarray, predictor, calibration: Calibration | None = Non
     a = predictor.analyze(cells.for_model(predictor) if cells is not None else predictor.find_cells(rgb))
     cal = calibration or predictor.loaded.calibration
     return ImageAnalysis(_with_reference_note(a.found, cal), a.p_raw, cal.apply(a.p_raw), cal,
-                         site_profile=site_profile, outside=a.outside)
+                         site_profile=site_profile, outside=a.outside, not_lymphoid=a.not_lymphoid)
 
 
 def add_maps(a: ImageAnalysis, explainer) -> ImageAnalysis:

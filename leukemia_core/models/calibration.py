@@ -159,6 +159,7 @@ class Calibration:
     field_threshold: float | None = None  # None: the cell threshold
     reference: dict = field(default_factory=dict)  # training-data statistics (leukemia_core.models.ood)
     feature_reference: dict = field(default_factory=dict)  # the training cells' features (models.ood)
+    lymphoid_gate: dict = field(default_factory=dict)  # lymphoid vs other white cells (models.lymphoid)
 
     def apply(self, p_raw: np.ndarray) -> np.ndarray:
         """Calibrated P(ALL) for raw model outputs (any shape)."""
@@ -206,7 +207,7 @@ class Calibration:
     def from_json(cls, d: dict) -> "Calibration":
         """The calibration stored by :meth:`to_json`; fields absent from ``d`` take their defaults."""
         return cls(**{k: d[k] for k in ("a", "b", "threshold", "refer_half_width", "fitted", "info", "reference",
-                                             "field_threshold", "feature_reference")
+                                             "field_threshold", "feature_reference", "lymphoid_gate")
                       if k in d})
 
 

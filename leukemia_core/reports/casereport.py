@@ -109,7 +109,8 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
         band), ``images_all`` (images called ALL), ``images_no_call`` (images without a call),
         ``whole_image`` (images where no cell was found), ``check_by_eye`` [(name, notes)], ``threshold``.
     """
-    out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "no_call": 0, "refer": 0,
+    out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "no_call": 0,
+           "not_lymphoid": 0, "refer": 0,
            "images_all": 0, "images_no_call": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold)}
     for name, res in results:
         if res is None or isinstance(res, str):
@@ -117,7 +118,7 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
             continue
         row = res.summary(threshold)
         out["read"] += 1
-        for k in ("cells", "all_cells", "no_call", "refer"):
+        for k in ("cells", "all_cells", "no_call", "not_lymphoid", "refer"):
             out[k] += row[k]
         out["images_all"] += row["call"] == "ALL"
         out["images_no_call"] += row["call"] == NO_CALL
