@@ -230,7 +230,7 @@ def image_row(path, name: str, a: ImageAnalysis, threshold: float) -> dict:
     :meth:`ImageAnalysis.summary`, rounded (``analysis`` is kept for callers, not written)."""
     s = a.summary(threshold)
     return {"path": str(path), "model": name, "label": s["call"], "reason": s["reason"], "p_all": round(s["p_all"], 6),
-            "n_cells": s["cells"], "n_no_call": s["no_call"],
+            "n_cells": s["cells"], "n_no_call": s["no_call"], "n_not_lymphoid": s["not_lymphoid"],
             "blast_pct": "" if s["blast_pct"] is None else round(s["blast_pct"], 1),
             "n_refer": s["refer"], "threshold": round(s["image_threshold"], 4),
             "cell_threshold": round(s["cell_threshold"], 4),

@@ -1,7 +1,7 @@
 """The two Parquet tables ``screen`` writes, and what a rerun reads back from them.
 
 ``<out>/images/part-*.parquet``: one row per (image, model), the columns of ``predict``'s CSV
-(:data:`IMAGE_COLUMNS`: ``path, model, label, reason, p_all, n_cells, n_no_call, blast_pct, n_refer,
+(:data:`IMAGE_COLUMNS`: ``path, model, label, reason, p_all, n_cells, n_no_call, n_not_lymphoid, blast_pct, n_refer,
 threshold, cell_threshold, notes, error, profile``; ``label`` is ALL, HEM or NO CALL, ``reason`` why
 NO CALL) plus ``weights_sha256`` (the model's weights, from its manifest),
 ``file_sha256`` (the image file's bytes; empty when the file could not be read) and ``backend``
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: ``predict``'s CSV columns (one row per image and model), in its order.
-IMAGE_COLUMNS = ["path", "model", "label", "reason", "p_all", "n_cells", "n_no_call", "blast_pct", "n_refer",
-                 "threshold", "cell_threshold", "notes", "error", "profile"]
+IMAGE_COLUMNS = ["path", "model", "label", "reason", "p_all", "n_cells", "n_no_call", "n_not_lymphoid",
+                 "blast_pct", "n_refer", "threshold", "cell_threshold", "notes", "error", "profile"]
 #: ``predict --cells``'s CSV columns (one row per cell).
 CELL_COLUMNS = ["path", "model", "cell", "x", "y", "w", "h", "area", "cx", "cy", "touches_border", "label", "reason",
                 "p_all", "refer", "size_red_cells", "profile"]
@@ -45,7 +45,7 @@ def error_row(path, model: str, error: str) -> dict:
 
 _S, _F, _I, _B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 IMAGE_SCHEMA = pa.schema([("path", _S), ("model", _S), ("label", _S), ("reason", _S), ("p_all", _F), ("n_cells", _I),
-                          ("n_no_call", _I), ("blast_pct", _F), ("n_refer", _I), ("threshold", _F),
+                          ("n_no_call", _I), ("n_not_lymphoid", _I), ("blast_pct", _F), ("n_refer", _I), ("threshold", _F),
                           ("cell_threshold", _F),
                           ("notes", _S), ("error", _S), ("profile", _S)] + [(c, _S) for c in EXTRA_COLUMNS])
 CELL_SCHEMA = pa.schema([("path", _S), ("model", _S), ("cell", _I), ("x", _I), ("y", _I), ("w", _I), ("h", _I),

@@ -32,7 +32,7 @@ def test_image_row_hand_computed():
     a = _analysis([0.2, 0.45, 0.9123456789], notes=["note one", "note two"])
     row = image_row("dir/x.png", "tiny_cnn", a, 0.4)
     assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "reason": "", "p_all": 0.520782,
-                   "n_cells": 3, "n_no_call": 1, "blast_pct": 50.0, "n_refer": 1, "threshold": 0.4,
+                   "n_cells": 3, "n_no_call": 1, "n_not_lymphoid": 0, "blast_pct": 50.0, "n_refer": 1, "threshold": 0.4,
                    "cell_threshold": 0.4, "notes": "note one; note two", "error": "", "analysis": a}
     assert isinstance(row["n_refer"], int) and isinstance(row["path"], str)
     # the image's P(ALL) is the mean over the cells: 0.5208 against 0.5412 is HEM (no band)
