@@ -318,3 +318,18 @@ def test_cell_masks_fill_each_outline():
     masks = cell_masks(img.shape, cells)
     assert len(masks) == 2 and all(m.shape == img.shape[:2] and m.dtype == bool for m in masks)
     assert all(abs(int(m.sum()) - c.area) < 0.15 * c.area for m, c in zip(masks, cells))
+
+
+def test_a_faint_region_beside_one_large_cell_is_not_a_second_white_cell():
+    # a single-cell image: one large, strongly stained cell and a small violet-pink blob (a red cell
+    # in a CellaVision-type crop) whose nucleus stain is a third of the cell's
+    rgb = np.full((160, 160, 3), 235, np.uint8)
+    cv2.circle(rgb, (70, 80), 30, (110, 60, 200), -1)   # B - R = 90: a white cell's nucleus
+    cv2.circle(rgb, (135, 30), 14, (170, 120, 200), -1)  # B - R = 30: violet, weakly "nucleated"
+    cells = find_cells(rgb)
+    assert len(cells) == 1 and cells[0].bbox[0] < 100
+    # in a field (no cell that large) the same pair of stains are two cells: the rule keeps out of fields
+    field = np.full((640, 640, 3), 235, np.uint8)
+    cv2.circle(field, (200, 200), 30, (110, 60, 200), -1)
+    cv2.circle(field, (400, 400), 25, (150, 90, 220), -1)
+    assert len(find_cells(field)) == 2

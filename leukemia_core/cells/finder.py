@@ -61,6 +61,13 @@ PEAK_FRACTION = 0.5
 NUCLEUS_MARGIN = 20.0
 #: A white cell has at least this share of its pixels in the nucleus.
 NUCLEUS_SHARE = 0.2
+#: Single-cell images (the largest found cell covers at least :data:`SINGLE_CELL_SHARE` of the
+#: image, as in CellaVision-type crops): a region whose nucleus stain (90th percentile of ``B - R``
+#: above the image's median) is below :data:`RELATIVE_NUCLEUS` of the strongest region's is a red
+#: cell or debris beside the white cell, not a second white cell. Both set on wbcseg's two labs and
+#: Aria's val block (where no field has a cell that large: unchanged).
+SINGLE_CELL_SHARE = 0.08
+RELATIVE_NUCLEUS = 0.5
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,23 @@ def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> boo
     return n > 0 and float(nucleus[y0:y1, x0:x1][inside].mean()) >= NUCLEUS_SHARE
 
 
+def _drop_weak_beside_one_cell(rgb: np.ndarray, regions: list) -> list:
+    """On a single-cell image (:data:`SINGLE_CELL_SHARE`), the regions whose nucleus stain reaches
+    :data:`RELATIVE_NUCLEUS` of the strongest region's; elsewhere ``regions`` as they are."""
+    h, w = rgb.shape[:2]
+    if max(int(p.sum()) for p, _, _ in regions) < SINGLE_CELL_SHARE * h * w:
+        return regions
+    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
+    s -= float(np.median(s))
+    stain = []
+    for part, ox, oy in regions:
+        y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + part.shape[0]), min(w, ox + part.shape[1])
+        inside = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
+        stain.append(float(np.percentile(s[y0:y1, x0:x1][inside], 90)) if inside.any() else 0.0)
+    best = max(stain)
+    return [r for r, v in zip(regions, stain) if v >= RELATIVE_NUCLEUS * best]
+
+
 def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     """Find the white cells in an image.
 
@@ -255,6 +279,8 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
         biggest = max(int(p.sum()) for p, _, _ in regions)
         if biggest >= HIGH_MAGNIFICATION_PX:
             regions = [r for r in regions if r[0].sum() >= MIN_RELATIVE_NUCLEATED * biggest]
+    if len(regions) > 1 and nucleus is not None:
+        regions = _drop_weak_beside_one_cell(rgb, regions)
     cells = []
     for part, ox, oy in regions:
         contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
