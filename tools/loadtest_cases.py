@@ -4,12 +4,17 @@
 
 Set-up: ``predict`` with the proposed model on the bundled ALL samples (6 images, 32 cells), imported
 as ``--sessions`` + 1 cases ``LT-1`` .. into a fresh SQLite case store (``$LEUKEMIA_DATA_HOME``, a
-temporary folder), then one ``streamlit run serve.py`` (:func:`tools.loadtest_server.start_server`)
-and one headless Chromium with a browser context per session (the async API, one event loop).
+temporary folder; the import is recorded as ``loadtest · unauthenticated (single-user mode)``, before
+anyone signs in), then an OpenID provider (``oidc-provider-mock`` on a thread, :mod:`tools.loadtest_login`),
+one ``streamlit run serve.py`` (:func:`tools.loadtest_server.start_server`) with an ``[auth]`` table in
+its secrets, and one headless Chromium with a browser context per session (the async API, one event loop).
 
-Sessions ``reviewer-1`` .. ``reviewer-N`` each review their own case; ``shared-1`` .. ``shared-M`` all
-review the last case. Each session names its reviewer, opens its case and clicks ``--clicks``
-decisions one after another, each on a cell found by its control's key: the page keys cell ``c``'s
+Sessions are signed-in users, registered at the provider with the groups claim ``leukemia-reviewer``
+(the reviewer role): ``reviewer-1@example.com`` .. ``reviewer-N@example.com`` each review their own case;
+``shared-1@example.com`` .. ``shared-M@example.com`` all review the last case. Each session logs in
+through the provider (the Cases page's "Log in to review", the provider's form, back to the Cases page,
+whose sidebar must read "Signed in as EMAIL"), opens its case and clicks ``--clicks`` decisions one
+after another, each on a cell found by its control's key: the page keys cell ``c``'s
 decision control ``cases_d_<case>_<c>`` and Streamlit puts the class ``st-key-<key>`` on its
 container, so the driver knows which cell it clicks. A single reviewer's last click goes back to
 their first cell with another decision (last write wins). After a click the driver waits for the
@@ -17,15 +22,20 @@ rerun: the case version drawn changes (saved: one up; refused: the newer state) 
 
 Checked from the store afterwards (:func:`check`):
 
-* ``no_app_error``: no session saw an exception, an error box or a failed step;
+* ``no_app_error``: no session saw an exception, an error box or a failed step (the login included);
 * ``single_cases_hold_last_click``: on each single reviewer's case every clicked cell holds that
   reviewer's last decision on it (by cell id), every click is in the audit log and none was refused;
 * ``shared_case_accounted``: on the shared case every click was either saved (in the audit log by that
   reviewer, as often as the page saved it) or refused with the page's "changed since you opened it"
-  message, the audit log holds no save the page refused, and each cell holds its newest audited decision.
+  message, the audit log holds no save the page refused, and each cell holds its newest audited decision;
+* ``reviews_by_signed_in_users`` (:func:`tools.loadtest_login.signed_in_check`): every review row and
+  every audit line but the tool's import names a session's e-mail alone (no ``unauthenticated``
+  record), and the store became shared.
 
-``ok`` is true only when all three hold; the per-click detail (version before and after, the option
-the page shows checked after the rerun) tells a driver's mis-click from an app's lost update.
+The audit log is matched by the signed-in e-mail (what a signed-in user's records name).
+``ok`` is true only when all four hold and every planned click was made; the per-click detail (version
+before and after, the option the page shows checked after the rerun) tells a driver's mis-click from an
+app's lost update.
 """
 
 from __future__ import annotations
@@ -36,7 +46,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import shlex
 import subprocess
 import sys
@@ -48,9 +57,13 @@ from pathlib import Path
 if not __package__:  # `python tools/loadtest_cases.py`: `tools` would not be importable as a package
     sys.exit("run the load test from the project root as a module: python -m tools.loadtest_cases --help")
 
+from playwright.async_api import TimeoutError as PWTimeout  # noqa: E402
+
 from tools.loadtest_checks import PROJECT_ROOT, pct  # noqa: E402
-from tools.loadtest_server import start_server, stop_server  # noqa: E402
-from tools.loadtest_session import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, wait_idle  # noqa: E402
+from tools.loadtest_login import (GROUPS, LOGIN, offline, provider, register_user, signed_in_check,  # noqa: E402
+                                  timed_log_in, write_secrets)
+from tools.loadtest_server import free_port, start_server, stop_server  # noqa: E402
+from tools.loadtest_session import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS  # noqa: E402
 
 MODEL = "proposed"
 REFUSED = "since you opened it"
@@ -104,6 +117,13 @@ OPENED_JS = "(args) => { if (!(" + SETTLED_JS + ")()) return false; const s = ("
     ")(args); return s.version !== null && s.cells.some(c => c.enabled); }"
 
 
+#: The options an open select list draws (None when none is open).
+LIST_JS = """() => { const l = document.querySelector('[role="listbox"]');
+  return l ? [...l.querySelectorAll('[role="option"]')].map(o => o.innerText.trim()) : null; }"""
+#: How long one try of :func:`pick_case` waits for its option (ms).
+PICK_TRY_MS = 30_000
+
+
 async def settle(page, locator, tmo_ms: float) -> None:
     """Scroll ``locator`` to mid-screen; wait until the page is settled (:data:`SETTLED_JS`) and its
     box stays put for 300 ms (a click computed on a page still moving lands on another option)."""
@@ -120,6 +140,26 @@ async def settle(page, locator, tmo_ms: float) -> None:
         box = now
         await page.wait_for_timeout(300)
     raise TimeoutError("the page did not settle")
+
+
+async def pick_case(page, case_id: str, tmo_ms: float, rec: dict) -> None:
+    """Choose ``case_id`` in the "Open case" box, scrolled to mid-screen first (:func:`settle`). A try
+    waits :data:`PICK_TRY_MS` for the option; when it does not come the list is closed and opened again
+    (until ``tmo_ms``), and ``rec["open_case_retries"]`` keeps what the failed try saw: the options the
+    open list drew, or None when no list was open."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Open case")
+    deadline = time.perf_counter() + tmo_ms / 1000
+    while True:
+        await settle(page, box, tmo_ms)
+        await box.click(timeout=tmo_ms)
+        try:
+            await page.get_by_role("option", name=case_id, exact=True).click(timeout=PICK_TRY_MS)
+            return
+        except PWTimeout:
+            rec.setdefault("open_case_retries", []).append({"list_shown": await page.evaluate(LIST_JS)})
+            if time.perf_counter() >= deadline:
+                raise
+            await page.keyboard.press("Escape")
 
 
 def prepare(home: Path, n_cases: int) -> str:
@@ -160,26 +200,16 @@ async def session(browser, url: str, who: str, case_id: str, clicks: int, shared
     page shows), errors and console errors, and at a failure the page read and a screenshot (in ``shots``)."""
     await asyncio.sleep(delay)
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await offline(ctx)
     page = await ctx.new_page()
     page.on("pageerror", lambda e: rec["console"].append(str(e)[:300]))
     sent = [0]  # messages the page sent to the server: a click that sends none never reached it
     page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.__setitem__(0, sent[0] + 1)))
-    step = "open"
+    step = "log in"
     try:
-        await page.goto(url + "/cases", wait_until="domcontentloaded", timeout=tmo_ms)
-        await page.get_by_role("heading", name="Cases").first.wait_for(timeout=tmo_ms)
-        await wait_idle(page, tmo_ms)
-        step = "name"
-        box = page.get_by_role("textbox", name=re.compile("^Your name"))
-        await box.fill(who, timeout=tmo_ms)
-        await box.press("Enter", timeout=tmo_ms)
-        await wait_idle(page, tmo_ms)
-        await page.get_by_role("button", name="Review as this name").click(timeout=tmo_ms)
-        await page.get_by_text(f"Reviewing as {who}").first.wait_for(timeout=tmo_ms)
-        await wait_idle(page, tmo_ms)
+        await timed_log_in(page, url, who, tmo_ms, rec)
         step = "open case"
-        await page.locator('[data-testid="stSelectbox"]').filter(has_text="Open case").click(timeout=tmo_ms)
-        await page.get_by_role("option", name=case_id, exact=True).click(timeout=tmo_ms)
+        await pick_case(page, case_id, tmo_ms, rec)
         await page.get_by_role("heading", name=f"Case {case_id}", exact=True).wait_for(timeout=tmo_ms)
         try:  # the heading can come a run before the tiles: wait for this case's live, enabled controls
             await page.wait_for_function(OPENED_JS, arg=[case_id, REFUSED], timeout=tmo_ms, polling=200)
@@ -210,7 +240,8 @@ async def session(browser, url: str, who: str, case_id: str, clicks: int, shared
             checked = {c["cell"]: c["checked"] for c in state["cells"]}
             rec["clicks"].append({"cell": cid, "decision": decision, "refused": state["refused"],
                                   "rerun": rerun, "version_before": before, "version_after": state["version"],
-                                  "shown_after": checked.get(cid), "sent_to_server": sent[0] > sent_before, "seconds": round(time.perf_counter() - t, 3),
+                                  "shown_after": checked.get(cid), "sent_to_server": sent[0] > sent_before,
+                                  "seconds": round(time.perf_counter() - t, 3),
                                   "alerts": [a for a in state["alerts"] if not a.startswith("Sign-off")]})
             if state["exc"]:
                 rec["errors"].append(f"{step}: app exception: {state['exc'][0]}")
@@ -221,6 +252,7 @@ async def session(browser, url: str, who: str, case_id: str, clicks: int, shared
                 break
     except Exception as exc:  # noqa: BLE001 - recorded: the run reports every session's failure
         rec["errors"].append(f"{step}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        rec["error_log"] = [line.strip()[:200] for line in str(exc).splitlines()[1:]][-10:]  # Playwright's call log
         try:
             rec["page_at_failure"] = await read(page, case_id)
             shot = shots / f"{who}-{step.replace(' ', '_')}.png"
@@ -305,34 +337,47 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LEUKEMIA_DATA_HOME"] = str(home)  # start_server passes the environment on
     n_cases = args.sessions + (1 if args.shared else 0)
     db_url = prepare(home, n_cases)
-    plan = [(f"reviewer-{k}", f"LT-{k}", False) for k in range(1, args.sessions + 1)]
-    plan += [(f"shared-{j}", f"LT-{n_cases}", True) for j in range(1, args.shared + 1)]
-    server = start_server(PROJECT_ROOT / "model_weights", [MODEL], timeout=300)
-    t0 = time.perf_counter()
-    try:
-        recs = asyncio.run(drive(server.url, plan, args, home))
-    finally:
-        wall = time.perf_counter() - t0
-        stop_server(server)
+    plan = [(f"reviewer-{k}@example.com", f"LT-{k}", False) for k in range(1, args.sessions + 1)]
+    plan += [(f"shared-{j}@example.com", f"LT-{n_cases}", True) for j in range(1, args.shared + 1)]
+    with provider() as provider_url:
+        for who, _, _ in plan:
+            register_user(provider_url, who, GROUPS)
+        port = free_port()
+        secrets = write_secrets(home / "secrets.toml", f"http://localhost:{port}", provider_url)
+        server = start_server(PROJECT_ROOT / "model_weights", [MODEL], timeout=300, port=port, secrets=secrets,
+                              host="localhost")
+        t0 = time.perf_counter()
+        try:
+            recs = asyncio.run(drive(server.url, plan, args, home))
+        finally:
+            wall = time.perf_counter() - t0
+            stop_server(server)
     checks = check(db_url, home, recs)
+    checks.update(signed_in_check(db_url, home, {who for who, _, _ in plan}))
     clicks = [c for r in recs.values() for c in r["clicks"]]
     secs = [c["seconds"] for c in clicks if c["rerun"]]
+    logins = [r["login_s"] for r in recs.values() if "login_s" in r]
     on_shared = [c for r in recs.values() if r["shared"] for c in r["clicks"]]
     report = {
         "what": f"{args.sessions} browser sessions on a case each and {args.shared} on one shared case, at once, "
-                "in one headless Chromium (a context each), against one streamlit run serve.py",
+                "in one headless Chromium (a context each), each a user signed in through the OpenID provider, "
+                "against one streamlit run serve.py with a login",
         "command": "python -m tools.loadtest_cases " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "settings": vars(args), "store": "SQLite", "server_log": str(server.log), "data_home": str(home),
+        "settings": vars(args), "store": "SQLite", "login": LOGIN, "groups": GROUPS,
+        "users": [who for who, _, _ in plan], "server_log": str(server.log), "data_home": str(home),
         "wall_s": round(wall, 1), "sessions": len(plan), "clicks_planned": len(plan) * args.clicks,
         "clicks": len(clicks), "saved": sum(not c["refused"] for c in clicks),
         "refused_on_shared_case": sum(c["refused"] for c in on_shared),
         "saved_on_shared_case": sum(not c["refused"] for c in on_shared),
         "click_to_rerun_s": {"p50": pct(secs, 0.5), "p95": pct(secs, 0.95), "max": max(secs, default=None)},
+        "login_s": {"p50": pct(logins, 0.5), "max": max(logins, default=None), "signed_in": len(logins)},
+        "open_case_retries": sum(len(r.get("open_case_retries", [])) for r in recs.values()),
         **checks,
     }
     report["ok"] = (checks["no_app_error"] and checks["single_cases_hold_last_click"]
-                    and checks["shared_case_accounted"] and report["clicks"] == report["clicks_planned"])
+                    and checks["shared_case_accounted"] and checks["reviews_by_signed_in_users"]
+                    and report["clicks"] == report["clicks_planned"])
     report["detail"] = recs
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -70,6 +70,7 @@ class RssSampler(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
+        """Sample until :attr:`stop` is set."""
         while not self.stop.is_set():
             self.series.append([round(time.perf_counter() - self.t0, 1), round(tree_rss_mib(self.pid), 1)])
             self.stop.wait(self.every)
@@ -104,27 +105,33 @@ class Server:
     t0: float
 
 
-def start_server(wdir: Path, models: list[str], timeout: float = 120.0, app_root: Path = PROJECT_ROOT) -> Server:
-    """Serve ``app_root``'s app (headless, a free port, weights from ``wdir``, only ``models``) and
-    wait for its health check."""
-    port = free_port()
+def start_server(wdir: Path, models: list[str], timeout: float = 120.0, app_root: Path = PROJECT_ROOT,
+                 port: int | None = None, secrets: Path | None = None, host: str = "127.0.0.1") -> Server:
+    """Serve ``app_root``'s app (headless, on ``port`` or a free one, weights from ``wdir``, only
+    ``models``) and wait for its health check. ``secrets``: a ``secrets.toml`` passed by
+    ``--secrets.files`` (a login's ``[auth]`` table); ``host``: the name the returned URL uses (the
+    server listens on 127.0.0.1 either way; a login needs the host of its ``redirect_uri``)."""
+    port = port or free_port()
     env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(wdir), LEUKEMIA_APP_MODELS=",".join(models),
-               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               NO_PROXY="localhost,127.0.0.1", no_proxy="localhost,127.0.0.1")
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = SHOTS / f"streamlit-{port}.log"
     # what `./run app` serves (serve.py: app.py with the warm-up at server start), else app.py
     script = served_script(app_root) if (app_root / "run").is_file() else "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true", f"--server.port={port}",
            "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+    if secrets is not None:
+        cmd += ["--secrets.files", str(secrets)]
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=app_root, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}; log: {log}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
                 if r.status == 200:
                     return Server(proc, url, log, t0)
         except OSError:

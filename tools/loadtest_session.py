@@ -43,7 +43,8 @@ READ_JS = r"""() => {
 #: True when every expected image shows a (non-stale) summary line of ``model`` at cell threshold ``thr``.
 DONE_JS = r"""([names, model, thr]) => {
   const main = document.querySelector('[data-testid="stMain"]') || document.body;
-  const re = /^(\S+): image (ALL|HEM|NO CALL)(?: \([^)]*\))? \(mean cell P\(ALL\) [01]\.\d+, image threshold [01]\.\d+, cell threshold ([01]\.\d+)\)/;
+  const re = new RegExp(/^(\S+): image (ALL|HEM|NO CALL)(?: \([^)]*\))? /.source
+    + /\(mean cell P\(ALL\) [01]\.\d+, image threshold [01]\.\d+, cell threshold ([01]\.\d+)\)/.source);
   let cur = null; const seen = new Set();
   for (const el of main.querySelectorAll('[data-testid="stElementContainer"]')) {
     if (el.getAttribute('data-stale') === 'true') continue;
