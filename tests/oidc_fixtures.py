@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT
-from test_browser import LOCAL_HOSTS, WAIT_MS, _free_port, _idle, _wait_healthy
+from test_browser import LOCAL_HOSTS, WAIT_MS, _free_port, _idle, _wait_healthy, stop
 
 #: What the app shows: the Cases page's login button (pages/cases.py, ``who()``), the sidebar's
 #: "Signed in as NAME (ROLES)" line and its log-out button (pages/_auth.py, on every page).
@@ -128,12 +128,7 @@ def oidc_app(oidc_provider, tmp_path_factory):
         _wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         yield OidcApp(url, log, cookie_secret, base / "case_store")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def offline(context) -> None:

@@ -4,35 +4,23 @@ and lets through per set into a JSON file (and, with ``--doc``, the ``lymphoid-g
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-log = logging.getLogger("leukemia_core")
-
 BLOCK = "lymphoid-gate"
 
 
 def cmd_lymphoid_gate(args) -> int:
     """Fit and measure the lymphoid gate of each model."""
-    from ..docblocks import write_block
     from ..evaluation.lymphoid_fit import fit_and_measure, table, write_result
-    from ..jsonio import read_json
-    from ..models import list_models
+    from .per_model import fit_each_model
 
-    models = list_models() if args.model == ["all"] else args.model
-    for name in models:
-        log.info("%s: lymphoid gate on %d folder(s)", name, len(args.data))
-        res = fit_and_measure(name, args.data, args.weights_dir, args.cache_dir or None, write=not args.no_write)
-        write_result(res, Path(args.out))
-        for key, s in res["sets"].items():
-            if s.get("cells"):
-                print(f"{name} {key}: other white cells stopped {s['other_stopped']}, "
-                      f"lymphoid let through {s['lymphoid_pass']}")
-    text = table(read_json(Path(args.out)))
-    if args.doc:
-        write_block(args.doc, BLOCK, text)
-        print(f"table -> {args.doc}")
-    return 0
+    def fit(name):
+        return fit_and_measure(name, args.data, args.weights_dir, args.cache_dir or None, write=not args.no_write)
+
+    def line(name, key, s):
+        if not s.get("cells"):
+            return None
+        return f"{name} {key}: other white cells stopped {s['other_stopped']}, lymphoid let through {s['lymphoid_pass']}"
+
+    return fit_each_model(args, "lymphoid gate", fit, write_result, table, BLOCK, line)
 
 
 def add_parsers(sub, weights_opt) -> None:

@@ -4,35 +4,23 @@ into a JSON file (and, with ``--doc``, the ``ood`` block of a Markdown file)."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-log = logging.getLogger("leukemia_core")
-
 BLOCK = "ood"
 
 
 def cmd_ood(args) -> int:
     """Fit and measure the feature check of each model."""
-    from ..docblocks import write_block
     from ..evaluation.ood_fit import fit_and_measure, ood_table, write_result
-    from ..jsonio import read_json
-    from ..models import list_models
+    from .per_model import fit_each_model
 
-    models = list_models() if args.model == ["all"] else args.model
-    for name in models:
-        log.info("%s: feature check on %d folder(s)", name, len(args.data))
-        res = fit_and_measure(name, args.data, args.weights_dir, args.left_out or (),
-                              args.exclude_part or ["Segmented"], args.cache_dir or None, write=not args.no_write)
-        write_result(res, Path(args.out))
-        for key, s in res["sets"].items():
-            print(f"{name} {key}: coverage {s['coverage']:.3f}, calls made right {s['accuracy_called'] or 0:.3f} "
-                  f"(every cell {s['accuracy_all']:.3f}), wrong calls withheld {s['wrong_withheld'] or 0:.3f}")
-    table = ood_table(read_json(Path(args.out)))
-    if args.doc:
-        write_block(args.doc, BLOCK, table)
-        print(f"table -> {args.doc}")
-    return 0
+    def fit(name):
+        return fit_and_measure(name, args.data, args.weights_dir, args.left_out or (),
+                               args.exclude_part or ["Segmented"], args.cache_dir or None, write=not args.no_write)
+
+    def line(name, key, s):
+        return (f"{name} {key}: coverage {s['coverage']:.3f}, calls made right {s['accuracy_called'] or 0:.3f} "
+                f"(every cell {s['accuracy_all']:.3f}), wrong calls withheld {s['wrong_withheld'] or 0:.3f}")
+
+    return fit_each_model(args, "feature check", fit, write_result, ood_table, BLOCK, line)
 
 
 def add_parsers(sub, weights_opt) -> None:
