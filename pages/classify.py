@@ -1,6 +1,8 @@
 """Classify page: upload images or pick samples; every white cell is found, outlined, called and
 explained; the image is summed up (cells, blast %, cells to refer)."""
 
+import datetime as dt
+
 import cv2
 import numpy as np
 import streamlit as st
@@ -204,8 +206,14 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,
                  cmap: str, profiles: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:
     """A button that builds the printable HTML case report in memory, then offers it for download."""
+    c1, c2, c3, c4 = st.columns(4)  # the sample's fields, printed at the top of the report
+    sample = {"specimen_id": c1.text_input("Specimen ID", key="classify_report_specimen", max_chars=64),
+              "patient_ref": c2.text_input("Patient reference (a code)", key="classify_report_patient", max_chars=64),
+              "sample_date": c3.date_input("Sample date", value=None, key="classify_report_date", format="YYYY-MM-DD",
+                                           max_value=dt.date.today()),
+              "operator": c4.text_input("Operator", key="classify_report_operator", max_chars=100)}
     key = (tuple(it.digest for it in items), tuple(models), tuple(round(thr_of(m), 4) for m in models), alpha, cmap,
-           tuple(sorted((profiles or {}).items())))
+           tuple(sorted((profiles or {}).items())), tuple(str(v) for v in sample.values()))
     if st.button("Prepare case report (HTML, prints to PDF)", key="classify_report_build"):
         with st.spinner("Building the case report ..."):
             images = []
@@ -216,7 +224,8 @@ def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_
             infos = [model_info(m, read_manifest(m, missing_ok=True), load_report(m)) for m in models]
             st.session_state[REPORT_KEY] = (key, build_case_report(images, infos, {m: thr_of(m) for m in models},
                                                                    alpha=alpha, colormap=cmap,
-                                                                   site_profiles=profiles, site_notes=notes))
+                                                                   site_profiles=profiles, site_notes=notes,
+                                                                   sample=sample))
     built = st.session_state.get(REPORT_KEY)
     if built and built[0] == key:
         st.download_button("Download case report", built[1], file_name="case_report.html", mime="text/html",

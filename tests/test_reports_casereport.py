@@ -157,7 +157,7 @@ def test_every_picture_embedded_one_per_field_and_cell():
     html, doc = _report({"m1": 0.5, "m2": 0.62}, models=("m1", "m2"))
     # per model: (1 field + 3 cells) + (1 + 2) + (1 + 1 whole-image crop)
     assert len(doc.srcs) == 2 * 9
-    assert all(s.startswith("data:image/png;base64,") for s in doc.srcs)
+    assert all(s.startswith("data:image/jpeg;base64,") for s in doc.srcs)
     sizes = set()
     for s in doc.srcs:
         pic = cv2.imdecode(np.frombuffer(base64.b64decode(s.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
@@ -227,3 +227,19 @@ def test_a_site_model_is_named_with_its_study():
                              site_notes={"m1": note}).decode()
     assert "m1: site profile <b>Lab A</b> (a site model: a head of this lab&#x27;s own" in page
     assert "acceptance criteria NOT met" in page and "calibration and thresholds fitted" not in page
+
+
+def test_sample_fields_are_printed_and_six_fields_stay_under_a_megabyte():
+    from leukemia_core.data.images import read_image
+    from leukemia_core.samples import SAMPLES_DIR
+
+    field = cv2.resize(read_image(SAMPLES_DIR / "all" / "WBC-Malignant-Pre-790.jpg"), (640, 480))  # a real field
+    cells = [_cell(i, 40 + 70 * (i % 8), 40 + 90 * (i // 8), False) for i in range(16)]
+    res = _result([0.2 + 0.04 * i for i in range(16)], cells)
+    res.found.crops[:] = [cv2.resize(field[y:y + 120, x:x + 120], (S, S)) for x, y in
+                          ((c.bbox[0], c.bbox[1]) for c in cells)]  # cells cut from the field
+    images = [ReportImage(f"f{k}.png", field, {"m1": res}) for k in range(6)]
+    html = build_case_report(images, [model_info("m1", None, None)], {"m1": 0.5},
+                             sample={"specimen_id": "SP-9", "patient_ref": "PT-<1>", "operator": "Ann"}).decode()
+    assert "<th>Specimen</th><td>SP-9</td>" in html and "PT-&lt;1&gt;" in html and "<td>not given</td>" in html
+    assert len(html.encode()) < 1_000_000

@@ -37,8 +37,10 @@ def test_verify_page_runs_saves_a_profile_and_the_sidebar_uses_it(lab_env):
     thr = json.loads(saved[0].read_text())["calibration"]["threshold"]
     assert cell_captions(at) and all((c == "ALL") == (float(p) >= round(thr, 2) - 0.005) or abs(float(p) - thr) < .01
                                       for c, p in cell_captions(at))  # called at the profile's threshold
+    at.text_input(key="classify_report_specimen").input("SP-3").run()  # the sample's fields reach the report
     at.button(key="classify_report_build").click().run()
     assert b"site profile <b>my lab</b>" in at.session_state["classify_case_report"][1]
+    assert b"<th>Specimen</th><td>SP-3</td>" in at.session_state["classify_case_report"][1]
     # a verification run under the sidebar's profile names it
     at.switch_page("pages/verify.py").run()
     at.text_input(key="verify_folder").set_value(str(lab_env["lab"])).run()

@@ -44,6 +44,12 @@ NOTICE = ("Research and education use only. Not a diagnostic device: do not use 
 CELL_SIDE = 160
 #: Longer side (px) of the outlined field.
 FIELD_SIDE = 900
+#: JPEG quality of the report's pictures: outlines and maps stay readable, and a batch of six fields
+#: stays well under 1 MB (PNG made it tens of MB).
+JPEG_QUALITY = 80
+#: The sample fields a report can carry, in the order shown.
+SAMPLE_FIELDS = (("specimen_id", "Specimen"), ("patient_ref", "Patient reference"), ("sample_date", "Sample date"),
+                 ("operator", "Operator"))
 
 
 @dataclass
@@ -130,12 +136,13 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
     return out
 
 
-def png_uri(rgb: np.ndarray) -> str:
-    """``data:image/png;base64,...`` of an RGB ``uint8`` picture."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2BGR))
+def jpeg_uri(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """``data:image/jpeg;base64,...`` of an RGB ``uint8`` picture."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
-        raise ValueError("PNG encoding failed")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+        raise ValueError("JPEG encoding failed")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
 def _f(v: float | None, fmt: str = ".3f") -> str:
@@ -143,7 +150,7 @@ def _f(v: float | None, fmt: str = ".3f") -> str:
 
 
 def _img(rgb: np.ndarray, alt: str, cls: str) -> str:
-    return f'<img class="{cls}" src="{png_uri(rgb)}" alt="{escape(alt)}">'
+    return f'<img class="{cls}" src="{jpeg_uri(rgb)}" alt="{escape(alt)}">'
 
 
 def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of: Mapping[str, float]) -> str:
@@ -274,10 +281,16 @@ def _profiles_line(models: Sequence[str], profiles: Mapping[str, str], notes: Ma
     return f"<p>{'; '.join(used)}.</p>" if used else "<p>Calibration: each model's stored one (no site profile).</p>"
 
 
+def _sample_table(sample: Mapping[str, Any]) -> str:
+    cells = "".join(f"<tr><th>{label}</th><td>{escape(str(sample.get(k) or '')) or 'not given'}</td></tr>"
+                    for k, label in SAMPLE_FIELDS)
+    return f'<table class="sample">{cells}</table>'
+
+
 def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo], threshold_of: Mapping[str, float],
                       created: _dt.datetime | None = None, title: str = "Case report", alpha: float = 0.4,
                       colormap: str = DEFAULT_COLORMAP, site_profiles: Mapping[str, str] | None = None,
-                      site_notes: Mapping[str, str] | None = None) -> bytes:
+                      site_notes: Mapping[str, str] | None = None, sample: Mapping[str, Any] | None = None) -> bytes:
     """The HTML case report of one batch (UTF-8 bytes), fully self-contained.
 
     Args:
@@ -291,6 +304,8 @@ def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo]
             the others used their stored calibration.
         site_notes: per model, what its site profile is and its study's figures
             (:func:`~leukemia_core.verification.profile.profile_summary`).
+        sample: the sample's fields (:data:`SAMPLE_FIELDS`: specimen, patient reference, sample
+            date, operator); each missing one is printed as "not given".
     """
     names = [m.name for m in models]
     missing = [n for n in names if n not in threshold_of]
@@ -299,6 +314,7 @@ def build_case_report(images: Sequence[ReportImage], models: Sequence[ModelInfo]
     when = (created or _dt.datetime.now().astimezone()).isoformat(sep=" ", timespec="seconds")
     thrs = ", ".join(f"{escape(n)} {threshold_of[n]:.2f}" for n in names)
     body = [f"<h1>{escape(title)}</h1>", f'<p class="notice">{escape(NOTICE)}</p>',
+            _sample_table(sample or {}),
             f"<p>Created {escape(when)}. {len(images)} image(s), model(s) and threshold(s): {thrs}. "
             "P(ALL) is calibrated on validation cells; a cell is called ALL when P(ALL) &ge; threshold.</p>",
             _profiles_line(names, site_profiles or {}, site_notes or {}),
