@@ -194,7 +194,8 @@ def test_calibration_json_round_trip(tmp_path):
     cal = Calibration(1.5, -0.25, 0.42, 0.1, True, {"n_cells": 3}, field_threshold=0.6, reference={"mean": [1, 2]})
     d = cal.to_json()
     assert d == {"a": 1.5, "b": -0.25, "threshold": 0.42, "refer_half_width": 0.1, "fitted": True,
-                 "info": {"n_cells": 3}, "field_threshold": 0.6, "reference": {"mean": [1, 2]}, "feature_reference": {}}
+                 "info": {"n_cells": 3}, "field_threshold": 0.6, "reference": {"mean": [1, 2]}, "feature_reference": {},
+                 "lymphoid_gate": {}}
     assert Calibration.from_json({**d, "unknown": 1}) == cal
     assert Calibration.from_json({"a": 2.0}) == Calibration(a=2.0)
     assert calibration_path(tmp_path, "m") == tmp_path / "m.calibration.json"
