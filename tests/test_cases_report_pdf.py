@@ -1,12 +1,14 @@
 """The case report prints to PDF: Chromium (as a browser's "Print to PDF") prints a signed case's
 report, and its pages are read back as images and text with pypdfium2 (PDFium, the PDF engine of
 Chromium itself): A4 pages, none blank, every cell's picture drawn, the signature with its meaning
-and the audit table present, and no cell row cut across two pages. Writes the pages as PNGs to
-tests/screenshots/ (case_report_p1.png ...) to look at."""
+and the audit table present, and no cell row cut across two pages. With ``LEUKEMIA_SCREENSHOTS``
+naming a folder (as for the browser test), writes the pages there as PNGs (case_report_p1.png ...)
+to look at."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import cv2
@@ -20,7 +22,7 @@ from leukemia_core.cases.db import open_store
 from leukemia_core.cases.report import report_html
 from test_browser import CHROMIUM, CHROMIUM_ARGS
 
-SHOTS = Path(__file__).resolve().parent / "screenshots"
+SHOTS = Path(os.environ["LEUKEMIA_SCREENSHOTS"]) if os.environ.get("LEUKEMIA_SCREENSHOTS") else None
 A4_PT = (595, 842)
 
 
@@ -56,13 +58,15 @@ def test_the_report_prints_to_readable_a4_pages(tmp_path):
         browser.close()
     doc = pdfium.PdfDocument(pdf)
     assert 2 <= len(doc) <= 6
-    SHOTS.mkdir(exist_ok=True)
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
     text = ""
     for i, p in enumerate(doc):
         assert tuple(round(v) for v in p.get_size()) == A4_PT
         img = np.asarray(p.render(scale=1.5).to_pil().convert("RGB"))
         assert (img.min(axis=2) < 200).mean() > 0.01, f"page {i + 1} is blank"
-        cv2.imwrite(str(SHOTS / f"case_report_p{i + 1}.png"), img[..., ::-1])
+        if SHOTS:
+            cv2.imwrite(str(SHOTS / f"case_report_p{i + 1}.png"), img[..., ::-1])
         text += p.get_textpage().get_text_range() + "\n"
     flat = " ".join(text.split())
     assert "Case PDF-1" in flat and "SP-1" in flat and "PT-0001" in flat
