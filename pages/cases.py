@@ -40,6 +40,7 @@ NAME_KEY = "cases_reviewer_name"   # single-user mode: the name typed once this 
 PICK_KEY = "cases_pick"            # the case ID shown (the "Open case" box)
 SEEN_KEY = "cases_seen_version"    # the version of that case this session last drew
 MSG_KEY = "cases_message"          # a message from the last change (kind, text)
+FORM_KEY = "cases_new_form"        # how many cases this session made (the new-case form's key suffix)
 METHOD = "gradcam"                 # the map stored with each cell
 
 
@@ -145,18 +146,25 @@ def add_images(case_id: str, items: list[ImageInput], model: str, user: str) -> 
     bar.empty()
 
 
+def _form_suffix() -> str:
+    n = st.session_state.get(FORM_KEY, 0)
+    return f"_{n}" if n else ""
+
+
 def new_case(user, model: str | None) -> None:
     """The "new case" form: case ID, the sample's specimen ID, date and patient reference (all
     required), note, images (uploads or bundled samples), run the model. What is typed stays in the
     form until the case is made."""
+    sfx = _form_suffix()  # a new set of keys after each case made: the form starts empty again
     c1, c2 = st.columns([2, 1])
-    cid = c1.text_input("Case ID (the lab's; no patient name)", key="cases_new_id", max_chars=64)
-    date = c2.date_input("Sample date", value=None, key="cases_new_date", max_value=dt.date.today(),
+    cid = c1.text_input("Case ID (the lab's; no patient name)", key="cases_new_id" + sfx, max_chars=64)
+    date = c2.date_input("Sample date", value=None, key="cases_new_date" + sfx, max_value=dt.date.today(),
                          min_value=dt.date(1900, 1, 1), format="YYYY-MM-DD")
     c1, c2 = st.columns(2)
-    specimen = c1.text_input("Specimen ID", key="cases_new_specimen", max_chars=64)
-    patient = c2.text_input("Patient reference (the lab's code, not a name)", key="cases_new_patient", max_chars=64)
-    note = st.text_input("Note", key="cases_new_note", max_chars=2000)
+    specimen = c1.text_input("Specimen ID", key="cases_new_specimen" + sfx, max_chars=64)
+    patient = c2.text_input("Patient reference (the lab's code, not a name)", key="cases_new_patient" + sfx,
+                            max_chars=64)
+    note = st.text_input("Note", key="cases_new_note" + sfx, max_chars=2000)
     uploads = st.file_uploader("Images of the sample", accept_multiple_files=True, key="cases_uploads",
                                type=["bmp", "png", "jpg", "jpeg", "tif", "tiff"])
     samples = {s.title: s for s in list_samples()}
@@ -175,8 +183,7 @@ def new_case(user, model: str | None) -> None:
             show_error(exc)
             return
         add_images(info.case_id, items, model, user)
-        for key in ("cases_new_id", "cases_new_date", "cases_new_specimen", "cases_new_patient", "cases_new_note"):
-            st.session_state.pop(key, None)
+        st.session_state[FORM_KEY] = st.session_state.get(FORM_KEY, 0) + 1
         st.session_state[PICK_KEY] = info.case_id
         st.rerun()
     if not user:
@@ -262,8 +269,9 @@ def sign_panel(view, model: str, user) -> None:
     info, summary = view.info, signing_summary(view, model)
     st.subheader("Sign the case")
     digest = summary_sha256(summary)
-    st.markdown(plain(f"**Case {info.case_id}**: specimen {info.specimen_id or '(not recorded)'}, sample date "
-                      f"{info.sample_date or '(not recorded)'}, patient reference {info.patient_ref or '(not recorded)'}"))
+    st.markdown(f"**Case {plain(info.case_id)}**: " + plain(
+        f"specimen {info.specimen_id or '(not recorded)'}, sample date {info.sample_date or '(not recorded)'}, "
+        f"patient reference {info.patient_ref or '(not recorded)'}"))
     bp = summary["blast_pct"]
     rows = {"model": f"{model} (weights {', '.join(w[:12] for w in summary['weights_sha256']) or 'n/a'})",
             "images / cells": f"{summary['images']} / {summary['cells']}",
@@ -381,7 +389,7 @@ st.caption("A case is one sample: its images, the model's call on every cell, yo
            "sign-off and the audit trail, kept in the case store. Research use only.")
 STORE = store()
 USER = who()
-with st.expander("New case", expanded=bool(st.session_state.get("cases_new_id"))):
+with st.expander("New case", expanded=bool(st.session_state.get("cases_new_id" + _form_suffix()))):
     new_case(USER, selected_model())
 cases = case_list()
 if cases:

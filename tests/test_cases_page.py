@@ -76,6 +76,7 @@ def test_case_from_samples_review_sign_and_reopen(cases_env):
     _ok(at)
     store = open_store(None, cases_env)
     view = get_case(store, "LAB-7")
+    assert at.text_input(key="cases_new_id_1").value == ""  # the form starts empty for the next case
     cells = view.cells("tiny_cnn")
     assert len(view.images) == 2 and len(cells) >= 2 and view.info.created_by == single("Ann Tech")
     assert (view.info.specimen_id, view.info.patient_ref, view.info.sample_date) == ("SP-7", "PT-0007",

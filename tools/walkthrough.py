@@ -50,6 +50,11 @@ try:
         page.get_by_text("New case").first.click(); idle(page)
         page.get_by_role("textbox", name="Case ID (the lab's; no patient name)", exact=True).fill("LAB-2026-001")
         page.get_by_role("textbox", name="Case ID (the lab's; no patient name)", exact=True).press("Enter"); idle(page)
+        for label, value in (("Specimen ID", "SP-88"), ("Patient reference (the lab's code, not a name)", "PT-0042")):
+            page.get_by_role("textbox", name=label, exact=True).fill(value)
+            page.get_by_role("textbox", name=label, exact=True).press("Enter"); idle(page)
+        date = page.locator('[data-testid="stDateInput"]').filter(has_text="Sample date").locator("input")
+        date.fill("2026-05-01"); date.press("Enter"); idle(page)
         ms = page.locator('[data-testid="stMultiSelect"]').first
         for t in ["BloodImage_00305", "WBC-Benign-420"]:
             ms.click(); page.keyboard.type(t); page.keyboard.press("Enter"); idle(page)
@@ -60,7 +65,11 @@ try:
         # reclassify the first cell as HEM by one click, then accept the rest and sign
         page.locator('[data-testid="stButtonGroup"]').filter(has_text="Accept").first.get_by_text("HEM", exact=True).click(); idle(page)
         page.get_by_role("button", name=re.compile("Accept the model's call for the")).click(); idle(page)
-        page.get_by_role("button", name="Sign off", exact=True).click(); idle(page)
+        page.get_by_role("button", name=re.compile("^Sign off")).click(); idle(page)
+        page.get_by_text("Sign the case").first.wait_for(timeout=W)
+        page.get_by_text(re.compile("^I, T. Tech")).click(); idle(page)
+        shot(page, "cases_signing.png")
+        page.get_by_role("button", name="Sign", exact=True).click(); idle(page)
         page.get_by_text("Sign-off 1:").wait_for(timeout=W)
         shot(page, "cases.png")
         # a new browser session (as after reopening the app) finds the case signed with its trail

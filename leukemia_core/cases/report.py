@@ -20,7 +20,8 @@ from .views import CaseView
 _STYLE = ("body{font-family:sans-serif;margin:2em;font-size:11pt}table{border-collapse:collapse;margin:1em 0}"
           "td,th{border:1px solid #bbb;padding:2px 6px;text-align:left;vertical-align:top}.diff{background:#fde2e2}"
           "img{width:56px;height:56px;image-rendering:pixelated;margin-right:2px}td:first-child{white-space:nowrap}"
-          "table{max-width:100%}td{font-size:9pt;overflow-wrap:break-word}.sig{border:2px solid #2a6;padding:.5em 1em;margin:.5em 0}"
+          "table{max-width:100%}td{font-size:9pt;overflow-wrap:break-word}"
+          ".sig{border:2px solid #2a6;padding:.5em 1em;margin:.5em 0}"
           ".small{font-size:9pt;color:#444}"
           "@page{size:A4;margin:12mm}@media print{body{margin:0}tr,.sig{break-inside:avoid}h2{break-after:avoid}}")
 
@@ -86,8 +87,8 @@ def _signatures(view: CaseView) -> str:
     out = ["<h2>Signatures</h2>"]
     for s in view.signoffs:
         amend = f"<br>Amendment, because: {escape(s.reason)}" if s.reason else ""
-        digest = f"<br><span class='small'>Summary signed: sha256 {escape(s.summary_sha256)}</span>" if s.summary_sha256 \
-            else ""
+        digest = (f"<br><span class='small'>Summary signed: sha256 {escape(s.summary_sha256)}</span>"
+                  if s.summary_sha256 else "")
         out.append(f"<div class='sig'><b>Sign-off {s.number}</b> on model {escape(s.model)}<br>Signed by "
                    f"{escape(s.signed_by)} on {s.signed_at:%Y-%m-%d %H:%M:%S} UTC<br>Meaning: "
                    f"{escape(s.meaning or '(not recorded: signed before meanings were stored)')}{amend}{digest}</div>")

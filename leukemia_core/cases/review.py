@@ -117,9 +117,10 @@ def summarize(view: CaseView, model: str) -> dict:
         cells with a call, as the Classify page);
         ``reviewed``: ``{cells (reviewed), pending, ALL, HEM, excluded (not a white cell), unclassified,
         blast_pct}`` (blast % = reviewed ALL / (ALL + HEM): cells taken out or not classifiable are not
-        counted); ``agreement``: ``{compared, agree, share, changed: {"ALL->HEM": n, "HEM->ALL": n,
-        "NO CALL->ALL": n, "NO CALL->HEM": n}}`` over reviewed cells called ALL or HEM by the reviewer. Images classified whole (no cell
-        found) are reviewed but add no cells to the counts, as on the Classify page.
+        counted); ``agreement``: ``{compared, agree, share, changed: {"ALL->HEM": n, "HEM->ALL": n, "NO
+        CALL->ALL": n, "NO CALL->HEM": n}}`` over reviewed cells called ALL or HEM by the reviewer. Images
+        classified whole (no cell found) are reviewed but add no cells to the counts, as on the Classify
+        page.
     """
     rows = [(r, c) for _, r, c in view.cells(model)]
     counted = [c for r, c in rows if not r.whole_image]

@@ -18,7 +18,8 @@ def cmd_lymphoid_gate(args) -> int:
     def line(name, key, s):
         if not s.get("cells"):
             return None
-        return f"{name} {key}: other white cells stopped {s['other_stopped']}, lymphoid let through {s['lymphoid_pass']}"
+        return (f"{name} {key}: other white cells stopped {s['other_stopped']}, "
+                f"lymphoid let through {s['lymphoid_pass']}")
 
     return fit_each_model(args, "lymphoid gate", fit, write_result, table, BLOCK, line)
 
