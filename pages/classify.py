@@ -206,7 +206,8 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,
                  cmap: str, profiles: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:
     """A button that builds the printable HTML case report in memory, then offers it for download."""
-    c1, c2, c3, c4 = st.columns(4)  # the sample's fields, printed at the top of the report
+    c1, c2 = st.columns(2)  # the sample's fields, printed at the top of the report
+    c3, c4 = st.columns(2)
     sample = {"specimen_id": c1.text_input("Specimen ID", key="classify_report_specimen", max_chars=64),
               "patient_ref": c2.text_input("Patient reference (a code)", key="classify_report_patient", max_chars=64),
               "sample_date": c3.date_input("Sample date", value=None, key="classify_report_date", format="YYYY-MM-DD",
