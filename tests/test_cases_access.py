@@ -129,6 +129,8 @@ def test_command_line_roles_mode_and_a_refused_signature(tmp_path, capsys):
     view, ids = _case(store)
     review.review_cells(store, "C1", {i: "accept" for i in ids}, "ann", view.info.version)
     assert main(["cases", "users", "grant", "alice@example.com", "--role", "signer", "--user", "admin", *opts]) == 0
+    assert main(["cases", "users", "grant", "bob@example.com", *opts]) == 2  # no role named
+    assert "--role reviewer" in capsys.readouterr().err
     assert main(["cases", "users", "list", *opts]) == 0
     assert "alice@example.com" in capsys.readouterr().out
     assert main(["cases", "mode", "shared", "--four-eyes", "on", "--user", "admin", *opts]) == 0

@@ -131,6 +131,11 @@ def cmd_cases_users(args) -> int:
 
             raise CaseInputError(f"cases users {args.action}: name the user (the e-mail the identity provider gives)")
         revoke = args.action == "revoke"
+        if not revoke and not args.role:
+            from ..cases.errors import CaseInputError
+
+            raise CaseInputError("cases users grant: name the role(s) with --role reviewer and/or --role signer "
+                                 "(cases users revoke NAME takes every role away)")
         row = access.grant(store, args.name, [] if revoke else (args.role or []), _user(args), active=not revoke)
     finally:
         store.dispose()
