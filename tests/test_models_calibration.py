@@ -7,8 +7,7 @@ import pytest
 
 from leukemia_core.models.calibration import (
     DEFAULT_THRESHOLD,
-    MAX_REFER_SHARE,
-    REFER_TARGET,
+    REFER_RATE,
     Calibration,
     balanced_weights,
     calibration_path,
@@ -18,6 +17,7 @@ from leukemia_core.models.calibration import (
     fit_platt,
     logit,
     read_calibration,
+    refer_band_of,
     reliability,
     sigmoid,
     weighted_balanced_accuracy,
@@ -25,7 +25,7 @@ from leukemia_core.models.calibration import (
 
 
 def test_constants():
-    assert (DEFAULT_THRESHOLD, REFER_TARGET, MAX_REFER_SHARE) == (0.5, 0.90, 0.25)
+    assert (DEFAULT_THRESHOLD, REFER_RATE) == (0.5, 0.10)
 
 
 def test_logit_and_sigmoid_values():
@@ -221,8 +221,9 @@ def test_fit_calibration_hand_made_example():
     assert p[3] == pytest.approx(0.1779, abs=1e-3) and p[5] == pytest.approx(0.2554, abs=1e-3)
     assert cal.threshold == 0.18
     assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.9)
-    # the calls outside the band reach 0.9 already at half-width 0: no band needed
-    assert cal.refer_half_width == 0.0
+    # the band holds 10 % of the weight: +- 0.01 = [0.17, 0.19] holds the HEM cell at 0.1779 (weight
+    # 0.5 / 5 = 0.1); the one wrong call (the HEM cell at 0.6632) stays outside
+    assert cal.refer_half_width == 0.01
     info = cal.info
     assert info["n_cells"] == 10 and info["datasets"] == ["d"]
     # equal weights (5 and 5): per bin |observed - mean p| x share, bins 1, 2, 3 (0.3, 0.35), 4, 6,
@@ -232,13 +233,14 @@ def test_fit_calibration_hand_made_example():
     assert info["ece_after"] == pytest.approx(ece(y, p, w)) and info["ece_after"] == pytest.approx(0.2010, abs=1e-3)
     assert info["reliability_after"] == reliability(y, p, w)
     assert info["reliability_before"] == reliability(y, p_raw, w)
-    assert info["refer_share"] == 0.0 and info["refer_reached"] is True
-    assert info["refer_target"] == 0.9 and info["refer_max_share"] == 0.25
-    assert info["balanced_accuracy_outside_refer_band"] == pytest.approx(0.9)
+    assert info["refer_share"] == pytest.approx(0.1) and info["refer_rate"] == 0.1
+    assert info["wrong_calls_referred"] == 0.0
+    # outside: HEM 3/4 right, ALL 5/5
+    assert info["balanced_accuracy_outside_refer_band"] == pytest.approx(0.875)
     assert info["method"].startswith("Platt scaling on logit(P(ALL))")
 
 
-def test_fit_calibration_refer_band_grows_until_the_target():
+def test_fit_calibration_refer_band_grows_until_it_holds_the_rate():
     # 6 HEM, 8 ALL; the middle of the range is mixed.
     y = np.array([0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1])
     p_raw = np.array([0.05, 0.1, 0.15, 0.2, 0.4, 0.45, 0.5, 0.55, 0.6, 0.8, 0.85, 0.9, 0.92, 0.95])
@@ -250,33 +252,29 @@ def test_fit_calibration_refer_band_grows_until_the_target():
     # (the cells at 0.3010 and 0.5262 missed): 0.875. The first grid point there is 0.64.
     assert cal.threshold == 0.64
     assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.875)
-    # Band 0.64 +- 0.10 = [0.54, 0.74] holds the HEM cell at 0.6396 only: outside, HEM 5/5, ALL 6/8:
-    # 0.875; +- 0.11 adds the ALL cell at 0.7412: ALL 5/7, 0.857; +- 0.12 = [0.52, 0.76] adds the
-    # ALL cell at 0.5262: ALL 5/6, HEM 5/5: 0.9167 >= 0.9.
-    assert cal.refer_half_width == 0.12
-    assert cal.refer_band == pytest.approx((0.52, 0.76))
-    assert cal.refer(p).tolist() == [False] * 6 + [True, True, True] + [False] * 5
-    # weights: each ALL cell 0.5 / 8, each HEM cell 0.5 / 6; inside: 2 ALL + 1 HEM = 5/24 <= 0.25
-    assert cal.info["refer_share"] == pytest.approx(2 / 16 + 1 / 12)
-    assert cal.info["balanced_accuracy_outside_refer_band"] == pytest.approx((1 + 5 / 6) / 2)
-    assert cal.info["refer_reached"] is True and cal.info["datasets"] == [0]
+    # weights: each ALL cell 0.5 / 8, each HEM cell 0.5 / 6. Up to +- 0.10 the band holds the HEM
+    # cell at 0.6396 only (1/12 < 0.1); +- 0.11 = [0.53, 0.75] adds the ALL cell at 0.7412: 1/12 + 1/16.
+    assert cal.refer_half_width == 0.11
+    assert cal.refer_band == pytest.approx((0.53, 0.75))
+    assert cal.refer(p).tolist() == [False] * 7 + [True, True] + [False] * 5
+    assert cal.info["refer_share"] == pytest.approx(1 / 12 + 1 / 16)
+    # both wrong calls (ALL at 0.3010 and 0.5262) lie outside the band; outside: HEM 5/5, ALL 5/7
+    assert cal.info["wrong_calls_referred"] == 0.0
+    assert cal.info["balanced_accuracy_outside_refer_band"] == pytest.approx((1 + 5 / 7) / 2)
+    assert cal.info["datasets"] == [0]
 
 
-def test_fit_calibration_refer_band_stops_at_a_quarter_of_the_cells():
-    # 6 HEM, 6 ALL, mixed from raw 0.3 to 0.62: the target is out of reach within the share cap
-    y = np.array([0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1])
-    p_raw = np.array([0.05, 0.1, 0.3, 0.4, 0.45, 0.5, 0.55, 0.58, 0.62, 0.8, 0.9, 0.95])
-    cal = fit_calibration(p_raw, y, np.zeros(12, int))
-    p = cal.apply(p_raw)
-    assert p[:4] == pytest.approx([0.0079, 0.0255, 0.1827, 0.3111], abs=1e-3)
-    # threshold 0.19: HEM 3/6 right, ALL 6/6: 0.75
-    assert cal.threshold == 0.19 and cal.info["balanced_accuracy_at_threshold"] == pytest.approx(0.75)
-    # +- 0.18 = [0.01, 0.37] holds 2 HEM + 1 ALL: 3/12 = 0.25, the most allowed; +- 0.19 would hold
-    # a fourth cell. Outside: HEM 1/4 right, ALL 5/5: 0.625.
-    assert cal.refer_half_width == 0.18
-    assert cal.info["refer_share"] == pytest.approx(0.25)
-    assert cal.info["balanced_accuracy_outside_refer_band"] == pytest.approx(0.625)
-    assert cal.info["refer_reached"] is False
+def test_the_refer_band_counts_the_wrong_calls_it_holds():
+    # threshold 0.5, equal weights 0.1: wrong calls are the HEM cell at 0.55 and the ALL cell at 0.3
+    p = np.array([0.1, 0.2, 0.3, 0.45, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95])
+    y = np.array([0, 0, 1, 0, 0, 1, 1, 1, 1, 1])
+    w = np.full(10, 0.1)
+    half, f = refer_band_of(p, y, w, 0.5, rate=0.2)
+    # +- 0.05 = [0.45, 0.55] holds 0.45 and 0.55 (0.2 of the weight): one of the two wrong calls
+    assert half == 0.05 and f["refer_share"] == pytest.approx(0.2) and f["wrong_calls_referred"] == 0.5
+    # outside: HEM 2/2 right, ALL 5/6 right
+    assert f["balanced_accuracy_outside_refer_band"] == pytest.approx((1 + 5 / 6) / 2)
+    assert refer_band_of(p, (p >= 0.5).astype(int), w, 0.5, rate=0.2)[1]["wrong_calls_referred"] is None
 
 
 def test_image_threshold_follows_the_cell_threshold():
@@ -328,20 +326,20 @@ def test_fit_calibration_weighs_datasets_equally():
     cal = fit_calibration(p_raw, y, ds)
     w = balanced_weights(y, ds)
     assert (cal.a, cal.b) == pytest.approx((2.6007, 0.9324), abs=1e-3)
-    assert (cal.threshold, cal.refer_half_width) == (0.22, 0.0)
+    assert (cal.threshold, cal.refer_half_width) == (0.22, 0.01)
     assert cal.info["balanced_accuracy_at_threshold"] == pytest.approx(11 / 12)
     assert cal.info["ece_before"] == pytest.approx(ece(y, p_raw, w)) == pytest.approx(0.1025)
     assert cal.info["ece_after"] == pytest.approx(ece(y, cal.apply(p_raw), w))
     assert cal.info["reliability_before"] == reliability(y, p_raw, w)
     # the same cells as one dataset
     one = fit_calibration(p_raw, y, np.zeros(17, int))
-    assert (one.threshold, one.refer_half_width) == (0.19, 0.15) and one.info["refer_reached"] is False
+    assert (one.threshold, one.refer_half_width) == (0.19, 0.09) and one.info["refer_share"] >= 0.1
 
 
 def test_fit_calibration_of_one_class_has_no_balanced_accuracy():
     cal = fit_calibration(np.array([0.2, 0.4, 0.6]), np.array([0, 0, 0]), np.zeros(3, int))
     assert cal.info["balanced_accuracy_at_threshold"] == 0.0 and cal.threshold == 0.05
-    assert cal.info["balanced_accuracy_outside_refer_band"] == 0.0 and cal.info["refer_reached"] is False
+    assert cal.info["balanced_accuracy_outside_refer_band"] == 0.0
 
 
 def test_fit_field_threshold_weights_and_grid():

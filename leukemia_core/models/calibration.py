@@ -10,10 +10,11 @@ validation cells only.
 * **Threshold**: the calibrated P(ALL) at which validation balanced accuracy (same weights) is
   highest.
 * **Refer band**: ``[threshold - w, threshold + w]``; ``w`` is the smallest half-width (steps of
-  0.01) such that the calls outside the band reach :data:`REFER_TARGET` weighted balanced
-  accuracy on validation cells, but never so wide that more than :data:`MAX_REFER_SHARE` of the
-  (weighted) validation cells fall inside it; the balanced accuracy reached outside the band is
-  stored. Cells inside it are marked "refer": a person must look at them.
+  0.01) that holds at least :data:`REFER_RATE` of the (weighted) validation cells: every model
+  refers the same stated share of cells, the most uncertain ones. Stored with it: the share held,
+  the share of the validation cells' wrong calls inside the band (what referring catches) and the
+  balanced accuracy of the calls outside it. Cells inside it get NO CALL "borderline": a person
+  must look at them.
 * **Field threshold**: an image with several cells is called ALL when the mean calibrated P(ALL)
   of its whole cells reaches ``field_threshold``, chosen for the best balanced accuracy over the
   validation images that hold several cells (datasets weighted equally). An image with one cell
@@ -37,8 +38,8 @@ from ..paths import artefact_file
 
 #: The decision threshold when a model has no calibration file.
 DEFAULT_THRESHOLD = 0.5
-REFER_TARGET = 0.90
-MAX_REFER_SHARE = 0.25
+#: The share of (weighted) validation cells the refer band holds.
+REFER_RATE = 0.10
 _EPS = 1e-6
 
 
@@ -220,6 +221,28 @@ def best_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, 
     return float(grid[best]), float(scores[best])
 
 
+def refer_band_of(p: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: float,
+                  rate: float = REFER_RATE) -> tuple[float, dict]:
+    """``(half-width, figures)`` of the refer band around ``threshold`` on calibrated ``p`` with
+    labels ``y`` and weights ``w`` (summing to 1): the smallest half-width (steps of 0.01, below
+    0.5) holding at least ``rate`` of the weight. Figures: ``refer_rate`` (asked), ``refer_share``
+    (held), ``wrong_calls_referred`` (the weighted share of the wrong calls inside the band; None
+    without a wrong call) and ``balanced_accuracy_outside_refer_band``."""
+    p, y, w = np.asarray(p, float), np.asarray(y, int), np.asarray(w, float)
+    half = 0.0
+    for h in np.round(np.arange(0.0, 0.5, 0.01), 2):
+        half = float(h)
+        if w[(p >= threshold - h) & (p <= threshold + h)].sum() >= rate:
+            break
+    inside = (p >= threshold - half) & (p <= threshold + half)
+    wrong = (p >= threshold) != (y == 1)
+    out = ~inside
+    return half, {"refer_rate": float(rate), "refer_share": float(w[inside].sum()),
+                  "wrong_calls_referred": float(w[wrong & inside].sum() / w[wrong].sum()) if w[wrong].sum() else None,
+                  "balanced_accuracy_outside_refer_band": float(
+                      weighted_balanced_accuracy(y[out], (p >= threshold)[out], w[out]) or 0.0) if out.any() else 0.0}
+
+
 def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> Calibration:
     """Fit calibrator, threshold and refer band on validation cells (see module docstring).
 
@@ -231,26 +254,14 @@ def fit_calibration(p_raw: np.ndarray, y: np.ndarray, datasets: np.ndarray) -> C
     a, b = fit_platt(p_raw, y, w)
     p = sigmoid(a * logit(p_raw) + b)
     threshold, ba_at_threshold = best_threshold(y, p, w)
-    half, reached = 0.0, 0.0
-    for h in np.round(np.arange(0.0, 0.5, 0.01), 2):
-        inside = (p >= threshold - h) & (p <= threshold + h)
-        if w[inside].sum() > MAX_REFER_SHARE:
-            break
-        out = ~inside
-        half = float(h)
-        reached = weighted_balanced_accuracy(y[out], (p >= threshold)[out], w[out]) or 0.0 if out.any() else 0.0
-        if reached >= REFER_TARGET:
-            break
-    inside = (p >= threshold - half) & (p <= threshold + half)
+    half, band = refer_band_of(p, y, w, threshold)
     info = {
         "method": "Platt scaling on logit(P(ALL)), weighted so each dataset and each class within it count equally",
         "n_cells": int(len(y)), "datasets": sorted(set(np.asarray(datasets).tolist())),
         "ece_before": ece(y, p_raw, w), "ece_after": ece(y, p, w),
         "reliability_before": reliability(y, p_raw, w), "reliability_after": reliability(y, p, w),
         "balanced_accuracy_at_threshold": ba_at_threshold,
-        "refer_share": float(w[inside].sum()), "refer_max_share": MAX_REFER_SHARE,
-        "balanced_accuracy_outside_refer_band": float(reached),
-        "refer_target": REFER_TARGET, "refer_reached": bool(reached >= REFER_TARGET),
+        **band,
     }
     return Calibration(a, b, threshold, half, True, info)
 
