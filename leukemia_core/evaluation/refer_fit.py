@@ -4,8 +4,9 @@ report stores for the validation cells (no model runs), and measured on cells th
 the report's test sets and, for the leave-one-lab-out runs in ``model_weights/lolo/``, the lab left
 out (each run's band fitted on its own validation cells). Per set: the share of cells referred, the
 share of the wrong calls among them (what referring catches) and the accuracy of the calls outside
-the band. Writes the band into each shipped model's calibration file, ``model_weights/refer_band.json``
-and the ``refer-band`` block of docs/results.md.
+the band. Writes the band into each shipped model's calibration file (and the copy of the
+calibration its report keeps, which the tables read), ``model_weights/refer_band.json`` and the
+``refer-band`` block of docs/results.md.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def band_of_report(report: dict, rate: float = REFER_RATE) -> dict:
             "refer_half_width": half, "validation": {**fit, "cells": int(len(p))}, "sets": sets}
 
 
+#: Figures of the earlier band rule (a target accuracy), dropped when the band is refitted.
+_OLD_KEYS = ("refer_target", "refer_reached", "refer_max_share")
+
+
+def _with_band(info: dict | None, band: dict) -> dict:
+    return {k: v for k, v in {**(info or {}), **band}.items() if k not in _OLD_KEYS}
+
+
 def refit(models: list[str], weights_dir: Path, lolo_dir: Path | None = None, write: bool = True) -> dict:
     """Refit and measure each model's band (and each leave-one-lab-out run's in ``lolo_dir``);
     with ``write``, store each shipped model's band in its calibration file."""
@@ -69,11 +78,15 @@ def refit(models: list[str], weights_dir: Path, lolo_dir: Path | None = None, wr
             continue
         r = band_of_report(report)
         out["models"][name] = r
-        if write:
+        if write:  # the calibration file the app reads, and the report's copy the tables read
+            band = {k: v for k, v in r["validation"].items() if k != "cells"}
             cal = read_calibration(weights_dir, name)
-            info = {**cal.info, **{k: v for k, v in r["validation"].items() if k != "cells"}}
             write_json(calibration_path(weights_dir, name), replace(cal, refer_half_width=r["refer_half_width"],
-                                                                    info=info).to_json())
+                                                                    info=_with_band(cal.info, band)).to_json())
+            if isinstance(report.get("calibration"), dict):
+                report["calibration"]["refer_half_width"] = r["refer_half_width"]
+                report["calibration"]["info"] = _with_band(report["calibration"].get("info"), band)
+                write_json(Path(weights_dir) / f"{name}.report.json", report)
     for f in sorted(Path(lolo_dir).glob("*.report.json")) if lolo_dir else []:
         report = read_json(f)
         if report and report.get("left_out") and not f.name.startswith("colour_baseline"):
