@@ -101,7 +101,7 @@ def _run(items: list[ImageInput], models: list[str], method: str) -> dict[tuple[
 
 def _gallery(res, thr: float, alpha: float, cmap: str, model: str, method: str) -> None:
     """Cell crops sorted by P(ALL), each with the map of its call, P(ALL) and a refer mark."""
-    order = np.argsort(-res.p_all)
+    order = np.argsort(-res.p_all, kind="stable")  # ties keep the cells' reading order
     refer = res.refer(thr)
     labels, reasons = res.outcomes(thr)
     cols = st.columns(GALLERY_COLUMNS)

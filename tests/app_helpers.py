@@ -57,7 +57,7 @@ def shown_number(v):
     gap is text ("87.5%", "0.023", "n/a")."""
     if isinstance(v, str):
         return None if v == "n/a" else float(v.rstrip("%"))
-    return float(v)
+    return None if v is None or v != v else float(v)  # an empty cell (no blast %: no cell has a call)
 
 
 def classify_table(at):
@@ -82,6 +82,18 @@ def expected_cells(a, thr) -> list[tuple[str, str]]:
     """What the gallery must show for an analysis: cells by P(ALL), highest first, with their outcomes."""
     labels = a.cell_labels(thr)
     return [(labels[i], f"{a.p_all[i]:.2f}") for i in sorted(range(len(labels)), key=lambda i: -a.p_all[i])]
+
+
+def same_cells(shown: list[tuple[str, str]], a, thr) -> bool:
+    """The gallery shows :func:`expected_cells`, allowing a different outcome only for a cell whose
+    shown P(ALL) (rounded to 2 decimals) lies within 0.01 of a decision edge (the threshold or the
+    refer band's ends), where the page's and the test's float rounding may fall on either side."""
+    want = expected_cells(a, thr)
+    lo, hi = a.calibration.band_at(thr)
+    edges = [thr] + ([lo, hi] if a.calibration.refer_half_width > 0 else [])
+    return len(shown) == len(want) and all(
+        s == w or (s[1] == w[1] and min(abs(float(w[1]) - e) for e in edges) <= 0.01)
+        for s, w in zip(shown, want))
 
 
 def sample_of(dataset: str, label: str = ""):
