@@ -28,7 +28,7 @@ from leukemia_core.reports.files import (
     report_path,
     short_sha,
 )
-from leukemia_core.reports.scores import confusion_at, metrics_table, misclassified
+from leukemia_core.reports.scores import confusion_at, intervals_of, metrics_table, misclassified
 from leukemia_core.reports.sets import LEVEL_NAMES, get_set, role_of, set_facts, set_keys, set_label
 from leukemia_core.reports.thresholds import calibration_of, refer_band, threshold_text
 from pages._charts import PLOT_CONFIG, reliability_chart
@@ -59,14 +59,19 @@ def _figures(report: dict, report_set: dict, thr: float) -> None:
     rows = []
     for level in ("cells", "images"):
         m = confusion_at(report_set, thr, level, report)
+        ci = intervals_of(m)
         rows.append({"level": LEVEL_NAMES[level], "scored": m["n"],
                      "threshold": threshold_text(report, level, thr), "balanced accuracy": m["balanced_accuracy"],
                      "sensitivity, ALL recall": m["sensitivity"], "specificity, HEM recall": m["specificity"],
-                     "ROC AUC": m["roc_auc"]})
+                     "ROC AUC": m["roc_auc"],
+                     "95 % intervals (bal. acc.; sens.; spec.)": "; ".join(
+                         "–" if ci[k] is None else f"{100 * ci[k][0]:.0f}-{100 * ci[k][1]:.0f} %"
+                         for k in ("balanced accuracy", "sensitivity, ALL recall", "specificity, HEM recall"))})
     show_table(pd.DataFrame(rows), key="validation_figures", static=True,
                percent=("balanced accuracy", "sensitivity, ALL recall", "specificity, HEM recall"),
                decimals={"ROC AUC": 3}, units={"scored": "count", "threshold": "P(ALL)", "ROC AUC": "0-1"})
-    st.caption("Recomputed from the stored P(ALL) of every cell (with its image's label) and every image. An image "
+    st.caption("Recomputed from the stored P(ALL) of every cell (with its image's label) and every image; 95 % "
+               "intervals: Wilson (balanced accuracy at its effective sample size). An image "
                "of one cell takes its cell's call; an image of several cells is called on the mean P(ALL) of its "
                "whole cells, against the field threshold when the model has one (chosen on validation fields).")
 

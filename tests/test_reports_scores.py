@@ -236,3 +236,18 @@ def test_confusion_and_misclassified_follow_the_threshold():
     assert threshold_text(rep, "images") == "0.50 one cell, 0.60 several"
     assert threshold_text(rep, "cells") == "0.50" and threshold_text(rep, "images", 0.3) == (
         "0.30 one cell, 0.40 several")
+
+
+def test_intervals_of_the_figures_from_their_counts():
+    from leukemia_core.reports.scores import intervals_of
+    from leukemia_core.stats import balanced_accuracy_interval, wilson
+
+    # rows true HEM / ALL, columns called HEM / ALL: HEM 8 of 10 right, ALL 3 of 4
+    ci = intervals_of({"counts": [[8, 2], [1, 3]]})
+    assert ci["sensitivity, ALL recall"] == wilson(3, 4)[1:] and ci["specificity, HEM recall"] == wilson(8, 10)[1:]
+    ba = balanced_accuracy_interval((3, 4), (8, 10))
+    assert ci["balanced accuracy"] == (ba["low"], ba["high"]) and ba["low"] < (0.75 + 0.8) / 2 < ba["high"]
+    # one class only: no sensitivity, no balanced accuracy
+    only = intervals_of({"counts": [[5, 1], [0, 0]]})
+    assert only["sensitivity, ALL recall"] is None and only["balanced accuracy"] is None
+    assert only["specificity, HEM recall"] == wilson(5, 6)[1:]

@@ -11,7 +11,7 @@ import pandas as pd
 from ..evaluation.metrics import compute_metrics, roc_points
 from ..inference import label_of
 from ..models.card import report_thresholds
-from ..stats import wilson
+from ..stats import balanced_accuracy_interval, wilson
 from .sets import LEVEL_NAMES, LEVELS, ROLE_NAMES, get_set, labels_probs, role_of
 from .thresholds import image_thresholds, threshold_text
 
@@ -209,3 +209,16 @@ def misclassified(report_set: dict, threshold: float, report: dict | None = None
     df = pd.DataFrame(rows, columns=["path", "true", "predicted", "p_all", "threshold", "cells", "ALL cells", "group",
                                      "subclass", "part", "confidence"])
     return df.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def intervals_of(m: dict) -> dict:
+    """95 % intervals of :func:`confusion_at`'s figures, from its counts: ``{"balanced accuracy",
+    "sensitivity, ALL recall", "specificity, HEM recall"}`` -> ``(low, high)`` or None (a class
+    without cells). Sensitivity and specificity: Wilson; balanced accuracy: Wilson at its effective
+    n (:func:`~leukemia_core.stats.balanced_accuracy_interval`)."""
+    (tn, fp), (fn, tp) = np.asarray(m["counts"], int).tolist()
+    se, sp = wilson(tp, tp + fn), wilson(tn, tn + fp)
+    ba = balanced_accuracy_interval((tp, tp + fn), (tn, tn + fp))
+    return {"balanced accuracy": (ba["low"], ba["high"]) if ba["value"] is not None else None,
+            "sensitivity, ALL recall": se[1:] if tp + fn else None,
+            "specificity, HEM recall": sp[1:] if tn + fp else None}
