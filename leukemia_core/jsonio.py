@@ -4,6 +4,7 @@ written atomically so a crash never leaves half a file."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,28 @@ def read_json(path: Path) -> Any:
         raise WeightsError(f"{path}: unreadable JSON file ({exc})") from None
 
 
+#: A JSON number as ``json.dumps`` writes it (NaN and infinities included).
+_NUMBER = r"-?(?:\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|NaN|Infinity)"
+#: A list holding only numbers, as ``json.dumps(indent=...)`` spreads it over one line per number.
+#: The line breaks are required: a string never holds one (``json.dumps`` escapes it), so text
+#: inside a string that looks like a list is never touched.
+_NUMBER_LIST = re.compile(r"\[\n\s*(" + _NUMBER + r"(?:,\n\s*" + _NUMBER + r")*)\n\s*\]")
+
+
+def dumps(data) -> str:
+    """``data`` as the project writes JSON: indented one space per level, but each list of numbers
+    on one line (feature means, coefficients, a cell's P(ALL) values: one number a line would make
+    the files in model_weights/ a third larger and no easier to read)."""
+    text = json.dumps(data, indent=1, sort_keys=False, default=_json_default)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+
+
 def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (a crash never leaves half a file)."""
+    """Write JSON atomically (a crash never leaves half a file), as :func:`dumps` lays it out."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False, default=_json_default) + "\n")
+    tmp.write_text(dumps(data) + "\n")
     tmp.replace(path)
 
 

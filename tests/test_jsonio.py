@@ -30,3 +30,16 @@ def test_write_json_is_atomic_and_converts_numpy(tmp_path):
     with pytest.raises(TypeError, match="not JSON serialisable"):
         write_json(path, {"x": object()})
     assert json.loads(path.read_text())["i"] == 3  # the old file is left whole
+
+
+def test_lists_of_numbers_are_written_on_one_line_and_read_back_the_same(tmp_path):
+    from leukemia_core.jsonio import dumps
+
+    data = {"mean": [0.5, -1e-05, 3], "names": ["a", "b"], "nested": [[1, 2], [3.25]], "empty": [],
+            "text": "a list in a string [1,\\n2] stays as written", "inf": [float("-inf"), 1.0]}
+    text = dumps(data)
+    assert '"mean": [0.5, -1e-05, 3]' in text and '"inf": [-Infinity, 1.0]' in text
+    assert '"names": [\n  "a",\n  "b"\n ]' in text  # lists of strings keep one item a line
+    assert '  [1, 2],\n  [3.25]' in text
+    write_json(tmp_path / "x.json", data)
+    assert read_json(tmp_path / "x.json") == {**data, "inf": [float("-inf"), 1.0]}
