@@ -315,7 +315,7 @@ THRESHOLD_READERS = {
     "leukemia_core/evaluation/ood_fit.py": "the feature check's own distance threshold, not a decision threshold",
     "leukemia_core/models/lymphoid.py": "the lymphoid gate's own threshold on P(lymphoid), not an ALL/HEM one",
     "leukemia_core/evaluation/refer_fit.py": "refits the refer band around the threshold its report was called at",
-    "leukemia_core/cli/lymphoid.py": "prints the refer band's half-width refer-band just wrote",
+    "leukemia_core/cli/refer.py": "prints the refer band's half-width refer-band just wrote",
     "leukemia_core/evaluation/lymphoid_fit.py": "the lymphoid gate's own threshold, reported beside its figures",
     "leukemia_core/verification/profile.py": "a site profile's colour reference (its distance threshold)",
     "leukemia_core/evaluation/evaluate.py": "the report writer; reads the colour reference's distance threshold",

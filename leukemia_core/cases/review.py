@@ -166,7 +166,7 @@ def signing_summary(view: CaseView, model: str) -> dict:
         for f in filter(None, (x.strip() for x in (c.flags or "").split(";"))):
             flags[f] = flags.get(f, 0) + 1
     notes: dict[str, int] = {}
-    for _, r, _ in {(im.id, r.id): (im, r, None) for im, r, _ in rows}.values():
+    for r in {r.id: r for _, r, _ in rows}.values():  # each run (one per image) once
         for n in r.notes:
             notes[n] = notes.get(n, 0) + 1
     return {"case_id": info.case_id, "specimen_id": info.specimen_id, "patient_ref": info.patient_ref,

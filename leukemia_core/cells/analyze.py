@@ -327,11 +327,6 @@ def feature_marks(found: FoundCells, features, calibration: Calibration | None,
     return out, not_lymphoid(gate, feats)
 
 
-def outside_cells(found: FoundCells, features, calibration: Calibration | None, p_raw: np.ndarray) -> np.ndarray | None:
-    """The ``outside`` half of :func:`feature_marks`."""
-    return feature_marks(found, features, calibration, p_raw)[0]
-
-
 def analyze(found: FoundCells, predict, calibration: Calibration, features=None) -> ImageAnalysis:
     """Score ``found``'s crops with ``predict`` (``float32 [0, 1] (N, S, S, 3) -> P(ALL) (N,)``);
     with ``features`` (the model's, same input) and a feature reference in ``calibration``, mark the

@@ -24,8 +24,8 @@ from .adapt import add_parsers as add_adapt_parsers
 from .cases import add_parsers as add_cases_parsers
 from .predict import cmd_predict
 from .lymphoid import add_parsers as add_lymphoid_parsers
-from .lymphoid import add_refer_parser
 from .ood import add_parsers as add_ood_parsers
+from .refer import add_parsers as add_refer_parsers
 from .probe import add_parsers as add_probe_parsers
 from .screen import add_parsers as add_screen_parsers
 from .verify import add_parsers as add_verify_parsers
@@ -223,5 +223,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_probe_parsers(sub, weights_opt)  # lab-probe
     add_ood_parsers(sub, weights_opt)  # ood
     add_lymphoid_parsers(sub, weights_opt)  # lymphoid-gate
-    add_refer_parser(sub, weights_opt)  # refer-band
+    add_refer_parsers(sub, weights_opt)  # refer-band
     return p
