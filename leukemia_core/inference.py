@@ -77,7 +77,7 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
     path = card.paths.weights
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
-    model = create_model(name, card.input_size, norm=card.norm)
+    model = create_model(name, card.input_size, norm=card.norm, colour=card.colour)
     load_weights_into(model, path, card.sha256.get("weights") if verify else None)
     if not card.calibration_matches_weights:
         raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")

@@ -70,6 +70,13 @@ def exports_dir(weights_dir: str | Path | None = None) -> Path:
     return wdir.parent / f"{wdir.name}-onnx"
 
 
+def pretrained_dir(weights_dir: str | Path | None = None) -> Path:
+    """``<weights_dir>-pretrained``: weights converted from registry packages by the install step
+    (pretrained encoders and training starts), beside the weights folder, git-ignored."""
+    wdir = weights_dir_or_default(weights_dir).resolve()
+    return wdir.parent / f"{wdir.name}-pretrained"
+
+
 def artefact_path(name: str, kind: str, weights_dir: str | Path | None = None) -> Path:
     """``<weights_dir>/<name><suffix>`` (default folder: :func:`default_weights_dir`); an ONNX export
     and its record are in :func:`exports_dir` of that folder."""

@@ -28,6 +28,7 @@ MAX_LINES = 400
 #: files are kept as they are: one file covers a whole command-line package or a family of modules.
 COVERED_ELSEWHERE = {
     "cli.adapt": "test_cli_adapt.py",            # adapt, adapt-kshot, encoders through main()
+    "cli.starts": "test_cli_starts.py",          # starts, and train --init from one, through main()
     "cli.*": "test_cli.py",                      # the command-line package: end-to-end through main()
     "bench.*": "test_bench.py",                  # the bench package: one file for its measurements
     "reports.results": "test_results.py",     # the README results tables

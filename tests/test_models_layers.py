@@ -1,6 +1,7 @@
-"""models.layers: CaffeInput turns RGB in [0, 1] into ResNet-50's BGR in [0, 255] minus the ImageNet means."""
+"""models.layers: CaffeInput (ResNet-50's BGR input) and CellColourStandardise (each crop's colour in L*a*b*)."""
 
 import keras
+import pytest
 import numpy as np
 
 from leukemia_core.models.layers import CaffeInput
@@ -23,3 +24,51 @@ def test_caffe_input_survives_saving(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")  # registered: no custom_objects needed
     x = np.full((1, 4, 4, 3), 0.5, np.float32)
     np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-5)
+
+
+def _cell_on_black(gain=(1.0, 1.0, 1.0), offset=0.0):
+    """A 24 px disc of a purple nucleus in a paler cytoplasm on black, with a lab-like colour cast."""
+    yy, xx = np.mgrid[:24, :24]
+    r = np.hypot(yy - 12, xx - 12)
+    img = np.zeros((24, 24, 3), np.float32)
+    img[r < 10] = (0.75, 0.65, 0.85)
+    img[r < 6] = (0.45, 0.25, 0.60)
+    cast = np.clip(img * np.array(gain, np.float32) + offset, 0, 1)
+    return np.where(r[..., None] < 10, cast, 0.0).astype(np.float32)
+
+
+def test_colour_standardise_matches_cie_lab_and_keeps_black():
+    from leukemia_core.models.layers import CellColourStandardise
+
+    layer = CellColourStandardise()
+    x = _cell_on_black()[None]
+    lab = np.asarray(layer._to_lab(x))[0]
+    ref = np.array([[[100.0, 0.0, 0.0]]])  # white in L*a*b*
+    np.testing.assert_allclose(np.asarray(layer._to_lab(np.ones((1, 1, 1, 3), np.float32)))[0], ref, atol=0.05)
+    np.testing.assert_allclose(np.asarray(layer._to_rgb(layer._to_lab(x))), x, atol=1e-4)  # round trip
+    out = np.asarray(layer(x))[0]
+    inside = x[0].max(-1) > 8 / 255
+    assert np.all(out[~inside] == 0)  # the black around a cell stays black
+    stats = np.asarray(layer._to_lab(out[None]))[0][inside]
+    np.testing.assert_allclose(stats.mean(0), CellColourStandardise.TARGET_MEAN, atol=2.5)
+    assert lab[inside].std(0)[0] != pytest.approx(stats.std(0)[0], abs=0.5)  # the spread was set, not kept
+
+
+def test_colour_standardise_removes_a_labs_colour_cast_but_keeps_the_nucleus():
+    from leukemia_core.models.layers import CellColourStandardise
+
+    layer = CellColourStandardise()
+    a, b = _cell_on_black()[None], _cell_on_black(gain=(0.85, 1.0, 1.15), offset=0.04)[None]
+    before = np.abs(a - b).mean()
+    after = np.abs(np.asarray(layer(a)) - np.asarray(layer(b))).mean()
+    assert after < before / 2
+    out = np.asarray(layer(b))[0]
+    assert out[12, 12].sum() < out[12, 3].sum()  # the nucleus stays darker than the cytoplasm
+
+
+def test_colour_standardise_passes_a_nearly_black_crop_unchanged():
+    from leukemia_core.models.layers import CellColourStandardise
+
+    x = np.zeros((1, 16, 16, 3), np.float32)
+    x[0, :2, :2] = 0.5  # 4 pixels: too few to standardise
+    np.testing.assert_array_equal(np.asarray(CellColourStandardise()(x)), x)

@@ -273,3 +273,16 @@ def test_a_group_norm_run_is_recorded_and_loads_back_as_group_norm(tmp_path, sam
     assert loaded.model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0).shape == (2, 2)
     with pytest.raises(WeightsError):  # group-norm weights do not fit the batch-norm graph
         load_weights_into(create_model("tiny_bn_cnn"), wdir / "tiny_bn_cnn.weights.npz")
+
+
+def test_a_colour_standardised_run_is_recorded_and_every_reader_builds_the_layer(tmp_path, samples):
+    from leukemia_core.inference import load_model
+
+    wdir = tmp_path / "w"
+    cfg = TrainConfig(model="tiny_cnn", data=[str(_data(tmp_path, samples))], epochs=1, batch_size=4,
+                      steps_per_epoch=1, colour="standardised", run_dir=str(tmp_path / "run"), weights_dir=str(wdir),
+                      cache_dir=None, verbose=0)
+    assert train(cfg)["colour"] == "standardised"
+    loaded = load_model("tiny_cnn", wdir)
+    assert "colour_standardise" in [la.name for la in loaded.model.layers]
+    assert loaded.model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0).shape == (2, 2)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
-from ..models.weights import sha256_of
-from ..paths import weights_dir_or_default
+from ..models.weights import sha256_of, write_canonical_npz
+from ..paths import pretrained_dir
 
 #: ImageNet channel statistics (the "torch" normalisation DenseNet's ImageNet weights expect).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -101,28 +101,12 @@ def get_encoder_spec(name: str) -> EncoderSpec:
 
 def encoders_dir(weights_dir: str | Path | None = None) -> Path:
     """``<weights_dir>-pretrained``: beside the weights folder, made by the install step, git-ignored."""
-    wdir = weights_dir_or_default(weights_dir).resolve()
-    return wdir.parent / f"{wdir.name}-pretrained"
+    return pretrained_dir(weights_dir)
 
 
 def record_path(name: str, folder: Path) -> Path:
     """The build record (source package, sha256s, licence) of encoder ``name`` in ``folder``."""
     return Path(folder) / f"{name}.encoder.json"
-
-
-def write_canonical_npz(path: Path, arrays: list[np.ndarray]) -> str:
-    """Write ``arrays`` as ``w00000 ...`` in a zip with fixed entry dates (same bytes on every
-    machine, unlike ``np.savez``); return the file's sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-        for i, a in enumerate(arrays):
-            info = zipfile.ZipInfo(f"w{i:05d}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with z.open(info, "w") as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
-    tmp.replace(path)
-    return sha256_of(path)
 
 
 def fetch_package(spec: EncoderSpec, dest: Path) -> Path:

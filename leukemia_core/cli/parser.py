@@ -7,6 +7,8 @@ import argparse
 from ..models import get_spec, list_models
 from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.norm import NORMS
+from ..models.registry import COLOURS
+from ..models.starts import list_starts
 from .commands import (
     cmd_adapt_check,
     cmd_baseline,
@@ -28,6 +30,7 @@ from .ood import add_parsers as add_ood_parsers
 from .refer import add_parsers as add_refer_parsers
 from .probe import add_parsers as add_probe_parsers
 from .screen import add_parsers as add_screen_parsers
+from .starts import add_parsers as add_starts_parsers
 from .verify import add_parsers as add_verify_parsers
 
 
@@ -63,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--lr", type=float, default=1e-3, help="initial Adam learning rate")
     sp.add_argument("--init", default="random",
-                    help="random (default), imagenet (downloads once; needs the network) or a weights file")
+                    help="random (default); a pretrained start built by 'starts --build' "
+                         f"({', '.join(list_starts())}); imagenet (Keras' download: needs the network); or a weights file")
     sp.add_argument("--init-from", help="a .weights.npz written by this project: load every array whose name and "
                                         "shape match (e.g. a trained efficientnet_b0's backbone into proposed)")
     sp.add_argument("--head-epochs", type=int, default=3,
@@ -91,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--norm", choices=NORMS, default="batch",
                     help="the backbone's normalisation: batch norm as built (default) or group norm in its place, "
                          "which normalises each image by its own statistics (the head is kept as built)")
+    sp.add_argument("--colour", choices=COLOURS, default="as is",
+                    help="'standardised': each crop's colour standardised in L*a*b* inside the model (mean and "
+                         "spread of its non-black pixels), in training and at every reading")
     sp.add_argument("--instance-teacher", metavar="WEIGHTS",
                     help="a trained model's <model>.weights.npz (with its manifest and calibration): leave out "
                          "the cells of Aria ALL fields it calls normal, all but each field's top cell "
@@ -218,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_verify_parsers(sub, weights_opt)  # verify, verify-kshot (issue 17)
     add_adapt_parsers(sub, weights_opt)  # adapt, adapt-kshot, encoders
+    add_starts_parsers(sub, weights_opt)  # starts
     add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
     add_cases_parsers(sub, weights_opt)  # cases import / list / export (issue 19)
     add_probe_parsers(sub, weights_opt)  # lab-probe

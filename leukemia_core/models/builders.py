@@ -10,7 +10,7 @@ their specs) costs nothing: the app renders its first page while TensorFlow load
 
 from __future__ import annotations
 
-from .registry import INPUT_NAME, LOGITS_LAYER, PROBS_LAYER, register_model
+from .registry import COLOURS, INPUT_NAME, LOGITS_LAYER, PROBS_LAYER, register_model
 
 HEAD_PREFIX = "head_"
 
@@ -25,12 +25,24 @@ def _classifier(x, dropout: float):
     return layers.Activation("softmax", name=PROBS_LAYER, dtype="float32")(x)
 
 
-def _backbone(app, size: int, weights, preprocess):
+def _input(size: int, colour: str):
+    """The model's input and what the first layer reads: the crop as is, or each crop's colour
+    standardised inside the graph (:class:`~leukemia_core.models.layers.CellColourStandardise`), so
+    that every reader of the model (Keras, ONNX, Grad-CAM) sees the same input as training did."""
     # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
 
+    from .layers import CellColourStandardise
+
+    if colour not in COLOURS:
+        raise ValueError(f"colour must be one of {', '.join(map(repr, COLOURS))}, not {colour!r}")
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
-    x = preprocess(inputs)
+    return inputs, (CellColourStandardise(name="colour_standardise")(inputs) if colour == "standardised" else inputs)
+
+
+def _backbone(app, size: int, weights, preprocess, colour: str = "as is"):
+    inputs, x = _input(size, colour)
+    x = preprocess(x)
     base = app(include_top=False, weights=weights, input_tensor=x)
     return inputs, base.output
 
@@ -38,7 +50,7 @@ def _backbone(app, size: int, weights, preprocess):
 @register_model("proposed", input_size=80, cam_layer="attention_map",
                 description="EfficientNet-B0 + multi-head self-attention over its feature map + dense head")
 def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout: float = 0.4,
-             units: tuple[int, int] = (256, 64)) -> "keras.Model":
+             units: tuple[int, int] = (256, 64), colour: str = "as is") -> "keras.Model":
     """EfficientNet-B0; self-attention with the feature map's spatial positions as tokens.
 
     ``feature map (h, w, 1280) -> tokens (h*w, 1280) -> x + MHA(x, x) -> LayerNorm -> (h, w, 1280)``
@@ -52,7 +64,7 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
     from keras import layers
 
     inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
-                             layers.Rescaling(255.0, name="to_255"))
+                             layers.Rescaling(255.0, name="to_255"), colour)
     h, w, c = feat.shape[1], feat.shape[2], feat.shape[3]
     tokens = layers.Reshape((h * w, c), name=f"{HEAD_PREFIX}tokens")(feat)
     att = layers.MultiHeadAttention(heads, key_dim, dropout=0.1, name=f"{HEAD_PREFIX}mhsa")(tokens, tokens)
@@ -72,7 +84,7 @@ def proposed(size: int, weights=None, heads: int = 4, key_dim: int = 64, dropout
 
 @register_model("efficientnet_b0", input_size=80, cam_layer="top_activation",
                 description="EfficientNet-B0 with a plain classifier (baseline)")
-def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+def efficientnet_b0(size: int, weights=None, dropout: float = 0.2, colour: str = "as is") -> "keras.Model":
     """EfficientNet-B0 backbone with the shared classifier head; input ``float32 (N, size, size, 3)``
     in [0, 1] (rescaled to [0, 255] inside the graph), output P(HEM), P(ALL) ``(N, 2)``.
     """
@@ -81,13 +93,13 @@ def efficientnet_b0(size: int, weights=None, dropout: float = 0.2) -> "keras.Mod
     from keras import layers
     # Keras' EfficientNet rescales from [0, 255] and normalises inside its graph.
     inputs, feat = _backbone(keras.applications.EfficientNetB0, size, weights,
-                             layers.Rescaling(255.0, name="to_255"))
+                             layers.Rescaling(255.0, name="to_255"), colour)
     return keras.Model(inputs, _classifier(feat, dropout), name="efficientnet_b0")
 
 
 @register_model("resnet50", input_size=80, cam_layer="conv5_block3_out",
                 description="ResNet-50 with a plain classifier (baseline)")
-def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+def resnet50(size: int, weights=None, dropout: float = 0.2, colour: str = "as is") -> "keras.Model":
     """ResNet-50 backbone (Caffe-style BGR input made inside the graph by :class:`CaffeInput`) with
     the shared classifier head; input ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax.
     """
@@ -96,7 +108,7 @@ def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
 
     from .layers import CaffeInput
 
-    inputs, feat = _backbone(keras.applications.ResNet50, size, weights, CaffeInput(name="caffe_input"))
+    inputs, feat = _backbone(keras.applications.ResNet50, size, weights, CaffeInput(name="caffe_input"), colour)
     return keras.Model(inputs, _classifier(feat, dropout), name="resnet50")
 
 
@@ -104,7 +116,7 @@ def resnet50(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
 # mixed7 is 3 x 3, the same grid as the other models' last layers.
 @register_model("inception_v3", input_size=80, cam_layer="mixed7",
                 description="InceptionV3 with a plain classifier (baseline)")
-def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model":
+def inception_v3(size: int, weights=None, dropout: float = 0.2, colour: str = "as is") -> "keras.Model":
     """Inception-v3 backbone with the shared classifier head; input ``float32 (N, size, size, 3)``
     in [0, 1] (scaled to [-1, 1] inside the graph), output ``(N, 2)`` softmax.
     """
@@ -114,21 +126,21 @@ def inception_v3(size: int, weights=None, dropout: float = 0.2) -> "keras.Model"
     if size < 75:
         raise ValueError("inception_v3 needs an input of at least 75 pixels")
     inputs, feat = _backbone(keras.applications.InceptionV3, size, weights,
-                             layers.Rescaling(2.0, offset=-1.0, name="to_pm1"))
+                             layers.Rescaling(2.0, offset=-1.0, name="to_pm1"), colour)
     return keras.Model(inputs, _classifier(feat, dropout), name="inception_v3")
 
 
 @register_model("tiny_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,
                 description="a two-layer CNN for tests (seconds to build and train)")
-def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
+def tiny_cnn(size: int, weights=None, dropout: float = 0.0, colour: str = "as is") -> "keras.Model":
     """Two small convolutions and the shared head, for tests (a few thousand weights); input
     ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax; CAM layer ``cam_conv``.
     """
     # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
-    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
-    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    inputs, x = _input(size, colour)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(name="pool1")(x)
     x = layers.Conv2D(16, 3, padding="same", activation="relu", name="cam_conv")(x)
     return keras.Model(inputs, _classifier(x, dropout), name="tiny_cnn")
@@ -136,15 +148,15 @@ def tiny_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
 
 @register_model("tiny_bn_cnn", input_size=32, cam_layer="cam_conv", imagenet=False, test_only=True,
                 description="the two-layer test CNN with a batch norm (tests of the normalisation swap)")
-def tiny_bn_cnn(size: int, weights=None, dropout: float = 0.0) -> "keras.Model":
+def tiny_bn_cnn(size: int, weights=None, dropout: float = 0.0, colour: str = "as is") -> "keras.Model":
     """:func:`tiny_cnn` with a BatchNormalization after its first convolution, for tests of
     ``norm="group"``; input ``float32 (N, size, size, 3)`` in [0, 1], output ``(N, 2)`` softmax.
     """
     # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
     from keras import layers
-    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
-    x = layers.Conv2D(8, 3, padding="same", name="conv1")(inputs)
+    inputs, x = _input(size, colour)
+    x = layers.Conv2D(8, 3, padding="same", name="conv1")(x)
     x = layers.BatchNormalization(name="bn1")(x)
     x = layers.Activation("relu", name="relu1")(x)
     x = layers.MaxPooling2D(name="pool1")(x)

@@ -219,6 +219,11 @@ class ModelCard:
         return str((self.manifest or {}).get("norm", "batch"))
 
     @property
+    def colour(self) -> str:
+        """How the model's input treats colour (manifest ``colour``): ``"as is"`` or ``"standardised"``."""
+        return str((self.manifest or {}).get("colour", "as is"))
+
+    @property
     def threshold(self) -> float:
         """The cell threshold on calibrated P(ALL)."""
         return self.decision.threshold

@@ -20,6 +20,9 @@ from .weights import load_weights_into
 LOGITS_LAYER = "logits"
 PROBS_LAYER = "probs"
 INPUT_NAME = "image"
+#: How a model's input treats colour (the manifest's ``colour``; ``train --colour``): the crop as it
+#: is, or each crop's colour standardised inside the graph (:class:`.layers.CellColourStandardise`).
+COLOURS = ("as is", "standardised")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def get_spec(name: str) -> ModelSpec:
             f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
 
 
-def create_model(name: str, input_size: int | None = None, init: str = "random", norm: str = "batch", **kwargs):
+def create_model(name: str, input_size: int | None = None, init: str = "random", norm: str = "batch",
+                 colour: str = "as is", **kwargs):
     """Build a registered model.
 
     Args:
@@ -110,6 +114,8 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
             or a path to a weights file (``.weights.npz`` shipped here or Keras ``.weights.h5``).
         norm: the backbone's normalisation, ``"batch"`` (as built) or ``"group"``
             (:mod:`leukemia_core.models.norm`; the manifest's ``norm``).
+        colour: ``"as is"`` or ``"standardised"`` (each crop's colour standardised inside the graph,
+            :class:`~leukemia_core.models.layers.CellColourStandardise`; the manifest's ``colour``).
         **kwargs: passed to the builder (e.g. ``dropout``).
 
     Returns:
@@ -128,7 +134,7 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
         raise ValueError(f"norm must be one of {', '.join(NORMS)}, not {norm!r}")
     import_tensorflow()  # under its lock: a builder's ``import keras`` may race another thread's
     with BUILD_LOCK:
-        model = spec.builder(size, "imagenet" if init == "imagenet" else None, **kwargs)
+        model = spec.builder(size, "imagenet" if init == "imagenet" else None, colour=colour, **kwargs)
         if norm == "group":
             model = swap_batch_norm(model)
     if init not in ("random", "imagenet"):

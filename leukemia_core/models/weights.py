@@ -8,6 +8,7 @@ report is computed from the loaded, shipped values, so the reports describe what
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,21 @@ def save_weights_npz(model, path: Path) -> str:
     arrays["names"] = np.array([v.path for v in model.weights])
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return sha256_of(path)
+
+
+def write_canonical_npz(path: Path, arrays: list[np.ndarray]) -> str:
+    """Write ``arrays`` as ``w00000 ...`` in a zip with fixed entry dates (same bytes on every
+    machine, unlike ``np.savez``); return the file's sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+        for i, a in enumerate(arrays):
+            info = zipfile.ZipInfo(f"w{i:05d}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with z.open(info, "w") as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
     tmp.replace(path)
     return sha256_of(path)
 

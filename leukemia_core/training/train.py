@@ -42,6 +42,7 @@ from ..data.splits import check_leakage, group_keys, select
 from ..errors import LeukemiaCoreError
 from ..models import create_model, get_spec
 from ..models.builders import set_backbone_trainable
+from ..models.starts import STARTS, apply_start
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of
 from ..jsonio import write_json
 from ..provenance import git_commit
@@ -84,6 +85,7 @@ class TrainConfig:
     verbose: int | None = None
     bn_momentum: float = 0.9
     norm: str = "batch"  # the backbone's normalisation: "batch" as built, or "group" (an ablation)
+    colour: str = "as is"  # "standardised": each crop's colour standardised inside the graph (a lever)
     instance_teacher: str | None = None  # a .weights.npz: drop the cells of weak ALL fields it calls normal
 
 
@@ -251,13 +253,19 @@ def train(cfg: TrainConfig) -> dict:
     batches = balanced_batches(tr.x, tr.y, weights, cfg.batch_size, steps, cfg.seed)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
 
-    model = create_model(cfg.model, size, init=cfg.init, norm=cfg.norm)
+    start = None
+    if cfg.init in STARTS:  # a pretrained start for some layers; the schedule stays the random-init one
+        model = create_model(cfg.model, size, norm=cfg.norm, colour=cfg.colour)
+        start = apply_start(model, cfg.init)
+        log.info("initialised %d arrays from the pretrained start %s", start["arrays"], cfg.init)
+    else:
+        model = create_model(cfg.model, size, init=cfg.init, norm=cfg.norm, colour=cfg.colour)
     if cfg.init_from:
         n, total = load_matching_weights(model, Path(cfg.init_from))
         log.info("initialised %d of %d variables from %s", n, total, cfg.init_from)
         if n == 0:
             raise LeukemiaCoreError(f"{cfg.init_from}: no variable of {cfg.model} matches it by name and shape")
-    pretrained = cfg.init != "random"
+    pretrained = cfg.init not in ("random", *STARTS)  # a whole pretrained backbone: head first, lower rate
     if not pretrained:
         set_bn_momentum(model, cfg.bn_momentum)
     trainer = training_model(model, cfg.augment, cfg.seed, cfg.stain_jitter)
@@ -276,15 +284,16 @@ def train(cfg: TrainConfig) -> dict:
         load_weights_into(model, best)
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").is_file() else []
     manifest = export(model, cfg, size, train_recs, val_recs, tr, va, history, time.time() - t_start + earlier,
-                      instances)
+                      instances, start)
     write_json(run_dir / "done.json", {"finished": manifest["date"]})
     return manifest
 
 
 def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet, va: CellSet | None,
-           history, seconds: float, instances: dict | None = None) -> dict:
+           history, seconds: float, instances: dict | None = None, start: dict | None = None) -> dict:
     """Write the shippable weights, manifest and history into ``cfg.weights_dir``; ``instances``
-    records the cells an instance teacher left out (:mod:`.instances`)."""
+    records the cells an instance teacher left out (:mod:`.instances`), ``start`` the pretrained
+    start the run began from (:func:`~leukemia_core.models.starts.apply_start`)."""
     spec = get_spec(cfg.model)
     wdir = Path(cfg.weights_dir)
     wdir.mkdir(parents=True, exist_ok=True)
@@ -300,9 +309,11 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
         "unit": "cell",
         "input_size": size,
         "cell_share": cfg.cell_share, "mask_outside": cfg.mask_outside, "norm": cfg.norm,
+        "colour": cfg.colour,
         "input_range": spec.input_range,
         "cam_layer": spec.cam_layer,
         "init": cfg.init,
+        "init_start": start,
         "init_from": cfg.init_from and {"file": Path(cfg.init_from).name, "sha256": sha256_of(Path(cfg.init_from))},
         "backend": keras.backend.backend(),
         "weights_file": spec.weights_file,
@@ -326,7 +337,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "optimizer": "Adam",
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
             "sampling": {"dataset_shares": cfg.dataset_shares, "classes": "balanced within each dataset"},
-            "bn_momentum": cfg.bn_momentum if cfg.init == "random" else "as built",
+            "bn_momentum": cfg.bn_momentum if cfg.init in ("random", *STARTS) else "as built",
             "augmentation": asdict(AugmentConfig().with_stain(cfg.stain_jitter)) if cfg.augment else None,
             "seed": cfg.seed, "seconds": round(seconds, 1),
         },
