@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from leukemia_core.cells.analyze import ImageCells, add_maps, read_calls, read_cells
+from leukemia_core.cells.analyze import BLAST_LIMIT_PCT, ImageCells, add_maps, read_calls, read_cells
 from leukemia_core.cells.draw import draw_cells
 from leukemia_core.data.images import IMAGE_SUFFIXES
 from leukemia_core.errors import LeukemiaCoreError
@@ -167,6 +167,7 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                 summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL, "
                             f"{row['NO CALL cells']} NO CALL ({blast}), {row['refer']} in the refer band")
             st.markdown(summary)
+            st.caption(f"Image rule: {plain(res.rule(thr))}.")
             for note in res.notes:
                 st.warning(plain(note), icon=":material/visibility:")
             c1, c2 = st.columns([1, 1])
@@ -297,10 +298,11 @@ def render() -> None:
         st.info(f"These calls are final. The {method_title(method)} maps are still loading (TensorFlow starts in "
                 f"the background) and appear here by themselves.", icon=":material/hourglass:")
     _batch_summary(items, results, chosen, thr_of)
-    st.caption("One row per image and model. Image call: the mean calibrated P(ALL) of its whole cells "
-               "against the image threshold (an image of one cell takes that cell's call; a field of several cells "
-               "uses the field threshold chosen on validation fields); blast % = share of its cells called ALL "
-               "at the cell threshold. Click a column to sort.")
+    st.caption("One row per image and model. Image call: from its whole cells that have a call (NO CALL cells "
+               "left out), ALL when their mean calibrated P(ALL) reaches the image threshold (one cell: the cell "
+               f"threshold; several: the field threshold chosen on validation fields) or when {BLAST_LIMIT_PCT:.0f} % "
+               "or more of its cells with a call are called ALL; HEM otherwise. Blast % = share of its cells with a "
+               "call called ALL at the cell threshold. Click a column to sort.")
     if compare and len(chosen) > 1:
         cons = consensus(df)
         st.markdown("**Do the models agree?** Images where they disagree come first.")

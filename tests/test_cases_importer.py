@@ -40,7 +40,8 @@ def test_run_from_cells_keeps_calls_refer_and_the_map_of_each_call():
                                   maps_all, maps_hem)
     assert [c.call for c in run.cells] == ["ALL", "NO CALL", "HEM"] and [c.refer for c in run.cells] == [False, True, False]
     assert run.cells[1].flags == ("borderline: P(ALL) inside the refer band",)  # the reason travels with the cell
-    assert run.cells[2].touches_border and run.p_image == pytest.approx(0.675)  # border cell not counted
+    # the border cell does not count, nor the NO CALL one: the image's P(ALL) is the 0.9 cell's
+    assert run.cells[2].touches_border and run.p_image == pytest.approx(0.9)
     assert run.image_call == ("ALL" if run.p_image >= run.image_threshold else "HEM") and run.refer_half_width == 0.1
     decode = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED)  # noqa: E731
     assert decode(run.cells[0].map_png).max() == 255 and decode(run.cells[1].map_png).max() == 0

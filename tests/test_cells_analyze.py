@@ -102,14 +102,45 @@ def test_image_call_counts_whole_cells_only_when_there_are_some():
 
 
 def test_field_threshold_applies_to_images_of_several_cells():
-    several = _analysis([0.45, 0.7], [False, False], field=0.65)
-    assert several.image_threshold(0.5) == pytest.approx(0.65) and several.label(0.5) == "HEM"  # mean 0.575
+    several = _analysis([0.3, 0.7, 0.2], [False, False, False], field=0.65)
+    assert several.image_threshold(0.5) == pytest.approx(0.65) and several.label(0.5) == "HEM"  # mean 0.4, 33 %
+    assert several.rule(0.5) == ("HEM: mean P(ALL) 0.40 of the 3 cells with a call is below the image threshold "
+                                 "0.65 (field threshold); 33 % of the cells with a call are called ALL (below the "
+                                 "50 % limit that makes an image ALL)")
+    mean_rule = _analysis([0.95, 0.95, 0.2, 0.2, 0.3], [False] * 5, field=0.5)
+    assert mean_rule.label(0.5) == "ALL" and mean_rule.blast_pct(0.5) == pytest.approx(40)  # mean 0.52
     one = _analysis([0.65], [False], field=0.7)
     assert one.image_threshold(0.5) == 0.5 and one.label(0.5) == "ALL"
     whole = _analysis([0.55], [], whole=True, field=0.6)
     assert whole.n_cells == 0 and whole.image_threshold(0.5) == 0.5
     np.testing.assert_array_equal(whole.counted(), [True])
     assert whole.blast_pct(0.5) is None
+
+
+def test_an_image_is_never_hem_beside_a_blast_share_at_the_limit():
+    from leukemia_core.cells.analyze import BLAST_LIMIT_PCT
+
+    half = _analysis([0.3, 0.7], [False, False], field=0.65)  # mean 0.5 is below 0.65, but half are blasts
+    assert half.blast_pct(0.5) == BLAST_LIMIT_PCT and half.label(0.5) == "ALL"
+    assert "50 % of the cells with a call are called ALL (at or above the 50 % limit" in half.rule(0.5)
+    for p in ([0.3, 0.7], [0.1, 0.9, 0.2], [0.55, 0.52, 0.2, 0.1], [0.49, 0.51], [0.0, 1.0, 1.0]):
+        for thr in (0.3, 0.5, 0.7, 0.9):
+            a = _analysis(p, [False] * len(p), field=0.95)
+            blast = a.blast_pct(thr)
+            assert not (a.label(thr) == "HEM" and blast is not None and blast >= BLAST_LIMIT_PCT), (p, thr)
+
+
+def test_no_call_cells_take_no_part_in_the_image_call():
+    # 0.45 sits in the refer band (0.4-0.6): NO CALL; the image call is the one other cell's
+    a = _analysis([0.45, 0.7], [False, False], field=0.65)
+    np.testing.assert_array_equal(a.image_cells(0.5), [False, True])
+    assert a.image_mean(0.5) == pytest.approx(0.7) and a.image_threshold(0.5) == 0.5 and a.label(0.5) == "ALL"
+    assert a.rule(0.5).startswith("ALL: mean P(ALL) 0.70 of the 1 cell with a call is at or above the image "
+                                  "threshold 0.50 (cell threshold)")
+    assert a.summary(0.5)["p_all"] == pytest.approx(0.7) and a.summary(0.5)["rule"] == a.rule(0.5)
+    none = _analysis([0.45, 0.55], [False, False])
+    assert none.verdict(0.5) == (NO_CALL, REASON_NO_CALLED_CELL)
+    assert none.rule(0.5) == f"NO CALL: {REASON_NO_CALLED_CELL}" and none.image_mean(0.5) == pytest.approx(0.5)
 
 
 def test_analyze_scales_crops_to_unit_floats_and_calibrates():
@@ -161,14 +192,19 @@ def test_the_threshold_applied_defaults_to_the_calibrations():
 
 def test_summary_hand_computed():
     # cells at 0.2, 0.45, 0.9 (the last cut by the edge); threshold 0.4, band +- 0.1; field threshold
-    # 0.6 (+0.1 over the cell threshold): the image's mean of its whole cells 0.325 against 0.5
+    # 0.6 (+0.1 over the cell threshold). The 0.45 cell is borderline (0.3-0.5): NO CALL, so the image
+    # call is made from the one whole cell with a call (0.2, against the cell threshold 0.4); but of
+    # the two cells with a call one is ALL (blast 50 %), and an image is never HEM beside that
     a = _analysis([0.2, 0.45, 0.9], [False, False, True], field=0.6)
     a.found.notes.append("check me")
     s = a.summary(0.4)
-    # the 0.45 cell is borderline (0.3-0.5): NO CALL; of the two with a call, one is ALL
-    assert s == {"call": "HEM", "reason": "", "p_all": pytest.approx(0.325), "cells": 3, "all_cells": 1,
-                 "no_call": 1, "not_lymphoid": 0, "blast_pct": pytest.approx(50.0), "refer": 1, "image_threshold": pytest.approx(0.5),
-                 "cell_threshold": 0.4, "whole_image": False, "notes": ["check me"]}
+    assert s == {"call": "ALL", "reason": "", "rule": a.rule(0.4), "p_all": pytest.approx(0.2), "cells": 3,
+                 "all_cells": 1, "no_call": 1, "not_lymphoid": 0, "blast_pct": pytest.approx(50.0), "refer": 1,
+                 "image_threshold": pytest.approx(0.4), "cell_threshold": 0.4, "whole_image": False,
+                 "notes": ["check me"]}
+    assert s["rule"] == ("ALL: mean P(ALL) 0.20 of the 1 cell with a call is below the image threshold 0.40 (cell "
+                         "threshold); 50 % of the cells with a call are called ALL (at or above the 50 % limit that "
+                         "makes an image ALL)")
     s["notes"].append("x")
     assert a.notes == ["check me"]  # the row's list is its own
     whole = _analysis([0.7], [], whole=True)

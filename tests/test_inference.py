@@ -29,9 +29,10 @@ def _analysis(p_all, border=(False, False, False), notes=(), band=0.1, field=Non
 
 def test_image_row_hand_computed():
     # cells at 0.2, 0.45 and 0.9123456789; threshold 0.4, band 0.4 +- 0.1: the 0.45 cell is referred
+    # and takes no part in the image's P(ALL): the mean of 0.2 and 0.9123
     a = _analysis([0.2, 0.45, 0.9123456789], notes=["note one", "note two"])
     row = image_row("dir/x.png", "tiny_cnn", a, 0.4)
-    assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "reason": "", "p_all": 0.520782,
+    assert row == {"path": "dir/x.png", "model": "tiny_cnn", "label": "ALL", "reason": "", "p_all": 0.556173,
                    "n_cells": 3, "n_no_call": 1, "n_not_lymphoid": 0, "blast_pct": 50.0, "n_refer": 1, "threshold": 0.4,
                    "cell_threshold": 0.4, "notes": "note one; note two", "error": "", "analysis": a}
     assert isinstance(row["n_refer"], int) and isinstance(row["path"], str)
@@ -48,13 +49,13 @@ def test_image_row_hand_computed():
 
 
 def test_image_row_of_several_cells_uses_the_field_threshold():
-    # field threshold 0.6 against cell threshold 0.5: +0.1, so at cell threshold 0.4 the image's mean
-    # 0.5208 is compared with 0.5 (ALL), at 0.45 with 0.55 (HEM)
-    a = _analysis([0.2, 0.45, 0.9123456789], field=0.6)
+    # field threshold 0.6 against cell threshold 0.5: +0.1, so at cell threshold 0.35 the image's mean
+    # 0.4833 is compared with 0.45 (ALL), at 0.4 with 0.5: HEM (no band; 1 of 3 cells ALL)
+    a = _analysis([0.2, 0.3, 0.95], field=0.6, band=0.0)
+    row = image_row("x.png", "m", a, 0.35)
+    assert (row["label"], row["threshold"], row["cell_threshold"]) == ("ALL", 0.45, 0.35)
     row = image_row("x.png", "m", a, 0.4)
-    assert (row["label"], row["threshold"], row["cell_threshold"]) == ("ALL", 0.5, 0.4)
-    row = image_row("x.png", "m", a, 0.45)
-    assert (row["label"], row["threshold"], row["cell_threshold"], row["blast_pct"]) == ("HEM", 0.55, 0.45, 50.0)
+    assert (row["label"], row["threshold"], row["cell_threshold"], row["blast_pct"]) == ("HEM", 0.5, 0.4, 33.3)
     # one cell: the cell threshold
     one = _analysis([0.52], border=(False,), field=0.6, band=0.0)
     row = image_row("x.png", "m", one, 0.5)

@@ -87,7 +87,7 @@ def run_from_analysis(model: str, analysis, threshold: float, weights_sha256: st
         out.append(CellInput(i + 1, box, float(a.p_all[i]), labels[i], bool(refer[i]), border, flags,
                              png(a.crops[i]), m))
     return RunInput(model=model, weights_sha256=weights_sha256 or "", threshold=thr,
-                    image_threshold=float(a.image_threshold(thr)), p_image=float(a.image_p_all),
+                    image_threshold=float(a.image_threshold(thr)), p_image=float(a.image_mean(thr)),
                     image_call=a.label(thr), cells=out, whole_image=bool(a.whole_image), notes=tuple(a.notes),
                     refer_half_width=float(getattr(a.calibration, "refer_half_width", 0.0) or 0.0),
                     site_profile=site_profile, source=source)

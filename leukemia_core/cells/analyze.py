@@ -1,11 +1,14 @@
 """Classify an image cell by cell: find its white cells, crop each at the fixed scale, score each
 crop, and sum up the image.
 
-The image's P(ALL) is the mean calibrated P(ALL) of its whole cells (cells cut by the image edge
-count only when there is no other); an image of one cell takes that cell's call, an image of
-several cells is called ALL when the mean reaches the field threshold (both thresholds chosen on
-validation, see :mod:`leukemia_core.models.calibration`). An image in which no white cell is found is classified whole
-(padded to square and resized), and says so.
+The image rule (:meth:`ImageAnalysis.verdict`, said in one sentence by :meth:`ImageAnalysis.rule`):
+an image gets a call only from the cells that count and have a call (whole cells, or every cell when
+all are cut by the image edge; NO CALL cells left out). It is ALL when their mean calibrated
+P(ALL) reaches the image threshold (one such cell: the cell threshold; several: the field
+threshold, both chosen on validation, see :mod:`leukemia_core.models.calibration`), or when at
+least :data:`BLAST_LIMIT_PCT` % of its cells with a call are called ALL, so an image is never HEM
+beside a blast % at or above that limit; HEM otherwise; NO CALL when no cell that counts has a call.
+An image in which no white cell is found is classified whole (padded to square and resized), and says so.
 
 :class:`ImageAnalysis` is one model's reading of one image everywhere: :func:`analyze` (the CLI's
 and screening's calls), :func:`read_cells` (calls and both maps per cell, as the app shows them),
@@ -113,6 +116,10 @@ class ImageCells:
         return self.cropped(*crop_key(predictor.loaded))
 
 
+#: An image with at least this share (%) of its cells with a call called ALL is never called HEM.
+BLAST_LIMIT_PCT = 50.0
+
+
 def counted_cells(touches_border) -> np.ndarray:
     """The image rule, the one place it is written: ``bool (N,)``, the cells that count for an
     image's call given whether each touches the image edge: the whole cells, or every cell when all
@@ -208,10 +215,21 @@ class ImageAnalysis:
             return np.ones(1, bool)
         return counted_cells([c.touches_border for c in self.found.cells])
 
+    def image_cells(self, threshold: float) -> np.ndarray:
+        """``bool (N,)``: the cells an image call is made from at ``threshold``: those that count
+        (:meth:`counted`) and have a call (not NO CALL)."""
+        return self.counted() & (np.array(self.outcomes(threshold)[0]) != NO_CALL)
+
+    def image_mean(self, threshold: float) -> float:
+        """Mean calibrated P(ALL) of :meth:`image_cells` at ``threshold``; of every cell that counts
+        when none has a call (shown for information beside a NO CALL)."""
+        use = self.image_cells(threshold)
+        return float(self.p_all[use if use.any() else self.counted()].mean())
+
     @property
     def image_p_all(self) -> float:
-        """Mean calibrated P(ALL) over the cells that count (see module docstring)."""
-        return float(self.p_all[self.counted()].mean())
+        """:meth:`image_mean` at the reading's own cell threshold."""
+        return self.image_mean(self.cell_threshold)
 
     def calls(self, threshold: float) -> np.ndarray:
         """``bool (N,)``: each crop called ALL at ``threshold``."""
@@ -246,19 +264,41 @@ class ImageAnalysis:
         return self.calibration.refer(self.p_all, threshold)
 
     def image_threshold(self, threshold: float) -> float:
-        """The threshold the image's mean P(ALL) is compared with (see ``Calibration.image_threshold``)."""
-        return self.calibration.image_threshold(threshold, 0 if self.found.whole_image else self.n_cells)
+        """The threshold the image's mean P(ALL) is compared with (see ``Calibration.image_threshold``):
+        the cell threshold for an image call made from one cell, the field threshold from several."""
+        n = 0 if self.found.whole_image else int(self.image_cells(threshold).sum())
+        return self.calibration.image_threshold(threshold, n)
 
     def verdict(self, threshold: float) -> tuple[str, str]:
-        """The image's outcome at cell threshold ``threshold`` and the reason for a NO CALL: NO CALL
-        for a degenerate image or when none of the cells that count has a call; else ALL when the
-        mean P(ALL) of the cells that count reaches the image threshold, HEM otherwise."""
+        """The image rule (module docstring) at cell threshold ``threshold``: the image's outcome and
+        the reason for a NO CALL (a degenerate image, or no cell that counts has a call)."""
         if self.image_reason():
             return NO_CALL, self.image_reason()
-        labels = np.array(self.outcomes(threshold)[0])
-        if not (labels[self.counted()] != NO_CALL).any():
+        if not self.image_cells(threshold).any():
             return NO_CALL, REASON_NO_CALLED_CELL
-        return ("ALL" if self.image_p_all >= self.image_threshold(threshold) else "HEM"), ""
+        blast = self.blast_pct(threshold)
+        if self.image_mean(threshold) >= self.image_threshold(threshold) or (blast or 0.0) >= BLAST_LIMIT_PCT:
+            return "ALL", ""
+        return "HEM", ""
+
+    def rule(self, threshold: float) -> str:
+        """The image rule applied at ``threshold``, in one sentence with the thresholds it used."""
+        call, reason = self.verdict(threshold)
+        if reason:
+            return f"NO CALL: {reason}"
+        n, mean, limit = int(self.image_cells(threshold).sum()), self.image_mean(threshold), self.image_threshold(threshold)
+        if self.found.whole_image:
+            return (f"{call}: the whole image's P(ALL) {mean:.2f} is {'at or above' if mean >= limit else 'below'} "
+                    f"the threshold {limit:.2f}")
+        kind = "cell threshold" if n == 1 else "field threshold"
+        text = (f"{call}: mean P(ALL) {mean:.2f} of the {n} {'cell' if n == 1 else 'cells'} with a call is "
+                f"{'at or above' if mean >= limit else 'below'} the image threshold {limit:.2f} ({kind})")
+        blast = self.blast_pct(threshold) or 0.0
+        if n > 1 or blast >= BLAST_LIMIT_PCT:
+            text += (f"; {blast:.0f} % of the cells with a call are called ALL "
+                     f"({'at or above' if blast >= BLAST_LIMIT_PCT else 'below'} the {BLAST_LIMIT_PCT:.0f} % limit "
+                     f"that makes an image ALL)")
+        return text
 
     def label(self, threshold: float) -> str:
         """The image's outcome at cell threshold ``threshold``: ``"ALL"``, ``"HEM"`` or NO CALL."""
@@ -290,7 +330,7 @@ class ImageAnalysis:
 
         Returns:
             ``call`` (the image's: ALL, HEM or NO CALL), ``reason`` (why NO CALL; ``""`` otherwise),
-            ``p_all`` (:attr:`image_p_all`), ``cells`` (found; 0 for a whole-image read),
+            ``rule`` (:meth:`rule`: the call in one sentence with its thresholds), ``p_all`` (:meth:`image_mean`), ``cells`` (found; 0 for a whole-image read),
             ``all_cells`` (called ALL), ``no_call`` (cells without a call), ``not_lymphoid`` (of them,
             stopped by the lymphoid gate: the other white cells of the differential), ``blast_pct`` (``100 *
             all_cells`` over the cells with a call; None without one), ``refer`` (cells in the refer
@@ -301,7 +341,7 @@ class ImageAnalysis:
         n = 0 if self.found.whole_image else self.n_cells
         labels, reasons = self.outcomes(thr) if n else ([], [])
         call, reason = self.verdict(thr)
-        return {"call": call, "reason": reason, "p_all": self.image_p_all, "cells": n,
+        return {"call": call, "reason": reason, "rule": self.rule(thr), "p_all": self.image_mean(thr), "cells": n,
                 "all_cells": labels.count("ALL"), "no_call": labels.count(NO_CALL),
                 "not_lymphoid": reasons.count(REASON_NOT_LYMPHOID),
                 "blast_pct": self.blast_pct(thr), "refer": int(self.refer(thr).sum()),

@@ -205,9 +205,8 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
             continue
         r = res.summary(thr)
         why = f" ({escape(r['reason'])})" if r["reason"] else ""
-        text = (f"image <b class=\"{r['call'].replace(' ', '')}\">{r['call']}</b>{why}, P(ALL) {r['p_all']:.2f} "
-                f"(mean calibrated P(ALL) of its whole cells; image threshold {r['image_threshold']:.2f}, "
-                f"cell threshold {thr:.2f})")
+        text = (f"image <b class=\"{r['call'].replace(' ', '')}\">{r['call']}</b>{why}: "
+                f"{escape(r['rule'].split(': ', 1)[1])} (cell threshold {thr:.2f})")
         if not r["whole_image"]:
             text += (f"; {r['cells']} white cell(s) found, {r['all_cells']} called ALL, {r['no_call']} NO CALL "
                      f"(blast {_f(r['blast_pct'], '.1f')} % of the cells with a call), {r['refer']} in the refer band")
