@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+#: What an empty cell of any table shows (Streamlit's default is the word "None").
+MISSING = "n/a"
+
 
 def show_table(df, percent=(), decimals=None, units=None, key: str | None = None, static: bool = False,
                decimals3=(), help: dict | None = None, **kwargs) -> None:  # noqa: A002 (Streamlit's word)
@@ -34,7 +37,7 @@ def show_table(df, percent=(), decimals=None, units=None, key: str | None = None
         elif name in shown.columns:
             config[name] = st.column_config.Column(name, help=text)
     config.update(kwargs.pop("column_config", {}))
-    st.dataframe(shown, hide_index=True, key=key, column_config=config, **kwargs)
+    st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
 
 
 #: How summary tables (:func:`leukemia_core.reports.summary_table`) are shown.

@@ -202,7 +202,7 @@ def case_list() -> list[dict]:
         df = pd.DataFrame(rows)[["case_id", "status", "sample_date", "images", "reviewed", "signoffs", "updated_at",
                                  "updated_by", "note"]]
         df["updated_at"] = df["updated_at"].map(lambda t: t.strftime("%Y-%m-%d %H:%M UTC"))
-        st.dataframe(df.astype(str).replace({"None": ""}), hide_index=True, width="stretch")
+        st.dataframe(df, hide_index=True, width="stretch", placeholder="")
         st.download_button("All cases (CSV)", all_cases_csv(STORE), "cases.csv", "text/csv", key="cases_all_csv")
     else:
         st.info("No case yet" + (" matching the filter." if (text or status not in (None, "all")) else "."))
@@ -381,7 +381,7 @@ def open_case(case_id: str, user: str | None, model_choice: str | None) -> None:
     with st.expander("Audit trail"):
         trail = [{"at (UTC)": t["at"][:19].replace("T", " "), "user": t["user"], "action": t["action"],
                   "what": audit_text(t["detail"])} for t in audit_rows(STORE, info.case_id)]
-        st.dataframe(pd.DataFrame(trail), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(trail), hide_index=True, width="stretch", placeholder="")
 
 
 st.header("Cases")

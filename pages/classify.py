@@ -27,6 +27,7 @@ from leukemia_core.verification.profile import profile_label, profile_summary
 from pages._loaders import FIRST_CALLS, maps_ready, model_tools, onnx_predictor, site_tools
 from pages._messages import plain, show_error, show_missing
 from pages._session import PROFILE_KEY, result_tag, selected_model, site_profile, site_profile_or_none, threshold
+from pages._tables import MISSING
 
 PAGE_SIZE = 6
 CACHE_KEY = "classify_results"
@@ -306,8 +307,8 @@ def render() -> None:
     if compare and len(chosen) > 1:
         cons = consensus(df)
         st.markdown("**Do the models agree?** Images where they disagree come first.")
-        st.dataframe(cons, hide_index=True, key="classify_consensus")
-    st.dataframe(df, hide_index=True, key="classify_table",
+        st.dataframe(cons, hide_index=True, key="classify_consensus", placeholder=MISSING)
+    st.dataframe(df, hide_index=True, key="classify_table", placeholder=MISSING,
                  column_config={"P(ALL)": st.column_config.ProgressColumn("P(ALL)", min_value=0.0, max_value=1.0,
                                                                           format="%.3f")})
     c1, c2 = st.columns(2)
