@@ -153,6 +153,14 @@ def test_cold_start_without_app_is_null_with_a_reason(tmp_path):
     assert res["cold_start_s"] is None and "app.py" in res["reason"]
 
 
+def test_the_baseline_ratio_is_none_where_either_figure_is_missing():
+    tool = _bench_app()
+    got = tool.with_baseline({"cold_start_s": 3.0, "first_map_s": None}, {"bare_page_s": 1.5})
+    assert (got["cold_start_ratio"], got["first_map_ratio"], got["bare_page_s"]) == (2.0, None, 1.5)
+    got = tool.with_baseline({"cold_start_s": 3.0}, {"bare_page_s": None, "reason": "no browser"})
+    assert got["cold_start_ratio"] is None and got["bare_page_reason"] == "no browser"
+
+
 def _report(weights_dir, models):
     return {"machine": {}, "settings": {"models": ["tiny_cnn"], "weights_dir": str(weights_dir)},
             "models": models,
@@ -173,10 +181,12 @@ def test_bench_app_writes_its_figures_into_the_same_report(trained_tiny, tmp_pat
         return {"cold_start_s": 12.5, "method": "fake", "server_ready_s": 2.0}
 
     monkeypatch.setattr(tool, "measure_cold_start", fake)
+    monkeypatch.setattr(tool, "measure_bare_page", lambda timeout: {"bare_page_s": 2.5})
     assert tool.main(["--bench", str(path)]) == 0
     report = json.loads(path.read_text())
     assert seen["wdir"] == trained_tiny["weights_dir"] and seen["app_models"] == ["tiny_cnn"]
     assert report["app"]["cold_start_s"] == 12.5 and report["app"]["profile"]["load_model_s"] == 0.1
+    assert report["app"]["bare_page_s"] == 2.5 and report["app"]["cold_start_ratio"] == 5.0
     assert report["targets_met"]["cold_start_s"] is False and report["targets_met"]["rss_mb"] is True
     assert "12.5 s" in report["missed_because"]["cold_start_s"][0]
     assert tool.main(["--bench", str(tmp_path / "absent.json")]) == 2

@@ -87,6 +87,75 @@ def wait_http(url: str, deadline: float, proc: subprocess.Popen) -> bool:
     return False
 
 
+def streamlit_cmd(script: Path, port: int) -> list[str]:
+    """The command that serves ``script`` as ``./run app`` serves the app (headless, one port)."""
+    return [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
+            f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+            "--server.fileWatcherType=none"]
+
+
+#: The baseline page: Streamlit's own start-up and first render, with nothing of the project.
+BARE_PAGE = 'import streamlit as st\n\nst.title("Bare page")\nst.write("bare page ready")\n'
+
+
+def measure_bare_page(timeout: float = 60.0) -> dict:
+    """Seconds from spawning ``streamlit run`` on a one-line page (:data:`BARE_PAGE`), started as
+    the app is, to its text in the same headless browser: the floor any Streamlit app starts from.
+    Returns ``bare_page_s`` None with ``reason`` when the browser or the server is missing or fails."""
+    out: dict = {"bare_page_s": None}
+    if not Path(CHROMIUM).is_file():
+        out["reason"] = f"browser absent: {CHROMIUM} not found"
+        return out
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        out["reason"] = "playwright not installed"
+        return out
+    port = free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = None
+    with tempfile.TemporaryDirectory(prefix="bare-page-") as tmp:
+        script = Path(tmp) / "bare.py"
+        script.write_text(BARE_PAGE)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(streamlit_cmd(script, port), cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                if not wait_http(f"http://127.0.0.1:{port}/_stcore/health", t0 + timeout, proc):
+                    out["reason"] = "the bare Streamlit server did not come up"
+                    return out
+                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+                page.get_by_text("bare page ready").wait_for(timeout=timeout * 1000)
+                out["bare_page_s"] = rnd(time.perf_counter() - t0, 2)
+                browser.close()
+        except PlaywrightError as exc:
+            out["reason"] = f"browser error: {str(exc).splitlines()[0]}"
+        finally:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    return out
+
+
+def with_baseline(app: dict, bare: dict) -> dict:
+    """``app`` with the bare page's figure and the app's ratios to it (None where either is missing)."""
+    out = dict(app, bare_page_s=bare.get("bare_page_s"))
+    if bare.get("reason"):
+        out["bare_page_reason"] = bare["reason"]
+    base = bare.get("bare_page_s")
+    for key in ("cold_start_s", "first_map_s"):
+        v = app.get(key)
+        out[key.removesuffix("_s") + "_ratio"] = rnd(v / base, 2) if v is not None and base else None
+    return out
+
+
 def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str = "",
                        app_models: Sequence[str] | None = None, project_root: Path = PROJECT_ROOT) -> dict:
     """Seconds from starting the server as ``./run app`` does to the first call rendered in a real browser.
@@ -131,9 +200,7 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     if app_models:
         env["LEUKEMIA_APP_MODELS"] = ",".join(app_models)
         out["app_models"] = list(app_models)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
-           f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-           "--server.fileWatcherType=none"]
+    cmd = streamlit_cmd(script, port)
     log_file = tempfile.NamedTemporaryFile("w+", suffix=".streamlit.log", delete=False)
     proc = None
     try:
@@ -246,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         child_wdir = weights_for_children(names, wdir, Path(tmp))
         offered = None if set(names) >= set(list_models()) else names
         try:
-            app = measure_cold_start(child_wdir, args.timeout, app_models=offered)
+            bare = measure_bare_page(args.timeout)  # the baseline, in the same run, before the app
+            app = with_baseline(measure_cold_start(child_wdir, args.timeout, app_models=offered), bare)
         except Exception as exc:  # a broken app or browser leaves a reason, never a lost report
             app = {"cold_start_s": None, "reason": f"failed: {type(exc).__name__}: {exc}"}
         if child_wdir != wdir:
@@ -255,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(path, report)
     print("app cold start to first call: " + (f"{app['cold_start_s']:.1f} s ({app['method']})"
                                               if app.get("cold_start_s") is not None else f"n/a ({app.get('reason')})"))
+    print(f"bare Streamlit page: {app.get('bare_page_s')} s; ratios: call {app.get('cold_start_ratio')}, "
+          f"first map {app.get('first_map_ratio')}")
     print(f"-> {path}")
     return 0
 

@@ -148,6 +148,10 @@ def format_summary(report: dict) -> str:
     lines.append("app cold start to first prediction: "
                  + (f"{app['cold_start_s']:.1f} s ({app['method']})" if app.get("cold_start_s") is not None
                     else f"n/a ({app.get('reason')})"))
+    if app.get("bare_page_s") is not None:
+        lines.append(f"a bare Streamlit page started the same way, in the same run: {app['bare_page_s']:.2f} s; "
+                     f"the app's first call x{app.get('cold_start_ratio')} of it, its first map "
+                     f"x{app.get('first_map_ratio')}")
     verdicts = report["targets_met"]
     bad = [k for k, v in verdicts.items() if v is False]
     unk = [k for k, v in verdicts.items() if v is None]

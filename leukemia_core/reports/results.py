@@ -256,7 +256,10 @@ def build_bench(weights_dir: Path) -> str:
               f"rendered prediction on a sample image ({app.get('method') or 'not measured'}): "
               f"**{fmt(app.get('cold_start_s'), 1)} s**" + (f" ({app.get('reason')})" if app.get("reason") else "")
               + (f", its first Grad-CAM map at **{fmt(app.get('first_map_s'), 1)} s**" if app.get("first_map_s") else "")
-              + "."]
+              + "."
+              + (f" A bare Streamlit page (one line of text) started the same way in the same run shows in "
+                 f"{fmt(app.get('bare_page_s'), 2)} s: the first call takes x{fmt(app.get('cold_start_ratio'), 2)} "
+                 f"of that, the first map x{fmt(app.get('first_map_ratio'), 2)}." if app.get("bare_page_s") else "")]
     met = b.get("targets_met") or {}
     targets = b.get("targets") or {}
     if met:
