@@ -342,6 +342,7 @@ def test_a_lab_left_out_is_scored_whole_and_a_seen_lab_is_refused(tmp_path, trai
     assert "| `tiny_cnn` | HEM |" in doc.read_text() and "| `tiny_cnn` | HEM |" in capsys.readouterr().out
     assert main(["lab-probe", "--model", "tiny_cnn", "--data", str(bccd_tree), "--weights-dir", str(wdir)]) == 2
     assert "two labs or more" in capsys.readouterr().err
+    assert main(["lab-probe", "--model", "all", "--report", str(out), "--data", str(bccd_tree)]) == 2
     # the folder itself was trained on: it cannot be a left-out lab
     assert main(["evaluate", "--model", "tiny_cnn", "--data", str(trained_tiny["data"]), "--left-out", "folder",
                  "--out", str(tmp_path / "x.json"), "--weights-dir", str(wdir), "--cache-dir", ""]) == 2

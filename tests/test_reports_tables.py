@@ -28,6 +28,9 @@ def test_training_facts_from_a_manifest():
     assert stain_of({"training": {"augmentation": {}}}) == "no stain jitter"
     assert recipe_of(None) == "–"
     assert recipe_of(manifest) == "with surroundings, H/E stain jitter, group norm, 96 px, 2 x 3 batches"
+    started = {**manifest, "norm": "batch", "colour": "standardised", "init_start": {"name": "nsfwjs-inception-v3"}}
+    assert recipe_of(started) == ("with surroundings, H/E stain jitter, colour standardised, pretrained start "
+                                  "nsfwjs-inception-v3, 96 px, 2 x 3 batches")
 
 
 def test_lolo_reports_in_registry_order_then_the_baseline(tmp_path):

@@ -350,7 +350,7 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
     }
     for stem, (model, trained, s) in reports.items():
         rep = {"format": REPORT_FORMAT, "model": model, "sets": [s], "skipped": [], "weights_date": "2026-12-03T10:00"}
-        rep["trained_on"] = trained
+        rep["trained_on"], rep["lab_probe"] = trained, {"classes": {"HEM": {"balanced_accuracy": 0.61, "chance": 0.25}}}
         (lolo / f"{stem}.report.json").write_text(json.dumps(rep))
     # the model's training manifest beside its report says what its run did
     (lolo / "efficientnet_b0-bccd.manifest.json").write_text(json.dumps(
@@ -373,7 +373,7 @@ def test_left_out_lab_table_from_the_lolo_reports(weights_dir):
     assert by_lab["cnmc"]["cells: ROC AUC"] == _fmt(5 / 6) and by_lab["cnmc"]["images: ROC AUC"] == _fmt(5 / 6)
     assert by_lab["cnmc"]["normal cells called ALL"] == "0.000"
     assert by_lab["cnmc"]["cells: balanced acc."] == _fmt((2 / 3 + 1) / 2)
-
+    assert by_lab["bccd"]["lab probe, normal cells (chance)"] == "0.61 (0.25)"
 
 
 def test_bench_block_states_the_shared_finder_figure_it_was_given(tmp_path):

@@ -5,6 +5,7 @@ changes) and, with ``--doc``, as the ``lab-probe`` block of a Markdown file."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 log = logging.getLogger("leukemia_core")
 
@@ -23,12 +24,14 @@ def cmd_lab_probe(args) -> int:
     from ..paths import artefact_path
 
     models = list_models() if args.model == ["all"] else args.model
+    if args.report and len(models) != 1:
+        raise LeukemiaCoreError("--report names one report: give one --model with it")
     records = [r for r in read_many(args.data) if r.part not in (args.exclude_part or ["Segmented"])]
     if len({r.dataset for r in records}) < 2:
         raise LeukemiaCoreError("the lab probe needs images of two labs or more (repeat --data)")
     reports = {}
     for name in models:
-        path = artefact_path(name, "report", args.weights_dir)
+        path = Path(args.report) if args.report else artefact_path(name, "report", args.weights_dir)
         report = read_json(path)
         if report is None:
             raise LeukemiaCoreError(f"{name}: no evaluation report ({path.name}); run evaluate first")
@@ -59,5 +62,7 @@ def add_parsers(sub, weights_opt) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--cache-dir", default="runs/.cache")
     sp.add_argument("--doc", help="Markdown file whose <!-- lab-probe:start --> block gets the table")
+    sp.add_argument("--report", help="the evaluation report to write the probe into (one --model; default: the "
+                                     "model's report in the weights folder), e.g. a leave-one-lab-out report")
     weights_opt(sp)
     sp.set_defaults(func=cmd_lab_probe)

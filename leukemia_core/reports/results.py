@@ -59,7 +59,8 @@ LOLO_TITLE = ("**Left-out labs** — each model here was trained without the lab
               "The colour-only baseline is one fit on the other labs' training cells. BCCD holds normal cells only: "
               "its figure is the share of its white cells called ALL (lower is better).")
 LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells", "cells: ROC AUC",
-               "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc."]
+               "cells: balanced acc.", "normal cells called ALL", "images", "images: ROC AUC", "images: balanced acc.",
+               "lab probe, normal cells (chance)"]
 TRAIN_TITLE = "**Training, and the reference system's published figures**"
 TRAIN_HEADER = ["model", "trained on", "epochs", "cells seen", "training time", "weights of",
                 "Grad-CAM energy on cells", "published: train accuracy", "published: validation accuracy"]
@@ -140,12 +141,15 @@ def _lolo_rows(weights_dir: Path) -> list[str]:
             cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
             spec = cm.get("specificity")
             both = len({i["label"] for i in s.get("images", [])}) == 2
+            hem = ((r.get("lab_probe") or {}).get("classes") or {}).get("HEM") or {}
+            probe = f"{fmt(hem['balanced_accuracy'], 2)} ({fmt(hem['chance'], 2)})" if hem.get(
+                "balanced_accuracy") is not None else "–"
             rows.append(md_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                               (r.get("weights_date") or "–")[:10], s["key"].split("/")[0],
                               fmt_count(s.get("n_cells", cm.get("n"))), fmt(cm.get("roc_auc")),
                               fmt(cm.get("balanced_accuracy") if both else None),
                               fmt(None if spec is None else 1 - spec), fmt_count(s.get("n_images")),
-                              fmt(im.get("roc_auc")), fmt(im.get("balanced_accuracy") if both else None)]))
+                              fmt(im.get("roc_auc")), fmt(im.get("balanced_accuracy") if both else None), probe]))
     return [LOLO_TITLE, "", *md_header(LOLO_HEADER), *rows, ""] if rows else []
 
 

@@ -92,14 +92,19 @@ def stain_of(manifest: dict, jitter: str = "H/E stain jitter", none: str = "no s
 
 
 def recipe_of(manifest: dict | None) -> str:
-    """What a training run did, read from its manifest: crop, stain jitter, backbone norm, instance
-    teacher, input size and budget; ``–`` without a manifest."""
+    """What a training run did, read from its manifest: crop, stain jitter, colour standardising,
+    backbone norm, pretrained start, instance teacher, input size and budget; ``–`` without a manifest."""
     if not manifest:
         return "–"
     tr = manifest.get("training", {})
     parts = [crop_of(manifest), stain_of(manifest)]
+    if manifest.get("colour", "as is") != "as is":
+        parts.append(f"colour {manifest['colour']}")
     if manifest.get("norm", "batch") != "batch":
         parts.append(f"{manifest['norm']} norm")
+    start = manifest.get("init_start")
+    if start:
+        parts.append(f"pretrained start {start['name']}")
     inst = tr.get("instances")
     if inst:
         parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")
