@@ -48,10 +48,11 @@ def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp
     p = np.array([0.1, 0.2, 0.7, 0.3])
     (weights_dir / "lolo" / "proposed-bccd.report.json").write_text(json.dumps(
         {"format": REPORT_FORMAT, "model": "proposed", "trained_on": ["aria", "cnmc"], "weights_date": "2026-11-26",
-         "sets": [build_set("bccd/left-out", b, p, 0.5, [[v] for v in p])], "skipped": []}))
+         "sets": [build_set("bccd/left-out", b, p, 0.5, [[v] for v in p])], "skipped": [],
+         "lab_probe": {"classes": {"HEM": {"balanced_accuracy": 0.955, "chance": 0.25}}}}))
     header, rows = _table_after(build_summary(weights_dir).splitlines(), "Left-out labs")
     assert header == SUMMARY_LOLO_HEADER
-    assert rows == [["`proposed`", "aria + cnmc", "–", "2026-11-26", "bccd", "–", "25.0 %"]]
+    assert rows == [["`proposed`", "aria + cnmc", "–", "2026-11-26", "bccd", "–", "25.0 %", "0.95 (0.25)"]]
     # a README with only the summary block: that block is filled, nothing else is asked for
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{SUMMARY_START}\nstale\n{SUMMARY_END}\noutro\n")

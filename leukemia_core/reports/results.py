@@ -35,7 +35,8 @@ from ..paths import artefact_path
 from .ablations import ABLATIONS_BLOCK, build_ablations
 from .loadtest_table import LOADTEST_BLOCK, build_loadtest
 from .scores import reference_label
-from .tables import cells_seen, fmt, fmt_count, lolo_reports, md_header, md_row, recipe_of, role_of, trained_labs
+from .tables import (cells_seen, fmt, fmt_count, lolo_reports, md_header, md_row, probe_of, recipe_of, role_of,
+                     trained_labs)
 from .sets import role_text
 from .summary import SUMMARY_BLOCK, build_summary
 
@@ -141,15 +142,12 @@ def _lolo_rows(weights_dir: Path) -> list[str]:
             cm, im = s.get("cell_metrics") or {}, s.get("metrics") or {}
             spec = cm.get("specificity")
             both = len({i["label"] for i in s.get("images", [])}) == 2
-            hem = ((r.get("lab_probe") or {}).get("classes") or {}).get("HEM") or {}
-            probe = f"{fmt(hem['balanced_accuracy'], 2)} ({fmt(hem['chance'], 2)})" if hem.get(
-                "balanced_accuracy") is not None else "–"
             rows.append(md_row([_label(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                               (r.get("weights_date") or "–")[:10], s["key"].split("/")[0],
                               fmt_count(s.get("n_cells", cm.get("n"))), fmt(cm.get("roc_auc")),
                               fmt(cm.get("balanced_accuracy") if both else None),
                               fmt(None if spec is None else 1 - spec), fmt_count(s.get("n_images")),
-                              fmt(im.get("roc_auc")), fmt(im.get("balanced_accuracy") if both else None), probe]))
+                              fmt(im.get("roc_auc")), fmt(im.get("balanced_accuracy") if both else None), probe_of(r)]))
     return [LOLO_TITLE, "", *md_header(LOLO_HEADER), *rows, ""] if rows else []
 
 

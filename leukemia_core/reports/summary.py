@@ -12,15 +12,16 @@ from ..models.weights import read_manifest
 from ..jsonio import read_json
 from ..paths import artefact_path
 from ..docblocks import markers
-from .tables import (ba_auc, called_all, cells_seen, crop_of, fmt, lolo_reports, md_header, md_row, recipe_of,
-                     role_of, trained_labs)
+from .tables import (ba_auc, called_all, cells_seen, crop_of, fmt, lolo_reports, md_header, md_row, probe_of,
+                     recipe_of, role_of, trained_labs)
 
 SUMMARY_BLOCK = "summary"
 SUMMARY_START, SUMMARY_END = markers(SUMMARY_BLOCK)
 SUMMARY_HEADER = ["model", "trained on", "crop", "training", "Aria test fields: bal. acc. / AUC",
-                  "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
+                  "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL",
+                  "lab probe, normal cells (chance)"]
 SUMMARY_LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells: ROC AUC",
-                       "normal cells called ALL"]
+                       "normal cells called ALL", "lab probe, normal cells (chance)"]
 
 
 def _short(m: str) -> str:
@@ -52,7 +53,7 @@ def build_summary(weights_dir: Path) -> str:
         lines.append(md_row([_short(m), " + ".join(labs) or "–", crop, budget,
                            ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
                            ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
-                           called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {})]))
+                           called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {}), probe_of(r)]))
     rows = []
     for r, man in lolo_reports(wdir):
         for s in r.get("sets", []):
@@ -60,7 +61,7 @@ def build_summary(weights_dir: Path) -> str:
                 cm = s.get("cell_metrics") or {}
                 rows.append(md_row([_short(r["model"]), " + ".join(r.get("trained_on") or []) or "–", recipe_of(man),
                                   (r.get("weights_date") or "–")[:10], s["key"].split("/")[0], fmt(cm.get("roc_auc")),
-                                  called_all(cm)]))
+                                  called_all(cm), probe_of(r)]))
     if rows:
         lines += ["", "Left-out labs (weights trained without the lab scored: it chose nothing for them; "
                       "not the shipped weights):", "", *md_header(SUMMARY_LOLO_HEADER), *rows]

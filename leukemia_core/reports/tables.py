@@ -19,6 +19,14 @@ def fmt(v, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def probe_of(report: dict | None) -> str:
+    """A report's lab probe on normal cells: ``"0.91 (0.25)"`` (balanced accuracy, chance); ``–`` without one."""
+    hem = (((report or {}).get("lab_probe") or {}).get("classes") or {}).get("HEM") or {}
+    if hem.get("balanced_accuracy") is None:
+        return "–"
+    return f"{fmt(hem['balanced_accuracy'], 2)} ({fmt(hem.get('chance'), 2)})"
+
+
 def fmt_count(v) -> str:
     """``v`` as text; ``–`` for None."""
     return "–" if v is None else str(v)
