@@ -104,7 +104,7 @@ def test_image_call_counts_whole_cells_only_when_there_are_some():
 def test_field_threshold_applies_to_images_of_several_cells():
     several = _analysis([0.3, 0.7, 0.2], [False, False, False], field=0.65)
     assert several.image_threshold(0.5) == pytest.approx(0.65) and several.label(0.5) == "HEM"  # mean 0.4, 33 %
-    assert several.rule(0.5) == ("HEM: mean P(ALL) 0.40 of the 3 cells with a call is below the image threshold "
+    assert several.rule(0.5) == ("HEM: mean P(ALL) 0.40 of the 3 whole cells with a call is below the image threshold "
                                  "0.65 (field threshold); 33 % of the cells with a call are called ALL (below the "
                                  "50 % limit that makes an image ALL)")
     mean_rule = _analysis([0.95, 0.95, 0.2, 0.2, 0.3], [False] * 5, field=0.5)
@@ -135,7 +135,7 @@ def test_no_call_cells_take_no_part_in_the_image_call():
     a = _analysis([0.45, 0.7], [False, False], field=0.65)
     np.testing.assert_array_equal(a.image_cells(0.5), [False, True])
     assert a.image_mean(0.5) == pytest.approx(0.7) and a.image_threshold(0.5) == 0.5 and a.label(0.5) == "ALL"
-    assert a.rule(0.5).startswith("ALL: mean P(ALL) 0.70 of the 1 cell with a call is at or above the image "
+    assert a.rule(0.5).startswith("ALL: mean P(ALL) 0.70 of the 1 whole cell with a call is at or above the image "
                                   "threshold 0.50 (cell threshold)")
     assert a.summary(0.5)["p_all"] == pytest.approx(0.7) and a.summary(0.5)["rule"] == a.rule(0.5)
     none = _analysis([0.45, 0.55], [False, False])
@@ -202,8 +202,8 @@ def test_summary_hand_computed():
                  "all_cells": 1, "no_call": 1, "not_lymphoid": 0, "blast_pct": pytest.approx(50.0), "refer": 1,
                  "image_threshold": pytest.approx(0.4), "cell_threshold": 0.4, "whole_image": False,
                  "notes": ["check me"]}
-    assert s["rule"] == ("ALL: mean P(ALL) 0.20 of the 1 cell with a call is below the image threshold 0.40 (cell "
-                         "threshold); 50 % of the cells with a call are called ALL (at or above the 50 % limit that "
+    assert s["rule"] == ("ALL: mean P(ALL) 0.20 of the 1 whole cell with a call is below the image threshold 0.40 "
+                         "(cell threshold); 50 % of the cells with a call are called ALL (at or above the 50 % limit that "
                          "makes an image ALL)")
     s["notes"].append("x")
     assert a.notes == ["check me"]  # the row's list is its own

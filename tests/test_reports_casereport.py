@@ -151,7 +151,7 @@ def test_report_parses_with_notice_counts_and_escaped_names():
     # names escaped everywhere: shown as text, never as markup
     assert BAD_NAME in doc.text and "<script" not in html and "b&c.png" not in html
     assert "&lt;script&gt;x.png" in html and not [t for t, _ in doc.tags if t == "script"]
-    assert "ALL</b>: mean P(ALL) 0.55 of the 2 cells with a call" in html  # image A's call and its rule
+    assert "ALL</b>: mean P(ALL) 0.55 of the 2 whole cells with a call" in html  # image A's call and its rule
 
 
 def test_every_picture_embedded_one_per_field_and_cell():

@@ -286,13 +286,15 @@ class ImageAnalysis:
         call, reason = self.verdict(threshold)
         if reason:
             return f"NO CALL: {reason}"
-        n, mean, limit = int(self.image_cells(threshold).sum()), self.image_mean(threshold), self.image_threshold(threshold)
+        n, mean = int(self.image_cells(threshold).sum()), self.image_mean(threshold)
+        limit = self.image_threshold(threshold)
         if self.found.whole_image:
             return (f"{call}: the whole image's P(ALL) {mean:.2f} is {'at or above' if mean >= limit else 'below'} "
                     f"the threshold {limit:.2f}")
         kind = "cell threshold" if n == 1 else "field threshold"
-        text = (f"{call}: mean P(ALL) {mean:.2f} of the {n} {'cell' if n == 1 else 'cells'} with a call is "
-                f"{'at or above' if mean >= limit else 'below'} the image threshold {limit:.2f} ({kind})")
+        whole = "whole" if any(not c.touches_border for c in self.found.cells) else "edge-cut"  # what counts
+        text = (f"{call}: mean P(ALL) {mean:.2f} of the {n} {whole} {'cell' if n == 1 else 'cells'} with a call "
+                f"is {'at or above' if mean >= limit else 'below'} the image threshold {limit:.2f} ({kind})")
         blast = self.blast_pct(threshold) or 0.0
         if n > 1 or blast >= BLAST_LIMIT_PCT:
             text += (f"; {blast:.0f} % of the cells with a call are called ALL "
@@ -330,7 +332,8 @@ class ImageAnalysis:
 
         Returns:
             ``call`` (the image's: ALL, HEM or NO CALL), ``reason`` (why NO CALL; ``""`` otherwise),
-            ``rule`` (:meth:`rule`: the call in one sentence with its thresholds), ``p_all`` (:meth:`image_mean`), ``cells`` (found; 0 for a whole-image read),
+            ``rule`` (:meth:`rule`: the call in one sentence with its thresholds), ``p_all``
+            (:meth:`image_mean`), ``cells`` (found; 0 for a whole-image read),
             ``all_cells`` (called ALL), ``no_call`` (cells without a call), ``not_lymphoid`` (of them,
             stopped by the lymphoid gate: the other white cells of the differential), ``blast_pct`` (``100 *
             all_cells`` over the cells with a call; None without one), ``refer`` (cells in the refer
