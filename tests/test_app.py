@@ -340,8 +340,8 @@ def test_about_page_reads_numbers_from_files(app_env):
     no_none_cells(at)
     text = page_text(at)
     for needle in ("not a diagnostic device", "CC BY 3.0", "10.34740/KAGGLE/DSV/2175623", "fold_2",
-                   "patient leakage possible", "colour-only baseline", "random initialisation", "not a test set",
-                   "reported only, never used to choose anything", "refer",
+                   "patient leakage possible", "colour-only baseline", "random initialisation", "nsfwjs-inception-v3",
+                   "reported only, never used to choose anything", "refer", "not a test set",
                    "The reference system's README figures (C-NMC 2019, unknown split, ImageNet initialisation",
                    "python -m leukemia_core train --model proposed --data /path/to/C-NMC_Leukemia"):
         assert needle in text, needle
