@@ -15,6 +15,7 @@ from leukemia_core.explain import METHODS, method_title
 from leukemia_core.explain.overlay import COLORMAPS, overlay
 from leukemia_core.inference import weights_status
 from leukemia_core.models.calibration import DEFAULT_THRESHOLD
+from leukemia_core.models.lymphoid import differential_text
 from leukemia_core.models.weights import read_manifest
 from leukemia_core.paths import default_weights_dir, weights_dir_label
 from leukemia_core.reports.casereport import ReportImage, batch_summary, build_case_report, model_info
@@ -167,6 +168,8 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                 blast = "no blast %: no cell has a call" if row["blast %"] is None else f"blast {row['blast %']:.0f} %"
                 summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL, "
                             f"{row['NO CALL cells']} NO CALL ({blast}), {row['refer']} in the refer band")
+                if res.differential():
+                    summary += f"; differential (lymphoid gate): {differential_text(res.differential())}"
             st.markdown(summary)
             st.caption(f"Image rule: {plain(res.rule(thr))}.")
             for note in res.notes:
@@ -192,7 +195,7 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
     """The batch (one patient's slide) at a glance, per model."""
     for m in models:
         b = batch_summary([(it.name, results[(i, m)]) for i, it in enumerate(items)], thr_of(m))
-        cols = st.columns(7)
+        cols = st.columns(8)
         cols[0].metric(f"{m}: images read", f"{b['read']} of {b['images']}")
         cols[1].metric("cells found", b["cells"])
         cols[2].metric("cells called ALL", b["all_cells"])
@@ -203,6 +206,9 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
                        help="cells called ALL over the cells with a call (NO CALL cells are left out)")
         cols[5].metric("cells in the refer band", b["refer"])
         cols[6].metric("images to check by eye", len(b["check_by_eye"]))
+        cols[7].metric("lymphoid cells", "n/a" if not b["differential"] else b["differential"]["lymphoid"],
+                       help="differential by the lymphoid gate: " + (differential_text(b["differential"]) or
+                                                                      "the model has no lymphoid gate"))
 
 
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,

@@ -6,7 +6,7 @@ import pytest
 from conftest import PINK, _disc, _field
 
 from leukemia_core.cells.analyze import (CropKey, FoundCells, ImageAnalysis, ImageCells, analyze, find_and_crop,
-                                        find_and_crop_each)
+                                        find_and_crop_each, read_calls, read_cells)
 from leukemia_core.cells.finder import Cell
 from leukemia_core.cells.outcome import (MIN_IMAGE_SIDE, NO_CALL, NOTE_GRAYSCALE, NOTE_NO_CELL, NOTE_TOO_SMALL,
                                          REASON_NO_CALLED_CELL)
@@ -35,7 +35,7 @@ def test_find_and_crop_measures_size_in_red_cells():
 
 
 def test_image_cells_are_found_once_for_every_crop_size(monkeypatch):
-    import leukemia_core.cells.analyze as mod
+    import leukemia_core.cells.found as mod
 
     runs = []
     real = mod.find_cells
@@ -199,6 +199,7 @@ def test_summary_hand_computed():
     a.found.notes.append("check me")
     s = a.summary(0.4)
     assert s == {"call": "ALL", "reason": "", "rule": a.rule(0.4), "p_all": pytest.approx(0.2), "cells": 3,
+                 "differential": None,  # no lymphoid gate
                  "all_cells": 1, "no_call": 1, "not_lymphoid": 0, "blast_pct": pytest.approx(50.0), "refer": 1,
                  "image_threshold": pytest.approx(0.4), "cell_threshold": 0.4, "whole_image": False,
                  "notes": ["check me"]}
@@ -259,7 +260,7 @@ def test_read_cells_scores_and_explains_both_classes(monkeypatch):
 
 
 def test_models_reading_one_image_share_its_cells(monkeypatch):
-    import leukemia_core.cells.analyze as mod
+    import leukemia_core.cells.found as mod
 
     runs = []
     real = mod.find_cells
@@ -268,10 +269,10 @@ def test_models_reading_one_image_share_its_cells(monkeypatch):
     pred = _Predictor(Calibration(fitted=True))
     pred.loaded.input_size, pred.loaded.cell_share, pred.loaded.mask_outside = 16, 0.6, True
     cells = ImageCells(rgb)
-    a = mod.read_cells(rgb, pred, _Explainer(), cells=cells)
-    b = mod.read_calls(rgb, pred, cells=cells)
+    a = read_cells(rgb, pred, _Explainer(), cells=cells)
+    b = read_calls(rgb, pred, cells=cells)
     assert len(runs) == 1 and a.found.cells is b.found.cells and a.crops.shape == (2, 16, 16, 3)
-    mod.read_calls(rgb, pred)  # without shared cells the predictor finds its own
+    read_calls(rgb, pred)  # without shared cells the predictor finds its own
     assert len(runs) == 2
 
 
@@ -321,3 +322,12 @@ def test_cells_the_lymphoid_gate_stops_get_no_call_before_any_other_reason():
     assert a.outcomes(0.5) == ([NO_CALL, NO_CALL], ["borderline: P(ALL) inside the refer band", "not a lymphoid cell"])
     assert a.summary(0.5)["not_lymphoid"] == 1
     assert analyze(found, lambda x: np.full(len(x), 0.8), Calibration(threshold=0.5), feats).not_lymphoid is None
+
+
+def test_the_differential_counts_what_the_lymphoid_gate_lets_through_and_stops():
+    a = _analysis([0.9, 0.2, 0.3], [False, False, True])
+    assert a.differential() is None and a.summary(0.5)["differential"] is None  # no gate
+    gated = ImageAnalysis(a.found, a.p_raw, a.p_all, a.calibration, not_lymphoid=np.array([False, True, False]))
+    assert gated.differential() == {"lymphoid": 2, "other white cell": 1}
+    assert gated.summary(0.5)["differential"] == gated.differential()
+    assert _analysis([0.7], [], whole=True).differential() is None  # an image read whole has no cells

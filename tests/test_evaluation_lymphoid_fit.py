@@ -36,7 +36,19 @@ def test_table_rows():
                                                    "other_stopped": 2 / 3, "lymphoid_pass": 1.0},
                                      "aria/test": {"cells": 0}}}}}
     text = table(doc)
-    assert "| m | bccd/test (3 other, 1 lymphoid) | 66.7 % | 100.0 % |" in text and "aria/test" not in text
+    assert "| m | bccd/test (3 other, 1 lymphoid) | 66.7 % | 100.0 % | – |" in text and "aria/test" not in text
+    doc["models"]["m"]["sets"]["bccd/test"]["by_type"] = {"neutrophil": {"cells": 2, "stopped": 1.0, "named_right": 0.5},
+                                                          "lymphocyte": {"cells": 1, "stopped": 0.0}}
+    assert "| 66.7 % | 100.0 % | neutrophil 50.0 % (2) |" in table(doc)
+
+
+def test_rates_name_each_other_type_by_the_type_head():
+    gate = {**GATE, "types": {"classes": ["monocyte", "neutrophil"], "coef": [[-1.0], [1.0]], "intercept": [0.0, 0.0]}}
+    cells = {"x": np.array([[3.0], [-2.0], [-3.0], [2.0]]), "lymphoid": np.array([True, False, False, False]),
+             "type": np.array(["lymphocyte", "neutrophil", "monocyte", "neutrophil"])}
+    r = _rates(gate, cells)  # x > 0 reads neutrophil, x < 0 monocyte
+    assert r["by_type"]["monocyte"]["named_right"] == 1.0 and r["by_type"]["neutrophil"]["named_right"] == 0.5
+    assert "named_right" not in r["by_type"]["lymphocyte"]
 
 
 def test_the_docs_block_and_the_served_gates_are_the_shipped_measurement():

@@ -174,7 +174,8 @@ def test_predict_files_finds_an_images_cells_once_for_models_of_two_sizes(tmp_pa
     import cv2
     from conftest import _disc, _field
 
-    import leukemia_core.cells.analyze as mod
+    import leukemia_core.cells.found as mod
+    from leukemia_core.cells.analyze import analyze
     from leukemia_core.inference import predict_files
 
     runs = []
@@ -187,7 +188,7 @@ def test_predict_files_finds_an_images_cells_once_for_models_of_two_sizes(tmp_pa
                                               "calibration": Calibration()})()
 
         def analyze(self, found):
-            return mod.analyze(found, lambda x: np.full(len(x), 0.4), self.loaded.calibration)
+            return analyze(found, lambda x: np.full(len(x), 0.4), self.loaded.calibration)
 
     path = tmp_path / "field.png"
     cv2.imwrite(str(path), cv2.cvtColor(_disc(_disc(_field(), (60, 60), 20), (150, 140), 20), cv2.COLOR_RGB2BGR))

@@ -35,3 +35,45 @@ def test_no_gate_no_marks_and_too_few_cells_refused():
     assert not_lymphoid({"threshold": 0.5}, None) is None
     with pytest.raises(ValueError, match="at least 10"):
         fit_gate(x[:12], y[:12], g[:12])
+
+
+def _typed(n=60, seed=0):
+    """Cells of three other types, each shifted in its own feature, and some lymphocytes (ignored)."""
+    rng = np.random.default_rng(seed)
+    types = np.array(["neutrophil", "eosinophil", "monocyte", "lymphocyte"] * (n // 4))
+    x = rng.normal(size=(len(types), 6))
+    for k, t in enumerate(("neutrophil", "eosinophil", "monocyte")):
+        x[types == t, k + 1] += 4.0
+    return x, types
+
+
+def test_the_type_head_names_the_other_white_cells():
+    from leukemia_core.models.lymphoid import differential, differential_text, fit_types, other_types
+
+    x, types = _typed()
+    gate = fit_gate(*_cells()[:3])
+    gate["types"] = fit_types(gate, x, types)
+    assert gate["types"]["classes"] == ["eosinophil", "monocyte", "neutrophil"]
+    assert gate["types"]["n_cells"] == {"neutrophil": 15, "eosinophil": 15, "monocyte": 15}
+    xt, tt = _typed(seed=1)
+    named = np.array(other_types(gate, xt))
+    other = tt != "lymphocyte"
+    assert (named[other] == tt[other]).mean() >= 0.9
+    counts = differential(np.array([False, True, True, False]), ["neutrophil", "monocyte", "monocyte", "eosinophil"])
+    assert counts == {"lymphoid": 2, "neutrophil": 0, "eosinophil": 0, "monocyte": 2}  # read for stopped cells only
+    assert differential_text(counts) == "lymphoid 2, neutrophil 0, eosinophil 0, monocyte 2"
+    assert differential(np.array([True, False]), None) == {"lymphoid": 1, "other white cell": 1}
+    assert differential(None, None) is None and differential_text(None) == ""
+    assert other_types({k: v for k, v in gate.items() if k != "types"}, xt) is None  # a gate without a head
+
+
+def test_a_type_head_needs_two_types_with_cells():
+    from leukemia_core.models.lymphoid import fit_types
+
+    gate = fit_gate(*_cells()[:3])
+    x, types = _typed()
+    with pytest.raises(ValueError, match="two types"):
+        fit_types(gate, x[types == "neutrophil"], types[types == "neutrophil"])
+    two = np.isin(types, ["neutrophil", "monocyte"])
+    head = fit_types(gate, x[two], types[two])
+    assert head["classes"] == ["monocyte", "neutrophil"] and np.asarray(head["coef"]).shape == (2, 6)

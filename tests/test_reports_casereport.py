@@ -244,3 +244,16 @@ def test_sample_fields_are_printed_and_six_fields_stay_under_a_megabyte():
                              sample={"specimen_id": "SP-9", "patient_ref": "PT-<1>", "operator": "Ann"}).decode()
     assert "<th>Specimen</th><td>SP-9</td>" in html and "PT-&lt;1&gt;" in html and "<td>not given</td>" in html
     assert len(html.encode()) < 1_000_000
+
+
+def test_the_batch_differential_sums_the_gated_images_and_prints():
+    from dataclasses import replace
+
+    imgs = _batch()
+    a = imgs[0].results["m1"]
+    imgs[0].results["m1"] = replace(a, not_lymphoid=np.array([False, True, False]))  # one other white cell
+    s = batch_summary([(im.name, im.results["m1"]) for im in imgs], 0.5)
+    assert s["differential"] == {"lymphoid": 2, "other white cell": 1}  # B has no gate: it adds nothing
+    html = build_case_report(imgs, [model_info("m1", MANIFEST, REPORT)], {"m1": 0.5}).decode()
+    assert "differential (lymphoid gate): lymphoid 2, other white cell 1" in html
+    assert "<td>lymphoid 2, other white cell 1</td>" in html

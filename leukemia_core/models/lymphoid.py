@@ -16,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 GATE_FORMAT = "leukemia_core.lymphoid_gate/1"
+#: The other white-cell types the gate's type head tells apart (the differential). Basophils are too
+#: few among the typed cells here (5) to learn; a basophil the gate stops is named as one of these.
+OTHER_TYPES = ("neutrophil", "eosinophil", "monocyte")
 #: Share of the training lymphoid cells (out of fold) that pass the gate.
 KEEP_LYMPHOID = 0.97
 #: The NO CALL reason of a cell the gate stops.
@@ -23,7 +26,7 @@ REASON_NOT_LYMPHOID = "not a lymphoid cell"
 
 
 def _scores(gate: dict, feats: np.ndarray) -> np.ndarray:
-    x = (np.asarray(feats, np.float64) - np.asarray(gate["mean"])) / np.asarray(gate["scale"])
+    x = _standardised(gate, feats)
     z = x @ np.asarray(gate["coef"]) + float(gate["intercept"])
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
@@ -70,3 +73,62 @@ def not_lymphoid(gate: dict | None, feats: np.ndarray | None) -> np.ndarray | No
     if not gate or feats is None:
         return None
     return _scores(gate, feats) < float(gate["threshold"])
+
+
+def _standardised(gate: dict, feats: np.ndarray) -> np.ndarray:
+    return (np.asarray(feats, np.float64) - np.asarray(gate["mean"])) / np.asarray(gate["scale"])
+
+
+def fit_types(gate: dict, feats: np.ndarray, types: np.ndarray, c: float = 0.05, min_cells: int = 5) -> dict:
+    """The gate's type head: a multinomial logistic regression on the gate's standardised features
+    of the typed non-lymphoid cells (``types`` in :data:`OTHER_TYPES`; the rest are ignored), each
+    type weighted equally. Returns ``{classes, coef, intercept, n_cells}`` for ``gate["types"]``.
+
+    Raises:
+        ValueError: fewer than two types with ``min_cells`` cells each.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    types = np.asarray(types)
+    counts = {t: int((types == t).sum()) for t in OTHER_TYPES}
+    classes = [t for t, n in counts.items() if n >= min_cells]
+    if len(classes) < 2:
+        raise ValueError(f"the type head needs two types with {min_cells} cells or more; got {counts}")
+    keep = np.isin(types, classes)
+    m = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(
+        _standardised(gate, feats)[keep], types[keep])
+    coef, intercept = np.atleast_2d(m.coef_), np.atleast_1d(m.intercept_)
+    if len(m.classes_) == 2:  # sklearn keeps one row for two classes: score the first against it
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
+    return {"classes": [str(t) for t in m.classes_], "coef": coef.tolist(), "intercept": intercept.tolist(),
+            "n_cells": {t: counts[t] for t in classes}}
+
+
+def other_types(gate: dict | None, feats: np.ndarray | None) -> list[str] | None:
+    """The most likely other white-cell type of each cell by the gate's type head (meaningful for the
+    cells the gate stops); None without a gate, a type head or features."""
+    head = (gate or {}).get("types")
+    if not head or feats is None:
+        return None
+    scores = _standardised(gate, feats) @ np.asarray(head["coef"]).T + np.asarray(head["intercept"])
+    return [head["classes"][i] for i in np.argmax(scores, axis=1)]
+
+
+def differential(stopped: np.ndarray | None, types: list[str] | None) -> dict[str, int] | None:
+    """Counts of ``lymphoid`` cells (let through) and of each other type among the ``stopped`` ones
+    (``other white cell`` where there is no type head); None without a gate."""
+    if stopped is None:
+        return None
+    stopped = np.asarray(stopped, bool)
+    out = {"lymphoid": int((~stopped).sum())}
+    if types is not None:
+        out.update({t: 0 for t in OTHER_TYPES})
+    for i in np.flatnonzero(stopped):
+        key = types[i] if types is not None else "other white cell"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def differential_text(counts: dict[str, int] | None) -> str:
+    """``"lymphoid 20, neutrophil 3, eosinophil 0, monocyte 1"``; ``""`` without counts."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ""

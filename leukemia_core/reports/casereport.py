@@ -36,6 +36,7 @@ from ..cells.draw import draw_cells
 from ..data.names import dataset_title
 from ..evaluation.evaluate import ROLE_TEXT
 from ..explain.overlay import DEFAULT_COLORMAP, overlay
+from ..models.lymphoid import differential_text
 from .display import size_across
 
 NOTICE = ("Research and education use only. Not a diagnostic device: do not use it to diagnose, treat or "
@@ -113,11 +114,13 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
         found), ``all_cells`` (of them called ALL), ``no_call`` (of them without a call), ``blast_pct``
         (``100 * all_cells`` over the cells with a call, None without one), ``refer`` (cells in the refer
         band), ``images_all`` (images called ALL), ``images_no_call`` (images without a call),
-        ``whole_image`` (images where no cell was found), ``check_by_eye`` [(name, notes)], ``threshold``.
+        ``whole_image`` (images where no cell was found), ``check_by_eye`` [(name, notes)], ``threshold``,
+        ``differential`` (the found cells by kind, summed over the images that have one; None when none has).
     """
     out = {"images": len(results), "read": 0, "failed": [], "cells": 0, "all_cells": 0, "no_call": 0,
            "not_lymphoid": 0, "refer": 0,
-           "images_all": 0, "images_no_call": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold)}
+           "images_all": 0, "images_no_call": 0, "whole_image": 0, "check_by_eye": [], "threshold": float(threshold),
+           "differential": None}
     for name, res in results:
         if res is None or isinstance(res, str):
             out["failed"].append((name, res or "not read"))
@@ -129,6 +132,9 @@ def batch_summary(results: Sequence[tuple[str, Any]], threshold: float) -> dict:
         out["images_all"] += row["call"] == "ALL"
         out["images_no_call"] += row["call"] == NO_CALL
         out["whole_image"] += row["whole_image"]
+        for kind, n in (row["differential"] or {}).items():
+            out["differential"] = out["differential"] or {}
+            out["differential"][kind] = out["differential"].get(kind, 0) + n
         if row["notes"]:
             out["check_by_eye"].append((name, row["notes"]))
     called = out["cells"] - out["no_call"]
@@ -156,7 +162,7 @@ def _img(rgb: np.ndarray, alt: str, cls: str) -> str:
 def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of: Mapping[str, float]) -> str:
     head = ("<tr><th>model</th><th>threshold</th><th>images</th><th>read</th><th>called ALL</th><th>NO CALL</th>"
             "<th>cells found</th><th>cells called ALL</th><th>cells NO CALL</th><th>blast %</th><th>cells to refer</th>"
-            "<th>no cell found</th><th>check by eye</th></tr>")
+            "<th>no cell found</th><th>check by eye</th><th>differential (lymphoid gate)</th></tr>")
     rows, flags = [], {}
     for m in models:
         s = batch_summary([(im.name, im.results.get(m)) for im in images], thr_of[m])
@@ -164,7 +170,8 @@ def _summary_table(images: Sequence[ReportImage], models: Sequence[str], thr_of:
                     f"<td>{s['images_all']}</td><td>{s['images_no_call']}</td><td>{s['cells']}</td>"
                     f"<td>{s['all_cells']}</td><td>{s['no_call']}</td>"
                     f"<td>{_f(s['blast_pct'], '.1f')}</td><td>{s['refer']}</td><td>{s['whole_image']}</td>"
-                    f"<td>{len(s['check_by_eye'])}</td></tr>")
+                    f"<td>{len(s['check_by_eye'])}</td><td>{escape(differential_text(s['differential'])) or 'n/a'}</td>"
+                    "</tr>")
         for n, notes in s["check_by_eye"]:
             flags.setdefault(n, {}).update(dict.fromkeys(notes))
         for n, err in s["failed"]:
@@ -210,6 +217,8 @@ def _image_section(k: int, im: ReportImage, models: Sequence[str], thr_of: Mappi
         if not r["whole_image"]:
             text += (f"; {r['cells']} white cell(s) found, {r['all_cells']} called ALL, {r['no_call']} NO CALL "
                      f"(blast {_f(r['blast_pct'], '.1f')} % of the cells with a call), {r['refer']} in the refer band")
+            if r["differential"]:
+                text += f"; differential (lymphoid gate): {escape(differential_text(r['differential']))}"
         notes = "".join(f'<p class="warn">Check by eye: {escape(n)}</p>' for n in r["notes"])
         if r["whole_image"]:
             field_pic, cap = np.asarray(im.rgb, np.uint8), "No white cell found: the whole image was classified"
