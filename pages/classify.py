@@ -195,7 +195,7 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
     """The batch (one patient's slide) at a glance, per model."""
     for m in models:
         b = batch_summary([(it.name, results[(i, m)]) for i, it in enumerate(items)], thr_of(m))
-        cols = st.columns(8)
+        cols = st.columns(7)
         cols[0].metric(f"{m}: images read", f"{b['read']} of {b['images']}")
         cols[1].metric("cells found", b["cells"])
         cols[2].metric("cells called ALL", b["all_cells"])
@@ -206,9 +206,8 @@ def _batch_summary(items: list[ImageInput], results: dict, models: list[str], th
                        help="cells called ALL over the cells with a call (NO CALL cells are left out)")
         cols[5].metric("cells in the refer band", b["refer"])
         cols[6].metric("images to check by eye", len(b["check_by_eye"]))
-        cols[7].metric("lymphoid cells", "n/a" if not b["differential"] else b["differential"]["lymphoid"],
-                       help="differential by the lymphoid gate: " + (differential_text(b["differential"]) or
-                                                                      "the model has no lymphoid gate"))
+        if b["differential"]:
+            st.caption(f"{m}: differential (lymphoid gate) of the cells found: {differential_text(b['differential'])}.")
 
 
 def _case_report(items: list[ImageInput], results: dict, models: list[str], thr_of, alpha: float,

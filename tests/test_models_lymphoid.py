@@ -64,6 +64,7 @@ def test_the_type_head_names_the_other_white_cells():
     assert differential_text(counts) == "lymphoid 2, neutrophil 0, eosinophil 0, monocyte 2"
     assert differential(np.array([True, False]), None) == {"lymphoid": 1, "other white cell": 1}
     assert differential(None, None) is None and differential_text(None) == ""
+    assert differential(np.array([False, False]), None) == {"lymphoid": 2, "other white cell": 0}
     assert other_types({k: v for k, v in gate.items() if k != "types"}, xt) is None  # a gate without a head
 
 

@@ -121,8 +121,7 @@ def differential(stopped: np.ndarray | None, types: list[str] | None) -> dict[st
         return None
     stopped = np.asarray(stopped, bool)
     out = {"lymphoid": int((~stopped).sum())}
-    if types is not None:
-        out.update({t: 0 for t in OTHER_TYPES})
+    out.update({t: 0 for t in OTHER_TYPES} if types is not None else {"other white cell": 0})
     for i in np.flatnonzero(stopped):
         key = types[i] if types is not None else "other white cell"
         out[key] = out.get(key, 0) + 1
