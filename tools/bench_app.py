@@ -98,20 +98,39 @@ def streamlit_cmd(script: Path, port: int) -> list[str]:
 BARE_PAGE = 'import streamlit as st\n\nst.title("Bare page")\nst.write("bare page ready")\n'
 
 
+def browser_missing() -> str:
+    """Why no browser can be driven here (no Chromium, no Playwright); ``""`` when one can."""
+    if not Path(CHROMIUM).is_file():
+        return f"browser absent: {CHROMIUM} not found (Debian package chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright not installed"
+    return ""
+
+
+def stop_server(proc: subprocess.Popen | None) -> None:
+    """Stop a server this module started (terminate, then kill after 10 s)."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def measure_bare_page(timeout: float = 60.0) -> dict:
     """Seconds from spawning ``streamlit run`` on a one-line page (:data:`BARE_PAGE`), started as
     the app is, to its text in the same headless browser: the floor any Streamlit app starts from.
     Returns ``bare_page_s`` None with ``reason`` when the browser or the server is missing or fails."""
     out: dict = {"bare_page_s": None}
-    if not Path(CHROMIUM).is_file():
-        out["reason"] = f"browser absent: {CHROMIUM} not found"
+    if browser_missing():
+        out["reason"] = browser_missing()
         return out
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        out["reason"] = "playwright not installed"
-        return out
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     port = free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = None
@@ -135,12 +154,7 @@ def measure_bare_page(timeout: float = 60.0) -> dict:
         except PlaywrightError as exc:
             out["reason"] = f"browser error: {str(exc).splitlines()[0]}"
         finally:
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_server(proc)
     return out
 
 
@@ -183,15 +197,12 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     if not script.is_file():
         out["reason"] = f"{script.name} (started by ./run app) not found"
         return out
-    if not Path(CHROMIUM).is_file():
-        out["reason"] = f"browser absent: {CHROMIUM} not found (Debian package chromium)"
+    if browser_missing():
+        out["reason"] = browser_missing()
         return out
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        out["reason"] = "playwright not installed"
-        return out
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, LEUKEMIA_WEIGHTS_DIR=str(weights_dir), TF_CPP_MIN_LOG_LEVEL="2",
@@ -236,12 +247,7 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
     except PlaywrightError as exc:
         out["reason"] = f"browser error: {str(exc).splitlines()[0]}"
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_server(proc)
         log_file.close()
     return out
 

