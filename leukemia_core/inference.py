@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .cells.analyze import FoundCells, ImageAnalysis, ImageCells, analyze
-from .data.images import IMAGE_SUFFIXES, ImageSource, is_image_path, read_image
+from .data.images import IMAGE_SUFFIXES, is_image_path, read_image
 from .data.preprocess import CELL_SHARE, prepare, to_unit
 from .errors import ImageReadError, WeightsError
 from .models import create_model, get_spec
@@ -167,10 +167,6 @@ class Predictor:
         """Score every cell crop of ``found`` (calibrated), and mark the cells outside what the model
         can read when its calibration holds a feature reference."""
         return analyze(found, self.predict, self.loaded.calibration, self.features)
-
-    def analyze_image(self, source: ImageSource) -> ImageAnalysis:
-        """Cell-by-cell reading of one image file, bytes or upload. Raises :class:`ImageReadError`."""
-        return self.analyze(self.find_cells(read_image(source)))
 
 
 def label_of(p_all: float, threshold: float = DEFAULT_THRESHOLD) -> str:

@@ -108,11 +108,13 @@ def own_threshold_off(at, value: float):
 
 @pytest.fixture(scope="module")
 def tiny_analysis(app_weights):
-    """What ``Predictor.analyze_image`` gives for the samples with the fixture's model."""
+    """What a ``Predictor`` of the fixture's model reads in each sample (as ``predict`` reads it)."""
+    from conftest import analyze_file
+
     from leukemia_core.inference import Predictor, load_model
 
     pred = Predictor(load_model("tiny_cnn", app_weights["weights_dir"]))
-    return lambda path: pred.analyze_image(path)
+    return lambda path: analyze_file(pred, path)
 
 
 def no_machine_path(at) -> None:

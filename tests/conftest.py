@@ -214,3 +214,23 @@ def aria_fields():
 # The registry's real (full-size) architectures (test_models_registry, test_models_builders).
 
 REAL = ["efficientnet_b0", "resnet50", "inception_v3", "proposed"]
+
+
+def analyze_file(pred, path):
+    """A predictor's cell-by-cell reading of one image file (as ``predict`` reads it)."""
+    from leukemia_core.data.images import read_image
+
+    return pred.analyze(pred.find_cells(read_image(path)))
+
+
+def norm_of(model, head_prefix: str = "head_") -> str:
+    """``"batch"`` when the model's backbone has a batch norm, ``"group"`` when a group norm instead,
+    else ``"none"`` (what ``train --norm`` built)."""
+    from keras import layers
+
+    backbone = [la for la in model.layers if not la.name.startswith(head_prefix)]
+    if any(isinstance(la, layers.BatchNormalization) for la in backbone):
+        return "batch"
+    if any(isinstance(la, layers.GroupNormalization) for la in backbone):
+        return "group"
+    return "none"

@@ -9,7 +9,8 @@ from test_results import BASELINE_LABEL, SET_HEADER, _table_after, expected_set_
 
 from leukemia_core.evaluation.baseline import run_baseline
 from leukemia_core.evaluation.camcheck import crop_mask, run_cam_check
-from leukemia_core.evaluation.evaluate import evaluate, read_report
+from leukemia_core.evaluation.evaluate import evaluate
+from leukemia_core.reports.files import load_report
 from leukemia_core.errors import LeukemiaCoreError
 from leukemia_core.reports.results import END, START, write_results
 
@@ -51,7 +52,7 @@ def test_cam_check_and_results_table(aria_tree, trained_tiny, tmp_path):
     assert "STALE-TABLE" not in content and content.startswith("intro") and content.rstrip().endswith("outro")
     # the Aria test and validation tables, cell by cell, from the two reports written above
     lines = text.splitlines()
-    reps = {m: read_report(wd / f"{m}.report.json") for m in ("proposed", "colour_baseline")}
+    reps = {m: load_report(m, wd) for m in ("proposed", "colour_baseline")}
     assert reps["proposed"]["calibration"]["fitted"]  # evaluate calibrated on the val role
     for key in ("aria-original/test", "aria-original/val"):
         header, rows = _table_after(lines, f"**{key}**")

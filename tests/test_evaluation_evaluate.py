@@ -20,7 +20,6 @@ from leukemia_core.evaluation.evaluate import (
     labels_and_probs,
     leave_out,
     make_report,
-    read_report,
     set_key,
 )
 
@@ -73,22 +72,23 @@ def test_image_scores_use_whole_cells_unless_all_touch_the_edge():
     assert [g.tolist() for g in got] == [[0.1], [0.5, 0.7], [0.3], []]
 
 
-def test_make_report_and_read_report(tmp_path):
+def test_make_report_and_read_it_back(tmp_path):
+    from leukemia_core.reports.files import load_report
+
     rep = make_report("tiny_cnn", [], [{"path": "x", "error": "e"}], threshold=0.4)
     assert rep["format"] == REPORT_FORMAT and rep["model"] == "tiny_cnn" and rep["threshold"] == 0.4
     assert rep["sets"] == [] and rep["skipped"] == [{"path": "x", "error": "e"}]
     assert rep["created"].endswith("+00:00") and isinstance(rep["commit"], str) and rep["commit"]
-    path = tmp_path / "r.json"
+    path = tmp_path / "r.report.json"
     path.write_text(json.dumps(rep))
-    assert read_report(path) == rep
+    assert load_report("r", tmp_path) == rep
     path.write_text(json.dumps({**rep, "format": "leukemia_core.report/1"}))
     with pytest.raises(LeukemiaCoreError, match="not a leukemia_core.report/2 report"):
-        read_report(path)
+        load_report("r", tmp_path)
     path.write_text("{")
-    with pytest.raises(LeukemiaCoreError, match="unreadable report"):
-        read_report(path)
-    with pytest.raises(LeukemiaCoreError, match="unreadable report"):
-        read_report(tmp_path / "absent.json")
+    with pytest.raises(LeukemiaCoreError, match="unreadable JSON"):
+        load_report("r", tmp_path)
+    assert load_report("absent", tmp_path) is None
 
 
 def test_labels_and_probs_from_a_built_set():

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import analyze_file
 
 from leukemia_core.evaluation.ood_fit import _curve, fit_and_measure, ood_table, risk_coverage, write_result
 
@@ -44,7 +45,7 @@ def test_fit_store_and_measure_on_the_samples(trained_tiny, tmp_path):
     from leukemia_core.samples import list_samples
 
     pred = Predictor(load_model("tiny_cnn", wdir))
-    a = pred.analyze_image(list_samples()[0].path)
+    a = analyze_file(pred, list_samples()[0].path)
     assert a.outside is not None and a.outside.dtype == bool and len(a.outside) == len(a.p_all)
     out = tmp_path / "ood.json"
     write_result(res, out)

@@ -7,7 +7,9 @@ import pytest
 from keras import layers
 
 from leukemia_core.models import create_model
-from leukemia_core.models.norm import group_count, norm_of, swap_batch_norm
+from conftest import norm_of
+
+from leukemia_core.models.norm import group_count, swap_batch_norm
 
 
 def test_group_count_is_the_largest_divisor_up_to_the_cap():

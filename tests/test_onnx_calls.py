@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import analyze_file
 from onnx_fixtures import copy_weights, seeded_tiny, tiny_onnx  # noqa: F401  (fixture)
 
 from leukemia_core.errors import WeightsError
@@ -75,7 +76,7 @@ def test_onnx_reads_images_as_keras_does(tiny_onnx, samples):
     wdir = tiny_onnx["weights_dir"]
     onnx_pred, keras_pred = load_onnx_predictor("tiny_cnn", wdir), Predictor(load_model("tiny_cnn", wdir))
     for s in samples:
-        a, b = onnx_pred.analyze_image(s.path), keras_pred.analyze_image(s.path)
+        a, b = analyze_file(onnx_pred, s.path), analyze_file(keras_pred, s.path)
         assert a.n_cells == b.n_cells and a.found.notes == b.found.notes
         assert np.abs(a.p_all - b.p_all).max() <= PARITY_TOL
     x = np.random.default_rng(0).random((70, 32, 32, 3), dtype=np.float32)  # more than two chunks of 32

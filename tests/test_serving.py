@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import analyze_file
 
 from app_fixtures import app_env, app_weights, navigation_v2  # noqa: F401  (fixtures)
 
@@ -161,7 +162,7 @@ def test_classify_on_onnx_shows_the_calls_and_then_the_maps(onnx_app_env):
     at.multiselect(key="classify_samples").set_value([sample.title]).run()  # calls, then maps, then a rerun
     assert not at.exception, [e.value for e in at.exception]
     table = next(df.value for df in at.dataframe if "blast %" in df.value.columns)
-    a = load_onnx_predictor("tiny_cnn", onnx_app_env).analyze_image(sample.path)
+    a = analyze_file(load_onnx_predictor("tiny_cnn", onnx_app_env), sample.path)
     assert table.loc[0, "P(ALL)"] == round(a.image_p_all, 4) and table.loc[0, "cells"] == a.n_cells
     captions = [c.value for c in at.caption]
     assert sum(c.startswith("cell ") for c in captions) == a.n_cells  # the gallery, with its maps

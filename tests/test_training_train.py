@@ -260,7 +260,7 @@ def test_a_group_norm_run_is_recorded_and_loads_back_as_group_norm(tmp_path, sam
     from leukemia_core.errors import WeightsError
     from leukemia_core.inference import load_model
     from leukemia_core.models import create_model
-    from leukemia_core.models.norm import norm_of
+    from conftest import norm_of
     from leukemia_core.models.weights import load_weights_into
 
     wdir = tmp_path / "w"

@@ -12,7 +12,6 @@ from leukemia_core.verification.report import (
     build_report,
     csv_rows,
     figure_table,
-    mean_or_none,
     sample_size,
     summary_line,
     to_csv,
@@ -78,4 +77,4 @@ def test_report_csv_and_lines(study):
     lines = summary_line(rep)
     assert "acceptance criteria NOT met" in lines[0] and "site calibration on" in lines[1]
     assert rep["images"] == {"all": 48, "hem": 48}
-    assert mean_or_none([None, 1.0, 3.0]) == 2.0 and mean_or_none([None]) is None
+

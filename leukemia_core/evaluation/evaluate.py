@@ -32,7 +32,6 @@ and stored, so another threshold can be applied later without running the model 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -337,17 +336,6 @@ def evaluate(name: str, data: Sequence[str], out: Path | None = None, weights_di
     if out is not None:
         write_json(Path(out), report)
     return report
-
-
-def read_report(path: Path) -> dict:
-    """Load a report, checking its format tag."""
-    try:
-        rep = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LeukemiaCoreError(f"{path}: unreadable report ({exc})") from None
-    if rep.get("format") != REPORT_FORMAT:
-        raise LeukemiaCoreError(f"{path}: not a {REPORT_FORMAT} report")
-    return rep
 
 
 def labels_and_probs(report_set: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,6 @@ is about the convolutional features that see the image.
 
 from __future__ import annotations
 
-import math
-
 #: Normalisation choices for :func:`leukemia_core.models.create_model` (the manifest's ``norm``).
 NORMS = ("batch", "group")
 
@@ -78,15 +76,3 @@ def swap_batch_norm(model, groups: int = GROUPS, head_prefix: str = "head_"):
     return copy
 
 
-def norm_of(model, head_prefix: str = "head_") -> str:
-    """``"batch"`` when the backbone has a batch norm, ``"group"`` when it has a group norm
-    instead, else ``"none"`` (e.g. a tiny test model without either)."""
-    # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
-    from keras import layers
-
-    backbone = [la for la in model.layers if not la.name.startswith(head_prefix)]
-    if any(isinstance(la, layers.BatchNormalization) for la in backbone):
-        return "batch"
-    if any(isinstance(la, layers.GroupNormalization) for la in backbone):
-        return "group"
-    return "none"

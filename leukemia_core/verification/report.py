@@ -22,7 +22,6 @@ import datetime as _dt
 import io
 from typing import Sequence
 
-import numpy as np
 
 from ..data.datasets import Record
 from ..models.calibration import Calibration
@@ -193,7 +192,3 @@ def summary_line(report: dict) -> list[str]:
     return lines
 
 
-def mean_or_none(values: Sequence[float | None]) -> float | None:
-    """Mean of the values that are not None (None when there are none)."""
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
