@@ -4,7 +4,6 @@ written atomically so a crash never leaves half a file."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +27,37 @@ def read_json(path: Path) -> Any:
         raise WeightsError(f"{path}: unreadable JSON file ({exc})") from None
 
 
-#: A JSON number as ``json.dumps`` writes it (NaN and infinities included).
-_NUMBER = r"-?(?:\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|NaN|Infinity)"
-#: A list holding only numbers, as ``json.dumps(indent=...)`` spreads it over one line per number.
-#: The line breaks are required: a string never holds one (``json.dumps`` escapes it), so text
-#: inside a string that looks like a list is never touched.
-_NUMBER_LIST = re.compile(r"\[\n\s*(" + _NUMBER + r"(?:,\n\s*" + _NUMBER + r")*)\n\s*\]")
+def _scalar(v) -> bool:
+    return not isinstance(v, (dict, list))
+
+
+def _one_line(o) -> bool:
+    """A list of numbers, or a dict whose values are scalars or lists of numbers: one line reads
+    as well as many (a cell's P(ALL) values, one image's row of a report, a calibration bin)."""
+    if isinstance(o, list):
+        return all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in o)
+    if isinstance(o, dict):
+        return all(_scalar(v) or (isinstance(v, list) and _one_line(v)) for v in o.values())
+    return True
+
+
+def _layout(o, depth: int) -> str:
+    if not o or not isinstance(o, (dict, list)) or _one_line(o):
+        return json.dumps(o)
+    pad = " " * (depth + 1)
+    if isinstance(o, dict):
+        items = [f"{pad}{json.dumps(k)}: {_layout(v, depth + 1)}" for k, v in o.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    return "[\n" + ",\n".join(pad + _layout(v, depth + 1) for v in o) + "\n" + " " * depth + "]"
 
 
 def dumps(data) -> str:
     """``data`` as the project writes JSON: indented one space per level, but each list of numbers
-    on one line (feature means, coefficients, a cell's P(ALL) values: one number a line would make
-    the files in model_weights/ a third larger and no easier to read)."""
-    text = json.dumps(data, indent=1, sort_keys=False, default=_json_default)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+    and each dict of scalars (and lists of numbers) on one line: one value a line would make the
+    files in model_weights/ a third larger and no easier to read. Lists of strings keep one item a
+    line."""
+    # one pass through json.dumps turns NumPy values, paths and tuples into plain JSON values
+    return _layout(json.loads(json.dumps(data, default=_json_default)), 0)
 
 
 def write_json(path: Path, data: dict) -> None:

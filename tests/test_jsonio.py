@@ -43,3 +43,16 @@ def test_lists_of_numbers_are_written_on_one_line_and_read_back_the_same(tmp_pat
     assert '  [1, 2],\n  [3.25]' in text
     write_json(tmp_path / "x.json", data)
     assert read_json(tmp_path / "x.json") == {**data, "inf": [float("-inf"), 1.0]}
+
+
+def test_dicts_of_scalars_are_written_on_one_line(tmp_path):
+    from leukemia_core.jsonio import dumps
+
+    data = {"images": [{"path": "a.png", "p_all": 0.25, "cells": [0.1, 0.4], "ok": True, "note": None},
+                       {"path": "b.png", "p_all": 0.75, "cells": [], "ok": False, "note": "x"}],
+            "summary": {"n": 2, "labels": ["all", "hem"]}, "empty": {}}
+    text = dumps(data)
+    assert '  {"path": "a.png", "p_all": 0.25, "cells": [0.1, 0.4], "ok": true, "note": null},\n' in text
+    assert '"summary": {\n  "n": 2,\n  "labels": [\n   "all",\n   "hem"\n  ]\n }' in text  # strings: a line each
+    assert '"empty": {}' in text and json.loads(text) == data
+    assert dumps({"a": np.float32(0.5), "t": (1, 2)}) == '{"a": 0.5, "t": [1, 2]}'
