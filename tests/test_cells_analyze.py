@@ -133,7 +133,7 @@ def test_an_image_is_never_hem_beside_a_blast_share_at_the_limit():
 def test_no_call_cells_take_no_part_in_the_image_call():
     # 0.45 sits in the refer band (0.4-0.6): NO CALL; the image call is the one other cell's
     a = _analysis([0.45, 0.7], [False, False], field=0.65)
-    np.testing.assert_array_equal(a.image_cells(0.5), [False, True])
+    np.testing.assert_array_equal(a.image_call(0.5).used, [False, True])
     assert a.image_mean(0.5) == pytest.approx(0.7) and a.image_threshold(0.5) == 0.5 and a.label(0.5) == "ALL"
     assert a.rule(0.5).startswith("ALL: mean P(ALL) 0.70 of the 1 whole cell with a call is at or above the image "
                                   "threshold 0.50 (cell threshold)")

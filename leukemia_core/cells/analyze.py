@@ -18,6 +18,7 @@ and screening's calls), :func:`read_cells` (calls and both maps per cell, as the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,6 +32,25 @@ from .outcome import NO_CALL, NO_CALL_NOTES, REASON_BORDERLINE, REASON_NO_CALLED
 
 #: An image with at least this share (%) of its cells with a call called ALL is never called HEM.
 BLAST_LIMIT_PCT = 50.0
+
+
+class ImageCall(NamedTuple):
+    """The image rule applied at one cell threshold (:meth:`ImageAnalysis.image_call`).
+
+    Attributes:
+        call: ``"ALL"``, ``"HEM"`` or NO CALL; ``reason``: why NO CALL (``""`` otherwise).
+        used: ``bool (N,)``, the cells the call is made from (they count and have a call).
+        mean: their mean calibrated P(ALL) (of every counted cell when none has a call).
+        threshold: the image threshold the mean was compared with.
+        blast_pct: share (%) of the cells with a call called ALL; None when no cell has one.
+    """
+
+    call: str
+    reason: str
+    used: np.ndarray
+    mean: float
+    threshold: float
+    blast_pct: float | None
 
 
 def counted_cells(touches_border) -> np.ndarray:
@@ -135,18 +155,29 @@ class ImageAnalysis:
         gate or cells."""
         if self.found.whole_image or not self.n_cells:
             return None
-        return differential(self.not_lymphoid, None)
+        return differential(self.not_lymphoid)
 
-    def image_cells(self, threshold: float) -> np.ndarray:
-        """``bool (N,)``: the cells an image call is made from at ``threshold``: those that count
-        (:meth:`counted`) and have a call (not NO CALL)."""
-        return self.counted() & (np.array(self.outcomes(threshold)[0]) != NO_CALL)
+    def image_call(self, threshold: float) -> ImageCall:
+        """The image rule (module docstring) at cell threshold ``threshold``, each cell's outcome
+        computed once: the call, the cells it is made from, their mean, the image threshold used
+        (the cell threshold for one such cell, the field threshold for several) and the blast %."""
+        labels = np.array(self.outcomes(threshold)[0])
+        counted = self.counted()
+        used = counted & (labels != NO_CALL)
+        mean = float(self.p_all[used if used.any() else counted].mean())
+        limit = self.calibration.image_threshold(threshold, 0 if self.found.whole_image else int(used.sum()))
+        blast = self._blast(labels)
+        if self.image_reason():
+            call, reason = NO_CALL, self.image_reason()
+        elif not used.any():
+            call, reason = NO_CALL, REASON_NO_CALLED_CELL
+        else:
+            call, reason = ("ALL" if mean >= limit or (blast or 0.0) >= BLAST_LIMIT_PCT else "HEM"), ""
+        return ImageCall(call, reason, used, mean, limit, blast)
 
     def image_mean(self, threshold: float) -> float:
-        """Mean calibrated P(ALL) of :meth:`image_cells` at ``threshold``; of every cell that counts
-        when none has a call (shown for information beside a NO CALL)."""
-        use = self.image_cells(threshold)
-        return float(self.p_all[use if use.any() else self.counted()].mean())
+        """The mean calibrated P(ALL) the image call at ``threshold`` is made from (:meth:`image_call`)."""
+        return self.image_call(threshold).mean
 
     @property
     def image_p_all(self) -> float:
@@ -186,30 +217,24 @@ class ImageAnalysis:
         return self.calibration.refer(self.p_all, threshold)
 
     def image_threshold(self, threshold: float) -> float:
-        """The threshold the image's mean P(ALL) is compared with (see ``Calibration.image_threshold``):
-        the cell threshold for an image call made from one cell, the field threshold from several."""
-        n = 0 if self.found.whole_image else int(self.image_cells(threshold).sum())
-        return self.calibration.image_threshold(threshold, n)
+        """The threshold the image's mean P(ALL) is compared with at ``threshold`` (:meth:`image_call`)."""
+        return self.image_call(threshold).threshold
 
     def verdict(self, threshold: float) -> tuple[str, str]:
-        """The image rule (module docstring) at cell threshold ``threshold``: the image's outcome and
-        the reason for a NO CALL (a degenerate image, or no cell that counts has a call)."""
-        if self.image_reason():
-            return NO_CALL, self.image_reason()
-        if not self.image_cells(threshold).any():
-            return NO_CALL, REASON_NO_CALLED_CELL
-        blast = self.blast_pct(threshold)
-        if self.image_mean(threshold) >= self.image_threshold(threshold) or (blast or 0.0) >= BLAST_LIMIT_PCT:
-            return "ALL", ""
-        return "HEM", ""
+        """The image's outcome at cell threshold ``threshold`` and the reason for a NO CALL (a
+        degenerate image, or no cell that counts has a call): :meth:`image_call`."""
+        ic = self.image_call(threshold)
+        return ic.call, ic.reason
 
     def rule(self, threshold: float) -> str:
         """The image rule applied at ``threshold``, in one sentence with the thresholds it used."""
-        call, reason = self.verdict(threshold)
-        if reason:
-            return f"NO CALL: {reason}"
-        n, mean = int(self.image_cells(threshold).sum()), self.image_mean(threshold)
-        limit = self.image_threshold(threshold)
+        return self._rule_text(self.image_call(threshold))
+
+    def _rule_text(self, ic: ImageCall) -> str:
+        call, mean, limit = ic.call, ic.mean, ic.threshold
+        if ic.reason:
+            return f"NO CALL: {ic.reason}"
+        n = int(ic.used.sum())
         if self.found.whole_image:
             return (f"{call}: the whole image's P(ALL) {mean:.2f} is {'at or above' if mean >= limit else 'below'} "
                     f"the threshold {limit:.2f}")
@@ -217,7 +242,7 @@ class ImageAnalysis:
         whole = "whole" if any(not c.touches_border for c in self.found.cells) else "edge-cut"  # what counts
         text = (f"{call}: mean P(ALL) {mean:.2f} of the {n} {whole} {'cell' if n == 1 else 'cells'} with a call "
                 f"is {'at or above' if mean >= limit else 'below'} the image threshold {limit:.2f} ({kind})")
-        blast = self.blast_pct(threshold) or 0.0
+        blast = ic.blast_pct or 0.0
         if n > 1 or blast >= BLAST_LIMIT_PCT:
             text += (f"; {blast:.0f} % of the cells with a call are called ALL "
                      f"({'at or above' if blast >= BLAST_LIMIT_PCT else 'below'} the {BLAST_LIMIT_PCT:.0f} % limit "
@@ -230,7 +255,9 @@ class ImageAnalysis:
 
     def blast_pct(self, threshold: float) -> float | None:
         """Share (%) of the cells with a call that are called ALL; None when no cell has one."""
-        labels = self.outcomes(threshold)[0]
+        return self._blast(self.outcomes(threshold)[0])
+
+    def _blast(self, labels) -> float | None:
         called = [lab for lab in labels if lab != NO_CALL]
         if self.found.whole_image or not called:
             return None
@@ -265,13 +292,13 @@ class ImageAnalysis:
         thr = threshold_in_use(threshold, self.cell_threshold)
         n = 0 if self.found.whole_image else self.n_cells
         labels, reasons = self.outcomes(thr) if n else ([], [])
-        call, reason = self.verdict(thr)
-        return {"call": call, "reason": reason, "rule": self.rule(thr), "p_all": self.image_mean(thr), "cells": n,
+        ic = self.image_call(thr)
+        return {"call": ic.call, "reason": ic.reason, "rule": self._rule_text(ic), "p_all": ic.mean, "cells": n,
                 "differential": self.differential(),
                 "all_cells": labels.count("ALL"), "no_call": labels.count(NO_CALL),
                 "not_lymphoid": reasons.count(REASON_NOT_LYMPHOID),
-                "blast_pct": self.blast_pct(thr), "refer": int(self.refer(thr).sum()),
-                "image_threshold": self.image_threshold(thr), "cell_threshold": thr,
+                "blast_pct": ic.blast_pct, "refer": int(self.refer(thr).sum()),
+                "image_threshold": ic.threshold, "cell_threshold": thr,
                 "whole_image": bool(self.found.whole_image), "notes": list(self.found.notes)}
 
 

@@ -36,4 +36,3 @@ def add_parsers(sub, weights_opt) -> None:
     sp.add_argument("--doc", help="Markdown file whose <!-- lymphoid-gate:start --> block gets the table")
     weights_opt(sp)
     sp.set_defaults(func=cmd_lymphoid_gate)
-

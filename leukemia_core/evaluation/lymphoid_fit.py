@@ -83,7 +83,7 @@ def _rates(gate: dict, cells: dict) -> dict:
         sel = cells["type"] == t
         by_type[t] = {"cells": int(sel.sum()), "stopped": float(stop[sel].mean())}
         if kinds is not None and t in OTHER_TYPES:  # the type head's name for it, stopped or not
-            by_type[t]["named_right"] = float(np.mean([k == t for k, s in zip(kinds, sel) if s]))
+            by_type[t]["named_right"] = float((np.asarray(kinds)[sel] == t).mean())
     return {"cells": int(len(stop)), "lymphoid_cells": int(lym.sum()), "other_cells": int(other.sum()),
             "lymphoid_pass": float((~stop[lym]).mean()) if lym.any() else None,
             "other_stopped": float(stop[other].mean()) if other.any() else None, "by_type": by_type}

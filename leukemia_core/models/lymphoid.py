@@ -114,18 +114,14 @@ def other_types(gate: dict | None, feats: np.ndarray | None) -> list[str] | None
     return [head["classes"][i] for i in np.argmax(scores, axis=1)]
 
 
-def differential(stopped: np.ndarray | None, types: list[str] | None) -> dict[str, int] | None:
-    """Counts of ``lymphoid`` cells (let through) and of each other type among the ``stopped`` ones
-    (``other white cell`` where there is no type head); None without a gate."""
+def differential(stopped: np.ndarray | None) -> dict[str, int] | None:
+    """Counts of the cells the gate lets through (``lymphoid``) and stops (``other white cell``; the
+    type head is measured, not served: it does not name the other types reliably); None without a
+    gate."""
     if stopped is None:
         return None
     stopped = np.asarray(stopped, bool)
-    out = {"lymphoid": int((~stopped).sum())}
-    out.update({t: 0 for t in OTHER_TYPES} if types is not None else {"other white cell": 0})
-    for i in np.flatnonzero(stopped):
-        key = types[i] if types is not None else "other white cell"
-        out[key] = out.get(key, 0) + 1
-    return out
+    return {"lymphoid": int((~stopped).sum()), "other white cell": int(stopped.sum())}
 
 
 def differential_text(counts: dict[str, int] | None) -> str:
