@@ -168,8 +168,8 @@ def _details(items: list[ImageInput], results: dict, models: list[str], alpha: f
                 blast = "no blast %: no cell has a call" if row["blast %"] is None else f"blast {row['blast %']:.0f} %"
                 summary += (f"; {row['cells']} white cell(s) found, {row['ALL cells']} called ALL, "
                             f"{row['NO CALL cells']} NO CALL ({blast}), {row['refer']} in the refer band")
-                if res.differential():
-                    summary += f"; differential (lymphoid gate): {differential_text(res.differential())}"
+                if kinds := res.differential():
+                    summary += f"; differential (lymphoid gate): {differential_text(kinds)}"
             st.markdown(summary)
             st.caption(f"Image rule: {plain(res.rule(thr))}.")
             for note in res.notes:
