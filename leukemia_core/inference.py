@@ -52,6 +52,20 @@ class LoadedModel:
         except UnknownModelError:
             return str(self.manifest["cam_layer"])
 
+    @classmethod
+    def from_card(cls, card, model=None) -> "LoadedModel":
+        """The one way a shipped model's reading is made from its card
+        (:class:`~leukemia_core.models.card.ModelCard`): ``model`` is the Keras model, or None where
+        an ONNX forward pass (or a worker) reads it.
+
+        Raises:
+            WeightsError: the calibration file was fitted on other weights than the manifest's.
+        """
+        if not card.calibration_matches_weights:
+            raise WeightsError(f"{card.name}: the calibration file was fitted on other weights; rerun evaluate")
+        return cls(card.name, model, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
+                   card.cell_share, card.mask_outside)
+
 
 def weights_status(name: str, weights_dir: Path | None = None) -> str:
     """``"ok"``, or a sentence saying what is missing (for listings; reads no weights)."""
@@ -77,12 +91,11 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
     path = card.paths.weights
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
+    if not card.calibration_matches_weights:  # before the build: a wrong pairing costs no load
+        raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
     model = create_model(name, card.input_size, norm=card.norm, colour=card.colour)
     load_weights_into(model, path, card.sha256.get("weights") if verify else None)
-    if not card.calibration_matches_weights:
-        raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
-    return LoadedModel(name, model, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
-                       card.cell_share, card.mask_outside)
+    return LoadedModel.from_card(card, model)
 
 
 class Predictor:

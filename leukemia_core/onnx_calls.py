@@ -148,12 +148,8 @@ def load_onnx_predictor(name: str, weights_dir: str | Path | None = None, thread
     if status != "ok":
         raise WeightsError(status)
     card = resolve_card(name, wdir, require_manifest=True)
-    if not card.calibration_matches_weights:
-        raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
-    forward = OnnxForward(card.paths.onnx, threads)
-    loaded = LoadedModel(name, None, card.manifest, card.input_size, card.input.noise_reduction, card.calibration,
-                         card.cell_share, card.mask_outside)
-    return OnnxPredictor(loaded, forward)
+    loaded = LoadedModel.from_card(card)  # refuses a calibration fitted on other weights
+    return OnnxPredictor(loaded, OnnxForward(card.paths.onnx, threads))
 
 
 def fast_predictor(name: str, weights_dir: str | Path | None = None, threads: int | None = None) -> Predictor:

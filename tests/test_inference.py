@@ -195,3 +195,20 @@ def test_predict_files_finds_an_images_cells_once_for_models_of_two_sizes(tmp_pa
     rows = predict_files([path], {"small": Fake(16), "large": Fake(24), "again": Fake(16)})
     assert len(runs) == 1 and [r["n_cells"] for r in rows] == [2, 2, 2]
     assert [r["analysis"].crops.shape[1] for r in rows] == [16, 24, 16]
+
+
+def test_every_loader_refuses_a_calibration_fitted_on_other_weights(trained_tiny, tmp_path, monkeypatch):
+    import shutil
+
+    from leukemia_core.inference import load_model
+    from leukemia_core.screening.pipeline import plan_models
+
+    wdir = tmp_path / "w"
+    shutil.copytree(trained_tiny["weights_dir"], wdir)
+    assert plan_models(["tiny_cnn"], wdir)[0].loaded.input_size == 32
+    cal = Calibration(a=2.0, fitted=True, info={"weights_sha256": "00" * 32})
+    (wdir / "tiny_cnn.calibration.json").write_text(json.dumps(cal.to_json()))
+    monkeypatch.setenv("LEUKEMIA_ONNX", "0")  # the Keras branch of the screening plan
+    for load in (lambda: load_model("tiny_cnn", wdir), lambda: plan_models(["tiny_cnn"], wdir)):
+        with pytest.raises(WeightsError, match="fitted on other weights"):
+            load()

@@ -364,6 +364,9 @@ RULE_PATTERNS = {
                        {"leukemia_core/cells/analyze.py"}),
     "the threshold order": (r"if ([\w.]*threshold[\w.]*) is None else (?:float\()?\1\b",
                             {"leukemia_core/models/calibration.py"}),
+    # a shipped model's reading comes from its card, a site encoder's from its profile (bench: random weights)
+    "a served model's reading": (r"\bLoadedModel\(", {"leukemia_core/inference.py", "leukemia_core/adaptation/serve.py",
+                                                        "leukemia_core/bench/loading.py"}),
 }
 
 
@@ -377,7 +380,8 @@ def test_the_image_rule_and_the_threshold_order_are_written_once(rule):
     assert found <= home, f"{rule} is written outside {sorted(home)}: {sorted(found - home)}"
     # the patterns find the copies they are meant to find
     copies = {"the image rule": "return whole if whole.any() else sel",
-              "the threshold order": "t = self.threshold if threshold is None else float(threshold)"}
+              "the threshold order": "t = self.threshold if threshold is None else float(threshold)",
+              "a served model's reading": "loaded = LoadedModel(n, None, card.manifest, 80)"}
     assert re.search(pattern, copies[rule]) and not re.search(pattern, "x = a if threshold is None else b")
 
 

@@ -37,8 +37,6 @@ def encoder_loaded(profile, weights_dir: str | Path | None = None, encoder=None)
         ProfileError: the profile was fitted on another build of the encoder.
         WeightsError: the encoder is not built on this machine.
     """
-    from ..inference import LoadedModel
-    from ..models.calibration import Calibration
     from .encoders import get_encoder_spec, load_encoder
 
     spec = get_encoder_spec(profile.model)
@@ -46,13 +44,25 @@ def encoder_loaded(profile, weights_dir: str | Path | None = None, encoder=None)
     if encoder is None:
         encoder, sha = load_encoder(profile.model, weights_dir)
     profile.check(profile.model, sha)
-    head = Head.from_json(profile.head)
-    model = headed_graph(encoder, head, feature_layer="features")
+    model = headed_graph(encoder, Head.from_json(profile.head), feature_layer="features")
+    extra = {"cam_layer": spec.cam_layer, "init": f"pretrained encoder ({spec.package} {spec.version})",
+             "site_model": profile.name}
+    return encoder_reading(profile, model, extra)
+
+
+def encoder_reading(profile, model=None, manifest_extra: dict | None = None):
+    """The one way a site model on a pretrained encoder becomes a
+    :class:`~leukemia_core.inference.LoadedModel`: input size, crop and calibration from the
+    profile (``model``: the headed Keras graph, or None where a worker reads it)."""
+    from ..inference import LoadedModel
+    from ..models.calibration import Calibration
+    from .encoders import get_encoder_spec
+
     base = profile.base
-    manifest = {"name": profile.model, "weights_sha256": sha, "cam_layer": spec.cam_layer,
-                "init": f"pretrained encoder ({spec.package} {spec.version})", "site_model": profile.name}
-    return LoadedModel(profile.model, model, manifest, int(base.get("input_size", spec.input_size)), False,
-                       profile.calibration if isinstance(profile.calibration, Calibration) else Calibration(),
+    size = int(base.get("input_size", get_encoder_spec(profile.model).input_size))
+    manifest = {"name": profile.model, "weights_sha256": profile.weights_sha256, **(manifest_extra or {})}
+    calibration = profile.calibration if isinstance(profile.calibration, Calibration) else Calibration()
+    return LoadedModel(profile.model, model, manifest, size, False, calibration,
                        float(base.get("cell_share", 0.75)), bool(base.get("mask_outside", False)))
 
 

@@ -107,9 +107,9 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
             status = encoder_status(n, wdir)
             if status != "ok":
                 raise LeukemiaCoreError(f"site model {prof.name!r}: {status}")
-            base = prof.base
-            loaded = LoadedModel(n, None, {"name": n, "weights_sha256": prof.weights_sha256}, int(base["input_size"]),
-                                 False, prof.calibration, float(base["cell_share"]), bool(base["mask_outside"]))
+            from ..adaptation.serve import encoder_reading
+
+            loaded = encoder_reading(prof)
             plans.append(ModelPlan(n, loaded, prof.weights_sha256, None, str(wdir), threshold, prof.to_json()))
             continue
         card = resolve_card(n, wdir, require_manifest=True)
@@ -126,8 +126,7 @@ def plan_models(names: Sequence[str], weights_dir=None, threshold: float | None 
                 data = patched_onnx(data, *logits_weights(n, wdir), Head.from_json(prof.head))
         else:
             data = None
-            loaded = LoadedModel(n, None, card.manifest, card.input_size, card.input.noise_reduction,
-                                 card.calibration, card.cell_share, card.mask_outside)
+            loaded = LoadedModel.from_card(card)  # refuses a calibration fitted on other weights
         if prof is not None:
             loaded = replace(loaded, calibration=prof.calibration)
         plans.append(ModelPlan(n, loaded, str(card.sha256.get("weights", "")), data, str(wdir), threshold,
