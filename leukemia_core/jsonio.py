@@ -69,6 +69,18 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def with_other_models(path: Path, result: dict, same: tuple[str, ...]) -> dict:
+    """``result`` (``{..., "models": {name: ...}}``) with the entries of the other models already in
+    ``path``, kept only when that file's values of the keys ``same`` (data, role, method ...) equal
+    ``result``'s: a run for one model then leaves the others' figures in place, and a run with other
+    settings replaces the file whole."""
+    old = read_json(path)
+    if not isinstance(old, dict) or any(old.get(k) != result.get(k) for k in same):
+        return result
+    models = {k: v for k, v in (old.get("models") or {}).items() if k not in result["models"]}
+    return {**result, "models": {**models, **result["models"]}}
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)

@@ -391,7 +391,7 @@ def test_size_fusion_prints_both_arms_of_each_model(tmp_path, monkeypatch, capsy
         seen.update(names=names, data=data, out=out, limit=limit)
         test = {"aria_all_vs_hem_auc": {"value": 0.9, "low": 0.85, "high": 0.95}, "aria_all_vs_bccd_auc": None,
                 "bccd_called_all": 0.05}
-        return {"models": {"proposed": {arm: {"test": test} for arm in sf.ARMS}}}
+        return {"models": {n: {arm: {"test": test} for arm in sf.ARMS} for n in names}}
 
     monkeypatch.setattr(sf, "run_size_fusion", fake)
     assert main(["size-fusion", "--model", "all", "--data", "d", "--limit", "3", "--out", str(tmp_path / "o.json")]) == 0

@@ -56,3 +56,17 @@ def test_dicts_of_scalars_are_written_on_one_line(tmp_path):
     assert '"summary": {\n  "n": 2,\n  "labels": [\n   "all",\n   "hem"\n  ]\n }' in text  # strings: a line each
     assert '"empty": {}' in text and json.loads(text) == data
     assert dumps({"a": np.float32(0.5), "t": (1, 2)}) == '{"a": 0.5, "t": [1, 2]}'
+
+
+def test_with_other_models_keeps_them_only_under_the_same_settings(tmp_path):
+    from leukemia_core.jsonio import with_other_models
+
+    path = tmp_path / "r.json"
+    alone = {"data": ["a"], "models": {"x": 1}}
+    assert with_other_models(path, alone, ("data",)) == alone  # no file yet
+    write_json(path, {"data": ["a"], "created": "then", "models": {"x": 1, "y": 2}})
+    merged = with_other_models(path, {"data": ["a"], "created": "now", "models": {"x": 3}}, ("data",))
+    assert merged == {"data": ["a"], "created": "now", "models": {"x": 3, "y": 2}}
+    other = {"data": ["b"], "models": {"x": 3}}
+    assert with_other_models(path, other, ("data",)) == other
+    assert with_other_models(path, {"data": ["a"], "limit": 5, "models": {}}, ("data", "limit"))["models"] == {}

@@ -192,7 +192,8 @@ def cmd_size_fusion(args) -> int:
 
     names = list_models() if args.model == ["all"] else args.model
     r = run_size_fusion(names, args.data, Path(args.out), args.weights_dir, limit=args.limit)
-    for name, arms in r["models"].items():
+    for name in names:  # the file keeps other models' entries; print the ones measured now
+        arms = r["models"][name]
         for arm in ARMS:
             t = arms[arm]["test"]
             print(f"{name:<16} {arm:<15} Aria ALL vs HEM AUC {auc(t['aria_all_vs_hem_auc'])}  Aria ALL vs BCCD "

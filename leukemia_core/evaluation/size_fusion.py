@@ -29,7 +29,7 @@ from ..data.datasets import read_many
 from ..data.images import read_image
 from ..errors import LeukemiaCoreError
 from ..models.calibration import balanced_weights, best_threshold, logit
-from ..jsonio import write_json
+from ..jsonio import with_other_models, write_json
 
 FORMAT = "leukemia_core.size_fusion/1"
 ARMS = ("model_alone", "model_and_size")
@@ -119,6 +119,8 @@ def run_size_fusion(models: Sequence[str], data: Sequence[str], out: Path | None
         records = picked
     result = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "data": [str(d) for d in data], "fitted_on": "val", "scored_on": "test", "models": {}}
+    if limit:  # a quick look: recorded, so that it never mixes with a full run's models
+        result["limit"] = limit
     for name in models:
         rows = measure_cells(records, Predictor(load_model(name, weights_dir)))
         val, test = [r for r in rows if r["role"] == "val"], [r for r in rows if r["role"] == "test"]
@@ -130,5 +132,6 @@ def run_size_fusion(models: Sequence[str], data: Sequence[str], out: Path | None
             result["models"][name][arm] = {"threshold": thr, "val": fit,
                                            "test": score_test(test, model, thr, arm, n_boot)}
     if out is not None:
+        result = with_other_models(Path(out), result, ("format", "data", "fitted_on", "scored_on", "limit"))
         write_json(Path(out), result)
     return result
