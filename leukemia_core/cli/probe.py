@@ -41,6 +41,12 @@ def cmd_lab_probe(args) -> int:
         write_json(path, report)
         reports[name] = report
         print(f"{name}: lab_probe -> {path.name}")
+    if not args.report:  # the table names every shipped model probed, not only the ones run now
+        for other in list_models():
+            report = reports.get(other) or read_json(artefact_path(other, "report", args.weights_dir))
+            if isinstance(report, dict) and report.get("lab_probe"):
+                reports[other] = report
+        reports = {n: reports[n] for n in [*list_models(), *reports] if n in reports}  # registry order
     table = probe_table(reports)
     print(table)
     if args.doc:
