@@ -29,6 +29,7 @@ MAX_LINES = 400
 COVERED_ELSEWHERE = {
     "cli.adapt": "test_cli_adapt.py",            # adapt, adapt-kshot, encoders through main()
     "cli.starts": "test_cli_starts.py",          # starts, and train --init from one, through main()
+    "cli.probe": "test_cli_probe.py",            # lab-probe's document table (its run: test_cli.py)
     "cells.found": "test_cells_analyze.py",      # found once, cropped per model: read through the analysis
     "cli.*": "test_cli.py",                      # the command-line package: end-to-end through main()
     "bench.*": "test_bench.py",                  # the bench package: one file for its measurements
