@@ -7,7 +7,6 @@ saved as a site profile for the sidebar. The computations are leukemia_core.veri
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -35,23 +34,14 @@ RESULT_KEY = "verify_result"
 TYPES = [s.lstrip(".") for s in IMAGE_SUFFIXES]
 
 
-def _records(tmp: Path):
-    """The lab's labelled images from the uploads (written to ``tmp``) and/or a folder on this server."""
-    paths = []
-    for label in ("all", "hem"):
-        files = st.session_state.get(f"verify_{label}") or []
-        if files:
-            d = tmp / "uploads" / label
-            d.mkdir(parents=True, exist_ok=True)
-            for f in files:
-                (d / Path(f.name).name).write_bytes(f.getvalue())
-    if (tmp / "uploads").is_dir():
-        paths.append(tmp / "uploads")
+def _records():
+    """The lab's labelled images from the uploads (read from memory) and/or a folder on this server."""
+    uploads = {label: [(f.name, f.getvalue()) for f in st.session_state.get(f"verify_{label}") or []]
+               for label in ("all", "hem")}
     folder = (st.session_state.get("verify_folder") or "").strip()
-    if folder:
-        paths.append(Path(folder).expanduser())
+    paths = [Path(folder).expanduser()] if folder else []
     csv_path = (st.session_state.get("verify_csv") or "").strip() or None
-    return read_labelled(paths, csv_path), [folder] if folder else ["uploaded images"]
+    return read_labelled(paths, csv_path, uploads=uploads), [folder] if folder else ["uploaded images"]
 
 
 def _inputs() -> None:
@@ -92,20 +82,19 @@ def _run(cfg: dict) -> None:
     # (a site model on an encoder is no model's: the Adapt tab studies it, this study does not)
     used = [st.session_state[PROFILE_KEY]] if any((p := site_profile(m)) is not None and not p.reads_with_encoder
                                                   for m in cfg["models"]) else []
-    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:  # uploads live only for this run
-        records, data = _records(Path(tmp))
-        bar = st.progress(0.0, text=f"Reading {len(records)} images ...")
-        n = len(cfg["models"])
+    records, data = _records()
+    bar = st.progress(0.0, text=f"Reading {len(records)} images ...")
+    n = len(cfg["models"])
 
-        def progress(model, done, total):
-            k = cfg["models"].index(model)
-            bar.progress((k + done / total) / n, text=f"{model}: {done} of {total} images")
+    def progress(model, done, total):
+        k = cfg["models"].index(model)
+        bar.progress((k + done / total) / n, text=f"{model}: {done} of {total} images")
 
-        loaded = {m: loaded_model(m) for m in cfg["models"]}
-        res = run_verify(cfg["models"], records, default_weights_dir(), data, used, cfg["min_sensitivity"],
-                         cfg["min_specificity"], cfg["level"], cfg["fit_share"], 0, cfg["profile_name"],
-                         progress=progress, loaded_models=loaded)
-        bar.empty()
+    loaded = {m: loaded_model(m) for m in cfg["models"]}
+    res = run_verify(cfg["models"], records, default_weights_dir(), data, used, cfg["min_sensitivity"],
+                     cfg["min_specificity"], cfg["level"], cfg["fit_share"], 0, cfg["profile_name"],
+                     progress=progress, loaded_models=loaded)
+    bar.empty()
     res.report["sample_size"] = _resized(res.report, records, cfg["width"])
     st.session_state[RESULT_KEY] = res
 
@@ -235,7 +224,7 @@ def render() -> None:
     st.caption("A lab bringing in a digital morphology analyser verifies it on its own slides first (ICSH 2014; "
                "CLSI EP12): run cells it has already classified by hand and check sensitivity and specificity "
                "against the claims. A threshold does not carry between labs: a few dozen cells of the lab's own can "
-               "carry it (site calibration). Uploads are written to a temporary folder for the run, then deleted.")
+               "carry it (site calibration). Uploads are read from memory; nothing is written to the server's disk.")
     ready = [m for m in app_models() if weights_status(m, default_weights_dir()) == "ok"]
     if not ready:
         st.warning("No trained model weights yet: nothing to verify.")

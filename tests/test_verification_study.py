@@ -133,3 +133,21 @@ def test_score_images_reads_cells_and_skips_unreadable(trained_tiny, tmp_path, s
     with pytest.raises(VerificationError, match="none of the 1 image"):
         score_images(loaded, [Record(bad, "all", "b", "site", "unsplit")])
     assert np.array_equal(scored.subset([1, 0]).y, scored.y[[1, 0]])
+
+
+def test_uploads_are_read_from_memory_like_files(trained_tiny, tmp_path, samples):
+    from leukemia_core.inference import load_model
+
+    loaded = load_model("tiny_cnn", trained_tiny["weights_dir"])
+    ups = {"all": [(f"dir/{s.path.name}", s.path.read_bytes()) for s in samples[:2]],
+           "hem": [(s.path.name, s.path.read_bytes()) for s in samples[2:4]] + [("broken.png", b"not an image")]}
+    recs = read_labelled(uploads=ups)
+    assert [r.label for r in recs] == ["all", "all", "hem", "hem", "hem"] and str(recs[0].path) == samples[0].path.name
+    files = [Record(s.path, r.label, r.group, "folder", "unsplit") for s, r in zip(samples[:4], recs)]
+    for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # the second cached run reads the cache
+        held, on_disk = score_images(loaded, recs, cache_dir=cache), score_images(loaded, files)
+        assert all(np.allclose(a, b) for a, b in zip(held.raw, on_disk.raw))
+        assert held.skipped == [{"path": "broken.png", "error": held.skipped[0]["error"]}]
+    assert list(tmp_path.iterdir()) == [tmp_path / "cache"]  # nothing but the cache was written
+    with pytest.raises(VerificationError, match="expected one of"):
+        read_labelled(uploads={"blast": ups["all"]})

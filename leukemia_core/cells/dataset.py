@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from ..data.datasets import Record
-from ..data.images import read_image
+from ..data.images import HeldImage, read_image
 from ..errors import ImageReadError
 from .crop import CELL_SHARE, crop_cell
 from .finder import find_cells
@@ -75,6 +75,9 @@ def _cache_key(records: Sequence[Record], size: int, share: float, masked: bool 
     """A short key for these settings applied to these files (path, size and mtime of each)."""
     h = hashlib.sha1(f"{CELLS_VERSION}|{size}|{share}{'' if masked else '|surroundings'}".encode())
     for r in records:
+        if isinstance(r.path, HeldImage):  # an upload: its name and content
+            h.update(f"{r.path.name}|{hashlib.sha1(r.path.data).hexdigest()}\n".encode())
+            continue
         st = r.path.stat()
         h.update(f"{r.path.resolve()}|{st.st_size}|{int(st.st_mtime)}\n".encode())
     return h.hexdigest()[:20]

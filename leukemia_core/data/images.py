@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -28,7 +29,26 @@ MAX_PIXELS = 60_000_000
 #: Largest file accepted, in bytes.
 MAX_BYTES = 200 * 1024 * 1024
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+
+
+@dataclass(frozen=True)
+class HeldImage:
+    """An image held in memory (an upload): its file name and bytes. It stands where a path would
+    in a :class:`~leukemia_core.data.datasets.Record`, reads the same bytes every time (a cell is
+    found once, and the whole image may be read again when none is), and prints as its name."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+    def read(self, n: int = -1) -> bytes:
+        """The whole file's bytes (``n`` is ignored: the size limits are checked by the reader)."""
+        return self.data
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO, HeldImage]
 
 
 def _name_of(source: ImageSource) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..cells.analyze import counted_cells
 from ..cells.crop import whole_image_crop
 from ..cells.dataset import extract_cells
 from ..data.datasets import LABELS, Record, cnmc_patient, read_many
-from ..data.images import read_image
+from ..data.images import HeldImage, read_image
 from ..errors import DatasetLayoutError, ImageReadError, LeukemiaCoreError
 from ..models.calibration import Calibration, reliability, threshold_in_use
 from ..models.ood import is_outside
@@ -81,13 +81,27 @@ def read_labels_csv(path: Path) -> list[Record]:
 
 
 def read_labelled(paths: Sequence[str | Path] = (), labels_csv: str | Path | None = None,
-                  exclude_parts: Sequence[str] = ("Segmented",)) -> list[Record]:
-    """The lab's labelled images: from folders (any layout the loader reads) and/or a label CSV.
+                  exclude_parts: Sequence[str] = ("Segmented",),
+                  uploads: Mapping[str, Sequence[tuple[str, bytes]]] | None = None) -> list[Record]:
+    """The lab's labelled images: from folders (any layout the loader reads), a label CSV and/or
+    ``uploads`` (``{"all" | "hem": [(file name, bytes), ...]}``, read from memory: nothing is
+    written to disk). An uploaded file's group is its C-NMC patient where its name gives one, else
+    the file itself, as for a folder.
 
     Raises:
-        VerificationError: no labelled image found, or only one class.
+        VerificationError: no labelled image found, or only one class, or an unknown upload label.
     """
     records: list[Record] = []
+    for label, files in (uploads or {}).items():
+        if label not in LABELS:
+            raise VerificationError(f"uploads labelled {label!r}: expected one of {', '.join(LABELS)}")
+        for name, data in files:
+            name = Path(name).name
+            try:
+                group = cnmc_patient(name)
+            except DatasetLayoutError:
+                group = f"file-{label}/{name}"
+            records.append(Record(HeldImage(name, bytes(data)), label, group, "folder", "unsplit", "upload"))
     for p in paths:
         if not Path(p).exists():
             raise VerificationError(f"{p}: no such folder")
