@@ -120,7 +120,7 @@ def _calibration(name: str, report: dict, report_set: dict, thr: float) -> None:
         from leukemia_core.reports.sets import labels_probs
 
         _, p = labels_probs(report_set, "cells")
-        inside = int(np.sum((p >= moved[0]) & (p <= moved[1]))) if len(p) else 0
+        inside = int(rt.refers(p, thr).sum())
         role_caption(report_set, f"{inside} of {len(p)} cells fall in the refer band around threshold "
                                  f"{thr:.2f} (a person must look at them)")
 

@@ -150,3 +150,12 @@ def test_report_thresholds_defaults():
         assert t == Thresholds() or (t.threshold, t.stated_threshold) == (DEFAULT_THRESHOLD, None)
         assert t.threshold == DEFAULT_THRESHOLD and t.stated_threshold is None and t.refer_band is None
     assert report_thresholds({"threshold": 0.0}).threshold == 0.0  # a stated 0 is not "absent"
+
+
+def test_thresholds_refer_the_cells_inside_the_band_around_the_threshold_in_use():
+    t = Thresholds(threshold=0.4, refer_half_width=0.1)
+    p = [0.25, 0.31, 0.5, 0.55, 0.9]
+    assert t.refers(p).tolist() == [False, True, True, False, False]
+    assert t.refers(p, 0.6).tolist() == [False, False, True, True, False]  # moved with the slider
+    assert not Thresholds(threshold=0.4).refers(p).any()  # no band: nobody is referred
+    assert t.refers([]).shape == (0,)

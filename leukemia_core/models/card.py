@@ -46,6 +46,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import WeightsError
 from ..paths import artefact_path, exports_dir, weights_dir_or_default
 from .calibration import (DEFAULT_THRESHOLD, Calibration, band_around, calibration_path, read_calibration,
@@ -100,6 +102,12 @@ class Thresholds:
     def refer_band(self) -> tuple[float, float] | None:
         """The refer band around :attr:`threshold` (None without one)."""
         return self.band_at()
+
+    def refers(self, p_cal, threshold: float | None = None) -> np.ndarray:
+        """``bool`` of ``p_cal``'s shape: calibrated P(ALL) inside the refer band around ``threshold``
+        (default :attr:`threshold`); all False without a band. The test is the calibration's own."""
+        band = replace(self.calibration, refer_half_width=self.refer_half_width)
+        return band.refer(np.asarray(p_cal, np.float64), threshold_in_use(threshold, self.threshold))
 
 
 def report_thresholds(report: dict | None) -> Thresholds:
