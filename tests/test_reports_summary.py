@@ -32,15 +32,18 @@ def test_readme_summary_puts_same_lab_tests_beside_the_baseline(weights_dir, tmp
     assert got["`proposed`"]["training"] == "12 x 180 batches of 32 (69,120 cells), 37 min"
     assert got["`proposed`"]["trained on"] == "aria + bccd + cnmc"
     assert got["`proposed`"]["crop"] == "cell on black" and got["colour-only baseline"]["crop"] == "–"
+    assert got["`proposed`"]["start"] == "random" and got["colour-only baseline"]["start"] == "–"
     assert got["`resnet50`"]["training"] == "–" and got["`resnet50`"]["BCCD test cells called ALL"] == "–"
     assert got["colour-only baseline"]["trained on"] == "aria + cnmc"
     assert not any(ln.startswith("Left-out labs") for ln in lines)  # no lolo reports yet
     # the crop is read from the manifest
     man_path = weights_dir / "proposed.manifest.json"
     man = json.loads(man_path.read_text())
-    man_path.write_text(json.dumps({**man, "mask_outside": False}))
+    start = {"name": "nsfwjs-inception-v3", "source": "nsfwjs 4.4.0 (npm)"}
+    man_path.write_text(json.dumps({**man, "mask_outside": False, "init_start": start}))
     header, rows = _table_after(build_summary(weights_dir).splitlines(), "Same-lab test blocks")
     assert dict(zip(header, rows[0]))["crop"] == "with surroundings"
+    assert dict(zip(header, rows[0]))["start"] == "ImageNet layers of nsfwjs-inception-v3"
     man_path.write_text(json.dumps(man))
     # with a left-out report: its own table, the share of normal cells called ALL in per cent
     (weights_dir / "lolo").mkdir()

@@ -300,7 +300,7 @@ def test_training_and_published_figures_table(weights_dir):
                     "initialisation, 60 epochs); not measured here, so not comparable with the tables above.")
     assert lines.index(note) > lines.index(TRAIN_TITLE)
     footer = next(ln for ln in lines if ln.startswith("Input size"))
-    assert footer.startswith("Input size 80 px; initialisation: random.")
+    assert footer.startswith("Input size 80 px; where each model's weights started: `proposed` random; `resnet50` random.")
 
 
 def test_baseline_on_other_cells_and_older_reports_are_said(weights_dir):

@@ -13,11 +13,11 @@ from ..jsonio import read_json
 from ..paths import artefact_path
 from ..docblocks import markers
 from .tables import (ba_auc, called_all, cells_seen, crop_of, fmt, lolo_reports, md_header, md_row, probe_of,
-                     recipe_of, role_of, trained_labs)
+                     recipe_of, role_of, start_of, trained_labs)
 
 SUMMARY_BLOCK = "summary"
 SUMMARY_START, SUMMARY_END = markers(SUMMARY_BLOCK)
-SUMMARY_HEADER = ["model", "trained on", "crop", "training", "Aria test fields: bal. acc. / AUC",
+SUMMARY_HEADER = ["model", "trained on", "crop", "start", "training", "Aria test fields: bal. acc. / AUC",
                   "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL",
                   "lab probe, normal cells (chance)"]
 SUMMARY_LOLO_HEADER = ["model", "trained on", "recipe", "weights of", "lab left out", "cells: ROC AUC",
@@ -44,13 +44,13 @@ def build_summary(weights_dir: Path) -> str:
         man = read_manifest(m, wdir, missing_ok=True) if m != BASELINE else None
         tr = (man or {}).get("training", {})
         labs, seen, secs = trained_labs(tr), cells_seen(tr), tr.get("seconds")
-        crop = "–" if man is None else crop_of(man)
+        crop, start = ("–", "–") if man is None else (crop_of(man), start_of(man))
         budget = (f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches of {tr['batch_size']} ({seen:,} cells), "
                   f"{secs / 60:.0f} min" if seen and secs else "–")
         if m == BASELINE:
             labs = sorted({k.split("/")[0].split("-")[0] for k in sets})
             budget = "one logistic fit per lab"
-        lines.append(md_row([_short(m), " + ".join(labs) or "–", crop, budget,
+        lines.append(md_row([_short(m), " + ".join(labs) or "–", crop, start, budget,
                            ba_auc((sets.get("aria-original/test") or {}).get("metrics") or {}),
                            ba_auc((sets.get("cnmc/test") or {}).get("cell_metrics") or {}),
                            called_all((sets.get("bccd/test") or {}).get("cell_metrics") or {}), probe_of(r)]))

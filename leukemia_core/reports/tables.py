@@ -90,6 +90,17 @@ def crop_of(manifest: dict) -> str:
     return "cell on black" if manifest.get("mask_outside", True) else "with surroundings"
 
 
+def start_of(manifest: dict) -> str:
+    """Where a model's weights started, read from its manifest: a pretrained start (by name),
+    another model's trained weights (by file), or random initialisation."""
+    start = manifest.get("init_start")
+    if start:
+        return f"ImageNet layers of {start['name']}"  # its source and licence: the model card
+    if manifest.get("init_from"):
+        return f"from {manifest['init_from']['file']} (this project's, same split)"
+    return "random" if manifest.get("init", "random") == "random" else str(manifest["init"])
+
+
 def stain_of(manifest: dict, jitter: str = "H/E stain jitter", none: str = "no stain jitter") -> str:
     """The stain augmentation a run trained with, read from its manifest: ``jitter`` when the H/E
     stain jitter was on, ``none`` when it was off, "no augmentation" without augmentation."""
