@@ -27,6 +27,23 @@ def test_sample_weights_share_datasets_then_balance_classes():
     np.testing.assert_allclose(sample_weights(np.array([0, 0, 0, 1]), ["x"] * 4), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
 
 
+def test_sample_weights_by_class_keep_the_classes_even_with_a_lab_of_one_class():
+    # aria: 1 HEM + 3 ALL; bccd: 2 HEM only; shares aria 0.55, bccd 0.15
+    ds = ["aria", "aria", "bccd", "aria", "aria", "bccd"]
+    y = np.array([0, 1, 0, 1, 1, 0])
+    by_ds = sample_weights(y, ds, {"aria": 0.55, "bccd": 0.15})
+    assert by_ds[y == 0].sum() == pytest.approx(0.55 / 0.7 / 2 + 0.15 / 0.7)  # BCCD tilts batches to HEM
+    w = sample_weights(y, ds, {"aria": 0.55, "bccd": 0.15}, by="class")
+    assert w[y == 0].sum() == pytest.approx(0.5) and w[y == 1].sum() == pytest.approx(0.5)
+    hem = 0.5 / 0.7  # the HEM half, split aria 0.55 : bccd 0.15
+    np.testing.assert_allclose(w, [hem * 0.55, 0.5 / 3, hem * 0.15 / 2, 0.5 / 3, 0.5 / 3, hem * 0.15 / 2])
+    # with both classes in every dataset and equal shares, the two ways agree
+    y2, ds2 = np.array([0, 1, 0, 1]), ["a", "a", "b", "b"]
+    np.testing.assert_allclose(sample_weights(y2, ds2, by="class"), sample_weights(y2, ds2))
+    with pytest.raises(ValueError, match="expected one of"):
+        sample_weights(y, ds, by="lab")
+
+
 def _indexed(n=12, size=8):
     """uint8 images whose every pixel holds the image's own index (so a batch tells what was drawn)."""
     return np.repeat(np.arange(n, dtype=np.uint8), size * size * 3).reshape(n, size, size, 3)

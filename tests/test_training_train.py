@@ -102,9 +102,11 @@ def test_the_stain_ablation_trains_without_the_stain_step_and_says_so(tmp_path, 
     assert "stain_jitter" in [la.name for la in training_model(model, True, 0).get_layer("augmentation").layers]
     cfg = TrainConfig(model="tiny_cnn", data=[str(_data(tmp_path, samples))], epochs=1, batch_size=4,
                       stain_jitter=False, steps_per_epoch=1, run_dir=str(tmp_path / "run"),
-                      weights_dir=str(tmp_path / "w"), cache_dir=None, verbose=0)
-    aug = train(cfg)["training"]["augmentation"]
+                      weights_dir=str(tmp_path / "w"), cache_dir=None, verbose=0, sampling="class")
+    tr = train(cfg)["training"]
+    aug = tr["augmentation"]
     assert (aug["stain_scale"], aug["stain_shift"]) == (0.0, 0.0) and aug["hue"] > 0
+    assert tr["sampling"]["by"] == "class" and "equally often" in tr["sampling"]["classes"]  # the same run's batches
 
 
 # ---------------------------------------------------------------------------------------------

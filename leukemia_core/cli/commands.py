@@ -72,7 +72,7 @@ def cmd_train(args) -> int:
                       weights_dir=str(weights_dir_or_default(args.weights_dir)),
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum, norm=args.norm, colour=args.colour,
-                      instance_teacher=args.instance_teacher)
+                      instance_teacher=args.instance_teacher, sampling=args.sampling)
     if args.dataset_share:
         cfg.dataset_shares = {**cfg.dataset_shares, **parse_shares(args.dataset_share)}
     manifest = train(cfg)

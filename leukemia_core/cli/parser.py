@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset-share", action="append", metavar="NAME=SHARE",
                     help="share of training batches drawn from a dataset (aria, cnmc, bccd, folder); "
                          "repeatable (default aria=0.55 cnmc=0.3 bccd=0.15)")
+    sp.add_argument("--sampling", choices=["dataset", "class"], default="dataset",
+                    help="dataset (default): each dataset its share, the classes balanced within it (a dataset "
+                         "of normal cells only adds its share to HEM); class: the classes balanced overall, "
+                         "the datasets sharing each class's half by their shares")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="calibrate on validation cells, then write an evaluation report "

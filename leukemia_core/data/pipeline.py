@@ -13,26 +13,44 @@ from typing import Sequence
 import numpy as np
 
 
-def sample_weights(y: np.ndarray, datasets: Sequence[str], shares: dict[str, float] | None = None) -> np.ndarray:
-    """Per-sample drawing weights: each dataset gets its ``shares`` entry (equal shares by default)
-    and within a dataset the two classes are drawn equally often. Sums to 1.
+#: How a training batch is drawn (``train --sampling``), as the manifest says it.
+SAMPLING = {"dataset": "balanced within each dataset",
+            "class": "the two classes equally often; within a class, datasets by their shares"}
 
-    ``y``: ``int (N,)`` class ids (0 HEM, 1 ALL); ``datasets``: ``(N,)`` names. Returns
-    ``float64 (N,)``, non-negative, summing to 1.
+
+def sample_weights(y: np.ndarray, datasets: Sequence[str], shares: dict[str, float] | None = None,
+                   by: str = "dataset") -> np.ndarray:
+    """Per-sample drawing weights, summing to 1 (``float64 (N,)``, non-negative).
+
+    ``by="dataset"``: each dataset gets its ``shares`` entry (equal shares by default) and within a
+    dataset the two classes are drawn equally often, so a dataset of one class (BCCD: normal cells
+    only) adds its whole share to that class. ``by="class"``: the two classes are drawn equally
+    often overall, and within a class the datasets holding it by their shares, so a dataset of one
+    class shares its class's half with the others instead of tilting the batches towards it.
+    Within a (dataset, class) every sample is drawn equally often.
+
+    ``y``: ``int (N,)`` class ids (0 HEM, 1 ALL); ``datasets``: ``(N,)`` names.
     """
+    if by not in SAMPLING:
+        raise ValueError(f"sampling by {by!r}: expected one of {', '.join(SAMPLING)}")
     datasets = np.asarray(datasets)
+    y = np.asarray(y)
     if not len(y):
         return np.zeros(0, np.float64)
     names = sorted(set(datasets.tolist()))
     shares = {n: (shares or {}).get(n, 1.0) for n in names}
-    total = sum(shares.values())
+    present = {(n, c): bool(np.any((datasets == n) & (y == c))) for n in names for c in (0, 1)}
     w = np.zeros(len(y), np.float64)
     for n in names:
-        in_ds = datasets == n
-        classes = [c for c in (0, 1) if np.any(in_ds & (y == c))]
-        for c in classes:
-            sel = in_ds & (y == c)
-            w[sel] = shares[n] / total / len(classes) / sel.sum()
+        for c in (0, 1):
+            if not present[n, c]:
+                continue
+            if by == "dataset":  # the dataset's share, split between the classes it holds
+                part = shares[n] / sum(shares.values()) / sum(present[n, k] for k in (0, 1))
+            else:  # the class's half, split between the datasets holding it
+                part = shares[n] / sum(shares[m] for m in names if present[m, c])
+            sel = (datasets == n) & (y == c)
+            w[sel] = part / sel.sum()
     return w / w.sum()
 
 

@@ -124,6 +124,8 @@ def recipe_of(manifest: dict | None) -> str:
     start = manifest.get("init_start")
     if start:
         parts.append(f"pretrained start {start['name']}")
+    if (tr.get("sampling") or {}).get("by", "dataset") != "dataset":
+        parts.append(f"batches by {tr['sampling']['by']}")
     inst = tr.get("instances")
     if inst:
         parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")

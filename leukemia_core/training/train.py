@@ -37,7 +37,7 @@ from ..cells.crop import CELL_SHARE
 from ..cells.dataset import CellSet, extract_cells
 from ..data.augment import AugmentConfig, make_augmenter
 from ..data.datasets import Record, read_many, summarize
-from ..data.pipeline import balanced_batches, predict_array, sample_weights
+from ..data.pipeline import SAMPLING, balanced_batches, predict_array, sample_weights
 from ..data.splits import check_leakage, group_keys, select
 from ..errors import LeukemiaCoreError
 from ..models import create_model, get_spec
@@ -75,6 +75,7 @@ class TrainConfig:
     augment: bool = True
     stain_jitter: bool = True  # the H/E stain jitter within the augmentation (an ablation turns it off)
     dataset_shares: dict = field(default_factory=lambda: {"aria": 0.55, "cnmc": 0.3, "bccd": 0.15})
+    sampling: str = "dataset"  # "class": classes drawn equally often overall (data.pipeline.SAMPLING)
     cell_share: float = CELL_SHARE
     mask_outside: bool = True  # False: crops keep the cell's surroundings (an ablation)
     run_dir: str | None = None
@@ -248,7 +249,7 @@ def train(cfg: TrainConfig) -> dict:
     log.info("cells: %d train, %d val, in %.0f s", len(tr.y), len(va.y) if va else 0, time.time() - t_start)
 
     keras.utils.set_random_seed(cfg.seed)
-    weights = sample_weights(tr.y, cell_datasets(tr), cfg.dataset_shares)
+    weights = sample_weights(tr.y, cell_datasets(tr), cfg.dataset_shares, cfg.sampling)
     steps = cfg.steps_per_epoch or int(np.ceil(len(tr.y) / cfg.batch_size))
     batches = balanced_batches(tr.x, tr.y, weights, cfg.batch_size, steps, cfg.seed)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
@@ -336,7 +337,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "selected_epoch": best and {"phase": best["phase"], "epoch": best["epoch"], monitor: best[monitor]},
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "optimizer": "Adam",
             "schedule": "cosine decay to 5% per phase", "label_smoothing": 0.05,
-            "sampling": {"dataset_shares": cfg.dataset_shares, "classes": "balanced within each dataset"},
+            "sampling": {"dataset_shares": cfg.dataset_shares, "by": cfg.sampling, "classes": SAMPLING[cfg.sampling]},
             "bn_momentum": cfg.bn_momentum if cfg.init in ("random", *STARTS) else "as built",
             "augmentation": asdict(AugmentConfig().with_stain(cfg.stain_jitter)) if cfg.augment else None,
             "seed": cfg.seed, "seconds": round(seconds, 1),
