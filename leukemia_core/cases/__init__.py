@@ -8,3 +8,7 @@ amendments, optimistic locking), :mod:`.importer` (results from the app, ``predi
 folders), :mod:`.export` (CSV exports and the audit log), :mod:`.report` (the reviewed case report).
 Nothing here imports Streamlit.
 """
+
+#: Case statuses, in workflow order (here, not in :mod:`.models`, so that the command line can offer
+#: them without importing SQLAlchemy: the GPU machine that trains has none).
+STATUSES = ("new", "in review", "signed")

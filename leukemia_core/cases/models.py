@@ -38,8 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
-#: Case statuses, in workflow order.
-STATUSES = ("new", "in review", "signed")
+from . import STATUSES  # noqa: F401  (case statuses, in workflow order; read from here too)
+
 #: A stored cell's or image's outcome: a call, or no call (the reason is among the cell's flags).
 CALLS = ("ALL", "HEM", "NO CALL")
 #: What a signature means: the signer states one of these, stored with the signature.

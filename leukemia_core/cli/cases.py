@@ -22,7 +22,7 @@ import getpass
 import os
 from pathlib import Path
 
-from ..cases.models import STATUSES
+from ..cases import STATUSES
 
 
 def _user(args) -> str:

@@ -62,7 +62,9 @@ def cmd_train(args) -> int:
     """Train one model on cells (``train``); export weights, manifest and history to ``--weights-dir``."""
     from ..training.train import TrainConfig, train
 
-    cfg = TrainConfig(model=args.model, data=args.data, val_data=args.val_data or [],
+    if bool(args.data) == bool(args.cells_pack):
+        raise LeukemiaCoreError("train: give --data (dataset folders) or --cells-pack (a cells-pack file), one of them")
+    cfg = TrainConfig(model=args.model, data=args.data or [], val_data=args.val_data or [],
                       exclude_parts=args.exclude_part if args.exclude_part is not None else ["Segmented"],
                       input_size=args.input_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, init=args.init, init_from=args.init_from,
@@ -72,7 +74,7 @@ def cmd_train(args) -> int:
                       weights_dir=str(weights_dir_or_default(args.weights_dir)),
                       cache_dir=args.cache_dir or None, resume=args.resume, max_images=args.max_images,
                       verbose=args.verbose, bn_momentum=args.bn_momentum, norm=args.norm, colour=args.colour,
-                      instance_teacher=args.instance_teacher, sampling=args.sampling)
+                      instance_teacher=args.instance_teacher, sampling=args.sampling, cells_pack=args.cells_pack)
     if args.dataset_share:
         cfg.dataset_shares = {**cfg.dataset_shares, **parse_shares(args.dataset_share)}
     manifest = train(cfg)

@@ -27,6 +27,7 @@ from .cases import add_parsers as add_cases_parsers
 from .predict import cmd_predict
 from .lymphoid import add_parsers as add_lymphoid_parsers
 from .ood import add_parsers as add_ood_parsers
+from .pack import add_parsers as add_pack_parsers
 from .refer import add_parsers as add_refer_parsers
 from .probe import add_parsers as add_probe_parsers
 from .screen import add_parsers as add_screen_parsers
@@ -54,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="train a model and export its weights and manifest")
     sp.add_argument("--model", required=True)
-    sp.add_argument("--data", action="append", required=True,
+    sp.add_argument("--data", action="append",
                     help="dataset folder (C-NMC, Aria or {all,hem}/ layout); repeat for several")
+    sp.add_argument("--cells-pack", help="train on the cells of this cells-pack file instead of --data (a machine "
+                                         "without the datasets); the pack's datasets go into the manifest")
     sp.add_argument("--val-data", action="append", help="extra folder used only for validation")
     sp.add_argument("--exclude-part", action="append",
                     help="leave out a part, e.g. Segmented (Aria variant) or fold_1; repeatable")
@@ -231,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_adapt_parsers(sub, weights_opt)  # adapt, adapt-kshot, encoders
     add_starts_parsers(sub, weights_opt)  # starts
     add_screen_parsers(sub, weights_opt)  # export-onnx, screen (issue 20)
+    add_pack_parsers(sub)
     add_cases_parsers(sub, weights_opt)  # cases import / list / export (issue 19)
     add_probe_parsers(sub, weights_opt)  # lab-probe
     add_ood_parsers(sub, weights_opt)  # ood

@@ -46,6 +46,7 @@ from ..models.starts import STARTS, apply_start
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of
 from ..jsonio import write_json
 from ..provenance import git_commit
+from .cellpack import read_pack
 from .history import earlier_seconds, write_json_list
 from .instances import clean_weak_fields
 from .selection import MONITOR_CELLS, cell_datasets, monitor_subset, validation_score  # noqa: F401
@@ -88,6 +89,8 @@ class TrainConfig:
     norm: str = "batch"  # the backbone's normalisation: "batch" as built, or "group" (an ablation)
     colour: str = "as is"  # "standardised": each crop's colour standardised inside the graph (a lever)
     instance_teacher: str | None = None  # a .weights.npz: drop the cells of weak ALL fields it calls normal
+    cells_pack: str | None = None  # a cells-pack file: its crops instead of the images of ``data`` (cellpack.py)
+    cells_pack_info: dict | None = None  # set when the pack is read: its description, file and sha256
 
 
 def set_bn_momentum(model, momentum: float) -> None:
@@ -212,8 +215,23 @@ def _drop_unreadable_backup(backup: Path) -> None:
                 return
 
 
+def pack_settings(cfg: TrainConfig, size: int) -> dict:
+    """What a cells pack must have been cut with to serve this run (:mod:`.cellpack`)."""
+    return {"input_size": size, "cell_share": cfg.cell_share, "mask_outside": cfg.mask_outside}
+
+
 def load_cells(cfg: TrainConfig, size: int) -> tuple[list[Record], list[Record], CellSet, CellSet | None]:
-    """Train and val records and their cells; cells cut by the image edge are left out of training."""
+    """Train and val records and their cells (from ``cfg.cells_pack`` when given, which then sets
+    ``cfg.data`` and ``cfg.exclude_parts`` to the pack's); cells cut by the image edge are left out
+    of training."""
+    if cfg.cells_pack:
+        if cfg.val_data or cfg.max_images or cfg.instance_teacher:
+            raise LeukemiaCoreError("--cells-pack holds the cells: give no --val-data, --max-images or teacher")
+        cells, meta = read_pack(Path(cfg.cells_pack), pack_settings(cfg, size))
+        cfg.data, cfg.exclude_parts, cfg.cells_pack_info = meta["data"], meta["exclude_parts"], meta
+        (train_recs, tr), (val_recs, va) = cells["train"], cells.get("val", ([], None))
+        log.info("cells pack %s: %s", meta["file"], meta["cells"])
+        return train_recs, val_recs, tr.subset(~tr.border), va
     train_recs, val_recs = gather_records(cfg)
     log.info("train: %s", summarize(train_recs))
     log.info("val: %s", summarize(val_recs))
@@ -331,7 +349,7 @@ def export(model, cfg: TrainConfig, size: int, train_recs, val_recs, tr: CellSet
             "selection": "epoch with the best mean ROC AUC over the validation datasets' cells, each dataset "
                          "weighted by the square root of its cell count",
             "label_note": "Aria cells carry their field's label (weak label); C-NMC cells their own",
-            "instances": instances,
+            "instances": instances, "cells_pack": cfg.cells_pack_info,
             "epochs_run": len(history), "epochs_max": cfg.epochs,
             "steps_per_epoch": cfg.steps_per_epoch or int(np.ceil(len(tr.y) / cfg.batch_size)),
             "selected_epoch": best and {"phase": best["phase"], "epoch": best["epoch"], monitor: best[monitor]},
