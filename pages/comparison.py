@@ -1,7 +1,6 @@
 """Model comparison page: every figure is drawn from the files in the weights folder, on one set
 chosen at the top (a test set first), with the role of that set beside each figure."""
 
-import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,7 +10,9 @@ from leukemia_core.reports.display import bar_values, human_columns
 from leukemia_core.reports.facts import model_facts, per_model_table
 from leukemia_core.reports.files import (
     BASELINE,
+    CURVE_METRICS,
     app_models,
+    history_curves,
     load_bench,
     load_cam_check,
     load_history,
@@ -170,41 +171,16 @@ def _by_role(reports: dict, reference: dict | None, level: str) -> None:
                       "they exist for C-NMC only."))
 
 
-#: History columns that are curves, longest first (``val_<dataset>_<metric>`` is split on these).
-CURVE_METRICS = ("balanced_accuracy", "learning_rate", "accuracy", "score", "loss", "auc")
-
-
-def _curve_of(col: str) -> tuple[str, str] | None:
-    """``(subset, metric)`` of a history column, or None: ``loss`` -> (training, loss);
-    ``val_cnmc_auc`` -> (validation, cnmc, auc); ``val_score`` -> (validation, score)."""
-    subset, rest = ("validation", col[4:]) if col.startswith("val_") else ("training", col)
-    for m in CURVE_METRICS:
-        if rest == m or rest.endswith("_" + m):
-            ds = rest[: -len(m)].strip("_")
-            return (f"{subset}, {ds}" if ds else subset), m
-    return None
-
-
 def _curves(names: list[str]) -> None:
     st.subheader("Training curves")
-    frames = []
-    for n in names:
-        h = safe_load(load_history, n)
-        if h is not None and not h.empty:
-            frames.append(h)
-    if not frames:
+    histories = [safe_load(load_history, n) for n in names]
+    if all(h is None or h.empty for h in histories):
         st.info("No training history yet (<model>.history.json is written by training).")
         return
-    hist = pd.concat(frames, ignore_index=True)
-    parts = []
-    for col in hist.columns:
-        cm = _curve_of(col)
-        if cm is not None and pd.api.types.is_numeric_dtype(hist[col]):
-            parts.append(hist.assign(subset=cm[0], metric=cm[1], value=hist[col]))
-    if not parts:
+    long = history_curves(histories)
+    if long.empty:
         st.info("The training histories hold no curves.")
         return
-    long = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
     options = [m for m in CURVE_METRICS if m in set(long["metric"])]
     options.sort(key=lambda m: ("balanced_accuracy", "score", "accuracy", "auc", "loss", "learning_rate").index(m))
     metric = st.selectbox("Curve", options, key="comparison_curve", format_func=lambda m: m.replace("_", " "))

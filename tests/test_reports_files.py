@@ -77,6 +77,21 @@ def test_load_history_adds_model_and_step(tmp_path):
         load_history("d", tmp_path)
 
 
+def test_history_curves_split_columns_into_subset_and_metric(tmp_path):
+    from leukemia_core.reports.files import curve_of, history_curves
+
+    assert curve_of("loss") == ("training", "loss") and curve_of("val_score") == ("validation", "score")
+    assert curve_of("val_aria_balanced_accuracy") == ("validation, aria", "balanced_accuracy")
+    assert curve_of("val_bccd_called_all") is None and curve_of("epoch") is None
+    rows = [{"epoch": 1, "loss": 0.7, "val_cnmc_auc": 0.6, "phase": "main"},
+            {"epoch": 2, "loss": 0.5, "val_cnmc_auc": None, "phase": "main"}]
+    (tmp_path / "m.history.json").write_text(json.dumps(rows))
+    long = history_curves([load_history("m", tmp_path), None])
+    assert sorted(zip(long["subset"], long["metric"], long["value"], long["step"])) == [
+        ("training", "loss", 0.5, 2), ("training", "loss", 0.7, 1), ("validation, cnmc", "auc", 0.6, 1)]
+    assert history_curves([None]).empty and history_curves([pd.DataFrame({"epoch": [1]})]).empty
+
+
 def test_load_report_names_and_problems(tmp_path):
     assert report_path("m", tmp_path) == tmp_path / "m.report.json"
     assert load_report("m", tmp_path) is None

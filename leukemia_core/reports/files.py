@@ -123,6 +123,36 @@ def load_history(name: str, wdir: Path | None = None) -> pd.DataFrame | None:
     return df
 
 
+#: History columns that are curves, longest first (``val_<dataset>_<metric>`` is split on these).
+CURVE_METRICS = ("balanced_accuracy", "learning_rate", "accuracy", "score", "loss", "auc")
+
+
+def curve_of(col: str) -> tuple[str, str] | None:
+    """``(subset, metric)`` of a history column, or None: ``loss`` -> (training, loss);
+    ``val_cnmc_auc`` -> (validation, cnmc, auc); ``val_score`` -> (validation, score)."""
+    subset, rest = ("validation", col[4:]) if col.startswith("val_") else ("training", col)
+    for m in CURVE_METRICS:
+        if rest == m or rest.endswith("_" + m):
+            ds = rest[: -len(m)].strip("_")
+            return (f"{subset}, {ds}" if ds else subset), m
+    return None
+
+
+def history_curves(histories: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The training curves of :func:`load_history` tables in long form: one row per model, epoch
+    and curve, with ``subset`` (training, or validation and its dataset), ``metric`` and ``value``
+    beside the epoch's own columns. Empty when no table holds a numeric curve."""
+    frames = [h for h in histories if h is not None and not h.empty]
+    if not frames:
+        return pd.DataFrame(columns=["model", "step", "subset", "metric", "value"])
+    hist = pd.concat(frames, ignore_index=True)
+    parts = [hist.assign(subset=cm[0], metric=cm[1], value=hist[col]) for col in hist.columns
+             if (cm := curve_of(col)) is not None and pd.api.types.is_numeric_dtype(hist[col])]
+    if not parts:
+        return pd.DataFrame(columns=["model", "step", "subset", "metric", "value"])
+    return pd.concat(parts, ignore_index=True).dropna(subset=["value"])
+
+
 def report_path(name: str, wdir: Path | None = None) -> Path:
     """``<wdir>/<name>.report.json`` (default folder: :func:`weights_dir`)."""
     return artefact_path(name, "report", wdir)
