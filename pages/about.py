@@ -3,11 +3,10 @@
 import streamlit as st
 
 from leukemia_core.data.datasets import ARIA_TEST_FRACTION, ARIA_VAL_FRACTION, CNMC_FOLD_SPLIT, CNMC_VAL_FRACTION
-from leukemia_core.models import get_spec
 from leukemia_core.models.weights import read_manifest
 from leukemia_core.paths import artefact_file, default_weights_dir, weights_dir_label
 from leukemia_core.reports.display import pct
-from leukemia_core.reports.facts import model_facts, training_data_table
+from leukemia_core.reports.facts import card_text, model_facts, training_data_table
 from leukemia_core.reports.files import (
     BASELINE,
     app_models,
@@ -124,19 +123,8 @@ def _models(models: list[str], wdir) -> None:
     for name in facts["model"]:
         man = safe_load(read_manifest, name, wdir, missing_ok=True) or {}
         with st.expander(f"Model card: {name}"):
-            spec = get_spec(name)
-            tr = man.get("training", {})
-            st.markdown(f"**{spec.description}**. Input {man.get('input_size')} px RGB in [0, 1]; class-activation "
-                        f"layer `{spec.cam_layer}`; {man.get('params', 'n/a')} parameters; weights sha256 "
-                        f"`{str(man.get('weights_sha256', ''))[:16]}...`; commit `{str(man.get('commit', ''))[:12]}`, "
-                        f"{man.get('date', '')}.")
-            sel = tr.get("selected_epoch") or {}
-            st.markdown(f"Trained on {', '.join(f'`{d}`' for d in tr.get('data', []))}; {tr.get('epochs_run', 'n/a')} "
-                        f"epochs run of {tr.get('epochs_max', 'n/a')}; weights of epoch {sel.get('epoch', 'n/a')} "
-                        f"({sel.get('phase', '')}) kept, chosen by balanced accuracy on the validation role "
-                        f"(not a test set); seed "
-                        f"{tr.get('seed', 'n/a')}; batch {tr.get('batch_size', 'n/a')}, learning rate "
-                        f"{tr.get('learning_rate', 'n/a')}.")
+            for text in card_text(name, man):
+                st.markdown(text)
             show_table(training_data_table(name, wdir), key=f"about_data_{name}", static=True)
 
 

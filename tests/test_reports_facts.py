@@ -26,6 +26,23 @@ def test_model_facts_from_manifests(tmp_path):
     assert model_facts([], tmp_path).empty
 
 
+def test_model_card_names_labs_crop_start_and_the_selection_rule_not_paths():
+    from leukemia_core.reports.facts import card_text
+
+    man = {"input_size": 80, "params": 10, "weights_sha256": "ab" * 32, "commit": "c" * 40, "date": "2026-12-07",
+           "mask_outside": True, "init": "nsfwjs-inception-v3", "init_start": {"name": "nsfwjs-inception-v3"},
+           "training": {"data": ["../shared/data/cnmc2019", "/home/x/aria_all"], "epochs_run": 20, "epochs_max": 20,
+                        "train": {"images": {"cnmc/train/all": 3, "aria/train/hem": 2}},
+                        "selected_epoch": {"epoch": 13, "phase": "main"}, "seed": 42, "batch_size": 32,
+                        "selection": "epoch with the best mean ROC AUC over the validation datasets' cells"}}
+    what, how = card_text("inception_v3", man)
+    assert "`mixed7`" in what and "`abababababababab...`" in what
+    assert how.startswith("Trained on aria + cnmc (cell on black; weights started: ImageNet layers of "
+                          "nsfwjs-inception-v3); 20 epochs run of 20; weights of epoch 13 (main) kept, chosen as "
+                          "the epoch with the best mean ROC AUC")
+    assert "shared/data" not in how and "/home" not in how  # datasets by name, never a path
+
+
 def test_training_data_table(tmp_path):
     write_json(tmp_path / "m.manifest.json", MANIFEST)
     t = training_data_table("m", tmp_path)

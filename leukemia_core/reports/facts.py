@@ -8,9 +8,11 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..models import get_spec
 from ..models.weights import read_manifest
 from ..paths import artefact_file, weights_dir_or_default
 from .files import BASELINE, short_sha
+from .tables import crop_of, start_of, trained_labs
 
 
 def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
@@ -27,7 +29,7 @@ def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
         rows.append({
             "model": n, "description": man.get("description", ""), "parameters": man.get("params"),
             "file size (MB)": round(wfile.stat().st_size / 2**20, 2) if wfile.is_file() else None,
-            "input size (px)": man.get("input_size"), "initialisation": man.get("init"),
+            "input size (px)": man.get("input_size"), "initialisation": start_of(man),
             "epochs run": tr.get("epochs_run"), "epochs max": tr.get("epochs_max"),
             "selected epoch": sel.get("epoch"),
             "training time (min)": round(tr["seconds"] / 60, 1) if tr.get("seconds") is not None else None,
@@ -85,3 +87,25 @@ def per_model_table(data: dict | None, names: Sequence[str] | None = None) -> pd
     if names is not None and not df.empty:
         df = df[df["model"].isin(list(names) + [BASELINE])]
     return df.reset_index(drop=True)
+
+
+def card_text(name: str, man: dict) -> list[str]:
+    """A model card's two paragraphs, read from the manifest: what the model is (description,
+    input, class-activation layer, parameters, weights sha256, commit), then how it was trained
+    (labs by dataset name, never a path of this machine; crop; where its weights started; epochs;
+    how the kept epoch was chosen; seed, batch and learning rate)."""
+    spec = get_spec(name)
+    tr = man.get("training", {})
+    sel = tr.get("selected_epoch") or {}
+    chosen = tr.get("selection") or "a validation figure"
+    return [
+        f"**{spec.description}**. Input {man.get('input_size')} px RGB in [0, 1]; class-activation layer "
+        f"`{spec.cam_layer}`; {man.get('params', 'n/a')} parameters; weights sha256 "
+        f"`{str(man.get('weights_sha256', ''))[:16]}...`; commit `{str(man.get('commit', ''))[:12]}`, "
+        f"{man.get('date', '')}.",
+        f"Trained on {' + '.join(trained_labs(tr)) or 'n/a'} ({crop_of(man)}; weights started: {start_of(man)}); "
+        f"{tr.get('epochs_run', 'n/a')} epochs run of {tr.get('epochs_max', 'n/a')}; weights of epoch "
+        f"{sel.get('epoch', 'n/a')} ({sel.get('phase', '')}) kept, chosen as the {chosen} (the validation role: "
+        f"not a test set); seed {tr.get('seed', 'n/a')}; batch {tr.get('batch_size', 'n/a')}, learning rate "
+        f"{tr.get('learning_rate', 'n/a')}.",
+    ]
