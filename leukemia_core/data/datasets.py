@@ -110,6 +110,16 @@ def cnmc_patient(file_name: str) -> str:
     return f"{'HEM' if m.group(1) else 'ALL'}-{int(m.group(2))}"
 
 
+def patient_or_file(file_name: str, file_key: str) -> str:
+    """The group of an image outside a known layout: its C-NMC patient where ``file_name`` gives
+    one, else the file itself (``file-<file_key>``), so that a leakage check can only catch the same
+    file on both sides."""
+    try:
+        return cnmc_patient(file_name)
+    except DatasetLayoutError:
+        return f"file-{file_key}"
+
+
 def _images_below(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
 
@@ -310,10 +320,7 @@ def read_folder(root: Path, split: str | None = None) -> list[Record]:
             if ld is None:
                 continue
             for p in _images_below(ld):
-                try:
-                    group = cnmc_patient(p.name)
-                except DatasetLayoutError:
-                    group = f"file-{p.relative_to(root).as_posix()}"
+                group = patient_or_file(p.name, p.relative_to(root).as_posix())
                 records.append(Record(p, label, group, "folder", split or s, ld.name))
     if not records:
         raise DatasetLayoutError(

@@ -24,7 +24,7 @@ import numpy as np
 from ..cells.analyze import counted_cells
 from ..cells.crop import whole_image_crop
 from ..cells.dataset import extract_cells
-from ..data.datasets import LABELS, Record, cnmc_patient, read_many
+from ..data.datasets import LABELS, Record, patient_or_file, read_many
 from ..data.images import HeldImage, read_image
 from ..errors import DatasetLayoutError, ImageReadError, LeukemiaCoreError
 from ..models.calibration import Calibration, reliability, threshold_in_use
@@ -67,12 +67,7 @@ def read_labels_csv(path: Path) -> list[Record]:
             bad.append(f"line {i}: {name or '(no file)'} {word or '(no label)'}")
             continue
         p = Path(name) if Path(name).is_absolute() else path.parent / name
-        group = (row.get(gcol) or "").strip() if gcol else ""
-        if not group:
-            try:
-                group = cnmc_patient(p.name)
-            except DatasetLayoutError:
-                group = f"file-{name}"
+        group = ((row.get(gcol) or "").strip() if gcol else "") or patient_or_file(p.name, name)
         out.append(Record(p, label, group, "site", "unsplit", "csv"))
     if bad:
         raise VerificationError(f"{path}: {len(bad)} row(s) without a file name or a label all/hem: "
@@ -97,10 +92,7 @@ def read_labelled(paths: Sequence[str | Path] = (), labels_csv: str | Path | Non
             raise VerificationError(f"uploads labelled {label!r}: expected one of {', '.join(LABELS)}")
         for name, data in files:
             name = Path(name).name
-            try:
-                group = cnmc_patient(name)
-            except DatasetLayoutError:
-                group = f"file-{label}/{name}"
+            group = patient_or_file(name, f"{label}/{name}")
             records.append(Record(HeldImage(name, bytes(data)), label, group, "folder", "unsplit", "upload"))
     for p in paths:
         if not Path(p).exists():
