@@ -10,7 +10,7 @@ every model and sums up the image (:mod:`leukemia_core.cells.analyze`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -91,11 +91,10 @@ def load_model(name: str, weights_dir: Path | None = None, verify: bool = True) 
     path = card.paths.weights
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}; train the model or restore the file")
-    if not card.calibration_matches_weights:  # before the build: a wrong pairing costs no load
-        raise WeightsError(f"{name}: the calibration file was fitted on other weights; rerun evaluate")
+    reading = LoadedModel.from_card(card)  # the calibration check runs before the costly build
     model = create_model(name, card.input_size, norm=card.norm, colour=card.colour)
     load_weights_into(model, path, card.sha256.get("weights") if verify else None)
-    return LoadedModel.from_card(card, model)
+    return replace(reading, model=model)
 
 
 class Predictor:
