@@ -29,7 +29,7 @@ from ..data.datasets import read_many
 from ..data.names import NON_LYMPHOID
 from ..errors import LeukemiaCoreError
 from ..inference import Predictor, load_model
-from ..jsonio import read_json, write_json
+from ..jsonio import with_other_models, write_json
 from ..models.calibration import calibration_path
 from ..models.lymphoid import GATE_FORMAT, OTHER_TYPES, fit_gate, fit_types, not_lymphoid, other_types
 from ..paths import weights_dir_or_default
@@ -133,9 +133,7 @@ def fit_and_measure(name: str, data: list[Path], weights_dir=None, cache_dir=Non
 
 def write_result(result: dict, out: Path) -> None:
     """Write one model's result into ``out`` (``{"models": {name: result}}``), keeping the others."""
-    doc = read_json(out) or {"format": GATE_FORMAT, "models": {}}
-    doc["models"][result["model"]] = result
-    write_json(out, doc)
+    write_json(out, with_other_models(out, {"format": GATE_FORMAT, "models": {result["model"]: result}}, ()))
 
 
 def _pct(v) -> str:

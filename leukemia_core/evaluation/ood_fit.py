@@ -25,7 +25,7 @@ from ..data.datasets import read_many
 from ..data.splits import select
 from ..errors import LeukemiaCoreError
 from ..inference import Predictor, load_model
-from ..jsonio import write_json
+from ..jsonio import with_other_models, write_json
 from ..models.calibration import calibration_path
 from ..models.ood import feature_distances, fit_feature_reference
 from ..paths import weights_dir_or_default
@@ -127,12 +127,8 @@ def _curve(y, p_cal, d, threshold, shares=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.
 
 def write_result(result: dict, out: Path) -> None:
     """Write one model's result into ``out`` (``{"models": {key: result}}``), keeping the others."""
-    from ..jsonio import read_json
-
-    doc = read_json(out) or {"format": OOD_FORMAT, "models": {}}
     key = result["model"] + (f" (without {', '.join(result['left_out'])})" if result["left_out"] else "")
-    doc["models"][key] = result
-    write_json(out, doc)
+    write_json(out, with_other_models(out, {"format": OOD_FORMAT, "models": {key: result}}, ()))
 
 
 def _f(v, digits: int = 3) -> str:
