@@ -167,8 +167,8 @@ class ImageAnalysis:
         mean = float(self.p_all[used if used.any() else counted].mean())
         limit = self.calibration.image_threshold(threshold, 0 if self.found.whole_image else int(used.sum()))
         blast = self._blast(labels)
-        if self.image_reason():
-            call, reason = NO_CALL, self.image_reason()
+        if degenerate := self.image_reason():
+            call, reason = NO_CALL, degenerate
         elif not used.any():
             call, reason = NO_CALL, REASON_NO_CALLED_CELL
         else:
