@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .body import grow_bodies, nucleus_groups
+
 #: A pixel darker than this in every channel is background in a segmented (on black) image.
 BLACK_LEVEL = 18
 #: An image whose share of black pixels exceeds this is treated as segmented on black.
@@ -68,6 +70,14 @@ NUCLEUS_SHARE = 0.2
 #: Aria's val block (where no field has a cell that large: unchanged).
 SINGLE_CELL_SHARE = 0.08
 RELATIVE_NUCLEUS = 0.5
+#: Whole cell bodies (:func:`_single_cell_bodies`, :mod:`.body`) on single-cell images: the largest
+#: region covers at least :data:`BODY_SHARE` of the image and :data:`DOMINANT` of the strongly
+#: stained regions' area; at most :data:`SINGLE_CELL_GROUPS` cells; each body at least
+#: :data:`BODY_SOLIDITY` solid. Set on wbcseg's two labs, BCCD's train block and Aria's val block.
+BODY_SHARE = 0.035
+DOMINANT = 0.4
+SINGLE_CELL_GROUPS = 2
+BODY_SOLIDITY = 0.7
 
 
 @dataclass(frozen=True)
@@ -228,6 +238,60 @@ def _drop_weak_beside_one_cell(rgb: np.ndarray, regions: list) -> list:
     return [r for r, v in zip(regions, stain) if v >= RELATIVE_NUCLEUS * best]
 
 
+def _full(shape: tuple, part: np.ndarray, ox: int, oy: int) -> np.ndarray:
+    """Region ``part`` (offset ``ox, oy``, possibly past the image's edge) as a ``bool`` mask of ``shape``."""
+    h, w = shape[:2]
+    full = np.zeros((h, w), bool)
+    y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + part.shape[0]), min(w, ox + part.shape[1])
+    full[y0:y1, x0:x1] = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
+    return full
+
+
+def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray) -> list | None:
+    """On a single-cell image, one region per white cell, its whole body; ``None`` on other images.
+
+    A single-cell image: its largest region covers :data:`BODY_SHARE` of it or more and holds at least
+    :data:`DOMINANT` of the strongly stained regions' area (a smear field has many cells of like
+    size). There the nucleus pixels are grouped into cells (lobes together, :mod:`.body`), groups
+    whose nucleus stain is under :data:`RELATIVE_NUCLEUS` of the strongest are dropped (red cells,
+    debris) and each other group is grown into its body. ``None`` too where more than
+    :data:`SINGLE_CELL_GROUPS` groups remain or a body is not round (solidity under
+    :data:`BODY_SOLIDITY`: a clump of touching cells, which the colour regions split better).
+    """
+    h, w = rgb.shape[:2]
+    areas = [int(p.sum()) for p, _, _ in regions]
+    if max(areas) < BODY_SHARE * h * w:
+        return None
+    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
+    s -= float(np.median(s))
+
+    def stain(mask: np.ndarray) -> float:
+        return float(np.percentile(s[mask], 90)) if mask.any() else 0.0
+
+    nuclei = [_full(rgb.shape, *r) & nucleus for r in regions]
+    level = [stain(m) for m in nuclei]
+    strong = [a for a, v in zip(areas, level) if v >= RELATIVE_NUCLEUS * max(level)]
+    if max(strong) < DOMINANT * sum(strong):
+        return None
+    groups = [np.logical_or.reduce([nuclei[i] for i in g]) for g in nucleus_groups(nuclei)]
+    level = [stain(g) for g in groups]
+    groups = [g for g, v in zip(groups, level) if v >= RELATIVE_NUCLEUS * max(level)]
+    if len(groups) > SINGLE_CELL_GROUPS:
+        return None
+    bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, groups)]
+    if min(_solidity(b) for b in bodies) < BODY_SOLIDITY:
+        return None
+    return [(b, 0, 0) for b in bodies]
+
+
+def _solidity(mask: np.ndarray) -> float:
+    """Area over convex-hull area of ``mask``'s largest outline (1.0 for a disc)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    c = max(contours, key=cv2.contourArea)
+    hull = cv2.contourArea(cv2.convexHull(c))
+    return float(cv2.contourArea(c) / hull) if hull > 0 else 0.0
+
+
 def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     """Find the white cells in an image.
 
@@ -279,8 +343,12 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
         biggest = max(int(p.sum()) for p, _, _ in regions)
         if biggest >= HIGH_MAGNIFICATION_PX:
             regions = [r for r in regions if r[0].sum() >= MIN_RELATIVE_NUCLEATED * biggest]
-    if len(regions) > 1 and nucleus is not None:
-        regions = _drop_weak_beside_one_cell(rgb, regions)
+    if regions and nucleus is not None:
+        whole = _single_cell_bodies(rgb, regions, nucleus)
+        if whole is not None:
+            regions = whole
+        elif len(regions) > 1:
+            regions = _drop_weak_beside_one_cell(rgb, regions)
     cells = []
     for part, ox, oy in regions:
         contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
