@@ -103,3 +103,20 @@ def test_wbcseg_single_cells_are_found_whole():
         one.append(len(cells) == 1)
         ious.append(max((_iou(m, expert) for m in cell_masks(rgb.shape, cells)), default=0.0))
     assert np.mean(one) >= 0.9 and np.median(ious) >= 0.85
+
+
+def test_on_a_white_background_a_dark_nucleus_is_found_dark_red_cells_are_not(monkeypatch):
+    red = np.full((160, 160, 3), 255, np.uint8)
+    for centre in ((40, 40), (110, 50), (70, 120)):
+        cv2.circle(red, centre, 28, (170, 60, 80), -1)  # dark red cells only: no white cell
+    assert find_cells(red) == []
+    # a granulocyte whose nucleus is hardly bluer than red (B - R = 5), on a white background
+    img = np.full((160, 160, 3), 255, np.uint8)
+    cv2.circle(img, (80, 80), 45, (215, 190, 200), -1)  # pale pink cytoplasm
+    for centre in ((66, 72), (90, 66), (88, 94)):
+        cv2.circle(img, centre, 14, (95, 60, 100), -1)
+    assert not finder._has_nucleus(np.ones((160, 160), np.uint8), finder.nucleus_mask(img), 0, 0)
+    cells = find_cells(img)
+    assert len(cells) == 1 and cell_masks(img.shape, cells)[0][[72, 66, 94], [66, 90, 88]].all()
+    monkeypatch.setattr(finder, "DARK_MARGIN", 255)  # without the dark-nucleus fallback: nothing
+    assert find_cells(img) == []

@@ -22,6 +22,10 @@ its median), so it follows the lab's stain instead of a fixed colour; a region n
 :data:`NUCLEUS_SHARE` of its pixels above it. Pale smudges without a nucleus are dropped by the same
 rule.
 
+On single-cell images (CellaVision-type crops) each nucleus is grown into its whole cell
+(:mod:`.body`), and where the stain leaves nuclei hardly bluer than a white background a dark,
+not-red nucleus stands in for the blue one (:func:`dark_nucleus_mask`).
+
 Reference: N. Otsu, "A threshold selection method from gray-level histograms", IEEE SMC 1979.
 """
 
@@ -78,6 +82,8 @@ BODY_SHARE = 0.035
 DOMINANT = 0.4
 SINGLE_CELL_GROUPS = 2
 BODY_SOLIDITY = 0.7
+#: Fallback nucleus (no region bluer than the median): this much darker than the median lightness.
+DARK_MARGIN = 100
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,15 @@ def nucleus_mask(rgb: np.ndarray) -> np.ndarray:
     """``bool (H, W)``: pixels whose blurred ``B - R`` is :data:`NUCLEUS_MARGIN` above the image's median."""
     s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
     return s > float(np.median(s)) + NUCLEUS_MARGIN
+
+
+def dark_nucleus_mask(rgb: np.ndarray) -> np.ndarray:
+    """``bool (H, W)``: pixels :data:`DARK_MARGIN` darker (8-bit Lab lightness, blurred) than the
+    image's median and not red (``B >= R``): nuclei where the stain leaves them hardly bluer than a
+    white background."""
+    light = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0], (0, 0), _blur_sigma(rgb))
+    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
+    return (light.astype(np.float32) < float(np.median(light)) - DARK_MARGIN) & (s >= 0)
 
 
 def cell_mask(rgb: np.ndarray, on_black: bool | None = None) -> np.ndarray:
@@ -323,7 +338,7 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
         return []
     largest = stats[1:, cv2.CC_STAT_AREA].max()
     min_area = max(MIN_AREA_PX, MIN_AREA_SHARE * h * w, MIN_RELATIVE_AREA * largest)
-    regions = []
+    regions, unstained = [], []
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < min_area:
             continue
@@ -334,8 +349,16 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
             if part.sum() < min_area * 0.5:
                 continue
             if nucleus is not None and not _has_nucleus(part, nucleus, x - 1, y - 1):
+                unstained.append((part, x - 1, y - 1))
                 continue
             regions.append((part, x - 1, y - 1))
+    if not regions and unstained:
+        # no region is bluer than the image's median: a white background, on which a nucleus is
+        # the dark, not-red part of a large region (a single-cell image only)
+        nucleus = dark_nucleus_mask(rgb)
+        biggest = max(unstained, key=lambda r: int(r[0].sum()))
+        if biggest[0].sum() >= BODY_SHARE * h * w and _has_nucleus(biggest[0], nucleus, biggest[1], biggest[2]):
+            regions = [biggest]
     # At high magnification (a white cell spans thousands of pixels) platelets and debris beside it
     # are small against it; at low magnification small and large white cells mix. On black
     # (a segmented cell) there is no nucleus mask and every region is the cell.
