@@ -48,6 +48,12 @@ def _data() -> None:
         "normal: HEM in the binary task): Shenggan/BCCD_Dataset, **MIT** licence; type labels from the "
         "Kaggle \"blood-cells\" release as collected in apple2373/BCCD. All four models train on it beside "
         "the two sets above.\n"
+        "- **wbcseg** (400 single normal white cells from two labs, with expert nucleus and cytoplasm masks and "
+        "cell types): Zheng X., Wang Y., Wang G., Liu J., *Fast and robust segmentation of white blood cell images "
+        "by self-supervised learning*, Micron 107:55-71, 2018 (dataset 1: Jiangxi Tecom Science Corporation; "
+        "dataset 2: the CellaVision blog), **GPL-3.0**. Never ALL/HEM training data: it set the finder's "
+        "single-cell constants, trains the lymphoid gate with BCCD's types and measures the lab probe; none of "
+        "its images ships with the dashboard.\n"
         "- The bundled sample images are real held-out images of these datasets (see "
         "`leukemia_core/samples/CREDITS.md`).")
     st.subheader("How the data were split")
