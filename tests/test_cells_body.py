@@ -120,3 +120,12 @@ def test_on_a_white_background_a_dark_nucleus_is_found_dark_red_cells_are_not(mo
     assert len(cells) == 1 and cell_masks(img.shape, cells)[0][[72, 66, 94], [66, 90, 88]].all()
     monkeypatch.setattr(finder, "DARK_MARGIN", 255)  # without the dark-nucleus fallback: nothing
     assert find_cells(img) == []
+
+
+def test_the_histogram_quantile_is_numpys():
+    from leukemia_core.cells.body import _quantile_u8
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 11, 1000):
+        v = rng.integers(0, 256, n)
+        for q in (0.0, 0.1, 0.5, 0.75, 1.0):
+            assert _quantile_u8(v, q) == pytest.approx(float(np.quantile(v, q)), abs=1e-9)
