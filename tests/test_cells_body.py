@@ -129,3 +129,22 @@ def test_the_histogram_quantile_is_numpys():
         v = rng.integers(0, 256, n)
         for q in (0.0, 0.1, 0.5, 0.75, 1.0):
             assert _quantile_u8(v, q) == pytest.approx(float(np.quantile(v, q)), abs=1e-9)
+
+
+def test_any_image_gives_a_list_of_cells_never_an_error():
+    # noise, flat colours and random discs of any colour and size, sharp or blurred: the single-cell
+    # path meets regions with no stain above the median, empty nucleus groups and tiny images
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(8, 300, 2))
+        if i % 3 == 0:
+            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        else:
+            img = np.full((h, w, 3), rng.integers(150, 256, 3), np.uint8)
+            for _ in range(int(rng.integers(1, 8))):
+                r = int(rng.integers(2, max(3, min(h, w) // 2)))
+                centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+                cv2.circle(img, centre, r, tuple(int(c) for c in rng.integers(0, 256, 3)), -1)
+            if i % 3 == 2:
+                img = cv2.GaussianBlur(img, (0, 0), 2)
+        assert isinstance(find_cells(img), list)

@@ -285,13 +285,15 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray) -> 
 
     nuclei = [_full(rgb.shape, *r) & nucleus for r in regions]
     level = [stain(m) for m in nuclei]
+    if max(level) <= 0:  # no region stained above the image's median: nothing to rank by
+        return None
     strong = [a for a, v in zip(areas, level) if v >= RELATIVE_NUCLEUS * max(level)]
     if max(strong) < DOMINANT * sum(strong):
         return None
     groups = [np.logical_or.reduce([nuclei[i] for i in g]) for g in nucleus_groups(nuclei)]
     level = [stain(g) for g in groups]
     groups = [g for g, v in zip(groups, level) if v >= RELATIVE_NUCLEUS * max(level)]
-    if len(groups) > SINGLE_CELL_GROUPS:
+    if not groups or len(groups) > SINGLE_CELL_GROUPS:
         return None
     bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, groups)]
     if min(_solidity(b) for b in bodies) < BODY_SOLIDITY:
