@@ -41,6 +41,9 @@ def test_model_card_names_labs_crop_start_and_the_selection_rule_not_paths():
                           "nsfwjs-inception-v3); 20 epochs run of 20; weights of epoch 13 (main) kept, chosen as "
                           "the epoch with the best mean ROC AUC")
     assert "shared/data" not in how and "/home" not in how  # datasets by name, never a path
+    man["training"]["sampling"] = {"by": "class"}  # class-first batches are part of the recipe
+    assert card_text("inception_v3", man)[1].startswith("Trained on aria + cnmc (cell on black; batches by class; "
+                                                         "weights started: ImageNet layers of nsfwjs-inception-v3)")
 
 
 def test_training_data_table(tmp_path):

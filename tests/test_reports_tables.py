@@ -2,7 +2,7 @@
 
 from leukemia_core.jsonio import write_json
 from leukemia_core.reports.tables import (LOLO_DIR, ba_auc, called_all, cells_seen, crop_of, fmt, fmt_count,
-                                          lolo_reports, md_header, md_row, recipe_of, role_of, stain_of,
+                                          lolo_reports, md_header, md_row, recipe_of, role_of, sampling_of, stain_of,
                                           trained_labs)
 
 
@@ -28,6 +28,8 @@ def test_training_facts_from_a_manifest():
     assert stain_of({"training": {"augmentation": {}}}) == "no stain jitter"
     assert recipe_of(None) == "–"
     assert recipe_of(manifest) == "with surroundings, H/E stain jitter, group norm, 96 px, 2 x 3 batches"
+    assert sampling_of(manifest) is None
+    assert sampling_of({"training": {"sampling": {"by": "class"}}}) == "batches by class"
     started = {**manifest, "norm": "batch", "colour": "standardised", "init_start": {"name": "nsfwjs-inception-v3"}}
     assert recipe_of(started) == ("with surroundings, H/E stain jitter, colour standardised, pretrained start "
                                   "nsfwjs-inception-v3, 96 px, 2 x 3 batches")

@@ -12,7 +12,7 @@ from ..models import get_spec
 from ..models.weights import read_manifest
 from ..paths import artefact_file, weights_dir_or_default
 from .files import BASELINE, short_sha
-from .tables import crop_of, start_of, trained_labs
+from .tables import crop_of, sampling_of, start_of, trained_labs
 
 
 def model_facts(names: Sequence[str], wdir: Path | None = None) -> pd.DataFrame:
@@ -98,12 +98,13 @@ def card_text(name: str, man: dict) -> list[str]:
     tr = man.get("training", {})
     sel = tr.get("selected_epoch") or {}
     chosen = tr.get("selection") or "a validation figure"
+    recipe = "; ".join(filter(None, [crop_of(man), sampling_of(man)]))
     return [
         f"**{spec.description}**. Input {man.get('input_size')} px RGB in [0, 1]; class-activation layer "
         f"`{spec.cam_layer}`; {man.get('params', 'n/a')} parameters; weights sha256 "
         f"`{str(man.get('weights_sha256', ''))[:16]}...`; commit `{str(man.get('commit', ''))[:12]}`, "
         f"{man.get('date', '')}.",
-        f"Trained on {' + '.join(trained_labs(tr)) or 'n/a'} ({crop_of(man)}; weights started: {start_of(man)}); "
+        f"Trained on {' + '.join(trained_labs(tr)) or 'n/a'} ({recipe}; weights started: {start_of(man)}); "
         f"{tr.get('epochs_run', 'n/a')} epochs run of {tr.get('epochs_max', 'n/a')}; weights of epoch "
         f"{sel.get('epoch', 'n/a')} ({sel.get('phase', '')}) kept, chosen as the {chosen} (the validation role: "
         f"not a test set); seed {tr.get('seed', 'n/a')}; batch {tr.get('batch_size', 'n/a')}, learning rate "

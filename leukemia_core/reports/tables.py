@@ -110,6 +110,13 @@ def stain_of(manifest: dict, jitter: str = "H/E stain jitter", none: str = "no s
     return jitter if aug.get("stain_scale") or aug.get("stain_shift") else none
 
 
+def sampling_of(manifest: dict) -> str | None:
+    """How a run drew its batches when not by the datasets' shares (``"batches by class"``), read from
+    its manifest; None for the default."""
+    by = (manifest.get("training", {}).get("sampling") or {}).get("by", "dataset")
+    return None if by == "dataset" else f"batches by {by}"
+
+
 def recipe_of(manifest: dict | None) -> str:
     """What a training run did, read from its manifest: crop, stain jitter, colour standardising,
     backbone norm, pretrained start, instance teacher, input size and budget; ``–`` without a manifest."""
@@ -124,8 +131,8 @@ def recipe_of(manifest: dict | None) -> str:
     start = manifest.get("init_start")
     if start:
         parts.append(f"pretrained start {start['name']}")
-    if (tr.get("sampling") or {}).get("by", "dataset") != "dataset":
-        parts.append(f"batches by {tr['sampling']['by']}")
+    if sampling_of(manifest):
+        parts.append(sampling_of(manifest))
     inst = tr.get("instances")
     if inst:
         parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")
