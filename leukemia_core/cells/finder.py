@@ -152,18 +152,25 @@ def _blur_sigma(rgb: np.ndarray) -> float:
     return max(0.8, max(rgb.shape[:2]) / 400)
 
 
-def nucleus_mask(rgb: np.ndarray) -> np.ndarray:
-    """``bool (H, W)``: pixels whose blurred ``B - R`` is :data:`NUCLEUS_MARGIN` above the image's median."""
+def stain_levels(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """The blurred ``B - R`` (``float32 (H, W)``) and its median, once per image for every stain rule."""
     s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
-    return s > float(np.median(s)) + NUCLEUS_MARGIN
+    return s, float(np.median(s))
 
 
-def dark_nucleus_mask(rgb: np.ndarray) -> np.ndarray:
+def nucleus_mask(rgb: np.ndarray, levels: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+    """``bool (H, W)``: pixels whose blurred ``B - R`` is :data:`NUCLEUS_MARGIN` above the image's median
+    (``levels``: :func:`stain_levels` of ``rgb`` when the caller has them already)."""
+    s, median = levels or stain_levels(rgb)
+    return s > median + NUCLEUS_MARGIN
+
+
+def dark_nucleus_mask(rgb: np.ndarray, levels: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """``bool (H, W)``: pixels :data:`DARK_MARGIN` darker (8-bit Lab lightness, blurred) than the
     image's median and not red (``B >= R``): nuclei where the stain leaves them hardly bluer than a
-    white background."""
+    white background (``levels``: :func:`stain_levels` of ``rgb`` when the caller has them)."""
     light = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0], (0, 0), _blur_sigma(rgb))
-    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
+    s, _ = levels or stain_levels(rgb)
     return (light.astype(np.float32) < float(np.median(light)) - DARK_MARGIN) & (s >= 0)
 
 
@@ -236,19 +243,18 @@ def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> boo
     return n > 0 and float(nucleus[y0:y1, x0:x1][inside].mean()) >= NUCLEUS_SHARE
 
 
-def _drop_weak_beside_one_cell(rgb: np.ndarray, regions: list) -> list:
+def _stain(centred: np.ndarray, mask: np.ndarray) -> float:
+    """A region's nucleus stain: 90th percentile of ``centred`` (blurred B - R less median) over ``mask``."""
+    return float(np.percentile(centred[mask], 90)) if mask.any() else 0.0
+
+
+def _drop_weak_beside_one_cell(rgb: np.ndarray, regions: list, centred: np.ndarray) -> list:
     """On a single-cell image (:data:`SINGLE_CELL_SHARE`), the regions whose nucleus stain reaches
     :data:`RELATIVE_NUCLEUS` of the strongest region's; elsewhere ``regions`` as they are."""
     h, w = rgb.shape[:2]
     if max(int(p.sum()) for p, _, _ in regions) < SINGLE_CELL_SHARE * h * w:
         return regions
-    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
-    s -= float(np.median(s))
-    stain = []
-    for part, ox, oy in regions:
-        y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + part.shape[0]), min(w, ox + part.shape[1])
-        inside = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
-        stain.append(float(np.percentile(s[y0:y1, x0:x1][inside], 90)) if inside.any() else 0.0)
+    stain = [_stain(centred, _full(rgb.shape, *r)) for r in regions]
     best = max(stain)
     return [r for r, v in zip(regions, stain) if v >= RELATIVE_NUCLEUS * best]
 
@@ -262,7 +268,7 @@ def _full(shape: tuple, part: np.ndarray, ox: int, oy: int) -> np.ndarray:
     return full
 
 
-def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray) -> list | None:
+def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray, centred: np.ndarray) -> list | None:
     """On a single-cell image, one region per white cell, its whole body; ``None`` on other images.
 
     A single-cell image: its largest region covers :data:`BODY_SHARE` of it or more and holds at least
@@ -277,21 +283,15 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray) -> 
     areas = [int(p.sum()) for p, _, _ in regions]
     if max(areas) < BODY_SHARE * h * w:
         return None
-    s = cv2.GaussianBlur(nucleus_score(rgb), (0, 0), _blur_sigma(rgb))
-    s -= float(np.median(s))
-
-    def stain(mask: np.ndarray) -> float:
-        return float(np.percentile(s[mask], 90)) if mask.any() else 0.0
-
     nuclei = [_full(rgb.shape, *r) & nucleus for r in regions]
-    level = [stain(m) for m in nuclei]
+    level = [_stain(centred, m) for m in nuclei]
     if max(level) <= 0:  # no region stained above the image's median: nothing to rank by
         return None
     strong = [a for a, v in zip(areas, level) if v >= RELATIVE_NUCLEUS * max(level)]
     if max(strong) < DOMINANT * sum(strong):
         return None
     groups = [np.logical_or.reduce([nuclei[i] for i in g]) for g in nucleus_groups(nuclei)]
-    level = [stain(g) for g in groups]
+    level = [_stain(centred, g) for g in groups]
     groups = [g for g, v in zip(groups, level) if v >= RELATIVE_NUCLEUS * max(level)]
     if not groups or len(groups) > SINGLE_CELL_GROUPS:
         return None
@@ -334,7 +334,8 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     on_black = is_segmented_on_black(rgb)
     mask = cell_mask(rgb, on_black)
     # on black (a segmented cell) every non-black region is the cell: no nucleus gate
-    nucleus = None if not nucleus_gate or on_black else nucleus_mask(rgb)
+    levels = None if not nucleus_gate or on_black else stain_levels(rgb)
+    nucleus = None if levels is None else nucleus_mask(rgb, levels)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
@@ -357,7 +358,7 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     if not regions and unstained:
         # no region is bluer than the image's median: a white background, on which a nucleus is
         # the dark, not-red part of a large region (a single-cell image only)
-        nucleus = dark_nucleus_mask(rgb)
+        nucleus = dark_nucleus_mask(rgb, levels)
         biggest = max(unstained, key=lambda r: int(r[0].sum()))
         if biggest[0].sum() >= BODY_SHARE * h * w and _has_nucleus(biggest[0], nucleus, biggest[1], biggest[2]):
             regions = [biggest]
@@ -369,11 +370,12 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
         if biggest >= HIGH_MAGNIFICATION_PX:
             regions = [r for r in regions if r[0].sum() >= MIN_RELATIVE_NUCLEATED * biggest]
     if regions and nucleus is not None:
-        whole = _single_cell_bodies(rgb, regions, nucleus)
+        centred = levels[0] - levels[1]
+        whole = _single_cell_bodies(rgb, regions, nucleus, centred)
         if whole is not None:
             regions = whole
         elif len(regions) > 1:
-            regions = _drop_weak_beside_one_cell(rgb, regions)
+            regions = _drop_weak_beside_one_cell(rgb, regions, centred)
     cells = []
     for part, ox, oy in regions:
         contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

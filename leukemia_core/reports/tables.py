@@ -131,8 +131,8 @@ def recipe_of(manifest: dict | None) -> str:
     start = manifest.get("init_start")
     if start:
         parts.append(f"pretrained start {start['name']}")
-    if sampling_of(manifest):
-        parts.append(sampling_of(manifest))
+    if sampling := sampling_of(manifest):
+        parts.append(sampling)
     inst = tr.get("instances")
     if inst:
         parts.append(f"instance teacher (left out {inst['dropped']:,} of {inst['weak_all_cells']:,} Aria ALL cells)")
