@@ -55,6 +55,14 @@ def _equivalent_diameter(mask: np.ndarray) -> float:
     return float(2.0 * np.sqrt(mask.sum() / np.pi))
 
 
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (``uint8`` in {0, 1}) with every hole of its regions filled: its outer outlines drawn filled."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros_like(mask)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out
+
+
 def _distance_from(mask: np.ndarray) -> np.ndarray:
     """Each pixel's distance in px to the nearest pixel of ``mask`` (``bool``)."""
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
@@ -146,11 +154,7 @@ def grow_bodies(rgb: np.ndarray, groups: list[np.ndarray]) -> list[np.ndarray]:
     markers[y0:y1, x0:x1] = roi
     out = []
     for k, g in enumerate(groups):
-        body = ((markers == k + 2) | g).astype(np.uint8)
-        contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        filled = np.zeros_like(body)
-        cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-        out.append(filled.astype(bool))
+        out.append(fill_holes(((markers == k + 2) | g).astype(np.uint8)).astype(bool))
     return out
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .body import grow_bodies, nucleus_groups
+from .body import fill_holes, grow_bodies, nucleus_groups
 
 #: A pixel darker than this in every channel is background in a segmented (on black) image.
 BLACK_LEVEL = 18
@@ -192,7 +192,7 @@ def cell_mask(rgb: np.ndarray, on_black: bool | None = None) -> np.ndarray:
         high = max(float(otsu), MIN_VIOLET)
         mask = _hysteresis(f > high, f > high * CYTOPLASM_FACTOR)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    mask = _fill_holes(mask)
+    mask = fill_holes(mask)
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
 
 
@@ -203,13 +203,6 @@ def _hysteresis(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
     keep[np.unique(labels[strong])] = True
     keep[0] = False
     return keep[labels].astype(np.uint8)
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = np.zeros_like(mask)
-    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
-    return out
 
 
 def _split_touching(region: np.ndarray) -> list[np.ndarray]:

@@ -26,6 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .body import fill_holes
 from .finder import Cell, is_segmented_on_black
 
 #: Fewest distance-transform peaks (red cells, roughly) for an estimate.
@@ -57,13 +58,6 @@ def white_cell_mask(shape: tuple[int, int], cells: Sequence[Cell]) -> np.ndarray
     return mask
 
 
-def _filled(mask: np.ndarray) -> np.ndarray:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = np.zeros_like(mask)
-    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
-    return out
-
-
 def _hist_quantile(values: np.ndarray, q: float) -> int:
     """The ``q`` quantile (0-1, lower) of ``uint8`` values by their histogram (no sort)."""
     counts = np.cumsum(np.bincount(values, minlength=256))
@@ -89,7 +83,7 @@ def foreground_mask(rgb: np.ndarray, white: np.ndarray) -> np.ndarray:
     dist = cv2.GaussianBlur(np.sqrt(dist), (0, 0), max(0.8, max(rgb.shape[:2]) / 400))
     d8 = np.clip(dist, 0, 255).astype(np.uint8)
     threshold, _ = cv2.threshold(d8[outside].reshape(-1, 1), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return _filled((d8 > threshold).astype(np.uint8))
+    return fill_holes((d8 > threshold).astype(np.uint8))
 
 
 def red_cell_scale(rgb: np.ndarray, cells: Sequence[Cell]) -> RedCellScale | None:
