@@ -1,4 +1,5 @@
-"""models.layers: CaffeInput (ResNet-50's BGR input) and CellColourStandardise (each crop's colour in L*a*b*)."""
+"""models.layers: CaffeInput (ResNet-50's BGR input), CellColourStandardise (each crop's colour in L*a*b*) and
+HaematoxylinDensity (the crop's haematoxylin alone)."""
 
 import keras
 import pytest
@@ -72,3 +73,49 @@ def test_colour_standardise_passes_a_nearly_black_crop_unchanged():
     x = np.zeros((1, 16, 16, 3), np.float32)
     x[0, :2, :2] = 0.5  # 4 pixels: too few to standardise
     np.testing.assert_array_equal(np.asarray(CellColourStandardise()(x)), x)
+
+
+def _stained(h_density: float, e_density: float) -> np.ndarray:
+    """The RGB of a pixel holding the given haematoxylin and eosin densities (Beer-Lambert, the
+    Ruifrok-Johnston vectors)."""
+    s = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]])
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    return np.exp(-(h_density * s[0] + e_density * s[1])).astype(np.float32)
+
+
+def test_haematoxylin_density_reads_the_haematoxylin_whatever_the_eosin():
+    from leukemia_core.models.layers import HaematoxylinDensity
+
+    layer = HaematoxylinDensity()
+    for h in (0.1, 0.6, 1.2):
+        px = np.stack([_stained(h, e) for e in (0.0, 0.3, 0.8)])[None]  # (1, 3, 3)
+        np.testing.assert_allclose(np.asarray(layer.density(px))[0, :, 0], h, atol=2e-3)
+
+
+def test_haematoxylin_input_is_standardised_per_crop_and_keeps_black():
+    from leukemia_core.models.layers import HaematoxylinDensity
+
+    layer = HaematoxylinDensity(spread=0.15)
+    yy, xx = np.mgrid[:24, :24]
+    r = np.hypot(yy - 12, xx - 12)
+    light = np.where(r[..., None] < 6, _stained(0.5, 0.2), _stained(0.1, 0.4))
+    crops = np.stack([np.where(r[..., None] < 10, light, 0.0),  # a cell on black
+                      np.where(r[..., None] < 10, np.where(r[..., None] < 6, _stained(1.5, 0.2),
+                                                           _stained(0.3, 0.4)), 0.0)]).astype(np.float32)
+    y = np.asarray(layer(crops))
+    assert y.shape == crops.shape and np.array_equal(y[..., 0], y[..., 2])
+    cell = r < 10
+    assert not y[:, ~cell].any()  # black stays black
+    assert y[0, 12, 12, 0] > 0.5 > y[0, 12, 3, 0] > 0  # nucleus above the crop's mean, cytoplasm below
+    np.testing.assert_allclose(y[0], y[1], atol=1e-3)  # three times the stain, the same picture
+    np.testing.assert_allclose(y[0, cell, 0].mean(), 0.5, atol=1e-3)
+    assert not np.asarray(layer(np.zeros((1, 8, 8, 3), np.float32))).any()
+
+
+def test_a_model_takes_the_haematoxylin_input_and_refuses_an_unknown_one():
+    from leukemia_core.models import create_model
+
+    model = create_model("tiny_cnn", 24, colour="haematoxylin")
+    assert any(la.name == "haematoxylin_density" for la in model.layers)
+    with pytest.raises(ValueError, match="colour must be one of"):
+        create_model("tiny_cnn", 24, colour="sepia")

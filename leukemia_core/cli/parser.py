@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "which normalises each image by its own statistics (the head is kept as built)")
     sp.add_argument("--colour", choices=COLOURS, default="as is",
                     help="'standardised': each crop's colour standardised in L*a*b* inside the model (mean and "
-                         "spread of its non-black pixels), in training and at every reading")
+                         "spread of its non-black pixels); 'haematoxylin': the crop's haematoxylin density alone "
+                         "(colour deconvolution); either in training and at every reading")
     sp.add_argument("--instance-teacher", metavar="WEIGHTS",
                     help="a trained model's <model>.weights.npz (with its manifest and calibration): leave out "
                          "the cells of Aria ALL fields it calls normal, all but each field's top cell "

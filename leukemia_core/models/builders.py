@@ -26,18 +26,23 @@ def _classifier(x, dropout: float):
 
 
 def _input(size: int, colour: str):
-    """The model's input and what the first layer reads: the crop as is, or each crop's colour
-    standardised inside the graph (:class:`~leukemia_core.models.layers.CellColourStandardise`), so
+    """The model's input and what the first layer reads: the crop as is, each crop's colour
+    standardised inside the graph (:class:`~leukemia_core.models.layers.CellColourStandardise`), or
+    its haematoxylin density alone (:class:`~leukemia_core.models.layers.HaematoxylinDensity`), so
     that every reader of the model (Keras, ONNX, Grad-CAM) sees the same input as training did."""
     # lazy: Keras imports TensorFlow (about 4 s here); importing the registry must stay cheap
     import keras
 
-    from .layers import CellColourStandardise
+    from .layers import CellColourStandardise, HaematoxylinDensity
 
     if colour not in COLOURS:
         raise ValueError(f"colour must be one of {', '.join(map(repr, COLOURS))}, not {colour!r}")
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
-    return inputs, (CellColourStandardise(name="colour_standardise")(inputs) if colour == "standardised" else inputs)
+    if colour == "standardised":
+        return inputs, CellColourStandardise(name="colour_standardise")(inputs)
+    if colour == "haematoxylin":
+        return inputs, HaematoxylinDensity(name="haematoxylin_density")(inputs)
+    return inputs, inputs
 
 
 def _backbone(app, size: int, weights, preprocess, colour: str = "as is"):

@@ -228,7 +228,8 @@ class ModelCard:
 
     @property
     def colour(self) -> str:
-        """How the model's input treats colour (manifest ``colour``): ``"as is"`` or ``"standardised"``."""
+        """How the model's input treats colour (manifest ``colour``): one of
+        :data:`~leukemia_core.models.registry.COLOURS`."""
         return str((self.manifest or {}).get("colour", "as is"))
 
     @property

@@ -21,8 +21,9 @@ LOGITS_LAYER = "logits"
 PROBS_LAYER = "probs"
 INPUT_NAME = "image"
 #: How a model's input treats colour (the manifest's ``colour``; ``train --colour``): the crop as it
-#: is, or each crop's colour standardised inside the graph (:class:`.layers.CellColourStandardise`).
-COLOURS = ("as is", "standardised")
+#: is, each crop's colour standardised inside the graph (:class:`.layers.CellColourStandardise`), or
+#: its haematoxylin density alone (:class:`.layers.HaematoxylinDensity`).
+COLOURS = ("as is", "standardised", "haematoxylin")
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,10 @@ def create_model(name: str, input_size: int | None = None, init: str = "random",
             or a path to a weights file (``.weights.npz`` shipped here or Keras ``.weights.h5``).
         norm: the backbone's normalisation, ``"batch"`` (as built) or ``"group"``
             (:mod:`leukemia_core.models.norm`; the manifest's ``norm``).
-        colour: ``"as is"`` or ``"standardised"`` (each crop's colour standardised inside the graph,
-            :class:`~leukemia_core.models.layers.CellColourStandardise`; the manifest's ``colour``).
+        colour: ``"as is"``, ``"standardised"`` (each crop's colour standardised inside the graph,
+            :class:`~leukemia_core.models.layers.CellColourStandardise`) or ``"haematoxylin"`` (its
+            haematoxylin density alone, :class:`~leukemia_core.models.layers.HaematoxylinDensity`);
+            the manifest's ``colour``.
         **kwargs: passed to the builder (e.g. ``dropout``).
 
     Returns:
