@@ -18,6 +18,19 @@ class CaffeInput(keras.layers.Layer):
         return x - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype=x.dtype)
 
 
+def masked_moments(x, values, black_level: float):
+    """Per-crop statistics over the crop's non-black pixels (``max`` channel of ``x`` above
+    ``black_level``): ``(mask (N, H, W, 1), count (N, 1, 1, 1), mean and variance of values per
+    channel (N, 1, 1, C))``; a crop with no such pixel gets mean and variance 0."""
+    ops = keras.ops
+    mask = ops.cast(ops.max(x, axis=-1, keepdims=True) > black_level, x.dtype)
+    n = ops.sum(mask, axis=(1, 2, 3), keepdims=True)
+    safe_n = ops.maximum(n, 1.0)
+    mean = ops.sum(values * mask, axis=(1, 2), keepdims=True) / safe_n
+    var = ops.sum(ops.square(values - mean) * mask, axis=(1, 2), keepdims=True) / safe_n
+    return mask, n, mean, var
+
+
 # sRGB (D65) <-> CIE XYZ, and the D65 white point: the CIE 1976 L*a*b* definitions.
 _RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
 _WHITE = (0.950456, 1.0, 1.088754)
@@ -68,12 +81,8 @@ class CellColourStandardise(keras.layers.Layer):
     def call(self, x):
         """``x``: ``float32 (N, H, W, 3)`` RGB in [0, 1] -> the same shape, each crop standardised."""
         ops = keras.ops
-        mask = ops.cast(ops.max(x, axis=-1, keepdims=True) > self.black_level, x.dtype)
-        n = ops.sum(mask, axis=(1, 2, 3), keepdims=True)
         lab = self._to_lab(x)
-        safe_n = ops.maximum(n, 1.0)
-        mean = ops.sum(lab * mask, axis=(1, 2), keepdims=True) / safe_n
-        var = ops.sum(ops.square(lab - mean) * mask, axis=(1, 2), keepdims=True) / safe_n
+        mask, n, mean, var = masked_moments(x, lab, self.black_level)
         target_mean = ops.convert_to_tensor(self.TARGET_MEAN, dtype=x.dtype)
         target_std = ops.convert_to_tensor(self.TARGET_STD, dtype=x.dtype)
         std_lab = (lab - mean) / (ops.sqrt(var) + 1e-3) * target_std + target_mean
@@ -121,12 +130,9 @@ class HaematoxylinDensity(keras.layers.Layer):
     def call(self, x):
         """``x``: ``float32 (N, H, W, 3)`` RGB in [0, 1] -> ``(N, H, W, 3)``, three equal channels in [0, 1]."""
         ops = keras.ops
-        mask = ops.cast(ops.max(x, axis=-1, keepdims=True) > self.black_level, x.dtype)
-        n = ops.sum(mask, axis=(1, 2, 3), keepdims=True)
         h = self.density(x)
-        safe_n = ops.maximum(n, 1.0)
-        mean = ops.sum(h * mask, axis=(1, 2, 3), keepdims=True) / safe_n
-        std = ops.sqrt(ops.sum(ops.square(h - mean) * mask, axis=(1, 2, 3), keepdims=True) / safe_n)
+        mask, n, mean, var = masked_moments(x, h, self.black_level)
+        std = ops.sqrt(var)
         z = ops.clip(0.5 + (h - mean) / (std + 1e-3) * self.spread, 0.0, 1.0) * mask
         z = ops.where(n >= float(self.min_pixels), z, ops.zeros_like(z))
         return ops.concatenate([z, z, z], axis=-1)
