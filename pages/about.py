@@ -168,7 +168,8 @@ def _retrain() -> None:
             "    --out model_weights/proposed.report.json\n"
             "python -m leukemia_core baseline --data /path/to/C-NMC_Leukemia \\\n"
             "    --out model_weights/colour_baseline.report.json", language="bash")
-    st.caption("Add --init imagenet to start from ImageNet weights (downloads them once); --resume continues an "
+    st.caption("Add --init with a pretrained start listed above to begin from ImageNet layers built offline "
+               "(--init imagenet downloads Keras' weights and needs the network); --resume continues an "
                "interrupted run. The app reads the new files from model_weights/ without a restart.")
 
 
