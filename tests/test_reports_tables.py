@@ -33,6 +33,8 @@ def test_training_facts_from_a_manifest():
     started = {**manifest, "norm": "batch", "colour": "standardised", "init_start": {"name": "nsfwjs-inception-v3"}}
     assert recipe_of(started) == ("with surroundings, H/E stain jitter, colour standardised, pretrained start "
                                   "nsfwjs-inception-v3, 96 px, 2 x 3 batches")
+    assert recipe_of({**manifest, "training": {**training, "seed": 42}}) == recipe_of(manifest)  # the default
+    assert recipe_of({**manifest, "training": {**training, "seed": 7}}).endswith("2 x 3 batches, seed 7")
 
 
 def test_lolo_reports_in_registry_order_then_the_baseline(tmp_path):

@@ -9,6 +9,7 @@ from ..models.calibration import DEFAULT_THRESHOLD
 from ..models.norm import NORMS
 from ..models.registry import COLOURS
 from ..models.starts import list_starts
+from ..training import DEFAULT_SEED
 from .commands import (
     cmd_adapt_check,
     cmd_baseline,
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--head-epochs", type=int, default=3,
                     help="with a pretrained init: epochs training the head on a frozen backbone first")
     sp.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
-    sp.add_argument("--seed", type=int, default=42)
+    sp.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sp.add_argument("--steps-per-epoch", type=int,
                     help="batches per epoch (default: as many as there are training cells / batch size)")
     sp.add_argument("--no-augment", action="store_true")

@@ -9,6 +9,7 @@ from ..evaluation.baseline import NAME as BASELINE
 from ..jsonio import read_json
 from ..models import list_models
 from ..models.weights import read_manifest
+from ..training import DEFAULT_SEED
 
 #: Folder of the leave-one-lab-out reports and manifests inside the weights folder.
 LOLO_DIR = "lolo"
@@ -139,4 +140,6 @@ def recipe_of(manifest: dict | None) -> str:
     parts.append(f"{manifest.get('input_size', '–')} px")
     if tr.get("epochs_run") and tr.get("steps_per_epoch"):
         parts.append(f"{tr['epochs_run']} x {tr['steps_per_epoch']} batches")
+    if tr.get("seed", DEFAULT_SEED) != DEFAULT_SEED:  # a repeat of a recipe with another seed
+        parts.append(f"seed {tr['seed']}")
     return ", ".join(parts)

@@ -46,6 +46,7 @@ from ..models.starts import STARTS, apply_start
 from ..models.weights import load_matching_weights, load_weights_into, save_weights_npz, sha256_of
 from ..jsonio import write_json
 from ..provenance import git_commit
+from . import DEFAULT_SEED
 from .cellpack import read_pack
 from .history import earlier_seconds, write_json_list
 from .instances import clean_weak_fields
@@ -72,7 +73,7 @@ class TrainConfig:
     head_epochs: int = 3
     finetune_lr_factor: float = 0.1
     patience: int = 8
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     augment: bool = True
     stain_jitter: bool = True  # the H/E stain jitter within the augmentation (an ablation turns it off)
     dataset_shares: dict = field(default_factory=lambda: {"aria": 0.55, "cnmc": 0.3, "bccd": 0.15})
