@@ -105,9 +105,16 @@ class ColourJitter(keras.layers.Layer):
 
 #: Stain vectors (rows: haematoxylin, eosin, residual/DAB) in optical density, each of unit length:
 #: the Ruifrok-Johnston matrix, as in ``skimage.color.rgb_from_hed``; and its inverse (OD -> stains).
-_STAINS = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
-_STAINS /= np.linalg.norm(_STAINS, axis=1, keepdims=True)
-_TO_STAIN = np.linalg.inv(_STAINS)
+STAINS = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
+STAINS /= np.linalg.norm(STAINS, axis=1, keepdims=True)
+TO_STAINS = np.linalg.inv(STAINS)
+
+
+def stain_densities(x):
+    """``x``: ``float32 (..., 3)`` RGB in [0, 1] -> the haematoxylin, eosin and residual densities
+    ``(..., 3)`` (natural-log optical density, ``-ln(max(x, 1/255))``, separated by :data:`TO_STAINS`)."""
+    od = -ops.log(ops.maximum(x, 1.0 / 255.0))
+    return ops.matmul(od, ops.convert_to_tensor(TO_STAINS, x.dtype))
 
 
 @keras.saving.register_keras_serializable("leukemia_core")
@@ -132,11 +139,9 @@ class StainJitter(keras.layers.Layer):
         if not training or (self.scale <= 0 and self.shift <= 0):
             return x
         b = ops.shape(x)[0]
-        to_stain = ops.convert_to_tensor(_TO_STAIN, x.dtype)
-        to_od = ops.convert_to_tensor(_STAINS, x.dtype)
+        to_od = ops.convert_to_tensor(STAINS, x.dtype)
         cell = ops.cast(ops.max(x, axis=-1, keepdims=True) > 0.03, x.dtype)
-        od = -ops.log(ops.maximum(x, 1.0 / 255.0))
-        conc = ops.matmul(od, to_stain)
+        conc = stain_densities(x)
         a = keras.random.uniform((b, 1, 1, 3), 1 - self.scale, 1 + self.scale, seed=self.seed_generator)
         s = keras.random.uniform((b, 1, 1, 3), -self.shift, self.shift, seed=self.seed_generator)
         od = ops.maximum(ops.matmul(conc * a + s, to_od), 0.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from ..data.augment import stain_densities
+
 
 @keras.saving.register_keras_serializable(package="leukemia_core")
 class CaffeInput(keras.layers.Layer):
@@ -94,11 +96,6 @@ class CellColourStandardise(keras.layers.Layer):
         return {**super().get_config(), "black_level": self.black_level, "min_pixels": self.min_pixels}
 
 
-#: Stain vectors (rows: haematoxylin, eosin, residual) in optical density, each of unit length: the
-#: Ruifrok-Johnston matrix of ``skimage.color.rgb_from_hed``; its inverse takes optical density to stains.
-_STAINS = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
-_STAINS = _STAINS / np.linalg.norm(_STAINS, axis=1, keepdims=True)
-
 
 @keras.saving.register_keras_serializable(package="leukemia_core")
 class HaematoxylinDensity(keras.layers.Layer):
@@ -122,10 +119,7 @@ class HaematoxylinDensity(keras.layers.Layer):
 
     def density(self, x):
         """``x``: ``float32 (..., 3)`` RGB in [0, 1] -> haematoxylin density ``(..., 1)`` (natural-log units)."""
-        ops = keras.ops
-        od = -ops.log(ops.maximum(x, 1.0 / 255.0))
-        to_stain = ops.convert_to_tensor(np.linalg.inv(_STAINS)[:, :1].astype("float32"), dtype=x.dtype)
-        return ops.matmul(od, to_stain)
+        return stain_densities(x)[..., :1]
 
     def call(self, x):
         """``x``: ``float32 (N, H, W, 3)`` RGB in [0, 1] -> ``(N, H, W, 3)``, three equal channels in [0, 1]."""
