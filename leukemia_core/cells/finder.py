@@ -225,15 +225,19 @@ def _split_touching(region: np.ndarray) -> list[np.ndarray]:
     return [p for p in parts if p.any()] or [region]
 
 
+def _clipped(shape: tuple, part: np.ndarray, ox: int, oy: int) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Region ``part`` (offset ``ox, oy``, possibly past the image's edge) clipped to an image of
+    ``shape``: the image's slices it covers and its ``bool`` pixels there."""
+    h, w = shape[:2]
+    y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + part.shape[0]), min(w, ox + part.shape[1])
+    return (slice(y0, y1), slice(x0, x1)), part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
+
+
 def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> bool:
     """True when at least :data:`NUCLEUS_SHARE` of the region ``part`` (offset ``ox, oy``, with a
     1-px border that may lie outside the image) is nucleus."""
-    h, w = nucleus.shape
-    ph, pw = part.shape
-    y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + ph), min(w, ox + pw)
-    inside = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
-    n = int(inside.sum())
-    return n > 0 and float(nucleus[y0:y1, x0:x1][inside].mean()) >= NUCLEUS_SHARE
+    box, inside = _clipped(nucleus.shape, part, ox, oy)
+    return bool(inside.any()) and float(nucleus[box][inside].mean()) >= NUCLEUS_SHARE
 
 
 def _stain(centred: np.ndarray, mask: np.ndarray) -> float:
@@ -254,10 +258,9 @@ def _drop_weak_beside_one_cell(rgb: np.ndarray, regions: list, centred: np.ndarr
 
 def _full(shape: tuple, part: np.ndarray, ox: int, oy: int) -> np.ndarray:
     """Region ``part`` (offset ``ox, oy``, possibly past the image's edge) as a ``bool`` mask of ``shape``."""
-    h, w = shape[:2]
-    full = np.zeros((h, w), bool)
-    y0, x0, y1, x1 = max(0, oy), max(0, ox), min(h, oy + part.shape[0]), min(w, ox + part.shape[1])
-    full[y0:y1, x0:x1] = part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
+    full = np.zeros(shape[:2], bool)
+    box, inside = _clipped(shape, part, ox, oy)
+    full[box] = inside
     return full
 
 
