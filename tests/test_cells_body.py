@@ -7,7 +7,7 @@ import pytest
 from conftest import PALE, SHARED_DATA
 
 from leukemia_core.cells import finder
-from leukemia_core.cells.body import grow_bodies, nucleus_groups
+from leukemia_core.cells.body import grow_bodies, nucleus_groups, solidity, whole_nuclei
 from leukemia_core.cells.finder import cell_masks, find_cells
 from leukemia_core.data.images import read_image
 from leukemia_core.data.wbcseg import read_mask, wbcseg_images
@@ -69,6 +69,42 @@ def test_red_cells_touching_the_cell_are_left_out():
     assert not found[120, 190] and not found[190, 120]  # the touching red cells' far sides stay outside
 
 
+def test_whole_nuclei_adds_the_nucleus_parts_a_group_touches_only():
+    nucleus = np.zeros((40, 60), bool)
+    nucleus[5:15, 5:25] = True    # one lobe, of which the group holds a corner
+    nucleus[25:35, 40:55] = True  # another nucleus, untouched
+    group = np.zeros_like(nucleus)
+    group[5:8, 5:8] = True
+    group[20, 30] = True          # a group pixel outside the nucleus stays in
+    (whole,) = whole_nuclei(nucleus, [group])
+    assert whole[5:15, 5:25].all() and whole[20, 30] and not whole[25:35, 40:55].any()
+    assert whole.sum() == 200 + 1
+
+
+def test_solidity_is_one_for_a_disc_and_low_for_an_l():
+    disc = np.zeros((60, 60), np.uint8)
+    cv2.circle(disc, (30, 30), 20, 1, -1)
+    ell = np.zeros((60, 60), np.uint8)
+    ell[5:55, 5:15] = 1
+    ell[45:55, 5:55] = 1
+    assert solidity(disc) > 0.97 and solidity(ell) < finder.BODY_SOLIDITY
+
+
+def test_a_granular_cell_filling_the_image_is_one_cell_outlined_by_its_colour(monkeypatch):
+    """An eosinophil-like cell covering a third of the image, whose nucleus is 6 % of it: too little
+    for the nucleus share of smaller cells, enough for a cell that size (LARGE_CELL_NUCLEUS)."""
+    img = np.full((120, 120, 3), PALE, np.uint8)
+    cv2.circle(img, (60, 60), 36, (200, 150, 170), -1)  # violet-pink granular cytoplasm
+    for centre in ((50, 55), (70, 66)):
+        cv2.circle(img, centre, 7, NUCLEUS, -1)
+    disc = np.zeros((120, 120), np.uint8)
+    cv2.circle(disc, (60, 60), 36, 1, -1)
+    cells = find_cells(img)
+    assert len(cells) == 1 and _iou(cell_masks(img.shape, cells)[0], disc.astype(bool)) >= 0.95
+    monkeypatch.setattr(finder, "LARGE_CELL_NUCLEUS", 1.0)  # the small-cell rule alone finds nothing
+    assert find_cells(img) == []
+
+
 def test_a_body_holds_its_nucleus_and_stays_within_reach():
     img, disc = _single_cell()
     nucleus = np.zeros(disc.shape, bool)
@@ -103,6 +139,19 @@ def test_wbcseg_single_cells_are_found_whole():
         one.append(len(cells) == 1)
         ious.append(max((_iou(m, expert) for m in cell_masks(rgb.shape, cells)), default=0.0))
     assert np.mean(one) >= 0.9 and np.median(ious) >= 0.85
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "wbcseg").is_dir(), reason="shared data not present")
+def test_wbcseg_lobed_and_image_filling_cells_are_one_cell_each():
+    """Real cells the finder once split into lobes (neutrophils 027, 065) or missed (granular cells
+    filling the image: 231 ... 298): one cell each, the large ones outlined close to the expert mask."""
+    images = {w.image.stem: w for w in wbcseg_images(SHARED_DATA / "wbcseg") if w.lab == "dataset1"}
+    for stem, floor in (("027", 0.4), ("065", 0.6), ("231", 0.9), ("278", 0.9), ("293", 0.9), ("298", 0.9)):
+        rgb = read_image(images[stem].image)
+        _, expert = read_mask(images[stem].mask)
+        cells = find_cells(rgb)
+        assert len(cells) == 1, stem
+        assert _iou(cell_masks(rgb.shape, cells)[0], expert) >= floor, stem
 
 
 def test_on_a_white_background_a_dark_nucleus_is_found_dark_red_cells_are_not(monkeypatch):

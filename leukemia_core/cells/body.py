@@ -119,6 +119,25 @@ def nucleus_groups(nuclei: list[np.ndarray]) -> list[list[int]]:
     return list(groups.values())
 
 
+def solidity(mask: np.ndarray) -> float:
+    """Area over convex-hull area of ``mask``'s (``uint8``) largest outline (1.0 for a disc)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    c = max(contours, key=cv2.contourArea)
+    hull = cv2.contourArea(cv2.convexHull(c))
+    return float(cv2.contourArea(c) / hull) if hull > 0 else 0.0
+
+
+def whole_nuclei(nucleus: np.ndarray, groups: list[np.ndarray]) -> list[np.ndarray]:
+    """Each group (full-image ``bool``) with every connected part of ``nucleus`` (``bool``) it overlaps:
+    a lobed nucleus whose colour regions hold only its lobes' cores, made whole again."""
+    _, parts = cv2.connectedComponents(nucleus.astype(np.uint8), connectivity=8)
+    out = []
+    for g in groups:
+        ids = np.unique(parts[g])
+        out.append(g | np.isin(parts, ids[ids > 0]))
+    return out
+
+
 def grow_bodies(rgb: np.ndarray, groups: list[np.ndarray]) -> list[np.ndarray]:
     """Each nucleus group (full-image ``bool`` mask, not empty) grown into its cell body: ``bool (H, W)``
     each, hole-filled, holding at least its group."""

@@ -24,7 +24,8 @@ rule.
 
 On single-cell images (CellaVision-type crops) each nucleus is grown into its whole cell
 (:mod:`.body`), and where the stain leaves nuclei hardly bluer than a white background a dark,
-not-red nucleus stands in for the blue one (:func:`dark_nucleus_mask`).
+not-red nucleus stands in for the blue one (:func:`dark_nucleus_mask`); a granular cell filling the image
+is its colour region (:data:`LARGE_CELL_SHARE`).
 
 Reference: N. Otsu, "A threshold selection method from gray-level histograms", IEEE SMC 1979.
 """
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .body import fill_holes, grow_bodies, nucleus_groups
+from .body import fill_holes, grow_bodies, nucleus_groups, solidity, whole_nuclei
 
 #: A pixel darker than this in every channel is background in a segmented (on black) image.
 BLACK_LEVEL = 18
@@ -84,6 +85,10 @@ SINGLE_CELL_GROUPS = 2
 BODY_SOLIDITY = 0.7
 #: Fallback nucleus (no region bluer than the median): this much darker than the median lightness.
 DARK_MARGIN = 100
+#: A region covering :data:`LARGE_CELL_SHARE` of the image or more is one cell at high magnification;
+#: it needs only :data:`LARGE_CELL_NUCLEUS` of its pixels dark or blue (granular cells: wbcseg).
+LARGE_CELL_SHARE = 0.2
+LARGE_CELL_NUCLEUS = 0.05
 
 
 @dataclass(frozen=True)
@@ -233,11 +238,11 @@ def _clipped(shape: tuple, part: np.ndarray, ox: int, oy: int) -> tuple[tuple[sl
     return (slice(y0, y1), slice(x0, x1)), part[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(bool)
 
 
-def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int) -> bool:
-    """True when at least :data:`NUCLEUS_SHARE` of the region ``part`` (offset ``ox, oy``, with a
-    1-px border that may lie outside the image) is nucleus."""
+def _has_nucleus(part: np.ndarray, nucleus: np.ndarray, ox: int, oy: int, share: float = NUCLEUS_SHARE) -> bool:
+    """True when at least ``share`` of the region ``part`` (offset ``ox, oy``, with a 1-px border
+    that may lie outside the image) is nucleus."""
     box, inside = _clipped(nucleus.shape, part, ox, oy)
-    return bool(inside.any()) and float(nucleus[box][inside].mean()) >= NUCLEUS_SHARE
+    return bool(inside.any()) and float(nucleus[box][inside].mean()) >= share
 
 
 def _stain(centred: np.ndarray, mask: np.ndarray) -> float:
@@ -273,7 +278,9 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray, cen
     whose nucleus stain is under :data:`RELATIVE_NUCLEUS` of the strongest are dropped (red cells,
     debris) and each other group is grown into its body. ``None`` too where more than
     :data:`SINGLE_CELL_GROUPS` groups remain or a body is not round (solidity under
-    :data:`BODY_SOLIDITY`: a clump of touching cells, which the colour regions split better).
+    :data:`BODY_SOLIDITY`: a clump of touching cells, which the colour regions split better). One
+    group grown into a body that is not round (a lobed nucleus whose colour regions hold only the
+    lobes' cores, under a pale cytoplasm) is grown again from its whole nucleus (:func:`.body.whole_nuclei`).
     """
     h, w = rgb.shape[:2]
     areas = [int(p.sum()) for p, _, _ in regions]
@@ -292,17 +299,11 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray, cen
     if not groups or len(groups) > SINGLE_CELL_GROUPS:
         return None
     bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, groups)]
-    if min(_solidity(b) for b in bodies) < BODY_SOLIDITY:
+    if len(groups) == 1 and solidity(bodies[0]) < BODY_SOLIDITY:  # one lobed nucleus, pale cytoplasm
+        bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, whole_nuclei(nucleus, groups))]
+    if min(solidity(b) for b in bodies) < BODY_SOLIDITY:
         return None
     return [(b, 0, 0) for b in bodies]
-
-
-def _solidity(mask: np.ndarray) -> float:
-    """Area over convex-hull area of ``mask``'s largest outline (1.0 for a disc)."""
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    c = max(contours, key=cv2.contourArea)
-    hull = cv2.contourArea(cv2.convexHull(c))
-    return float(cv2.contourArea(c) / hull) if hull > 0 else 0.0
 
 
 def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
@@ -354,10 +355,13 @@ def find_cells(rgb: np.ndarray, nucleus_gate: bool = True) -> list[Cell]:
     if not regions and unstained:
         # no region is bluer than the image's median: a white background, on which a nucleus is
         # the dark, not-red part of a large region (a single-cell image only)
-        nucleus = dark_nucleus_mask(rgb, levels)
+        blue, nucleus = nucleus, dark_nucleus_mask(rgb, levels)
         biggest = max(unstained, key=lambda r: int(r[0].sum()))
         if biggest[0].sum() >= BODY_SHARE * h * w and _has_nucleus(biggest[0], nucleus, biggest[1], biggest[2]):
             regions = [biggest]
+        elif (biggest[0].sum() >= LARGE_CELL_SHARE * h * w  # a granular cell filling the image: its
+              and _has_nucleus(biggest[0], nucleus | blue, biggest[1], biggest[2], LARGE_CELL_NUCLEUS)):
+            regions, nucleus = [biggest], None  # colour region is its outline (no body grown)
     # At high magnification (a white cell spans thousands of pixels) platelets and debris beside it
     # are small against it; at low magnification small and large white cells mix. On black
     # (a segmented cell) there is no nucleus mask and every region is the cell.
