@@ -29,6 +29,12 @@ def weights_dir_label(weights_dir: str | Path | None = None) -> str:
     return "the weights folder"
 
 
+def folder_label(path: str | Path) -> str:
+    """A data folder named without this machine's part of its path: its last two parts
+    (``aria_all/Original``), as pages and reports show it."""
+    return "/".join(Path(path).parts[-2:])
+
+
 def weights_dir_or_default(weights_dir: str | Path | None) -> Path:
     """``weights_dir`` as a Path, or :func:`default_weights_dir` when it is None or empty."""
     return Path(weights_dir) if weights_dir else default_weights_dir()

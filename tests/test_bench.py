@@ -40,6 +40,7 @@ def test_bench_report_on_the_tiny_model(trained_tiny, tmp_path, capsys):
     m = report["machine"]
     assert m["cpu_model"] and m["logical_cores"] >= 1 and m["tensorflow"].startswith("2.")
 
+    assert report["settings"]["weights_dir"] == "the weights folder"  # named, not this machine's path
     r = report["models"]["tiny_cnn"]
     assert r["weights"] == "shipped" and r["input_size"] == trained_tiny["manifest"]["input_size"]
     for k in MODEL_FIGURES:
@@ -161,8 +162,8 @@ def test_the_baseline_ratio_is_none_where_either_figure_is_missing():
     assert got["cold_start_ratio"] is None and got["bare_page_reason"] == "no browser"
 
 
-def _report(weights_dir, models):
-    return {"machine": {}, "settings": {"models": ["tiny_cnn"], "weights_dir": str(weights_dir)},
+def _report(models):
+    return {"machine": {}, "settings": {"models": ["tiny_cnn"], "weights_dir": "the weights folder"},
             "models": models,
             "memory": {"rss_mb": 900.0, "imports_s": 4.0,
                        "per_model": {"tiny_cnn": {"load_s": 0.1, "first_cells_and_gradcam_s": 0.3,
@@ -173,7 +174,7 @@ def _report(weights_dir, models):
 def test_bench_app_writes_its_figures_into_the_same_report(trained_tiny, tmp_path, monkeypatch):
     tool = _bench_app()
     path = tmp_path / "bench.json"
-    path.write_text(json.dumps(_report(trained_tiny["weights_dir"], {})))
+    path.write_text(json.dumps(_report({})))
     seen = {}
 
     def fake(wdir, timeout, app_models=None):
@@ -182,7 +183,7 @@ def test_bench_app_writes_its_figures_into_the_same_report(trained_tiny, tmp_pat
 
     monkeypatch.setattr(tool, "measure_cold_start", fake)
     monkeypatch.setattr(tool, "measure_bare_page", lambda timeout: {"bare_page_s": 2.5})
-    assert tool.main(["--bench", str(path)]) == 0
+    assert tool.main(["--bench", str(path), "--weights-dir", str(trained_tiny["weights_dir"])]) == 0
     report = json.loads(path.read_text())
     assert seen["wdir"] == trained_tiny["weights_dir"] and seen["app_models"] == ["tiny_cnn"]
     assert report["app"]["cold_start_s"] == 12.5 and report["app"]["profile"]["load_model_s"] == 0.1
@@ -291,7 +292,7 @@ def test_scaling_doc_block_is_the_table_of_its_json(tmp_path):
     report = {"machine": {"cpu_model": "cpu", "usable_cores": 2, "loadavg_at_start": [1.0], "loadavg_at_end": [2.0]},
               "onnx": {"tiny_cnn": {"keras_floor_ms": 2.0, "onnx_ms": 1.0, "onnx_over_keras_speed": 2.0,
                                     "max_abs_diff_p_all": 3e-6}, "other": {"reason": "no ONNX export"}},
-              "scaling": {"model": "tiny_cnn", "source": "/x", "images": 200, **_scaling_report(),
+              "scaling": {"model": "tiny_cnn", "source": "/home/lab/data/aria_all/Original", "images": 200, **_scaling_report(),
                           "screen_over_predict": 0.95, "two_nodes_speedup": 2.0, "scaling_efficiency": 1.0,
                           "memory": {"5000": {"seconds": 9.0, "peak_rss_mb": 1.0, "peak_pss_mb": 2.0,
                                               "driver_peak_rss_mb": 3.0},
@@ -301,6 +302,7 @@ def test_scaling_doc_block_is_the_table_of_its_json(tmp_path):
     assert "| tiny_cnn | 2 | 1 | 2x | 3.0e-06 |" in table and "| other | n/a | n/a | n/a | no ONNX export |" in table
     assert "**0.95x** (target >= 0.9)" in table and "**2x** (scaling efficiency 1)" in table
     assert table.index("| 500 |") < table.index("| 5000 |")  # archive sizes in order
+    assert "from `aria_all/Original`" in table and "/home/lab" not in table  # no path of this machine
     src = tmp_path / "r.json"
     src.write_text(json.dumps(report))
     doc = tmp_path / "d.md"

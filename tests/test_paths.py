@@ -41,6 +41,13 @@ def test_artefact_paths_follow_the_one_table(monkeypatch, tmp_path):
     assert exports_dir(PROJECT_ROOT / "model_weights") == PROJECT_ROOT / "model_weights-onnx"
 
 
+def test_a_data_folder_is_named_by_its_last_two_parts():
+    from leukemia_core.paths import folder_label
+
+    assert folder_label("/home/lab/shared/data/aria_all/Original") == "aria_all/Original"
+    assert folder_label("aria_all") == "aria_all"
+
+
 def test_a_weights_folder_is_named_without_its_path(tmp_path, monkeypatch):
     from leukemia_core.paths import PROJECT_ROOT, WEIGHTS_ENV, weights_dir_label
 

@@ -9,7 +9,7 @@ from leukemia_core.reports.results import END, START, write_results
 
 def test_loadtest_block_from_its_json(tmp_path):
     assert build_loadtest(tmp_path).startswith("_Not measured yet")
-    run = {"date": "2026-11-26T11:00:00", "command": "python tools/loadtest.py --sessions 1 8",
+    run = {"date": "2026-11-26T11:00:00", "command": "python tools/loadtest.py --sessions 1 8 --app-root /tmp/lt/fixed --weights-dir /tmp/w",
            "machine": {"cpu_model": "Test CPU", "usable_cores": 2, "memory_mib": 24576, "streamlit": "1.67.0",
                        "tensorflow": "2.21.0"},
            "settings": {"models": ["proposed", "resnet50"], "timeout_s": 120, "cam_method": "gradcam",
@@ -40,7 +40,7 @@ def test_loadtest_block_from_its_json(tmp_path):
     assert any("8 threads read the same 6 images with one shared `proposed`" in line
                and "the same P(ALL) and maps as a serial reading" in line and "1.50 s at once against 2.25 s" in line
                for line in lines)
-    assert lines[-1].startswith("Command: `python tools/loadtest.py --sessions 1 8`")
+    assert lines[-1].startswith("Command: `python tools/loadtest.py --sessions 1 8 --app-root COPY_OF_THE_APP --weights-dir COPY_OF_THE_WEIGHTS`")
     readme = tmp_path / "README.md"
     readme.write_text(f"# T\n\n{START}\nold\n{END}\n\n## Speed\n\n{LOADTEST_START}\nold figures\n{LOADTEST_END}\nend\n")
     write_results(tmp_path, readme)

@@ -32,6 +32,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from leukemia_core.bench import finalize  # noqa: E402
 from leukemia_core.bench.loading import BENCH_IMAGE, weights_for_children  # noqa: E402
+from leukemia_core.paths import weights_dir_label, weights_dir_or_default  # noqa: E402
 from leukemia_core.timing import rnd
 
 CHROMIUM = "/usr/bin/chromium"
@@ -188,7 +189,7 @@ def measure_cold_start(weights_dir: Path, timeout: float = 120.0, page_path: str
                              "stops when the Classify page shows the image's call 'ALL|HEM (mean cell P(ALL) "
                              f"0.xx ...' for the bundled sample {BENCH_IMAGE.split('/')[-1]}, picked as soon as "
                              "the picker appears",
-                 "weights_dir": str(weights_dir)}
+                 "weights_dir": weights_dir_label(weights_dir)}
     app = project_root / "app.py"
     if not app.is_file():
         out["reason"] = "app.py not found"
@@ -301,7 +302,7 @@ def add_app_figures(report: dict, app: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bench", required=True, help="the report of `python -m leukemia_core bench` (updated in place)")
-    p.add_argument("--weights-dir", help="default: the report's settings.weights_dir")
+    p.add_argument("--weights-dir", help="shipped weights (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the first call")
     args = p.parse_args(argv)
 
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = json.loads(path.read_text())
     names = report["settings"]["models"]
-    wdir = Path(args.weights_dir or report["settings"]["weights_dir"])
+    wdir = weights_dir_or_default(args.weights_dir)
     with tempfile.TemporaryDirectory(prefix="leukemia-bench-app-") as tmp:
         child_wdir = weights_for_children(names, wdir, Path(tmp))
         offered = None if set(names) >= set(list_models()) else names

@@ -121,7 +121,7 @@ def run_config(n: int, args, models: list[str], plans, expected, calibrations, w
         "server_tracebacks": tracebacks, "console_errors": len(run.console),
         "console_error_list": run.console[:20], "warnings_seen": sorted(run.warnings)[:20],
         "warmup_end_s": warm_t, **rss, "rss_series": sampler.series,
-        "events": run.events, "server_log": str(server.log),
+        "events": run.events, "server_log": server.log.name,  # in the temporary folder; no machine path
     }
     u = out["uploads"]
     print(f"[{n} session(s)] uploads {u['completed']}/{u['attempted']} p50 {u['p50_s']} s p95 {u['p95_s']} s "

@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m tools.loadtest_cases " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "settings": vars(args), "store": "SQLite", "login": LOGIN, "groups": GROUPS,
-        "users": [who for who, _, _ in plan], "server_log": str(server.log), "data_home": str(home),
+        "users": [who for who, _, _ in plan], "server_log": server.log.name, "data_home": "a temporary folder",
         "wall_s": round(wall, 1), "sessions": len(plan), "clicks_planned": len(plan) * args.clicks,
         "clicks": len(clicks), "saved": sum(not c["refused"] for c in clicks),
         "refused_on_shared_case": sum(c["refused"] for c in on_shared),

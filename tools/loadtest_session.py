@@ -103,7 +103,7 @@ async def record_failure(run: Run, sid: int, page, step: str, exc: Exception) ->
         shot = None
     run.errors.append({"t": run.now(), "session": sid, "step": step, "kind": "timeout" if "Timeout" in
                        type(exc).__name__ else type(exc).__name__, "message": str(exc).splitlines()[0][:300],
-                       "screenshot": str(shot) if shot else None, "page_text": text, "script_running": running,
+                       "screenshot": shot.name if shot else None, "page_text": text, "script_running": running,
                        "exceptions_and_alerts": shown})
 
 
@@ -279,5 +279,5 @@ class Session:
         later = check_page(self.run, self.sid, await read_state(self.page), names, model, thr)
         still = {(m["kind"], m["file"]) for m in later}
         for m in found:
-            m.update(screenshot=str(shot) if shot else None, page_text=" | ".join(state["md"])[-1200:],
+            m.update(screenshot=shot.name if shot else None, page_text=" | ".join(state["md"])[-1200:],
                      running=state["running"], still_after_3s=(m["kind"], m["file"]) in still)

@@ -77,11 +77,12 @@ def bench_model(name: str, weights_dir: Path, export_dir: Path | None, repeats: 
 
 
 def _settings(names: list[str], wdir: Path, repeats: int, train_rounds: int, train_steps: int) -> dict:
+    from ..paths import weights_dir_label
     from .inference import BATCH
     from .training import TRAIN_BATCH
 
     return {
-        "models": names, "weights_dir": str(wdir), "repeats": repeats,
+        "models": names, "weights_dir": weights_dir_label(wdir), "repeats": repeats,
         "batch_rounds": max(2, repeats // 4), "naive_rounds": max(2, repeats // 5),
         "cell_rounds": max(3, repeats // 2), "train_rounds": train_rounds, "train_steps_per_round": train_steps,
         "image": f"leukemia_core/samples/{BENCH_IMAGE}", "batch": BATCH, "train_batch": TRAIN_BATCH,

@@ -151,16 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     from ..jsonio import write_json
+    from ..paths import weights_dir_or_default
     from .report import finalize
     from .loading import weights_for_children
 
     p = argparse.ArgumentParser(description=main.__doc__.split("\n\n")[0])
     p.add_argument("--bench", required=True, help="the report of `python -m leukemia_core bench` (updated in place)")
+    p.add_argument("--weights-dir", help="shipped weights (default: $LEUKEMIA_WEIGHTS_DIR or model_weights/)")
     args = p.parse_args(argv)
     path = Path(args.bench)
     report = json.loads(path.read_text())
     names = report["settings"]["models"]
-    wdir = Path(report["settings"]["weights_dir"])
+    wdir = weights_dir_or_default(args.weights_dir)
     with tempfile.TemporaryDirectory(prefix="leukemia-bench-memory-") as tmp:
         child = weights_for_children(names, wdir, Path(tmp))
         mem = measure_memory(names, child)

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..paths import folder_label
 from .machine import loadavg, machine_info
 from .processes import pin_to, run_measured
 from .scaling_doc import DEFAULT_JSON, write_doc_block
@@ -150,7 +151,7 @@ def bench_scaling(source: Path, n: int, model: str, weights_dir: str, memory_cou
     py = [sys.executable, "-m", "leukemia_core", "-q"]
     child = [sys.executable, "-m", "leukemia_core.bench.scaling", "--child-cluster"]
     wd = ["--weights-dir", weights_dir] if weights_dir else []
-    out: dict = {"model": model, "source": str(source), "images": n}
+    out: dict = {"model": model, "source": folder_label(source), "images": n}
     with tempfile.TemporaryDirectory(prefix="leukemia-scaling-") as tmp:
         tmp = Path(tmp)
         folder = image_folder(source, n, tmp / "images")
@@ -170,6 +171,7 @@ def bench_scaling(source: Path, n: int, model: str, weights_dir: str, memory_cou
                 cells = len(pd.read_csv(tmp / "c.csv")) if (tmp / "c.csv").is_file() else 0
             else:
                 cells = read_table(tmp / outs[key], "cells").num_rows if (tmp / outs[key]).is_dir() else 0
+            r["tail"] = [ln.replace(str(tmp), "<temporary folder>") for ln in r["tail"]]  # no path of this machine
             out[key] = _rates(r, n, cells)
         out.update(scaling_ratios(out))
         mem = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..docblocks import markers, write_block_from_json
-from ..paths import PROJECT_ROOT
+from ..paths import PROJECT_ROOT, folder_label
 
 BLOCK = "scaling"
 START, END = markers(BLOCK)
@@ -80,7 +80,7 @@ def scaling_table(report: dict) -> str:
                   f"{_fig((ps.get('keras') or {}).get('seconds'))} s with `LEUKEMIA_ONNX=0` (TensorFlow).", ""]
     sc = report.get("scaling")
     if sc:
-        lines += [f"The same {sc['images']} images (model `{sc['model']}`, from `{sc['source']}`):", ""]
+        lines += [f"The same {sc['images']} images (model `{sc['model']}`, from `{folder_label(sc['source'])}`):", ""]
         lines += _scaling_rows(sc) + [""]
         lines += [f"- `screen` on one node over `predict`: **{_fig(sc.get('screen_over_predict'))}x** (target >= 0.9).",
                   f"- Two pinned nodes over one: **{_fig(sc.get('two_nodes_speedup'))}x** (scaling efficiency "

@@ -4,6 +4,7 @@ the server's memory over time, and one model read from several threads at once."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..jsonio import read_json
@@ -31,6 +32,11 @@ def _rss_points(series: list, every: float = 30.0) -> str:
 
 def _pair(d: dict) -> str:
     return f"{fmt(d.get('p50_s'), 1)} / {fmt(d.get('p95_s'), 1)}"
+
+
+def _folder_of(option: re.Match) -> str:
+    """An option's absolute path as what it held in that run: a copy of the app or of the weights."""
+    return f"{option[1]} " + {"--app-root": "COPY_OF_THE_APP", "--weights-dir": "COPY_OF_THE_WEIGHTS"}.get(option[1], "FOLDER")
 
 
 def build_loadtest(weights_dir: Path) -> str:
@@ -84,5 +90,6 @@ def build_loadtest(weights_dir: Path) -> str:
                       + f"; {fmt(t.get('concurrent_warm_s'), 2)} s at once against {fmt(t.get('serial_warm_s'), 2)} s "
                         "one after another once compiled."]
     if r.get("command"):
-        lines += ["", f"Command: `{r['command']}` (figures generated from `model_weights/loadtest.json`)."]
+        command = re.sub(r"(--[\w-]+) /\S+", _folder_of, r["command"])  # no path of this machine
+        lines += ["", f"Command: `{command}` (figures generated from `model_weights/loadtest.json`)."]
     return "\n".join(lines)
