@@ -6,8 +6,9 @@ calibration): mean and covariance of the nine colour statistics of each cell
 (:func:`leukemia_core.data.colour.colour_features`: per-channel mean, std, median over the cell's
 pixels). A cell's distance is its Mahalanobis distance to that reference; the flag threshold is
 the :data:`PERCENTILE` th percentile of the validation cells' distances. An image is flagged when
-the median distance of its cells exceeds the threshold ("outside what the model was trained on:
-check by eye"). Other flags (no cell found, grayscale, too small) come from
+the median distance of its cells exceeds the threshold (:data:`NOTE_OOD`: a lab unlike the training
+labs, where no call is validated; it fires on a whole lab, not on the wrong calls, and points to a
+measurement on the lab's own cells). Other flags (no cell found, grayscale, too small) come from
 :mod:`leukemia_core.cells.outcome`.
 
 The feature reference (:func:`fit_feature_reference`, fitted by ``ood`` and kept in the calibration
@@ -21,7 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 PERCENTILE = 99.0
-NOTE_OOD = "stain/colour profile outside what the model was trained on; check by eye"
+#: What the colour flag tells a user: a lab unlike the training labs, where no call has been validated
+#: (a model trained without a lab reads it near chance: docs/results.md, leave-one-lab-out).
+NOTE_OOD = ("stain/colour profile unlike the training labs: calls on it are not validated; check by eye, "
+            "or measure the model on this lab's own cells (Verify at your lab)")
 
 
 def _features(crops: np.ndarray) -> np.ndarray:
