@@ -7,7 +7,8 @@ from leukemia_core.reports.ablations import ABLATIONS_END, ABLATIONS_START, buil
 from leukemia_core.reports.results import END, START, write_results
 
 
-def _files(folder, stem, size, stain, aria, cnmc_test, bccd_spec, selected=2, seconds=600.0, masked=True, norm=None):
+def _files(folder, stem, size, stain, aria, cnmc_test, bccd_spec, selected=2, seconds=600.0, masked=True, norm=None,
+           start=None):
     history = [{"phase": "main", "epoch": e, "val_score": 0.5 + 0.1 * e, "val_aria_auc": 0.6 + 0.01 * e,
                 "val_cnmc_auc": 0.4 + 0.01 * e, "val_bccd_auc": 0.9} for e in (1, 2, 3)]
     manifest = {"name": "efficientnet_b0", "input_size": size, "mask_outside": masked,
@@ -19,6 +20,8 @@ def _files(folder, stem, size, stain, aria, cnmc_test, bccd_spec, selected=2, se
         {"key": "aria-original/test", "metrics": {"balanced_accuracy": aria[0], "roc_auc": aria[1]}},
         {"key": "cnmc/test", "cell_metrics": {"balanced_accuracy": cnmc_test[0], "roc_auc": cnmc_test[1]}},
         {"key": "bccd/test", "cell_metrics": {"specificity": bccd_spec}}]}
+    if start:
+        manifest["init"], manifest["init_start"] = start, {"name": start, "sha256": "ab" * 32}
     if norm:
         manifest["norm"] = norm  # manifests written before the norm lever have none: batch norm
     folder.mkdir(parents=True, exist_ok=True)
@@ -32,18 +35,19 @@ def _cells(line):
 
 def test_variants_are_listed_beside_the_shipped_model(tmp_path):
     assert build_ablations(tmp_path).startswith("_No recipe variant measured yet")
-    _files(tmp_path, "efficientnet_b0", 80, True, (0.9, 0.95), (0.6, 0.7), 0.95, selected=3, seconds=4800)
+    _files(tmp_path, "efficientnet_b0", 80, True, (0.9, 0.95), (0.6, 0.7), 0.95, selected=3, seconds=4800,
+           start="efficientnet-lite0")
     _files(tmp_path / "ablations", "efficientnet_b0-96px", 96, True, (0.92, 0.96), (0.65, 0.72), 0.9, masked=False)
     _files(tmp_path / "ablations", "no-stain", 80, False, (0.85, 0.9), (0.55, 0.6), 0.99, norm="group")
     (tmp_path / "ablations" / "half.report.json").write_text("{}")  # no manifest or history: not a variant
     assert sorted(variant_files(tmp_path)) == ["efficientnet_b0-96px", "no-stain"]
     lines = build_ablations(tmp_path).splitlines()
     rows = [_cells(ln) for ln in lines if ln.startswith("| ") and not ln.startswith("| weights")]
-    assert rows[0] == ["shipped `efficientnet_b0`", "80", "cell on black", "H/E", "batch", "3 x 180 batches, 80 min", "0.800 (epoch 3)",
+    assert rows[0] == ["shipped `efficientnet_b0`", "ImageNet layers of efficientnet-lite0", "80", "cell on black", "H/E", "batch", "3 x 180 batches, 80 min", "0.800 (epoch 3)",
                        "0.630 / 0.430 / 0.900", "0.900 / 0.950", "0.600 / 0.700", "5.0 %"]
-    assert rows[1] == ["`efficientnet_b0`, variant `96px`", "96", "with surroundings", "H/E", "batch", "3 x 180 batches, 10 min",
+    assert rows[1] == ["`efficientnet_b0`, variant `96px`", "random", "96", "with surroundings", "H/E", "batch", "3 x 180 batches, 10 min",
                        "0.700 (epoch 2)", "0.620 / 0.420 / 0.900", "0.920 / 0.960", "0.650 / 0.720", "10.0 %"]
-    assert rows[2][:5] == ["`efficientnet_b0`, variant `no-stain`", "80", "cell on black", "none", "group"] and rows[2][-1] == "1.0 %"
+    assert rows[2][:6] == ["`efficientnet_b0`, variant `no-stain`", "random", "80", "cell on black", "none", "group"] and rows[2][-1] == "1.0 %"
     assert "not a test" in lines[-1]
 
 

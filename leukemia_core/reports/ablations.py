@@ -5,7 +5,7 @@ the cross-lab validation score that chooses the epoch and on the same-lab test b
 A variant lives in ``model_weights/ablations/<stem>.{report,manifest,history}.json``: the manifest
 and history its ``train`` run exported, the report its ``evaluate`` wrote. Its weights are not
 shipped. What a variant changed is read from its manifest against the shipped model's (input
-size, crop, stain jitter, backbone normalisation, labs, epochs), never typed by hand.
+size, start, crop, stain jitter, backbone normalisation, labs, epochs), never typed by hand.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from ..models.weights import read_manifest
 from ..jsonio import read_json
 from ..paths import artefact_path
 from ..docblocks import markers
-from .tables import ba_auc, called_all, crop_of, fmt, md_header, md_row, stain_of
+from .tables import ba_auc, called_all, crop_of, fmt, md_header, md_row, stain_of, start_of
 
 ABLATIONS_BLOCK = "ablations"
 ABLATIONS_START, ABLATIONS_END = markers(ABLATIONS_BLOCK)
 ABLATIONS_DIR = "ablations"
-ABLATIONS_HEADER = ["weights", "input px", "crop", "stain jitter", "backbone norm", "training", "cross-lab val score (chose the epoch)",
+ABLATIONS_HEADER = ["weights", "start", "input px", "crop", "stain jitter", "backbone norm", "training", "cross-lab val score (chose the epoch)",
                     "val cells AUC: Aria / C-NMC / BCCD", "Aria test fields: bal. acc. / AUC",
                     "C-NMC fold_2 cells: bal. acc. / AUC", "BCCD test cells called ALL"]
 
@@ -52,7 +52,7 @@ def _row_of(label: str, files: dict) -> str:
     sets = {s["key"]: s for s in rep.get("sets", [])}
     budget = (f"{tr.get('epochs_run')} x {tr.get('steps_per_epoch')} batches, {tr['seconds'] / 60:.0f} min"
               if tr.get("seconds") else "–")
-    return md_row([label, str(man.get("input_size", "–")), crop_of(man), stain_of(man, "H/E", "none"),
+    return md_row([label, start_of(man), str(man.get("input_size", "–")), crop_of(man), stain_of(man, "H/E", "none"),
                  man.get("norm", "batch"), budget,
                  f"{fmt(h.get('val_score'))} (epoch {h.get('epoch', '–')})",
                  " / ".join(fmt(h.get(f"val_{lab}_auc")) for lab in ("aria", "cnmc", "bccd")),
