@@ -24,8 +24,7 @@ rule.
 
 On single-cell images (CellaVision-type crops) each nucleus is grown into its whole cell
 (:mod:`.body`), and where the stain leaves nuclei hardly bluer than a white background a dark,
-not-red nucleus stands in for the blue one (:func:`dark_nucleus_mask`); a granular cell filling the image
-is its colour region (:data:`LARGE_CELL_SHARE`).
+not-red nucleus stands in for the blue one (:func:`dark_nucleus_mask`); an image-filling cell is its colour region.
 
 Reference: N. Otsu, "A threshold selection method from gray-level histograms", IEEE SMC 1979.
 """
@@ -278,9 +277,8 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray, cen
     whose nucleus stain is under :data:`RELATIVE_NUCLEUS` of the strongest are dropped (red cells,
     debris) and each other group is grown into its body. ``None`` too where more than
     :data:`SINGLE_CELL_GROUPS` groups remain or a body is not round (solidity under
-    :data:`BODY_SOLIDITY`: a clump of touching cells, which the colour regions split better). One
-    group grown into a body that is not round (a lobed nucleus whose colour regions hold only the
-    lobes' cores, under a pale cytoplasm) is grown again from its whole nucleus (:func:`.body.whole_nuclei`).
+    :data:`BODY_SOLIDITY`: a clump of touching cells, which the colour regions split better). A lone
+    group whose body is not round (lobe cores under a pale cytoplasm) regrows from its whole nucleus.
     """
     h, w = rgb.shape[:2]
     areas = [int(p.sum()) for p, _, _ in regions]
@@ -299,9 +297,11 @@ def _single_cell_bodies(rgb: np.ndarray, regions: list, nucleus: np.ndarray, cen
     if not groups or len(groups) > SINGLE_CELL_GROUPS:
         return None
     bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, groups)]
-    if len(groups) == 1 and solidity(bodies[0]) < BODY_SOLIDITY:  # one lobed nucleus, pale cytoplasm
+    solid = [solidity(b) for b in bodies]
+    if len(groups) == 1 and solid[0] < BODY_SOLIDITY:  # one lobed nucleus, pale cytoplasm
         bodies = [b.astype(np.uint8) for b in grow_bodies(rgb, whole_nuclei(nucleus, groups))]
-    if min(solidity(b) for b in bodies) < BODY_SOLIDITY:
+        solid = [solidity(bodies[0])]
+    if min(solid) < BODY_SOLIDITY:
         return None
     return [(b, 0, 0) for b in bodies]
 
